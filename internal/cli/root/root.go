@@ -1,0 +1,46 @@
+// Package root assembles the twitchauth command tree. Each command lives in
+// its own folder under internal/cli as an Options struct and a run function;
+// this package only wires them together and maps errors to exit codes.
+package root
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+)
+
+// New returns the root command. Subcommands are added here, one line each.
+func New(version string, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "twitchauth",
+		Short:         "Get and keep Twitch tokens: CLI, broker and offline sandbox",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	// Subcommands (one line each; keep this list sorted).
+	return cmd
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(version string, args []string) int {
+	cmd := New(version, os.Stdout, os.Stderr)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err == nil {
+		return cliutil.ExitOK
+	}
+	fmt.Fprintln(os.Stderr, "error:", err)
+	var ee *cliutil.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return cliutil.ExitUsage
+}
