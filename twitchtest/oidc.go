@@ -235,3 +235,9 @@ func splitResponseType(rt string) map[string]bool {
 	}
 	return out
 }
+
+// privateRSA returns k as an RSA private key.
+func privateRSA(k any) (*rsa.PrivateKey, bool) {
+	rk, ok := k.(*rsa.PrivateKey)
+	return rk, ok
+}

@@ -106,10 +106,13 @@ func New(opts ...Option) (*Server, error) {
 		}
 	}
 	s.routes()
+	s.wg.Add(1)
+	go s.janitor()
 	if cfg.stateFile != "" {
 		s.saveCh = make(chan struct{}, 1)
 		s.wg.Add(1)
 		go s.saver()
+		s.markDirty() // write the (possibly new) state file soon
 	}
 	return s, nil
 }
@@ -459,4 +462,51 @@ func parseParams(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 		return form, true
 	}
 	return r.Form, true
+}
+
+// sweepInterval is how often expired codes and tokens are dropped.
+const sweepInterval = 30 * time.Second
+
+// janitor drops expired state until Close.
+func (s *Server) janitor() {
+	defer s.wg.Done()
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			s.sweep()
+		}
+	}
+}
+
+// sweep drops expired access tokens, codes, consent requests, device codes
+// and idle public refresh tokens.
+func (s *Server) sweep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for k, at := range s.access {
+		if !now.Before(at.ExpiresAt) {
+			delete(s.access, k)
+		}
+	}
+	for k, ac := range s.codes {
+		if !now.Before(ac.ExpiresAt) {
+			delete(s.codes, k)
+		}
+	}
+	for _, dc := range s.devices {
+		if !now.Before(dc.ExpiresAt) {
+			s.deleteDeviceLocked(dc)
+		}
+	}
+	for k, rt := range s.refresh {
+		if c, ok := s.clients[rt.ClientID]; ok && c.Type == Public && !now.Before(rt.Created.Add(PublicRefreshIdleLifetime)) {
+			delete(s.refresh, k)
+		}
+	}
+	s.sweepConsentsLocked()
 }
