@@ -50,7 +50,7 @@ func secondsUntil(t, now time.Time) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64(d / time.Second)
+	return int64((d + time.Second/2) / time.Second) // nearest second
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/mock"
 )
 
 // New returns the root command. Subcommands are added here, one line each.
@@ -26,6 +27,7 @@ func New(version string, stdout, stderr io.Writer) *cobra.Command {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	// Subcommands (one line each; keep this list sorted).
+	cmd.AddCommand(mock.NewCommand(stdout, stderr))
 	return cmd
 }
 

@@ -1,0 +1,203 @@
+// Package mock implements `twitchauth mock`: it runs the offline Twitch
+// identity sandbox (package twitchtest) as a process, prints one JSON line
+// describing it on stdout when ready, logs to stderr and stops cleanly on
+// SIGINT/SIGTERM. It owns the command's flags and output only; the sandbox's
+// behaviour lives in twitchtest.
+package mock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// DefaultAddr is the loopback address the sandbox listens on by default.
+const DefaultAddr = "127.0.0.1:8090"
+
+// Options are the flags of `twitchauth mock`.
+type Options struct {
+	Addr             string
+	ClientID         string
+	ClientSecret     string
+	RedirectURIs     []string
+	PublicClientID   string
+	Users            []string
+	AutoApprove      string
+	TokenLifetime    time.Duration
+	AppTokenLifetime time.Duration
+	StateFile        string
+	Verbose          bool
+
+	Stdout io.Writer // the ready line
+	Stderr io.Writer // logs
+}
+
+// NewCommand returns the `mock` command.
+func NewCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &Options{Stdout: stdout, Stderr: stderr}
+	cmd := &cobra.Command{
+		Use:   "mock",
+		Short: "Run the offline Twitch identity sandbox (id.twitch.tv/oauth2 look-alike)",
+		Long: `Run the offline Twitch identity sandbox on a loopback address.
+
+When ready it prints one JSON line on stdout:
+  {"url":…,"id_url":"http://127.0.0.1:8090/oauth2","api_url":"http://127.0.0.1:8090/helix",
+   "clients":[{"id":…,"secret":…,"type":"confidential","redirect_uris":[…],"name":…},…],
+   "users":[{"id":…,"login":…},…]}
+Point a client's identity base URL at id_url. Logs go to stderr and never
+contain secrets. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+
+Without flags it creates a confidential client (redirect http://localhost:3000),
+a public client, an extension client and the users twitchdev, broadcaster,
+moderator and viewer, with random IDs and secrets.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", DefaultAddr, "listen address (host:port; port 0 picks a free port)")
+	f.StringVar(&o.ClientID, "client-id", "", "ID of the confidential client (random if empty)")
+	f.StringVar(&o.ClientSecret, "client-secret", "", "secret of the confidential client (random if empty)")
+	f.StringArrayVar(&o.RedirectURIs, "redirect-uri", nil, "redirect URI of the confidential client (repeatable; default http://localhost:3000)")
+	f.StringVar(&o.PublicClientID, "public-client-id", "", "ID of the public client (random if empty)")
+	f.StringArrayVar(&o.Users, "user", nil, "sandbox user login (repeatable; default twitchdev, broadcaster, moderator, viewer)")
+	f.StringVar(&o.AutoApprove, "auto-approve", "", "act as if LOGIN is signed in and consents to everything (authorize and device codes approve at once)")
+	f.DurationVar(&o.TokenLifetime, "token-lifetime", twitchtest.DefaultUserTokenLifetime, "lifetime of user access tokens")
+	f.DurationVar(&o.AppTokenLifetime, "app-token-lifetime", twitchtest.DefaultAppTokenLifetime, "lifetime of app access tokens")
+	f.StringVar(&o.StateFile, "state-file", "", "persist clients, users, grants and tokens to this JSON file (mode 0600)")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "log every issued token event (debug level)")
+	return cmd
+}
+
+// loginRE is Twitch's login syntax.
+var loginRE = regexp.MustCompile(`^[a-z0-9_]{1,25}$`)
+
+// ReadyClient is a client as the ready line lists it.
+type ReadyClient struct {
+	ID           string   `json:"id"`
+	Secret       string   `json:"secret,omitempty"`
+	Type         string   `json:"type"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Name         string   `json:"name"`
+}
+
+// ReadyUser is a user as the ready line lists it.
+type ReadyUser struct {
+	ID    string `json:"id"`
+	Login string `json:"login"`
+}
+
+// Ready is the JSON line printed on stdout once the sandbox listens.
+type Ready struct {
+	URL         string        `json:"url"`
+	IDURL       string        `json:"id_url"`
+	APIURL      string        `json:"api_url"`
+	Clients     []ReadyClient `json:"clients"`
+	Users       []ReadyUser   `json:"users"`
+	AutoApprove string        `json:"auto_approve,omitempty"`
+}
+
+// Run starts the sandbox, prints the ready line and serves until ctx ends.
+func Run(ctx context.Context, o *Options) error {
+	stdout, stderr := o.Stdout, o.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	level := slog.LevelInfo
+	if o.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	opts, err := o.serverOptions(log)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	s, err := twitchtest.New(opts...)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	if err := s.Listen(o.Addr); err != nil {
+		s.Close()
+		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	ready := Ready{URL: s.URL(), IDURL: s.IDURL(), APIURL: s.APIURL(), AutoApprove: o.AutoApprove}
+	for _, c := range s.Clients() {
+		ru := c.RedirectURIs
+		if ru == nil {
+			ru = []string{}
+		}
+		ready.Clients = append(ready.Clients, ReadyClient{ID: c.ID, Secret: c.Secret, Type: string(c.Type), RedirectURIs: ru, Name: c.Name})
+	}
+	for _, u := range s.Users() {
+		ready.Users = append(ready.Users, ReadyUser{ID: u.ID, Login: u.Login})
+	}
+	line, err := json.Marshal(ready)
+	if err != nil {
+		s.Close()
+		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		s.Close()
+		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))
+	}
+	<-ctx.Done()
+	log.Info("stopping sandbox")
+	if err := s.Close(); err != nil {
+		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	return nil
+}
+
+func (o *Options) serverOptions(log *slog.Logger) ([]twitchtest.Option, error) {
+	if o.TokenLifetime <= 0 || o.AppTokenLifetime <= 0 {
+		return nil, errors.New("--token-lifetime and --app-token-lifetime must be positive")
+	}
+	opts := []twitchtest.Option{
+		twitchtest.WithLogger(log),
+		twitchtest.WithUserTokenLifetime(o.TokenLifetime),
+		twitchtest.WithAppTokenLifetime(o.AppTokenLifetime),
+	}
+	if o.ClientID != "" || o.ClientSecret != "" || len(o.RedirectURIs) > 0 {
+		ru := o.RedirectURIs
+		if len(ru) == 0 {
+			ru = []string{"http://localhost:3000"}
+		}
+		opts = append(opts, twitchtest.WithClient(twitchtest.Client{ID: o.ClientID, Secret: o.ClientSecret, Name: "Sandbox App", Type: twitchtest.Confidential, RedirectURIs: ru}))
+	}
+	if o.PublicClientID != "" {
+		opts = append(opts, twitchtest.WithClient(twitchtest.Client{ID: o.PublicClientID, Name: "Sandbox Public App", Type: twitchtest.Public}))
+	}
+	for _, login := range o.Users {
+		if !loginRE.MatchString(login) {
+			return nil, fmt.Errorf("--user %q: a Twitch login is 1-25 lowercase letters, digits or underscores", login)
+		}
+		opts = append(opts, twitchtest.WithUser(twitchtest.User{Login: login}))
+	}
+	if o.AutoApprove != "" {
+		opts = append(opts, twitchtest.WithAutoApprove(o.AutoApprove))
+	}
+	if o.StateFile != "" {
+		opts = append(opts, twitchtest.WithStateFile(o.StateFile))
+	}
+	return opts, nil
+}

@@ -1,0 +1,201 @@
+package mock
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startMock runs the command in-process and returns the ready line.
+func startMock(t *testing.T, o *Options) (Ready, func() error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	o.Stdout = pw
+	o.Stderr = io.Discard
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, o); pw.Close() }()
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, pr)
+	}()
+	var line string
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			cancel()
+			t.Fatalf("mock exited without a ready line: %v", <-errc)
+		}
+		line = l
+	case err := <-errc:
+		cancel()
+		t.Fatalf("mock exited early: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("no ready line within 30s")
+	}
+	var r Ready
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("mock did not stop within 10s")
+			return nil
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return r, stop
+}
+
+func post(t *testing.T, u string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func TestMockDefaults(t *testing.T) {
+	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: 2 * time.Hour})
+	if !strings.HasPrefix(r.URL, "http://127.0.0.1:") || r.IDURL != r.URL+"/oauth2" || r.APIURL != r.URL+"/helix" {
+		t.Fatalf("ready URLs: %+v", r)
+	}
+	types := map[string]ReadyClient{}
+	for _, c := range r.Clients {
+		types[c.Type] = c
+	}
+	conf := types["confidential"]
+	if conf.ID == "" || conf.Secret == "" || len(conf.RedirectURIs) != 1 || conf.RedirectURIs[0] != "http://localhost:3000" {
+		t.Fatalf("confidential client: %+v", conf)
+	}
+	if pub, ok := types["public"]; !ok || pub.Secret != "" {
+		t.Fatalf("public client: %+v", pub)
+	}
+	if _, ok := types["extension"]; !ok {
+		t.Fatalf("no extension client in %+v", r.Clients)
+	}
+	logins := []string{}
+	for _, u := range r.Users {
+		logins = append(logins, u.Login)
+	}
+	if strings.Join(logins, ",") != "twitchdev,broadcaster,moderator,viewer" {
+		t.Fatalf("users: %v", logins)
+	}
+
+	st, tok := post(t, r.IDURL+"/token", url.Values{"client_id": {conf.ID}, "client_secret": {conf.Secret}, "grant_type": {"client_credentials"}})
+	if st != 200 || tok["expires_in"].(float64) != 7200 {
+		t.Fatalf("client_credentials: %d %v", st, tok)
+	}
+	req, _ := http.NewRequest("GET", r.IDURL+"/validate", nil)
+	req.Header.Set("Authorization", "OAuth "+tok["access_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || v["client_id"] != conf.ID {
+		t.Fatalf("validate: %d %v", resp.StatusCode, v)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := http.Get(r.IDURL + "/validate"); err == nil {
+		t.Fatal("server still answers after stop")
+	}
+}
+
+func TestMockFlagsAndStateFile(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	o := &Options{Addr: "127.0.0.1:0", ClientID: "myclient", ClientSecret: "mysecret", RedirectURIs: []string{"http://localhost:1/cb", "http://localhost:2/cb"},
+		PublicClientID: "mypublic", Users: []string{"alice", "bob"}, AutoApprove: "alice", StateFile: state,
+		TokenLifetime: time.Hour, AppTokenLifetime: time.Hour}
+	r, stop := startMock(t, o)
+	var conf ReadyClient
+	for _, c := range r.Clients {
+		if c.ID == "myclient" {
+			conf = c
+		}
+	}
+	if conf.Secret != "mysecret" || len(conf.RedirectURIs) != 2 {
+		t.Fatalf("confidential client from flags: %+v", r.Clients)
+	}
+	if len(r.Users) != 2 || r.Users[0].Login != "alice" || r.AutoApprove != "alice" {
+		t.Fatalf("users: %+v", r.Users)
+	}
+	// Auto-approve: the device code is approved at once.
+	st, dev := post(t, r.IDURL+"/device", url.Values{"client_id": {"mypublic"}, "scopes": {"chat:read"}})
+	if st != 200 {
+		t.Fatalf("device: %d %v", st, dev)
+	}
+	st, tok := post(t, r.IDURL+"/token", url.Values{"client_id": {"mypublic"}, "device_code": {dev["device_code"].(string)}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}})
+	if st != 200 {
+		t.Fatalf("device poll: %d %v", st, tok)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+	// Restart from the state file: the token and the users survive.
+	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour})
+	if len(r2.Users) != 2 || r2.Users[0].ID != r.Users[0].ID {
+		t.Fatalf("users after restart: %+v (before %+v)", r2.Users, r.Users)
+	}
+	req, _ := http.NewRequest("GET", r2.IDURL+"/validate", nil)
+	req.Header.Set("Authorization", "OAuth "+tok["access_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("token not valid after restart: %d", resp.StatusCode)
+	}
+}
+
+func TestMockBadFlags(t *testing.T) {
+	for _, o := range []*Options{
+		{Addr: "127.0.0.1:0", Users: []string{"Not Valid"}, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour},
+		{Addr: "127.0.0.1:0", AutoApprove: "nobody", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour},
+		{Addr: "127.0.0.1:0", TokenLifetime: 0, AppTokenLifetime: time.Hour},
+	} {
+		if err := Run(context.Background(), o); err == nil {
+			t.Errorf("Run(%+v) succeeded, want a usage error", o)
+		}
+	}
+}
