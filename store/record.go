@@ -132,7 +132,8 @@ func NormalizeTime(t time.Time) time.Time {
 // Validate reports whether r can be saved: its Key must be 1 to MaxKeyLen
 // bytes of valid UTF-8 without control characters; ClientID, UserID, Login,
 // TokenType, Scopes and Intents must be valid UTF-8 without NUL bytes (so that
-// every database can store them as text); Status must be one of the Status
+// every database can store them as text); Expiry and LastValidated must be
+// zero or within years 1 to 9999; Status must be one of the Status
 // values or empty. Tokens are not restricted. The error wraps [ErrInvalidRecord] and never quotes
 // a token.
 func (r Record) Validate() error {
@@ -149,6 +150,11 @@ func (r Record) Validate() error {
 			if err := checkText(r.Key, name, v); err != nil {
 				return err
 			}
+		}
+	}
+	for name, v := range map[string]time.Time{"Expiry": r.Expiry, "LastValidated": r.LastValidated} {
+		if !v.IsZero() && (v.Year() < 1 || v.Year() > 9999) {
+			return fmt.Errorf("%w: %s of %q is outside years 1 to 9999", ErrInvalidRecord, name, r.Key)
 		}
 	}
 	switch r.Status {

@@ -509,6 +509,8 @@ func testInvalid(t *testing.T, s store.Store) {
 		"NUL in scope":    {Key: "user:1", Scopes: []string{"chat\x00read"}},
 		"bad UTF-8 login": {Key: "user:1", Login: "\xc3"},
 		"NUL in intent":   {Key: "user:1", Intents: []string{"\x00"}},
+		"year 10000":      {Key: "user:1", Expiry: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"year 0":          {Key: "user:1", LastValidated: time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)},
 		"negative expect": {Key: "user:neg"},
 	} {
 		expect := int64(0)

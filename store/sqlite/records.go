@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// Field names bound into every sealed value (see store.Cipher). They are part
+// of the stored format: never rename them.
+const (
+	fieldAccessToken  = "access_token"
+	fieldRefreshToken = "refresh_token"
+)
+
+const selectColumns = `key, version, client_id, user_id, login, access_token, refresh_token, token_type,
+	scopes, expiry, intents, status, last_validated, updated_at`
+
+// Load returns the record for key, or an error wrapping store.ErrNotFound.
+// A token that cannot be decrypted gives an error wrapping store.ErrWrongKey
+// or store.ErrCorrupt.
+func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
+	if s.closed.Load() {
+		return store.Record{}, store.ErrClosed
+	}
+	row := s.db.QueryRowContext(ctx, `SELECT `+selectColumns+` FROM tokens WHERE key = ?`, key)
+	rec, err := s.scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, store.NotFoundError(key)
+	}
+	if err != nil {
+		return store.Record{}, s.wrap("loading "+fmt.Sprintf("%q", key), err)
+	}
+	return rec, nil
+}
+
+// List returns every record, sorted by key. It fails if any record cannot be
+// read or decrypted.
+func (s *Store) List(ctx context.Context) ([]store.Record, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	// COLLATE BINARY is SQLite's default for TEXT: byte order, as in Go.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+selectColumns+` FROM tokens ORDER BY key COLLATE BINARY`)
+	if err != nil {
+		return nil, s.wrap("listing records", err)
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		rec, err := s.scan(rows)
+		if err != nil {
+			return nil, s.wrap("listing records", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("listing records", err)
+	}
+	return out, nil
+}
+
+// Save writes rec if the stored version equals expectVersion; see
+// store.Store.Save. The write is committed with synchronous=FULL: when Save
+// returns nil the record is on stable storage.
+func (s *Store) Save(ctx context.Context, rec store.Record, expectVersion int64) (store.Record, error) {
+	if err := store.CheckSave(rec, expectVersion); err != nil {
+		return store.Record{}, err
+	}
+	if s.closed.Load() {
+		return store.Record{}, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, err
+	}
+	rec.UpdatedAt = s.now()
+	rec = rec.Normalize()
+
+	access, err := s.cipher.Seal(rec.Key, fieldAccessToken, []byte(rec.AccessToken))
+	if err != nil {
+		return store.Record{}, err
+	}
+	refresh, err := s.cipher.Seal(rec.Key, fieldRefreshToken, []byte(rec.RefreshToken))
+	if err != nil {
+		return store.Record{}, err
+	}
+	scopes, err := encodeList(rec.Scopes)
+	if err != nil {
+		return store.Record{}, err
+	}
+	intents, err := encodeList(rec.Intents)
+	if err != nil {
+		return store.Record{}, err
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn)
+	if err != nil {
+		return store.Record{}, s.wrap("saving "+fmt.Sprintf("%q", rec.Key), err)
+	}
+	defer tx.Rollback()
+
+	var version int64
+	if err := tx.QueryRowContext(ctx, `UPDATE version_seq SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&version); err != nil {
+		return store.Record{}, s.wrap("saving "+fmt.Sprintf("%q", rec.Key), err)
+	}
+	args := []any{
+		version, rec.ClientID, rec.UserID, rec.Login, access, refresh, rec.TokenType,
+		scopes, timeArg(rec.Expiry), intents, rec.Status, timeArg(rec.LastValidated), rec.UpdatedAt.UnixMicro(),
+		rec.Key,
+	}
+	var res sql.Result
+	if expectVersion == 0 {
+		res, err = tx.ExecContext(ctx, `INSERT INTO tokens (version, client_id, user_id, login, access_token, refresh_token,
+	token_type, scopes, expiry, intents, status, last_validated, updated_at, key)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (key) DO NOTHING`, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE tokens SET version = ?, client_id = ?, user_id = ?, login = ?,
+	access_token = ?, refresh_token = ?, token_type = ?, scopes = ?, expiry = ?, intents = ?, status = ?,
+	last_validated = ?, updated_at = ?
+	WHERE key = ? AND version = ?`, append(args, expectVersion)...)
+	}
+	if err != nil {
+		return store.Record{}, s.wrap("saving "+fmt.Sprintf("%q", rec.Key), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return store.Record{}, s.wrap("saving "+fmt.Sprintf("%q", rec.Key), err)
+	}
+	if n == 0 {
+		var current int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM tokens WHERE key = ?`, rec.Key).Scan(&current)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return store.Record{}, s.wrap("saving "+fmt.Sprintf("%q", rec.Key), err)
+		}
+		return store.Record{}, &store.ConflictError{Key: rec.Key, Expected: expectVersion, Current: current}
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Record{}, s.wrap("committing "+fmt.Sprintf("%q", rec.Key), err)
+	}
+	rec.Version = version
+	return rec, nil // rec is already a private copy (Normalize)
+}
+
+// Delete removes key; deleting an absent key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE key = ?`, key); err != nil {
+		return s.wrap("deleting "+fmt.Sprintf("%q", key), err)
+	}
+	return nil
+}
+
+// wrap adds context to a database error. A context error is returned so that
+// errors.Is(err, context.Canceled) holds; a closed database becomes
+// store.ErrClosed.
+func (s *Store) wrap(what string, err error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return fmt.Errorf("sqlite store %s: %s: %w", s.path, what, err)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func (s *Store) scan(row scanner) (store.Record, error) {
+	var (
+		rec                   store.Record
+		access, refresh       []byte
+		scopes, intents       string
+		expiry, lastValidated sql.NullInt64
+		updatedAt             int64
+	)
+	err := row.Scan(&rec.Key, &rec.Version, &rec.ClientID, &rec.UserID, &rec.Login, &access, &refresh, &rec.TokenType,
+		&scopes, &expiry, &intents, &rec.Status, &lastValidated, &updatedAt)
+	if err != nil {
+		return store.Record{}, err
+	}
+	at, err := s.cipher.Open(rec.Key, fieldAccessToken, access)
+	if err != nil {
+		return store.Record{}, err
+	}
+	rt, err := s.cipher.Open(rec.Key, fieldRefreshToken, refresh)
+	if err != nil {
+		return store.Record{}, err
+	}
+	rec.AccessToken, rec.RefreshToken = string(at), string(rt)
+	if rec.Scopes, err = decodeList(scopes); err != nil {
+		return store.Record{}, fmt.Errorf("%w: scopes of %q: %v", store.ErrCorrupt, rec.Key, err)
+	}
+	if rec.Intents, err = decodeList(intents); err != nil {
+		return store.Record{}, fmt.Errorf("%w: intents of %q: %v", store.ErrCorrupt, rec.Key, err)
+	}
+	rec.Expiry = timeValue(expiry)
+	rec.LastValidated = timeValue(lastValidated)
+	rec.UpdatedAt = time.UnixMicro(updatedAt).UTC()
+	return rec.Normalize(), nil
+}
+
+func encodeList(l []string) (string, error) {
+	if l == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+func decodeList(s string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func timeValue(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}

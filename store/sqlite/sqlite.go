@@ -1,0 +1,300 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// ErrSchemaTooNew is returned by Open when the database was migrated by a
+// newer version of this package.
+var ErrSchemaTooNew = errors.New("database schema is newer than this program")
+
+// DefaultBusyTimeout is how long a statement waits for another connection or
+// process holding the write lock before failing with "database is locked".
+const DefaultBusyTimeout = 5 * time.Second
+
+// KeyFileSuffix is appended to the database path to name the default key
+// file.
+const KeyFileSuffix = ".key"
+
+// Store is a store.Store kept in a SQLite database file. It is safe for
+// concurrent use, and several processes may share the file.
+type Store struct {
+	db     *sql.DB
+	cipher *store.Cipher
+	path   string
+	closed atomic.Bool
+	now    func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type keySource int
+
+const (
+	keyDefault keySource = iota // env if set, else <path>.key
+	keyCipher
+	keyFile
+	keyEnv
+)
+
+type options struct {
+	keySource   keySource
+	cipher      *store.Cipher
+	keyErr      error
+	keyFile     string
+	busyTimeout time.Duration
+	logger      *slog.Logger
+	now         func() time.Time
+}
+
+// WithKey encrypts with the given 32-byte primary key and also decrypts with
+// the previous keys (for key rotation). It overrides the key options given
+// before it.
+func WithKey(primary []byte, previous ...[]byte) Option {
+	return func(o *options) {
+		o.keySource = keyCipher
+		o.cipher, o.keyErr = store.NewCipher(primary, previous...)
+	}
+}
+
+// WithCipher encrypts with c. It overrides the key options given before it.
+func WithCipher(c *store.Cipher) Option {
+	return func(o *options) {
+		o.keySource, o.cipher, o.keyErr = keyCipher, c, nil
+		if c == nil {
+			o.keyErr = errors.New("sqlite: WithCipher(nil)")
+		}
+	}
+}
+
+// WithKeyFile reads the key from the file at path, creating it with a new
+// random key if it does not exist (see store.LoadOrCreateKeyFile). It
+// overrides the key options given before it.
+func WithKeyFile(path string) Option {
+	return func(o *options) { o.keySource, o.keyFile = keyFile, path }
+}
+
+// WithKeyFromEnv reads the keys from the environment variable
+// store.EnvEncryptionKey and fails Open if it is unset. It overrides the key
+// options given before it.
+func WithKeyFromEnv() Option {
+	return func(o *options) { o.keySource = keyEnv }
+}
+
+// WithBusyTimeout sets how long a write waits for another connection or
+// process to release the database lock (default DefaultBusyTimeout).
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) { o.busyTimeout = d }
+}
+
+// WithLogger sets the logger for events such as applied migrations, a
+// created key file, or tightened file modes (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// Open opens (creating if needed) the SQLite database at path, applies any
+// pending schema migrations and returns a Store ready for use. Close it when
+// done.
+//
+// The encryption key comes from the last key option given (WithKey,
+// WithCipher, WithKeyFile, WithKeyFromEnv). Without one, Open uses the
+// environment variable store.EnvEncryptionKey if it is set, and otherwise the
+// key file path+".key", created on first use.
+//
+// The database is opened in WAL mode with synchronous=FULL (a Save that
+// returns nil has been fsynced), foreign keys on, and a busy timeout. The
+// parent directory is created with mode 0700 if missing; the database file and
+// its -wal and -shm files get mode 0600.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{busyTimeout: DefaultBusyTimeout, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: Open needs a file path, got %q (use store.NewMemory for an in-memory store)", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	cipher, err := resolveCipher(abs, &o)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareFiles(abs, o.logger); err != nil {
+		return nil, err
+	}
+
+	db, err := sql.Open("sqlite", dsn(abs, o.busyTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: opening %s: %w", abs, err)
+	}
+	// Writers serialize on the database lock anyway; a few connections let
+	// reads proceed beside a write without opening one per goroutine.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	s := &Store{db: db, cipher: cipher, path: abs, now: o.now}
+	if err := s.init(ctx, o.logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context, log *slog.Logger) error {
+	var mode string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: opening %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: %s: journal mode is %q, not WAL; is the file on a network file system? Use a local disk", s.path, mode)
+	}
+	var sync int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
+	}
+	if sync != 2 { // FULL
+		return fmt.Errorf("sqlite: %s: synchronous is %d, want 2 (FULL)", s.path, sync)
+	}
+	applied, err := migrate(ctx, s.db)
+	for _, v := range applied {
+		log.Info("sqlite store: applied schema migration", "path", s.path, "version", v)
+	}
+	if err != nil {
+		return err
+	}
+	tightenModes(s.path, log)
+	return nil
+}
+
+func resolveCipher(dbPath string, o *options) (*store.Cipher, error) {
+	switch o.keySource {
+	case keyCipher:
+		if o.keyErr != nil {
+			return nil, o.keyErr
+		}
+		return o.cipher, nil
+	case keyEnv:
+		c, ok, err := store.CipherFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("sqlite: %w: %s is not set", store.ErrInvalidKey, store.EnvEncryptionKey)
+		}
+		return c, nil
+	case keyDefault:
+		c, ok, err := store.CipherFromEnv()
+		if ok {
+			return c, err
+		}
+		o.keyFile = dbPath + KeyFileSuffix
+	case keyFile:
+		if o.keyFile == "" {
+			return nil, fmt.Errorf("sqlite: %w: WithKeyFile needs a path", store.ErrInvalidKey)
+		}
+	}
+	key, created, err := store.LoadOrCreateKeyFile(o.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		o.logger.Warn("sqlite store: created a new encryption key file; back it up, tokens cannot be read without it",
+			"path", o.keyFile)
+	}
+	return store.NewCipher(key)
+}
+
+// prepareFiles creates the parent directory (0700) and the database file
+// (0600) before SQLite opens it, so that SQLite, which gives the -wal and
+// -shm files the database file's mode, never creates a world-readable file.
+func prepareFiles(path string, log *slog.Logger) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("sqlite: creating directory: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: opening database file: %w", err)
+	}
+	f.Close()
+	tightenModes(path, log)
+	return nil
+}
+
+// tightenModes sets mode 0600 on the database, -wal and -shm files where
+// group or others have access, logging what it changed.
+func tightenModes(path string, log *slog.Logger) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, 0o600); err != nil {
+			log.Warn("sqlite store: database file is accessible to group or others and could not be restricted",
+				"path", p, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "err", err)
+			continue
+		}
+		log.Warn("sqlite store: restricted database file mode to 0600",
+			"path", p, "was", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+}
+
+func dsn(absPath string, busy time.Duration) string {
+	p := filepath.ToSlash(absPath)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows drive letter
+	}
+	u := url.URL{Scheme: "file", Path: p}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no deadlock on lock upgrade
+	return u.String() + "?" + q.Encode()
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// KeyID returns the id of the key that encrypts new values (see
+// store.Cipher.KeyID), for diagnostics.
+func (s *Store) KeyID() string { return s.cipher.KeyID() }
+
+// Close closes the database. Later calls return store.ErrClosed; closing
+// twice is not an error.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.db.Close()
+}
