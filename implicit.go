@@ -75,7 +75,11 @@ const maxFragmentPost = 64 << 10
 // The page's script runs under a nonce-based Content-Security-Policy.
 func ImplicitPage(wantState string, done func(*Token, error)) http.Handler {
 	h := &implicitHandler{wantState: wantState, done: done}
-	return http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, "cross_origin", "Cross-origin requests are refused.")
+	}))
+	return cop.Handler(h)
 }
 
 type implicitHandler struct {
