@@ -46,6 +46,7 @@ type config struct {
 	stateFile        string
 	logger           *slog.Logger
 	signingKey       *rsa.PrivateKey
+	sharedKey        bool // NewServer: fall back to the process-wide test key
 }
 
 func defaultConfig() config {

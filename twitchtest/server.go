@@ -97,6 +97,9 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.key == nil && cfg.sharedKey {
+		s.key = sharedTestKey() // after loading: a persisted key wins
+	}
 	if err := s.seed(loaded); err != nil {
 		return nil, err
 	}
@@ -187,11 +190,12 @@ func (s *Server) pickRole(c *Client) {
 
 // NewServer starts a Server on 127.0.0.1 at a random port and closes it when
 // the test ends. It fails the test if the server cannot start. Unless
-// WithSigningKey is given, every NewServer in the process shares one RSA key
-// (generated once) so that tests don't each pay for RSA key generation.
+// WithSigningKey is given or the state file holds a key, every NewServer in
+// the process shares one RSA key (generated once) so that tests don't each
+// pay for RSA key generation.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	opts = append([]Option{func(c *config) { c.signingKey = sharedTestKey() }}, opts...)
+	opts = append([]Option{func(c *config) { c.sharedKey = true }}, opts...)
 	s, err := New(opts...)
 	if err != nil {
 		t.Fatalf("twitchtest.NewServer: %v", err)
