@@ -36,6 +36,8 @@ var errExpRange = errors.New("exp out of range")
 type reader struct {
 	s string
 	i int
+	// spare is storage for string lists, allocated with the Claims.
+	spare []string
 }
 
 func (r *reader) ws() {
@@ -401,10 +403,23 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// parseClaims decodes payload into c. It reports whether exp was present
-// (and not null).
-func parseClaims(payload string, c *Claims) (hasExp bool, err error) {
-	r := reader{s: payload}
+// claimsBlock allocates Claims together with room for typical pubsub lists.
+type claimsBlock struct {
+	c     Claims
+	lists [6]string
+}
+
+// newClaims parses payload into a fresh Claims.
+func newClaims(payload string) (*Claims, bool, error) {
+	b := new(claimsBlock)
+	hasExp, err := parseClaimsInto(payload, &b.c, b.lists[:0])
+	return &b.c, hasExp, err
+}
+
+// parseClaimsInto decodes payload into c, taking list storage from spare.
+// It reports whether exp was present (and not null).
+func parseClaimsInto(payload string, c *Claims, spare []string) (hasExp bool, err error) {
+	r := reader{s: payload, spare: spare}
 	r.ws()
 	if !r.consume('{') {
 		return false, malformed("payload is not a JSON object")
@@ -655,7 +670,7 @@ func (r *reader) pubsubPerms(p *PubSubPerms) error {
 				return malformed("pubsub_perms.%s appears twice", name)
 			}
 			seen |= bit
-			list, err := r.stringList("pubsub_perms." + name)
+			list, err := r.stringList(name)
 			if err != nil {
 				return err
 			}
@@ -686,7 +701,7 @@ func (r *reader) stringList(name string) ([]string, error) {
 		if !r.skipValue(2) {
 			return nil, malformed("payload is not valid JSON")
 		}
-		return nil, malformed("claim %s is not an array of strings", name)
+		return nil, malformed("claim pubsub_perms.%s is not an array of strings", name)
 	}
 	r.i++
 	r.ws()
@@ -713,7 +728,7 @@ func (r *reader) stringList(name string) ([]string, error) {
 			if !r.skipValue(3) {
 				return nil, malformed("payload is not valid JSON")
 			}
-			return nil, malformed("claim %s is not an array of strings", name)
+			return nil, malformed("claim pubsub_perms.%s is not an array of strings", name)
 		}
 		r.ws()
 		if r.consume(',') {
@@ -724,7 +739,13 @@ func (r *reader) stringList(name string) ([]string, error) {
 		}
 		return nil, malformed("payload is not valid JSON")
 	}
-	out := make([]string, len(list))
+	var out []string
+	if n, used := len(list), len(r.spare); n <= cap(r.spare)-used {
+		out = r.spare[used : used+n : used+n]
+		r.spare = r.spare[:used+n]
+	} else {
+		out = make([]string, n)
+	}
 	copy(out, list)
 	return out, nil
 }

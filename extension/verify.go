@@ -175,8 +175,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	if err != nil {
 		return nil, malformed("payload is not base64url")
 	}
-	c := new(Claims)
-	hasExp, err := parseClaims(string(payBytes[:n]), c)
+	c, hasExp, err := newClaims(string(payBytes[:n]))
 	if err != nil {
 		return nil, err
 	}
