@@ -46,7 +46,7 @@ func TestCipherRoundTrip(t *testing.T) {
 		if len(sealed) != len(pt)+store.SealOverhead {
 			t.Errorf("sealed %d bytes into %d, want overhead %d", len(pt), len(sealed), store.SealOverhead)
 		}
-		if pt != "" && bytes.Contains(sealed, []byte(pt)) {
+		if len(pt) >= 8 && bytes.Contains(sealed, []byte(pt)) { // shorter ones can occur by chance
 			t.Fatal("sealed value contains the plaintext")
 		}
 		got, err := c.Open("user:1", "refresh_token", sealed)

@@ -19,7 +19,7 @@ func TestContract(t *testing.T) {
 // of the test.
 func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
 	t.Helper()
-	opts = append([]sqlite.Option{sqlite.WithKey(testKey)}, opts...)
+	opts = append([]sqlite.Option{sqlite.WithKey(testKey), sqlite.WithLogger(discard())}, opts...)
 	s, err := sqlite.Open(t.Context(), path, opts...)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)

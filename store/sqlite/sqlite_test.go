@@ -1,0 +1,507 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/sqlite"
+	"github.com/twitchauth/twitchauth/store/storetest"
+)
+
+// rawDB opens the database file directly, bypassing the store, as an
+// attacker with a copy of the file (or a buggy tool) would.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func readAll(t *testing.T, path string) []byte {
+	t.Helper()
+	var all []byte
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
+}
+
+func TestNoPlaintextTokensOnDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s := open(t, path)
+	const (
+		access  = "ACCESSTOKEN-plaintext-marker-8f2b1c"
+		refresh = "REFRESHTOKEN-plaintext-marker-4d9e7a"
+	)
+	var saved []store.Record
+	for i := range 20 {
+		rec := storetest.Sample(store.UserKey(fmt.Sprint(i)))
+		rec.AccessToken = fmt.Sprintf("%s-%d", access, i)
+		rec.RefreshToken = fmt.Sprintf("%s-%d", refresh, i)
+		saved = append(saved, mustSave(t, s, rec, 0))
+	}
+	// Rotate: the old tokens must not linger in plain text either.
+	for i, rec := range saved {
+		rec.AccessToken = fmt.Sprintf("%s-rotated-%d", access, i)
+		rec.RefreshToken = fmt.Sprintf("%s-rotated-%d", refresh, i)
+		mustSave(t, s, rec, rec.Version)
+	}
+	check := func(when string) {
+		raw := readAll(t, path)
+		if len(raw) == 0 {
+			t.Fatalf("%s: read no bytes", when)
+		}
+		for _, marker := range []string{access, refresh, "ACCESSTOKEN", "REFRESHTOKEN"} {
+			if bytes.Contains(raw, []byte(marker)) {
+				t.Fatalf("%s: the database files contain the plaintext %q", when, marker)
+			}
+		}
+		// The scan works: non-secret fields are there in the clear.
+		if !bytes.Contains(raw, []byte("twitchdev")) {
+			t.Fatalf("%s: login not found in the raw bytes; is the scan reading the right files?", when)
+		}
+	}
+	check("with the WAL")
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Fatalf("no -wal file while open (is WAL mode on?): %v", err)
+	}
+	s.Close()
+	check("after close (checkpointed)")
+}
+
+func TestFileModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes do not describe access on Windows")
+	}
+	dir := filepath.Join(t.TempDir(), "state", "twitchauth")
+	path := filepath.Join(dir, "tokens.db")
+	t.Setenv(store.EnvEncryptionKey, "") // use the default key file
+	s, err := sqlite.Open(t.Context(), path, sqlite.WithLogger(discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustSave(t, s, storetest.Sample("app"), 0)
+	checkMode(t, dir, 0o700)
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + ".key"} {
+		checkMode(t, p, 0o600)
+	}
+}
+
+func TestLooseDatabaseModeIsTightened(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes do not describe access on Windows")
+	}
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s := open(t, path)
+	mustSave(t, s, storetest.Sample("app"), 0)
+	s.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s = open(t, path, sqlite.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	checkMode(t, path, 0o600)
+	if !strings.Contains(logs.String(), "restricted database file mode") {
+		t.Errorf("tightening the mode was not logged; logs:\n%s", logs.String())
+	}
+	mustLoad(t, s, "app")
+}
+
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		t.Errorf("%s: mode %04o, want %04o", filepath.Base(path), got, want)
+	}
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	s := open(t, path, sqlite.WithLogger(logger))
+	if !strings.Contains(logs.String(), "applied schema migration") {
+		t.Fatalf("first Open logged no migration:\n%s", logs.String())
+	}
+	saved := mustSave(t, s, storetest.Sample("user:1"), 0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	migrationRows := func() []string {
+		rows, err := rawDB(t, path).Query(`SELECT version || ':' || name || ':' || applied_at FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			out = append(out, s)
+		}
+		return out
+	}
+	before := migrationRows()
+	if len(before) == 0 {
+		t.Fatal("schema_migrations is empty")
+	}
+
+	for i := range 3 {
+		logs.Reset()
+		s = open(t, path, sqlite.WithLogger(logger))
+		if strings.Contains(logs.String(), "applied schema migration") {
+			t.Fatalf("reopen %d applied a migration again:\n%s", i, logs.String())
+		}
+		got := mustLoad(t, s, "user:1")
+		if got.Version != saved.Version || got.RefreshToken != saved.RefreshToken {
+			t.Fatalf("reopen %d: record = version %d, want %d with the same refresh token", i, got.Version, saved.Version)
+		}
+		// The version counter survives too: no version is reused.
+		next := mustSave(t, s, got, got.Version)
+		if next.Version <= got.Version {
+			t.Fatalf("version after reopen went from %d to %d", got.Version, next.Version)
+		}
+		saved = next
+		s.Close()
+	}
+	if after := migrationRows(); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("schema_migrations changed on reopen: %q → %q", before, after)
+	}
+}
+
+func TestConcurrentOpenOfNewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			s, err := sqlite.Open(t.Context(), path, sqlite.WithKey(testKey), sqlite.WithLogger(discard()))
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, err = s.List(t.Context())
+			errs <- errors.Join(err, s.Close())
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open: %v", err)
+		}
+	}
+	var count, distinct int
+	if err := rawDB(t, path).QueryRow(`SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&count, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if count == 0 || count != distinct {
+		t.Fatalf("schema_migrations has %d rows for %d versions", count, distinct)
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	open(t, path).Close()
+	if _, err := rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlite.Open(t.Context(), path, sqlite.WithKey(testKey))
+	if !errors.Is(err, sqlite.ErrSchemaTooNew) || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("Open = %v, want ErrSchemaTooNew telling to upgrade", err)
+	}
+}
+
+func TestWrongKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s := open(t, path)
+	mustSave(t, s, storetest.Sample("user:1"), 0)
+	s.Close()
+
+	other := []byte("ffffffffffffffffffffffffffffffff")
+	s = open(t, path, sqlite.WithKey(other))
+	_, err := s.Load(t.Context(), "user:1")
+	if !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("Load with the wrong key = %v, want ErrWrongKey", err)
+	}
+	if _, err := s.List(t.Context()); !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("List with the wrong key = %v, want ErrWrongKey", err)
+	}
+	msg := err.Error()
+	for _, leak := range []string{string(testKey), string(other), store.EncodeKey(testKey), "refresh-user:1"} {
+		if strings.Contains(msg, leak) {
+			t.Fatalf("error %q leaks a secret", msg)
+		}
+	}
+	if !strings.Contains(msg, "user:1") || !strings.Contains(msg, "key") {
+		t.Errorf("error %q does not name the record and the key problem", msg)
+	}
+
+	// Rotation: the new key as primary and the old one as previous reads the
+	// old record and re-encrypts it with the new key on the next Save.
+	s = open(t, path, sqlite.WithKey(other, testKey))
+	rec := mustLoad(t, s, "user:1")
+	mustSave(t, s, rec, rec.Version)
+	s.Close()
+	s = open(t, path, sqlite.WithKey(other))
+	if got := mustLoad(t, s, "user:1"); got.RefreshToken != rec.RefreshToken {
+		t.Fatalf("after rotation the record reads %q", got.RefreshToken)
+	}
+}
+
+func TestTamperedCiphertext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s := open(t, path)
+	mustSave(t, s, storetest.Sample("user:1"), 0)
+	mustSave(t, s, storetest.Sample("user:2"), 0)
+	mustSave(t, s, storetest.Sample("user:3"), 0)
+	raw := rawDB(t, path)
+
+	// Flip one bit of the ciphertext.
+	var blob []byte
+	if err := raw.QueryRow(`SELECT access_token FROM tokens WHERE key = 'user:1'`).Scan(&blob); err != nil {
+		t.Fatal(err)
+	}
+	blob[len(blob)/2] ^= 0x10
+	if _, err := raw.Exec(`UPDATE tokens SET access_token = ? WHERE key = 'user:1'`, blob); err != nil {
+		t.Fatal(err)
+	}
+	// Move a token to another row.
+	if _, err := raw.Exec(`UPDATE tokens SET refresh_token = (SELECT refresh_token FROM tokens WHERE key = 'user:3') WHERE key = 'user:2'`); err != nil {
+		t.Fatal(err)
+	}
+	// Swap the two token columns of a row.
+	if _, err := raw.Exec(`UPDATE tokens SET access_token = refresh_token, refresh_token = access_token WHERE key = 'user:3'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"user:1", "user:2", "user:3"} {
+		_, err := s.Load(t.Context(), key)
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Load(%s) of a tampered record = %v, want ErrCorrupt", key, err)
+		}
+	}
+}
+
+// Two handles on one file behave as two processes would: each sees the
+// other's writes, and compare-and-swap holds across them.
+func TestTwoHandlesCAS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	a, b := open(t, path), open(t, path)
+	ctx := t.Context()
+
+	v1 := mustSave(t, a, storetest.Sample("user:1"), 0)
+	if _, err := b.Save(ctx, storetest.Sample("user:1"), 0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second create through another handle = %v, want ErrConflict", err)
+	}
+	fromB := mustLoad(t, b, "user:1")
+	fromB.RefreshToken = "rotated-by-b"
+	v2 := mustSave(t, b, fromB, v1.Version)
+	stale := v1
+	stale.RefreshToken = "stale-from-a"
+	_, err := a.Save(ctx, stale, v1.Version)
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) || ce.Current != v2.Version {
+		t.Fatalf("stale save through a = %v, want a conflict naming version %d", err, v2.Version)
+	}
+	if got := mustLoad(t, a, "user:1"); got.RefreshToken != "rotated-by-b" || got.Version != v2.Version {
+		t.Fatalf("a reads %q version %d, want b's rotation", got.RefreshToken, got.Version)
+	}
+
+	// Race both handles: each round exactly one writer wins.
+	cur := v2
+	for round := range 4 {
+		var wins, conflicts int
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range 20 {
+			h := a
+			if w%2 == 1 {
+				h = b
+			}
+			wg.Go(func() {
+				rec := cur.Clone()
+				rec.AccessToken = fmt.Sprintf("r%d-w%d", round, w)
+				<-start
+				_, err := h.Save(ctx, rec, cur.Version)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, store.ErrConflict):
+					conflicts++
+				default:
+					t.Errorf("round %d: %v", round, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if wins != 1 || conflicts != 19 {
+			t.Fatalf("round %d: %d wins and %d conflicts, want 1 and 19", round, wins, conflicts)
+		}
+		cur = mustLoad(t, a, "user:1")
+		if fromB := mustLoad(t, b, "user:1"); fromB.Version != cur.Version || fromB.AccessToken != cur.AccessToken {
+			t.Fatalf("round %d: handles disagree", round)
+		}
+	}
+}
+
+func TestCommittedBeforeReturn(t *testing.T) {
+	// A Save that returned is visible to an independent connection at once:
+	// it was committed, not buffered in the store.
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s := open(t, path)
+	raw := rawDB(t, path)
+	for i := range 5 {
+		rec := mustSave(t, s, storetest.Sample(fmt.Sprintf("user:%d", i)), 0)
+		var v int64
+		if err := raw.QueryRow(`SELECT version FROM tokens WHERE key = ?`, rec.Key).Scan(&v); err != nil || v != rec.Version {
+			t.Fatalf("independent reader sees version %d (%v), want %d", v, err, rec.Version)
+		}
+	}
+}
+
+func TestKeySources(t *testing.T) {
+	ctx := t.Context()
+	t.Run("env by default", func(t *testing.T) {
+		t.Setenv(store.EnvEncryptionKey, store.EncodeKey(testKey))
+		path := filepath.Join(t.TempDir(), "tokens.db")
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := os.Stat(path + ".key"); !os.IsNotExist(err) {
+			t.Errorf("a key file was created although %s is set", store.EnvEncryptionKey)
+		}
+		want, _ := store.NewCipher(testKey)
+		if s.KeyID() != want.KeyID() {
+			t.Errorf("store does not use the key from the environment")
+		}
+	})
+	t.Run("key file by default", func(t *testing.T) {
+		t.Setenv(store.EnvEncryptionKey, "")
+		path := filepath.Join(t.TempDir(), "tokens.db")
+		var logs bytes.Buffer
+		s, err := sqlite.Open(ctx, path, sqlite.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSave(t, s, storetest.Sample("app"), 0)
+		s.Close()
+		if !strings.Contains(logs.String(), "back it up") {
+			t.Errorf("creating the key file was not logged with advice:\n%s", logs.String())
+		}
+		key, err := store.ReadKeyFile(path + ".key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = open(t, path, sqlite.WithKey(key)) // the same key, given explicitly
+		mustLoad(t, s, "app")
+	})
+	t.Run("explicit key file", func(t *testing.T) {
+		t.Setenv(store.EnvEncryptionKey, store.EncodeKey(testKey))
+		dir := t.TempDir()
+		kf := filepath.Join(dir, "secrets", "k")
+		s, err := sqlite.Open(ctx, filepath.Join(dir, "db"), sqlite.WithKeyFile(kf), sqlite.WithLogger(discard()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if _, err := os.Stat(kf); err != nil {
+			t.Fatalf("WithKeyFile did not create %s: %v", kf, err)
+		}
+	})
+	t.Run("insecure key file", func(t *testing.T) {
+		if runtime.GOOS == "windows" {
+			t.Skip("file modes do not describe access on Windows")
+		}
+		t.Setenv(store.EnvEncryptionKey, "")
+		path := filepath.Join(t.TempDir(), "tokens.db")
+		os.WriteFile(path+".key", []byte(store.EncodeKey(testKey)), 0o600)
+		os.Chmod(path+".key", 0o644)
+		_, err := sqlite.Open(ctx, path)
+		if !errors.Is(err, store.ErrInsecureKeyFile) || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("Open with a world-readable key file = %v, want ErrInsecureKeyFile with the fix", err)
+		}
+	})
+	t.Run("env required but unset", func(t *testing.T) {
+		t.Setenv(store.EnvEncryptionKey, "")
+		_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.WithKeyFromEnv())
+		if !errors.Is(err, store.ErrInvalidKey) || !strings.Contains(err.Error(), store.EnvEncryptionKey) {
+			t.Fatalf("Open = %v, want an error naming %s", err, store.EnvEncryptionKey)
+		}
+	})
+	t.Run("bad explicit key", func(t *testing.T) {
+		_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.WithKey([]byte("short")))
+		if !errors.Is(err, store.ErrInvalidKey) {
+			t.Fatalf("Open = %v, want ErrInvalidKey", err)
+		}
+	})
+}
+
+func TestOpenRejectsNonFilePaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db?mode=memory"} {
+		if _, err := sqlite.Open(t.Context(), p, sqlite.WithKey(testKey)); err == nil {
+			t.Errorf("Open(%q) succeeded, want an error", p)
+		}
+	}
+}
+
+func TestPathWithSpecialCharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir with spaces & ?#%", "tök€ns.db")
+	s := open(t, path)
+	mustSave(t, s, storetest.Sample("app"), 0)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not created at the literal path: %v", err)
+	}
+	if s.Path() != path {
+		t.Errorf("Path() = %q, want %q", s.Path(), path)
+	}
+}
+
+func mustSave(t testing.TB, s store.Store, rec store.Record, expect int64) store.Record {
+	t.Helper()
+	got, err := s.Save(context.Background(), rec, expect)
+	if err != nil {
+		t.Fatalf("Save(%q, %d): %v", rec.Key, expect, err)
+	}
+	return got
+}
+
+func mustLoad(t testing.TB, s store.Store, key string) store.Record {
+	t.Helper()
+	got, err := s.Load(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", key, err)
+	}
+	return got
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
