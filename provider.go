@@ -1,0 +1,993 @@
+package twitchauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// Errors of the Provider. They match with errors.Is.
+var (
+	// ErrUnknownSubject: the Provider holds no grant for that user or intent.
+	ErrUnknownSubject = errors.New("twitchauth: no grant held for this user or intent")
+	// ErrGrantRevoked: the user (or the app) revoked the grant; the user must
+	// authorize again.
+	ErrGrantRevoked = errors.New("twitchauth: the grant was revoked; the user must authorize again")
+	// ErrGrantDead: refreshing failed permanently (Twitch refused the refresh
+	// token); the user must authorize again.
+	ErrGrantDead = errors.New("twitchauth: the refresh token was refused; the user must authorize again")
+	// ErrMissingScopes is matched by *MissingScopesError.
+	ErrMissingScopes = errors.New("twitchauth: the grant lacks required scopes")
+)
+
+// DefaultRefreshMargin is how long before expiry a token is renewed when no
+// WithRefreshMargin option is given.
+const DefaultRefreshMargin = 5 * time.Minute
+
+// MissingScopesError says which scopes a user's grant lacks. Ask the user to
+// authorize again with them (AuthorizeURL with WithScopes).
+type MissingScopesError struct {
+	UserID  string
+	Missing []string
+}
+
+func (e *MissingScopesError) Error() string {
+	return fmt.Sprintf("twitchauth: the grant of user %s lacks the scopes %s; ask the user to authorize again with them",
+		e.UserID, strings.Join(e.Missing, " "))
+}
+
+// Is makes errors.Is(err, ErrMissingScopes) true.
+func (e *MissingScopesError) Is(target error) bool { return target == ErrMissingScopes }
+
+// RefreshError is a failed renewal of a subject's token. Dead tells whether
+// the grant is lost (Twitch refused the refresh token: the user must
+// authorize again) or the failure is transient (network, 5xx, store) or a
+// configuration problem (a refused client secret) that leaves the grant
+// intact.
+type RefreshError struct {
+	// Subject is the store key: "app" or "user:<id>".
+	Subject string
+	// Dead is true when the grant can no longer be refreshed.
+	Dead bool
+	// Err is the underlying error (an *APIError, a network or store error).
+	Err error
+}
+
+func (e *RefreshError) Error() string {
+	if e.Dead {
+		return fmt.Sprintf("twitchauth: renewing the token of %s failed for good (the user must authorize again): %v", e.Subject, e.Err)
+	}
+	return fmt.Sprintf("twitchauth: renewing the token of %s failed (the grant is kept; will retry): %v", e.Subject, e.Err)
+}
+
+// Unwrap returns the underlying error, and ErrGrantDead for a dead grant.
+func (e *RefreshError) Unwrap() []error {
+	if e.Dead {
+		return []error{e.Err, ErrGrantDead}
+	}
+	return []error{e.Err}
+}
+
+// Hooks are called by a Provider as tokens change. They run synchronously on
+// the goroutine that renewed or validated the token, after the new state is
+// stored and published: keep them quick. Any may be nil.
+type Hooks struct {
+	// OnRefresh is called after a token was renewed and stored. subject is
+	// "app" or "user:<id>".
+	OnRefresh func(subject string, tok *Token)
+	// OnRefreshFailure is called when a renewal failed; err.Dead tells
+	// whether the grant is lost.
+	OnRefreshFailure func(err *RefreshError)
+	// OnRevoked is called when validation finds that a user revoked the
+	// grant (the token and the refresh token are refused).
+	OnRevoked func(subject string, userID string)
+	// OnScopesChanged is called when validation reports other scopes than
+	// those held.
+	OnScopesChanged func(subject string, old, new []string)
+}
+
+// ProviderOption configures a Provider.
+type ProviderOption func(*Provider)
+
+// WithStore persists every token in s (a store.Memory is used otherwise).
+// The rotated refresh token is saved before the new access token is handed
+// out, and a grant that another process rotated is reloaded from s.
+func WithStore(s store.Store) ProviderOption { return func(p *Provider) { p.store = s } }
+
+// WithRefreshMargin renews tokens this long before they expire (default
+// DefaultRefreshMargin).
+func WithRefreshMargin(d time.Duration) ProviderOption { return func(p *Provider) { p.margin = d } }
+
+// WithHooks sets the hooks called on refresh, failure, revocation and scope
+// changes.
+func WithHooks(h Hooks) ProviderOption { return func(p *Provider) { p.hooks = h } }
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) ProviderOption { return func(p *Provider) { p.now = now } }
+
+// WithProviderLogger sets the logger (never given a secret or token).
+func WithProviderLogger(l *slog.Logger) ProviderOption { return func(p *Provider) { p.log = l } }
+
+// WithRenewTimeout bounds one renewal (the upstream request and the store
+// write), whatever the callers' contexts say (default 30 s).
+func WithRenewTimeout(d time.Duration) ProviderOption { return func(p *Provider) { p.renewTimeout = d } }
+
+// WithValidationConcurrency bounds the concurrent /validate calls of
+// ValidateAll (default 4).
+func WithValidationConcurrency(n int) ProviderOption {
+	return func(p *Provider) { p.validateConc = max(1, n) }
+}
+
+// Provider keeps the tokens of one application: its app token and the grants
+// of many users, keyed by user ID, with named intents ("chat", "broadcaster")
+// pointing at users. It hands out an oauth2.TokenSource per subject.
+//
+// Reading a valid cached token takes no lock and allocates nothing. A token
+// that is expired, near expiry or invalidated after a 401 is renewed — app
+// tokens fetched again, user tokens refreshed — by exactly one upstream
+// request per subject, whatever the number of concurrent callers; all of
+// them get its result. Every renewal is saved to the Store before it is
+// handed out.
+//
+// A Provider is safe for concurrent use.
+type Provider struct {
+	cfg          *Config
+	store        store.Store
+	margin       time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+	hooks        Hooks
+	renewTimeout time.Duration
+	validateConc int
+
+	mu       sync.Mutex                         // serialises writers of subjects and intents
+	subjects atomic.Pointer[map[string]*subject] // copy on write: lock-free readers
+	intents  atomic.Pointer[map[string]string]   // intent → subject key, copy on write
+	group    singleflight.Group
+
+	// testAfterSave, when set, runs after a renewal was saved and before it
+	// is published (crash tests).
+	testAfterSave func(key string)
+}
+
+// subject is the cache cell of one app or user token.
+type subject struct {
+	key string
+	cur atomic.Pointer[entry]
+}
+
+// entry is an immutable snapshot of a subject's token.
+type entry struct {
+	rec       store.Record // as stored (Version is the CAS version)
+	tok       *Token
+	o2        *oauth2.Token // handed out by TokenSource; built once
+	refreshAt time.Time     // expiry - margin; zero: unknown expiry
+	dirty     bool          // not persisted yet (the store failed)
+}
+
+func (e *entry) fresh(now time.Time) bool {
+	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt))
+}
+
+// usable: active and not expired (the margin ignored).
+func (e *entry) usable(now time.Time) bool {
+	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.tok.Expiry.IsZero() || now.Before(e.tok.Expiry))
+}
+
+// NewProvider returns a Provider for the application cfg, loading every grant
+// already in the store.
+func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Provider, error) {
+	p := &Provider{
+		cfg:          cfg,
+		margin:       DefaultRefreshMargin,
+		now:          time.Now,
+		renewTimeout: 30 * time.Second,
+		validateConc: 4,
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.store == nil {
+		p.store = store.NewMemory()
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	empty := map[string]*subject{}
+	p.subjects.Store(&empty)
+	noIntents := map[string]string{}
+	p.intents.Store(&noIntents)
+	if err := p.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Reload reads every grant from the store again, adopting those that
+// another process changed. NewProvider calls it; a broker calls it when told
+// that another replica changed a grant.
+func (p *Provider) Reload(ctx context.Context) error {
+	recs, err := p.store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("twitchauth: loading the stored grants: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.subjects.Load()
+	m := make(map[string]*subject, len(recs))
+	for _, r := range recs {
+		if r.Key != store.AppKey() {
+			if _, ok := store.UserIDFromKey(r.Key); !ok {
+				continue
+			}
+		}
+		s := old[r.Key]
+		if s == nil {
+			s = &subject{key: r.Key}
+		}
+		if cur := s.cur.Load(); cur == nil || cur.rec.Version < r.Version {
+			s.cur.Store(p.newEntry(r, false))
+		}
+		m[r.Key] = s
+	}
+	p.subjects.Store(&m)
+	p.rebuildIntentsLocked()
+	return nil
+}
+
+// rebuildIntentsLocked recomputes the intent map from the current entries.
+// p.mu must be held.
+func (p *Provider) rebuildIntentsLocked() {
+	type owner struct {
+		key     string
+		updated time.Time
+	}
+	best := map[string]owner{}
+	for key, s := range *p.subjects.Load() {
+		e := s.cur.Load()
+		if e == nil {
+			continue
+		}
+		for _, in := range e.rec.Intents {
+			// Two records may claim an intent during a concurrent SetIntent
+			// in another process; the most recently saved wins.
+			if o, ok := best[in]; !ok || e.rec.UpdatedAt.After(o.updated) {
+				best[in] = owner{key, e.rec.UpdatedAt}
+			}
+		}
+	}
+	m := make(map[string]string, len(best))
+	for in, o := range best {
+		m[in] = o.key
+	}
+	p.intents.Store(&m)
+}
+
+func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
+	if r.Status == "" {
+		r.Status = store.StatusActive
+	}
+	tok := &Token{
+		AccessToken:  r.AccessToken,
+		RefreshToken: r.RefreshToken,
+		TokenType:    r.TokenType,
+		Expiry:       r.Expiry,
+		Scopes:       slices.Clone(r.Scopes),
+		UserID:       r.UserID,
+		Login:        r.Login,
+		ClientID:     r.ClientID,
+	}
+	e := &entry{rec: r, tok: tok, o2: tok.OAuth2(), dirty: dirty}
+	if !r.Expiry.IsZero() {
+		e.refreshAt = r.Expiry.Add(-p.margin)
+	}
+	return e
+}
+
+func (p *Provider) lookup(key string) *subject {
+	return (*p.subjects.Load())[key]
+}
+
+// subjectFor returns the subject of key, loading it from the store when
+// another process added it.
+func (p *Provider) subjectFor(ctx context.Context, key string) (*subject, error) {
+	if s := p.lookup(key); s != nil {
+		return s, nil
+	}
+	if key == store.AppKey() {
+		return p.addSubject(key, nil), nil
+	}
+	r, err := p.store.Load(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownSubject, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("twitchauth: loading %s: %w", key, err)
+	}
+	return p.addSubject(key, p.newEntry(r, false)), nil
+}
+
+// addSubject adds (or returns) the subject of key; e, when not nil, becomes
+// its entry if newer than the one held.
+func (p *Provider) addSubject(key string, e *entry) *subject {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.subjects.Load()
+	s := old[key]
+	if s == nil {
+		s = &subject{key: key}
+		m := make(map[string]*subject, len(old)+1)
+		for k, v := range old {
+			m[k] = v
+		}
+		m[key] = s
+		p.subjects.Store(&m)
+	}
+	if e != nil {
+		if cur := s.cur.Load(); cur == nil || cur.rec.Version <= e.rec.Version {
+			s.cur.Store(e)
+		}
+		p.rebuildIntentsLocked()
+	}
+	return s
+}
+
+func (p *Provider) dropSubject(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.subjects.Load()
+	if _, ok := old[key]; !ok {
+		return
+	}
+	m := make(map[string]*subject, len(old))
+	for k, v := range old {
+		if k != key {
+			m[k] = v
+		}
+	}
+	// A TokenSource may still hold the dropped subject: leave it an entry
+	// that is never fresh, so its next read goes to the slow path.
+	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &Token{}})
+	p.subjects.Store(&m)
+	p.rebuildIntentsLocked()
+}
+
+// statusRemoved marks the entry of a subject that is no longer held.
+const statusRemoved = "removed"
+
+// AppToken returns the app access token, fetching a new one when it is
+// missing, expired or near expiry.
+func (p *Provider) AppToken(ctx context.Context) (*Token, error) {
+	return p.token(ctx, store.AppKey())
+}
+
+// UserToken returns the token of the user with that ID, refreshed when
+// needed. An unknown user gives ErrUnknownSubject; a revoked or dead grant
+// ErrGrantRevoked or ErrGrantDead.
+func (p *Provider) UserToken(ctx context.Context, userID string) (*Token, error) {
+	return p.token(ctx, store.UserKey(userID))
+}
+
+// IntentToken returns the token of the user the intent points at.
+func (p *Provider) IntentToken(ctx context.Context, intent string) (*Token, error) {
+	key, ok := (*p.intents.Load())[intent]
+	if !ok {
+		return nil, fmt.Errorf("%w: no user for intent %q", ErrUnknownSubject, intent)
+	}
+	return p.token(ctx, key)
+}
+
+// TokenWithScopes returns the token of userID if its grant has every one of
+// scopes, or a *MissingScopesError naming those it lacks.
+func (p *Provider) TokenWithScopes(ctx context.Context, userID string, scopes ...string) (*Token, error) {
+	tok, err := p.UserToken(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, s := range scopes {
+		if !tok.HasScope(s) {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &MissingScopesError{UserID: userID, Missing: missing}
+	}
+	return tok, nil
+}
+
+func (p *Provider) token(ctx context.Context, key string) (*Token, error) {
+	s, err := p.subjectFor(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if e := s.cur.Load(); e != nil && e.fresh(p.now()) {
+		return e.tok, nil
+	}
+	e, err := p.renew(ctx, s, "")
+	if err != nil {
+		return nil, err
+	}
+	return e.tok, nil
+}
+
+// Refresh renews the subject's token now ("app" or "user:<id>"), even if it
+// is still valid.
+func (p *Provider) Refresh(ctx context.Context, subjectKey string) (*Token, error) {
+	s, err := p.subjectFor(ctx, subjectKey)
+	if err != nil {
+		return nil, err
+	}
+	bad := ""
+	if e := s.cur.Load(); e != nil {
+		bad = e.tok.AccessToken
+	}
+	e, err := p.renew(ctx, s, bad)
+	if err != nil {
+		return nil, err
+	}
+	return e.tok, nil
+}
+
+// Invalidate reports that Helix refused accessToken (HTTP 401) for the
+// subject ("app" or "user:<id>") and returns a renewed token. Concurrent
+// calls for the same refused token cause one renewal; a call for a token that
+// was already replaced returns the current one without a request.
+func (p *Provider) Invalidate(ctx context.Context, subjectKey, accessToken string) (*Token, error) {
+	s, err := p.subjectFor(ctx, subjectKey)
+	if err != nil {
+		return nil, err
+	}
+	e, err := p.renew(ctx, s, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	return e.tok, nil
+}
+
+// renew renews s's token through a single flight per subject. bad, when not
+// empty, is an access token known to be refused: an entry holding it is not
+// reused.
+func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, error) {
+	ch := p.group.DoChan(s.key, func() (any, error) {
+		// The renewal outlives a caller that gives up: the others wait for it
+		// and its result is stored either way.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.renewTimeout)
+		defer cancel()
+		return p.doRenew(rctx, s, bad)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		e := r.Val.(*entry)
+		if bad != "" && e.tok.AccessToken == bad {
+			// We joined a flight that did not know about our refused token
+			// (it renewed for expiry, found a fresh token and kept it).
+			return p.renew(ctx, s, bad)
+		}
+		return e, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *Provider) acceptable(e *entry, bad string, now time.Time) bool {
+	return e != nil && e.fresh(now) && (bad == "" || e.tok.AccessToken != bad)
+}
+
+func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry, error) {
+	now := p.now()
+	cur := s.cur.Load()
+	if p.acceptable(cur, bad, now) {
+		return cur, nil // renewed by the flight before ours
+	}
+	if cur != nil && cur.dirty {
+		p.persistDirty(ctx, s, cur)
+	}
+	// Another process may have renewed it already: the store is the truth.
+	var rec store.Record
+	loaded, err := p.store.Load(ctx, s.key)
+	switch {
+	case err == nil:
+		if cur == nil || loaded.Version > cur.rec.Version {
+			e := p.newEntry(loaded, false)
+			p.publish(s, e)
+			if p.acceptable(e, bad, now) {
+				return e, nil
+			}
+			cur = e
+		}
+		rec = cur.rec
+	case errors.Is(err, store.ErrNotFound):
+		if s.key != store.AppKey() {
+			if cur != nil && cur.dirty {
+				rec = cur.rec // never saved: keep the in-memory grant
+				break
+			}
+			p.dropSubject(s.key)
+			return nil, fmt.Errorf("%w: %s was removed", ErrUnknownSubject, s.key)
+		}
+		rec = store.Record{Key: s.key, ClientID: p.cfg.ClientID}
+		if cur != nil {
+			rec = cur.rec
+		}
+	default:
+		// Without the store a rotated refresh token could be lost: do not
+		// refresh; a token that has not expired yet is still good.
+		if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+			p.log.Warn("token store unavailable; serving the current token until it expires", "subject", s.key, "err", err)
+			return cur, nil
+		}
+		return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("loading from the store: %w", err)})
+	}
+	if rec.Status == store.StatusRevoked {
+		return nil, fmt.Errorf("%w (%s)", ErrGrantRevoked, s.key)
+	}
+	if rec.Status == store.StatusDead {
+		return nil, fmt.Errorf("%w (%s)", ErrGrantDead, s.key)
+	}
+
+	tok, err := p.upstream(ctx, rec)
+	if err != nil && errors.Is(err, ErrInvalidRefreshToken) {
+		// Another process may have rotated the refresh token since we read
+		// it: reload before declaring the grant dead.
+		if again, lerr := p.store.Load(ctx, s.key); lerr == nil && again.RefreshToken != rec.RefreshToken {
+			e := p.newEntry(again, false)
+			p.publish(s, e)
+			if p.acceptable(e, bad, now) {
+				return e, nil
+			}
+			rec = again
+			tok, err = p.upstream(ctx, rec)
+		}
+	}
+	if err != nil {
+		return p.renewFailed(ctx, s, cur, rec, bad, err)
+	}
+
+	next := rec
+	next.AccessToken = tok.AccessToken
+	if tok.RefreshToken != "" {
+		next.RefreshToken = tok.RefreshToken
+	}
+	next.TokenType = tok.TokenType
+	next.Expiry = tok.Expiry
+	if !tok.Expiry.IsZero() {
+		// The client stamps expiry with the wall clock; rebase it on ours.
+		next.Expiry = p.now().Add(time.Until(tok.Expiry))
+	}
+	if len(tok.Scopes) > 0 || s.key == store.AppKey() {
+		next.Scopes = tok.Scopes
+	}
+	next.ClientID = p.cfg.ClientID
+	next.Status = store.StatusActive
+	e, err := p.save(ctx, s, next, rec.Version)
+	if err != nil {
+		// The token is good but could not be stored: keep it in memory
+		// (marked dirty, saved again on the next renewal or validation).
+		p.log.Error("token renewed but not stored; keeping it in memory", "subject", s.key, "err", err)
+		next.Version = rec.Version
+		e = p.newEntry(next, true)
+	}
+	if p.testAfterSave != nil {
+		p.testAfterSave(s.key)
+	}
+	p.publish(s, e)
+	p.log.Debug("token renewed", "subject", s.key, "expires", e.tok.Expiry)
+	if h := p.hooks.OnRefresh; h != nil {
+		h(s.key, e.tok)
+	}
+	return e, nil
+}
+
+func (p *Provider) upstream(ctx context.Context, rec store.Record) (*Token, error) {
+	if rec.Key == store.AppKey() {
+		return p.cfg.AppToken(ctx)
+	}
+	if rec.RefreshToken == "" {
+		return nil, &RefreshError{Subject: rec.Key, Dead: true, Err: errors.New("the grant has no refresh token (an implicit-flow token cannot be refreshed)")}
+	}
+	return p.cfg.Refresh(ctx, rec.RefreshToken)
+}
+
+// renewFailed classifies a failed renewal: a refused refresh token kills
+// the grant (kept in the store, marked dead); anything else is transient and
+// a token that has not expired yet is still served.
+func (p *Provider) renewFailed(ctx context.Context, s *subject, cur *entry, rec store.Record, bad string, err error) (*entry, error) {
+	var re *RefreshError
+	if !errors.As(err, &re) {
+		re = &RefreshError{Subject: s.key, Err: err}
+		re.Dead = s.key != store.AppKey() && errors.Is(err, ErrInvalidRefreshToken)
+	}
+	if re.Dead {
+		rec.Status = store.StatusDead
+		if e, serr := p.save(ctx, s, rec, rec.Version); serr == nil {
+			p.publish(s, e)
+		} else {
+			p.log.Error("could not mark the grant dead in the store", "subject", s.key, "err", serr)
+		}
+		p.log.Warn("grant lost: the refresh token was refused", "subject", s.key)
+		return nil, p.failed(re)
+	}
+	p.log.Warn("token renewal failed; the grant is kept", "subject", s.key, "err", err)
+	p.failed(re)
+	if cur != nil && cur.usable(p.now()) && cur.tok.AccessToken != bad {
+		return cur, nil
+	}
+	return nil, re
+}
+
+func (p *Provider) failed(re *RefreshError) *RefreshError {
+	if h := p.hooks.OnRefreshFailure; h != nil {
+		h(re)
+	}
+	return re
+}
+
+// save writes next with compare-and-swap. On a conflict (another process
+// wrote meanwhile) it overlays the token fields on the latest record and
+// tries again, keeping that record's intents.
+func (p *Provider) save(ctx context.Context, s *subject, next store.Record, expect int64) (*entry, error) {
+	for range 5 {
+		saved, err := p.store.Save(ctx, next, expect)
+		if err == nil {
+			return p.newEntry(saved, false), nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		latest, lerr := p.store.Load(ctx, s.key)
+		switch {
+		case errors.Is(lerr, store.ErrNotFound):
+			expect = 0
+		case lerr != nil:
+			return nil, lerr
+		default:
+			next.Intents = latest.Intents
+			if latest.Status == store.StatusRevoked && next.Status != store.StatusRevoked {
+				next.Status = latest.Status
+			}
+			expect = latest.Version
+		}
+	}
+	return nil, fmt.Errorf("twitchauth: saving %s: too many concurrent writers", s.key)
+}
+
+func (p *Provider) persistDirty(ctx context.Context, s *subject, cur *entry) {
+	e, err := p.save(ctx, s, cur.rec, cur.rec.Version)
+	if err != nil {
+		p.log.Error("token still not stored", "subject", s.key, "err", err)
+		return
+	}
+	p.publish(s, e)
+}
+
+func (p *Provider) publish(s *subject, e *entry) {
+	old := s.cur.Swap(e)
+	if old == nil || !slices.Equal(old.rec.Intents, e.rec.Intents) {
+		p.mu.Lock()
+		p.rebuildIntentsLocked()
+		p.mu.Unlock()
+	}
+}
+
+// AddUserFromCode exchanges an authorization code and holds the user's
+// grant, with the given intents pointing at the user.
+func (p *Provider) AddUserFromCode(ctx context.Context, code string, intents ...string) (*Token, error) {
+	tok, err := p.cfg.ExchangeCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	return p.AddUserToken(ctx, tok, intents...)
+}
+
+// AddUserFromDevice waits for the device flow da to complete (see
+// Config.PollDevice) and holds the user's grant.
+func (p *Provider) AddUserFromDevice(ctx context.Context, da *DeviceAuth, intents ...string) (*Token, error) {
+	tok, err := p.cfg.PollDevice(ctx, da)
+	if err != nil {
+		return nil, err
+	}
+	return p.AddUserToken(ctx, tok, intents...)
+}
+
+// AddUserToken holds an existing user token (from a code exchange, a device
+// flow, another program). It is validated first, to learn its user and
+// scopes; an app token is refused. Adding a user already held replaces their
+// grant.
+func (p *Provider) AddUserToken(ctx context.Context, tok *Token, intents ...string) (*Token, error) {
+	if tok == nil || tok.AccessToken == "" {
+		return nil, errors.New("twitchauth: AddUserToken: no access token")
+	}
+	info, err := p.cfg.Validate(ctx, tok.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsApp() {
+		return nil, errors.New("twitchauth: AddUserToken: this is an app access token, not a user token")
+	}
+	t := *tok
+	t.UserID, t.Login, t.ClientID = info.UserID, info.Login, info.ClientID
+	t.Scopes = slices.Clone(info.Scopes)
+	if info.ExpiresIn > 0 {
+		t.Expiry = p.now().Add(info.ExpiresIn)
+	}
+	key := store.UserKey(t.UserID)
+	rec := store.Record{
+		Key: key, ClientID: t.ClientID, UserID: t.UserID, Login: t.Login,
+		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType,
+		Scopes: t.Scopes, Expiry: t.Expiry, Status: store.StatusActive, LastValidated: p.now(),
+	}
+	var expect int64
+	if old, err := p.store.Load(ctx, key); err == nil {
+		expect = old.Version
+		rec.Intents = old.Intents
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	for _, in := range intents {
+		if !slices.Contains(rec.Intents, in) {
+			rec.Intents = append(rec.Intents, in)
+		}
+	}
+	s := p.addSubject(key, nil)
+	e, err := p.save(ctx, s, rec, expect)
+	if err != nil {
+		return nil, fmt.Errorf("twitchauth: storing the grant of user %s: %w", t.UserID, err)
+	}
+	p.publish(s, e)
+	for _, in := range intents {
+		if err := p.SetIntent(ctx, in, t.UserID); err != nil {
+			return nil, err
+		}
+	}
+	return e.tok, nil
+}
+
+// SetIntent points intent at the user (who must be held), removing it from
+// any other user.
+func (p *Provider) SetIntent(ctx context.Context, intent, userID string) error {
+	if intent == "" {
+		return errors.New("twitchauth: empty intent name")
+	}
+	target := store.UserKey(userID)
+	if _, err := p.subjectFor(ctx, target); err != nil {
+		return err
+	}
+	for key, s := range *p.subjects.Load() {
+		e := s.cur.Load()
+		if e == nil {
+			continue
+		}
+		has := slices.Contains(e.rec.Intents, intent)
+		if (key == target) == has {
+			continue
+		}
+		if err := p.updateRecord(ctx, s, func(r *store.Record) {
+			if key == target {
+				if !slices.Contains(r.Intents, intent) {
+					r.Intents = append(r.Intents, intent)
+				}
+			} else {
+				r.Intents = slices.DeleteFunc(r.Intents, func(x string) bool { return x == intent })
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateRecord applies change to the stored record of s with CAS retries
+// and publishes the result.
+func (p *Provider) updateRecord(ctx context.Context, s *subject, change func(*store.Record)) error {
+	for range 5 {
+		rec, err := p.store.Load(ctx, s.key)
+		if err != nil {
+			return err
+		}
+		change(&rec)
+		saved, err := p.store.Save(ctx, rec, rec.Version)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p.publish(s, p.newEntry(saved, false))
+		return nil
+	}
+	return fmt.Errorf("twitchauth: updating %s: too many concurrent writers", s.key)
+}
+
+// RemoveUser forgets the user's grant. With revoke, the access and refresh
+// tokens are revoked at Twitch first (a failure to revoke is returned and
+// the grant is kept).
+func (p *Provider) RemoveUser(ctx context.Context, userID string, revoke bool) error {
+	key := store.UserKey(userID)
+	rec, err := p.store.Load(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		p.dropSubject(key)
+		return fmt.Errorf("%w: %s", ErrUnknownSubject, key)
+	}
+	if err != nil {
+		return err
+	}
+	if revoke {
+		for _, t := range []string{rec.AccessToken, rec.RefreshToken} {
+			if t == "" {
+				continue
+			}
+			if err := p.cfg.Revoke(ctx, t); err != nil && !errors.Is(err, ErrInvalidToken) {
+				return err
+			}
+		}
+	}
+	if err := p.store.Delete(ctx, key); err != nil {
+		return err
+	}
+	p.dropSubject(key)
+	return nil
+}
+
+// Account describes one held grant, for listings.
+type Account struct {
+	UserID, Login string
+	Scopes        []string
+	Intents       []string
+	Expiry        time.Time
+	LastValidated time.Time
+	// Status is store.StatusActive, StatusRevoked or StatusDead.
+	Status string
+}
+
+// Users lists the users whose grants are held, sorted by login.
+func (p *Provider) Users() []Account {
+	var out []Account
+	for key, s := range *p.subjects.Load() {
+		e := s.cur.Load()
+		if key == store.AppKey() || e == nil {
+			continue
+		}
+		out = append(out, Account{
+			UserID: e.rec.UserID, Login: e.rec.Login, Scopes: slices.Clone(e.rec.Scopes),
+			Intents: slices.Clone(e.rec.Intents), Expiry: e.rec.Expiry,
+			LastValidated: e.rec.LastValidated, Status: e.rec.Status,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Login < out[j].Login })
+	return out
+}
+
+// LookupLogin returns the user ID of a held user by login (case-insensitive).
+func (p *Provider) LookupLogin(login string) (string, bool) {
+	for _, s := range *p.subjects.Load() {
+		if e := s.cur.Load(); e != nil && e.rec.UserID != "" && strings.EqualFold(e.rec.Login, login) {
+			return e.rec.UserID, true
+		}
+	}
+	return "", false
+}
+
+// Intents returns the intent → user ID map.
+func (p *Provider) Intents() map[string]string {
+	out := map[string]string{}
+	for in, key := range *p.intents.Load() {
+		id, _ := store.UserIDFromKey(key)
+		out[in] = id
+	}
+	return out
+}
+
+// TokenSource is an oauth2.TokenSource for one subject of a Provider. Its
+// Token method takes no lock and allocates nothing while the cached token is
+// valid. The returned *oauth2.Token is shared: do not modify it.
+type TokenSource struct {
+	p      *Provider
+	key    string // subject key, or "" when intent is set
+	intent string
+	sub    atomic.Pointer[subject] // cached subject of key (not for intents)
+}
+
+// AppTokenSource returns the TokenSource of the app token.
+func (p *Provider) AppTokenSource() *TokenSource { return &TokenSource{p: p, key: store.AppKey()} }
+
+// UserTokenSource returns the TokenSource of a user's token.
+func (p *Provider) UserTokenSource(userID string) *TokenSource {
+	return &TokenSource{p: p, key: store.UserKey(userID)}
+}
+
+// IntentTokenSource returns the TokenSource of whichever user the intent
+// points at when Token is called.
+func (p *Provider) IntentTokenSource(intent string) *TokenSource {
+	return &TokenSource{p: p, intent: intent}
+}
+
+var _ oauth2.TokenSource = (*TokenSource)(nil)
+
+func (ts *TokenSource) subjectKey() (string, error) {
+	if ts.intent == "" {
+		return ts.key, nil
+	}
+	key, ok := (*ts.p.intents.Load())[ts.intent]
+	if !ok {
+		return "", fmt.Errorf("%w: no user for intent %q", ErrUnknownSubject, ts.intent)
+	}
+	return key, nil
+}
+
+// Token returns a valid token, renewing it when needed (oauth2.TokenSource).
+func (ts *TokenSource) Token() (*oauth2.Token, error) {
+	return ts.TokenContext(context.Background())
+}
+
+// TokenContext is Token with a context bounding the wait for a renewal.
+func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	key, err := ts.subjectKey()
+	if err != nil {
+		return nil, err
+	}
+	s := ts.sub.Load()
+	if s == nil {
+		s = ts.p.lookup(key)
+	}
+	if s != nil {
+		if e := s.cur.Load(); e != nil && e.fresh(ts.p.now()) {
+			return e.o2, nil
+		}
+	}
+	s, err = ts.p.subjectFor(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if ts.intent == "" {
+		ts.sub.Store(s)
+	}
+	e, err := ts.p.renew(ctx, s, "")
+	if err != nil {
+		return nil, err
+	}
+	return e.o2, nil
+}
+
+// Invalidate reports that Helix refused the access token (HTTP 401) and
+// returns a renewed one; see Provider.Invalidate.
+func (ts *TokenSource) Invalidate(ctx context.Context, accessToken string) (*oauth2.Token, error) {
+	key, err := ts.subjectKey()
+	if err != nil {
+		return nil, err
+	}
+	s, err := ts.p.subjectFor(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ts.p.renew(ctx, s, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	return e.o2, nil
+}
+
+// Subject returns the store key of the subject the source currently serves
+// ("app", "user:<id>"), resolving an intent; "" if the intent is unset.
+func (ts *TokenSource) Subject() string {
+	key, _ := ts.subjectKey()
+	return key
+}
+
+// ClientID returns the client ID of the Provider's application.
+func (ts *TokenSource) ClientID() string { return ts.p.cfg.ClientID }

@@ -1,0 +1,173 @@
+package twitchauth
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// DefaultValidationInterval is how often RunValidation validates every held
+// token: Twitch requires apps to call /validate at start-up and hourly.
+const DefaultValidationInterval = time.Hour
+
+// ValidationResult is the outcome of validating one subject's token.
+type ValidationResult struct {
+	// Subject is "app" or "user:<id>".
+	Subject string
+	// Valid is true when Twitch accepted the token (possibly after renewing
+	// it).
+	Valid bool
+	// Renewed is true when the token was refused and a renewal replaced it.
+	Renewed bool
+	// Revoked is true when the grant turned out to be revoked.
+	Revoked bool
+	// ScopesChanged is true when Twitch reported other scopes than held.
+	ScopesChanged bool
+	// Err is the failure, if any (a network error leaves the grant as is).
+	Err error
+}
+
+// ValidateAll validates every held token once, with bounded concurrency
+// (WithValidationConcurrency). A refused app token is fetched again; a refused
+// user token is refreshed, and if the refresh token is refused too the grant
+// is marked revoked and Hooks.OnRevoked fires. Changed scopes are stored and
+// reported through Hooks.OnScopesChanged. Dead and revoked grants are skipped.
+func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
+	var subs []*subject
+	for _, s := range *p.subjects.Load() {
+		if e := s.cur.Load(); e != nil && e.rec.Status == store.StatusActive && e.tok.AccessToken != "" {
+			subs = append(subs, s)
+		}
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].key < subs[j].key })
+	results := make([]ValidationResult, len(subs))
+	sem := make(chan struct{}, p.validateConc)
+	var wg sync.WaitGroup
+	for i, s := range subs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			results[i] = ValidationResult{Subject: s.key, Err: ctx.Err()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = p.validateOne(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult {
+	res := ValidationResult{Subject: s.key}
+	e := s.cur.Load()
+	if e == nil {
+		res.Err = ErrUnknownSubject
+		return res
+	}
+	if e.dirty {
+		p.persistDirty(ctx, s, e)
+		e = s.cur.Load()
+	}
+	info, err := p.cfg.Validate(ctx, e.tok.AccessToken)
+	if errors.Is(err, ErrInvalidToken) {
+		_, rerr := p.renew(ctx, s, e.tok.AccessToken)
+		if rerr == nil {
+			res.Valid, res.Renewed = true, true
+			return res
+		}
+		res.Err = rerr
+		if errors.Is(rerr, ErrGrantDead) && s.key != store.AppKey() {
+			p.markRevoked(ctx, s)
+			res.Revoked = true
+		}
+		return res
+	}
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.Valid = true
+	now := p.now()
+	old := e.rec.Scopes
+	scopesChanged := !sameScopes(old, info.Scopes)
+	res.ScopesChanged = scopesChanged
+	uerr := p.updateRecord(ctx, s, func(r *store.Record) {
+		r.LastValidated = now
+		if r.AccessToken == e.tok.AccessToken {
+			if scopesChanged {
+				r.Scopes = slices.Clone(info.Scopes)
+			}
+			if info.ExpiresIn > 0 {
+				r.Expiry = now.Add(info.ExpiresIn)
+			}
+		}
+	})
+	if uerr != nil {
+		p.log.Warn("could not store the validation result", "subject", s.key, "err", uerr)
+	}
+	if scopesChanged {
+		p.log.Info("scopes changed", "subject", s.key, "old", old, "new", info.Scopes)
+		if h := p.hooks.OnScopesChanged; h != nil {
+			h(s.key, slices.Clone(old), slices.Clone(info.Scopes))
+		}
+	}
+	return res
+}
+
+func (p *Provider) markRevoked(ctx context.Context, s *subject) {
+	var userID string
+	if err := p.updateRecord(ctx, s, func(r *store.Record) {
+		r.Status = store.StatusRevoked
+		userID = r.UserID
+	}); err != nil {
+		p.log.Error("could not mark the grant revoked", "subject", s.key, "err", err)
+	}
+	p.log.Warn("grant revoked by the user", "subject", s.key)
+	if h := p.hooks.OnRevoked; h != nil {
+		h(s.key, userID)
+	}
+}
+
+func sameScopes(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// RunValidation validates every held token at once and then every interval
+// (DefaultValidationInterval if interval <= 0), each round shifted by up to
+// 10% of jitter so that many processes do not validate in step. It returns
+// when ctx ends. report, if not nil, receives each round's results.
+func (p *Provider) RunValidation(ctx context.Context, interval time.Duration, report func([]ValidationResult)) error {
+	if interval <= 0 {
+		interval = DefaultValidationInterval
+	}
+	for {
+		res := p.ValidateAll(ctx)
+		if report != nil {
+			report(res)
+		}
+		wait := interval + time.Duration(rand.Int64N(int64(interval)/10+1)) - interval/20
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
