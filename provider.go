@@ -122,7 +122,9 @@ func WithProviderLogger(l *slog.Logger) ProviderOption { return func(p *Provider
 
 // WithRenewTimeout bounds one renewal (the upstream request and the store
 // write), whatever the callers' contexts say (default 30 s).
-func WithRenewTimeout(d time.Duration) ProviderOption { return func(p *Provider) { p.renewTimeout = d } }
+func WithRenewTimeout(d time.Duration) ProviderOption {
+	return func(p *Provider) { p.renewTimeout = d }
+}
 
 // WithValidationConcurrency bounds the concurrent /validate calls of
 // ValidateAll (default 4).
@@ -152,7 +154,7 @@ type Provider struct {
 	renewTimeout time.Duration
 	validateConc int
 
-	mu       sync.Mutex                         // serialises writers of subjects and intents
+	mu       sync.Mutex                          // serialises writers of subjects and intents
 	subjects atomic.Pointer[map[string]*subject] // copy on write: lock-free readers
 	intents  atomic.Pointer[map[string]string]   // intent → subject key, copy on write
 	group    singleflight.Group
