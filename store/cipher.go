@@ -59,7 +59,8 @@ var (
 
 // Cipher encrypts token fields with AES-256-GCM. It holds one primary key,
 // used to seal, and any number of previous keys, used only to open values
-// sealed before a key rotation. A Cipher is safe for concurrent use.
+// sealed before a key rotation. A Cipher is safe for concurrent use. Make one
+// with NewCipher or CipherFromEnv; the zero value is not usable.
 type Cipher struct {
 	primary keyID
 	aeads   map[keyID]cipher.AEAD

@@ -31,6 +31,14 @@
 // (and saved twice more) would silently overwrite the new grant (the ABA
 // problem).
 //
+// Other additions to the sketch, each for a reason: ConflictError (the
+// current version, via errors.As, without a second Load); ErrInvalidRecord and
+// Record.Validate (one rule set for every store, including PostgreSQL's limits
+// on text: no NUL bytes, valid UTF-8); ErrClosed (stores are io.Closers);
+// Record's String, GoString and LogValue methods redact tokens, so printing
+// or logging a Record never leaks one. The store does not enforce that an
+// intent names a single subject; the Provider owns that rule.
+//
 // # Canonical form
 //
 // Every store returns records in the form Record.Normalize produces: times in

@@ -9,8 +9,9 @@
 // # Durability and concurrency
 //
 // The database runs in WAL mode with synchronous=FULL: a Save that returns nil
-// has been committed and fsynced, so a rotated refresh token survives a crash
-// or power loss. On a local SSD a Save costs about as much as one fsync (see
+// has been committed and fsynced (with F_FULLFSYNC on macOS, where a plain
+// fsync does not flush the drive's cache), so a rotated refresh token
+// survives a crash or power loss. On a local SSD a Save costs about as much as one fsync (see
 // BenchmarkSave). Transactions begin IMMEDIATE and wait up to the busy timeout
 // for the write lock, so several goroutines and several processes can share
 // the file; Save is one compare-and-swap UPDATE ... WHERE key = ? AND

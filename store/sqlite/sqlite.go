@@ -278,6 +278,7 @@ func dsn(absPath string, busy time.Duration) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "fullfsync(ON)") // macOS: flush the drive's cache too (F_FULLFSYNC); ignored elsewhere
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no deadlock on lock upgrade
 	return u.String() + "?" + q.Encode()

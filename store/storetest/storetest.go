@@ -1,16 +1,3 @@
-// Package storetest is the contract test suite every store.Store
-// implementation must pass. It owns only the suite; it must not depend on any
-// particular implementation.
-//
-// Use it from an implementation's tests:
-//
-//	func TestContract(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Store {
-//			s := openMyStore(t)
-//			t.Cleanup(func() { s.Close() })
-//			return s
-//		})
-//	}
 package storetest
 
 import (
