@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/extension"
 	"github.com/twitchauth/twitchauth/internal/cli/mock"
 )
 
@@ -27,6 +28,7 @@ func New(version string, stdout, stderr io.Writer) *cobra.Command {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	// Subcommands (one line each; keep this list sorted).
+	cmd.AddCommand(extension.NewCommand(stdout, stderr))
 	cmd.AddCommand(mock.NewCommand(stdout, stderr))
 	return cmd
 }
