@@ -168,7 +168,7 @@ func (m *middleware) wrap(next http.Handler) http.Handler {
 
 		token, ok := bearer(r)
 		if !ok {
-			m.refuse(w, r, http.StatusUnauthorized, "missing extension JWT: send Authorization: Bearer <token> or x-extension-jwt", ErrMissing)
+			m.refuse(w, r, http.StatusUnauthorized, "missing extension JWT: send Authorization: Bearer TOKEN or x-extension-jwt", ErrMissing)
 			return
 		}
 		claims, err := m.v.Verify(r.Context(), token)
