@@ -500,6 +500,19 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	if cur != nil && cur.dirty {
 		p.persistDirty(ctx, s, cur)
 	}
+	// Replicas sharing the store take the subject's lease, so that one of
+	// them refreshes; the others find its result in the store below.
+	if l, ok := p.store.(store.Leaser); ok {
+		release, err := l.Lease(ctx, s.key, p.renewTimeout)
+		if err != nil {
+			if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+				return cur, nil
+			}
+			return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("taking the refresh lease: %w", err)})
+		}
+		defer release()
+		now = p.now()
+	}
 	// Another process may have renewed it already: the store is the truth.
 	var rec store.Record
 	loaded, err := p.store.Load(ctx, s.key)
@@ -993,3 +1006,59 @@ func (ts *TokenSource) Subject() string {
 
 // ClientID returns the client ID of the Provider's application.
 func (ts *TokenSource) ClientID() string { return ts.p.cfg.ClientID }
+
+// Watch keeps the cache coherent with other processes sharing the store:
+// when the store reports that a record changed (store.Watcher), the Provider
+// reloads it, adopting a token another replica renewed and dropping a grant
+// another replica deleted. It returns when ctx ends, and
+// errors.ErrUnsupported at once if the store cannot watch. If the watch
+// fails, everything is reloaded before Watch returns the error; call it again.
+func (p *Provider) Watch(ctx context.Context) error {
+	w, ok := p.store.(store.Watcher)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	err := w.Watch(ctx, func(key string) { p.reloadKey(ctx, key) })
+	if ctx.Err() == nil {
+		if rerr := p.Reload(context.WithoutCancel(ctx)); rerr != nil {
+			p.log.Warn("reload after a failed watch", "err", rerr)
+		}
+	}
+	return err
+}
+
+// reloadKey adopts the stored state of key.
+func (p *Provider) reloadKey(ctx context.Context, key string) {
+	if key != store.AppKey() {
+		if _, ok := store.UserIDFromKey(key); !ok {
+			return
+		}
+	}
+	r, err := p.store.Load(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		p.dropSubject(key)
+		return
+	}
+	if err != nil {
+		p.log.Warn("reloading a changed record", "subject", key, "err", err)
+		return
+	}
+	s := p.lookup(key)
+	if s == nil {
+		p.addSubject(key, p.newEntry(r, false))
+		return
+	}
+	e := p.newEntry(r, false)
+	for {
+		cur := s.cur.Load()
+		if cur != nil && cur.rec.Version >= r.Version {
+			return
+		}
+		if s.cur.CompareAndSwap(cur, e) {
+			break
+		}
+	}
+	p.mu.Lock()
+	p.rebuildIntentsLocked()
+	p.mu.Unlock()
+}
