@@ -42,8 +42,8 @@ type MiddlewareConfig struct {
 	// or user_id when that is empty). A zero ViewerRate means no limit.
 	ViewerRate  rate.Limit
 	ViewerBurst int
-	// ChannelRate and ChannelBurst limit requests per channel_id. A zero
-	// ChannelRate means no limit.
+	// ChannelRate and ChannelBurst limit requests per channel_id (tokens
+	// without one are not channel-limited). A zero ChannelRate means no limit.
 	ChannelRate  rate.Limit
 	ChannelBurst int
 	// MaxLimiters bounds the number of tracked limiters of each kind;
@@ -194,7 +194,7 @@ func (m *middleware) wrap(next http.Handler) http.Handler {
 			}
 			viewerRes = res
 		}
-		if m.channels != nil {
+		if m.channels != nil && claims.ChannelID != "" {
 			if _, wait := m.channels.reserve(claims.ChannelID, now); wait > 0 {
 				if viewerRes != nil {
 					viewerRes.CancelAt(now) // the request is refused; give the viewer its token back

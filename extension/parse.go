@@ -30,8 +30,9 @@ import (
 // maxDepth mirrors encoding/json's nesting limit.
 const maxDepth = 10000
 
-// errMalformedClaims is wrapped by every payload-syntax error.
-var errExpRange = errors.New("exp out of range")
+// errExpRange marks a NumericDate too large to be a time (|v| >= 2^62 s)
+// or not representable as a float64.
+var errExpRange = errors.New("NumericDate out of range")
 
 type reader struct {
 	s string

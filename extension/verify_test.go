@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -204,5 +205,19 @@ func TestNoSecrets(t *testing.T) {
 	}
 	if _, err := v.Verify(context.Background(), rawToken(testKey, hs256, typicalPayload)); !errors.Is(err, ErrSignature) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// Bool (for callers decoding Claims with encoding/json) follows the same
+// rules as the verifier's reader.
+func TestBoolMatchesReader(t *testing.T) {
+	for _, in := range []string{`true`, `false`, `"true"`, `"false"`, `null`, `"tru\u0065"`, `"yes"`, `1`, `"TRUE"`, `[]`} {
+		var b Bool
+		jerr := json.Unmarshal([]byte(in), &b)
+		var c Claims
+		_, rerr := parseClaimsInto(`{"is_unlinked":`+in+`}`, &c, nil)
+		if (jerr == nil) != (rerr == nil) || (jerr == nil && b != c.IsUnlinked) {
+			t.Errorf("%s: encoding/json %v (%v), reader %v (%v)", in, b, jerr, c.IsUnlinked, rerr)
+		}
 	}
 }
