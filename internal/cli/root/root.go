@@ -12,8 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/configure"
 	"github.com/twitchauth/twitchauth/internal/cli/extension"
 	"github.com/twitchauth/twitchauth/internal/cli/mock"
+	"github.com/twitchauth/twitchauth/internal/cli/token"
 )
 
 // New returns the root command. Subcommands are added here, one line each.
@@ -28,8 +30,10 @@ func New(version string, stdout, stderr io.Writer) *cobra.Command {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	// Subcommands (one line each; keep this list sorted).
+	cmd.AddCommand(configure.NewCommand(stdout, stderr))
 	cmd.AddCommand(extension.NewCommand(stdout, stderr))
 	cmd.AddCommand(mock.NewCommand(stdout, stderr))
+	cmd.AddCommand(token.NewCommand(stdout, stderr))
 	return cmd
 }
 

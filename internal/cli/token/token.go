@@ -1,0 +1,371 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/config"
+)
+
+// Defaults of the local redirect server, as twitch-cli: the redirect URI is
+// http://localhost:3000 (no trailing slash), served on loopback only.
+const (
+	DefaultIP           = "127.0.0.1"
+	DefaultPort         = 3000
+	DefaultRedirectHost = "localhost"
+	DefaultTimeout      = 5 * time.Minute
+)
+
+// Options are the flags of `twitchauth token`.
+type Options struct {
+	UserToken   bool   // -u: a user token (authorization code flow unless DCF or Implicit)
+	Scopes      string // -s: space- (or comma-) separated scopes
+	DCF         bool   // device code flow
+	Implicit    bool   // implicit flow
+	ForceVerify bool   // force_verify=true; also bypasses the token store
+	Force       bool   // bypass the token store
+
+	Revoke   string // -r TOKEN
+	Validate string // -v TOKEN
+	Refresh  string // -R REFRESH_TOKEN
+
+	ClientID string // overrides the configuration (not saved)
+	Secret   string // overrides the configuration (not saved)
+
+	IP           string        // bind address of the redirect server
+	Port         int           // its port (0: any free port)
+	RedirectHost string        // host of the redirect URI
+	Timeout      time.Duration // how long to wait for the login
+	TimeoutSet   bool          // Timeout was given (the device flow otherwise waits for its code's expiry)
+	NoBrowser    bool          // never open a browser
+
+	JSON    bool   // one JSON object on stdout
+	Store   string // token store path (default $XDG_DATA_HOME/twitchauth/tokens.db)
+	NoStore bool   // neither read nor write the token store
+	Login   string // which stored user to answer for
+}
+
+// NewCommand returns the `token` command for the real program.
+func NewCommand(stdout, stderr io.Writer) *cobra.Command {
+	return New(config.Default(), os.Stdin, stdout, stderr)
+}
+
+// New returns the `token` command with the given dependencies.
+func New(f *config.Factory, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	o := &Options{}
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Get, validate, refresh or revoke Twitch tokens (twitch-cli compatible flags)",
+		Long: `Get an app access token (the default), or a user access token with -u.
+
+User tokens: -u opens Twitch's consent page and receives the redirect on a local
+server (http://localhost:3000 by default: register it, without a trailing slash,
+as a redirect URI of your application); --dcf uses the device code flow instead
+(no redirect URI needed, works for public clients); --implicit the implicit flow.
+User tokens are kept in an encrypted store, so the next "token -u" with the same
+scopes answers from it (refreshing the token when needed): --force logs in again.
+
+The token goes to stdout; messages, the consent URL and progress to stderr.
+Exit codes: 0 success, 1 Twitch refused (or the login was denied or timed out),
+2 bad usage or missing configuration, 3 network, 4 local failure (port in use…).`,
+		Example: `  twitchauth token
+  twitchauth token -u -s "user:read:email chat:read"
+  twitchauth token -u --dcf -s chat:read --json
+  twitchauth token -v TOKEN
+  twitchauth token -R REFRESH_TOKEN
+  twitchauth token -r TOKEN`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.TimeoutSet = cmd.Flags().Changed("timeout")
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, o, stdin, stdout, stderr, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.UserToken, "user-token", "u", false, "get a user access token (authorization code flow in the browser)")
+	fl.StringVarP(&o.Scopes, "scopes", "s", "", `space-separated scopes for a user token, quoted: "chat:read chat:edit"`)
+	fl.BoolVar(&o.DCF, "dcf", false, "use the device code flow (implies -u)")
+	fl.BoolVar(&o.Implicit, "implicit", false, "use the implicit flow (implies -u; the token cannot be refreshed)")
+	fl.BoolVar(&o.ForceVerify, "forceverify", false, "make Twitch ask for consent again (force_verify); implies --force")
+	fl.BoolVar(&o.Force, "force", false, "log in again even if the store holds a suitable token")
+	fl.StringVarP(&o.Revoke, "revoke", "r", "", "revoke the given access token")
+	fl.StringVarP(&o.Validate, "validate", "v", "", "validate the given access token")
+	fl.StringVarP(&o.Refresh, "refresh", "R", "", "refresh using the given refresh token")
+	fl.StringVar(&o.ClientID, "client-id", "", "client ID to use instead of the configured one (not saved)")
+	fl.StringVar(&o.Secret, "secret", "", "client secret to use instead of the configured one (not saved; prefer "+config.EnvClientSecret+")")
+	fl.StringVar(&o.IP, "ip", DefaultIP, "address the local redirect server binds to")
+	fl.IntVarP(&o.Port, "port", "p", DefaultPort, "port of the local redirect server")
+	fl.StringVar(&o.RedirectHost, "redirect-host", DefaultRedirectHost, "host of the redirect URI (http://HOST:PORT)")
+	fl.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "how long to wait for the login (device flow: until its code expires unless given)")
+	fl.BoolVar(&o.NoBrowser, "no-browser", false, "print the login URL but do not open a browser")
+	fl.BoolVar(&o.JSON, "json", false, "print one JSON object on stdout")
+	fl.StringVar(&o.Store, "store", "", "token store file (default $XDG_DATA_HOME/twitchauth/tokens.db)")
+	fl.BoolVar(&o.NoStore, "no-store", false, "neither use nor update the token store")
+	fl.StringVar(&o.Login, "login", "", "answer for this stored user (with -u)")
+	return cmd
+}
+
+// user reports whether a user token is asked for.
+func (o *Options) user() bool { return o.UserToken || o.DCF || o.Implicit }
+
+// check refuses contradictory flags.
+func (o *Options) check() error {
+	var ops []string
+	for _, x := range []struct {
+		name string
+		on   bool
+	}{{"--revoke", o.Revoke != ""}, {"--validate", o.Validate != ""}, {"--refresh", o.Refresh != ""}, {"--user-token", o.user()}} {
+		if x.on {
+			ops = append(ops, x.name)
+		}
+	}
+	if len(ops) > 1 {
+		return cliutil.Exitf(cliutil.ExitUsage, "%s cannot be combined: choose one", strings.Join(ops, " and "))
+	}
+	if o.DCF && o.Implicit {
+		return cliutil.Exitf(cliutil.ExitUsage, "--dcf and --implicit cannot be combined: choose one flow")
+	}
+	if !o.user() {
+		for _, x := range []struct {
+			name string
+			on   bool
+		}{{"--scopes", o.Scopes != ""}, {"--forceverify", o.ForceVerify}, {"--force", o.Force}, {"--login", o.Login != ""}} {
+			if x.on {
+				return cliutil.Exitf(cliutil.ExitUsage, "%s only applies to user tokens: add -u", x.name)
+			}
+		}
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return cliutil.Exitf(cliutil.ExitUsage, "--port %d: must be between 0 and 65535", o.Port)
+	}
+	if net.ParseIP(o.IP) == nil {
+		return cliutil.Exitf(cliutil.ExitUsage, "--ip %q: not an IP address", o.IP)
+	}
+	if o.RedirectHost == "" || strings.ContainsAny(o.RedirectHost, "/?#@ ") {
+		return cliutil.Exitf(cliutil.ExitUsage, "--redirect-host %q: not a host name", o.RedirectHost)
+	}
+	if o.Timeout <= 0 {
+		return cliutil.Exitf(cliutil.ExitUsage, "--timeout must be positive")
+	}
+	if o.Store != "" && o.NoStore {
+		return cliutil.Exitf(cliutil.ExitUsage, "--store and --no-store cannot be combined")
+	}
+	return nil
+}
+
+// scopes returns the requested scopes.
+func (o *Options) scopes() []string {
+	return strings.FieldsFunc(o.Scopes, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+}
+
+// env is one run's dependencies and streams.
+type env struct {
+	ctx    context.Context
+	o      *Options
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+	f      *config.Factory
+	s      config.Settings
+	cfg    *twitchauth.Config
+}
+
+func (e *env) note(format string, args ...any) {
+	fmt.Fprintf(e.errOut, format+"\n", args...)
+}
+
+// Run runs `twitchauth token` with the options o. Tokens and results go to
+// out, everything else to errOut. in is not read today (reserved for
+// prompts). The returned error carries the exit code (cliutil.ExitError).
+func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f *config.Factory) error {
+	if f == nil {
+		f = config.Default()
+	}
+	f.Fill()
+	if o.IP == "" {
+		o.IP = DefaultIP
+	}
+	if o.RedirectHost == "" {
+		o.RedirectHost = DefaultRedirectHost
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	s, err := config.Resolve(f.Getenv, config.Overrides{ClientID: o.ClientID, ClientSecret: o.Secret})
+	if err != nil {
+		return err
+	}
+	e := &env{ctx: ctx, o: o, in: in, out: out, errOut: errOut, f: f, s: s, cfg: s.Twitch(f)}
+	for _, w := range s.Warnings {
+		e.note("warning: %s", w)
+	}
+	switch {
+	case o.Validate != "":
+		return e.validate()
+	case o.Revoke != "":
+		return e.revoke()
+	case o.Refresh != "":
+		return e.refresh()
+	case o.user():
+		return e.userToken()
+	default:
+		return e.appToken()
+	}
+}
+
+func (e *env) appToken() error {
+	if err := e.s.Require(config.NeedSecret, "an app access token"); err != nil {
+		return err
+	}
+	tok, err := e.cfg.AppToken(e.ctx)
+	if err != nil {
+		return config.Remote(err)
+	}
+	if tok.ClientID == "" {
+		tok.ClientID = e.cfg.ClientID
+	}
+	return tokenResult("app", tok, e.f.Now()).write(e.out, e.o.JSON)
+}
+
+func (e *env) validate() error {
+	info, err := e.cfg.Validate(e.ctx, e.o.Validate)
+	if err != nil {
+		return config.Remote(err)
+	}
+	return validateResult(info, e.f.Now()).write(e.out, e.o.JSON)
+}
+
+func (e *env) revoke() error {
+	if err := e.s.Require(config.NeedClientID, "revoking a token"); err != nil {
+		return err
+	}
+	if err := e.cfg.Revoke(e.ctx, e.o.Revoke); err != nil {
+		return config.Remote(err)
+	}
+	if e.o.JSON {
+		return writeJSON(e.out, RevokeResult{Revoked: true, ClientID: e.cfg.ClientID})
+	}
+	_, err := fmt.Fprintln(e.out, "Token revoked.")
+	return err
+}
+
+func (e *env) refresh() error {
+	if err := e.s.Require(config.NeedClientID, "refreshing a token"); err != nil {
+		return err
+	}
+	tok, err := e.cfg.Refresh(e.ctx, e.o.Refresh)
+	if err != nil {
+		return config.Remote(err)
+	}
+	// The refresh token may have rotated (public clients' are single-use):
+	// the new one is printed even if learning the user fails.
+	if err := e.cfg.Identify(e.ctx, tok); err != nil {
+		e.note("warning: the token was refreshed but could not be validated: %v", err)
+	}
+	e.note("Successfully refreshed Access Token.")
+	return tokenResult("refresh", tok, e.f.Now()).write(e.out, e.o.JSON)
+}
+
+// userToken answers from the store when it can, and otherwise runs the
+// chosen login flow and stores its token.
+func (e *env) userToken() error {
+	need, what := config.NeedSecret, "a user token (authorization code flow)"
+	switch {
+	case e.o.DCF:
+		need, what = config.NeedClientID, "a user token (device code flow)"
+	case e.o.Implicit:
+		need, what = config.NeedClientID, "a user token (implicit flow)"
+	}
+	if err := e.s.Require(need, what); err != nil {
+		return err
+	}
+	scopes := e.o.scopes()
+
+	var c *cache
+	if !e.o.NoStore {
+		var err error
+		if c, err = e.openCache(); err != nil {
+			return err
+		}
+		defer c.close()
+		if !e.o.Force && !e.o.ForceVerify {
+			tok, err := c.lookup(e, scopes)
+			if err != nil {
+				return err
+			}
+			if tok != nil {
+				r := tokenResult("user", tok, e.f.Now())
+				r.Cached = true
+				return r.write(e.out, e.o.JSON)
+			}
+		}
+	}
+
+	var tok *twitchauth.Token
+	var err error
+	switch {
+	case e.o.DCF:
+		tok, err = e.deviceFlow(scopes)
+	default:
+		tok, err = e.browserFlow(scopes)
+	}
+	if err != nil {
+		return err
+	}
+	if e.o.Login != "" && !strings.EqualFold(tok.Login, e.o.Login) && tok.Login != "" {
+		e.note("warning: you logged in as %s, not %s", tok.Login, e.o.Login)
+	}
+
+	var storeErr error
+	if c != nil {
+		stored, err := c.p.AddUserToken(e.ctx, tok)
+		var apiErr *twitchauth.APIError
+		var urlErr *url.Error
+		switch {
+		case err == nil:
+			tok = stored
+		case errors.As(err, &apiErr) || errors.As(err, &urlErr):
+			storeErr = config.Remote(fmt.Errorf("the token could not be validated for storing: %w", err))
+		default:
+			storeErr = cliutil.Exitf(cliutil.ExitInternal, "the token could not be stored: %v", err)
+		}
+	} else if tok.UserID == "" {
+		if err := e.cfg.Identify(e.ctx, tok); err != nil {
+			e.note("warning: could not learn the token's user: %v", err)
+		}
+	}
+	if err := tokenResult("user", tok, e.f.Now()).write(e.out, e.o.JSON); err != nil {
+		return err
+	}
+	return storeErr
+}
+
+// timeoutErr is the error of a login that did not complete in time.
+func timeoutErr(d time.Duration, what string) error {
+	return cliutil.Exitf(cliutil.ExitRefused, "no login within %v: %s (run the command again, or give more time with --timeout)", d, what)
+}
+
+// interrupted maps the end of ctx to an exit error.
+func (e *env) ended(ctx context.Context, d time.Duration, what string) error {
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && e.ctx.Err() == nil {
+		return timeoutErr(d, what)
+	}
+	return cliutil.Exitf(cliutil.ExitInternal, "interrupted: %v", e.ctx.Err())
+}
