@@ -47,6 +47,10 @@ type config struct {
 	logger           *slog.Logger
 	signingKey       *rsa.PrivateKey
 	sharedKey        bool // NewServer: fall back to the process-wide test key
+	helixLimit       rateLimit
+	viewerLimit      rateLimit
+	pubsubLimit      rateLimit
+	secretOverlap    time.Duration
 }
 
 func defaultConfig() config {
@@ -116,3 +120,32 @@ func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.logger =
 // WithSigningKey sets the RSA key that signs ID tokens. Without it the server
 // generates an RSA-2048 key on first use (or loads it from the state file).
 func WithSigningKey(k *rsa.PrivateKey) Option { return func(cfg *config) { cfg.signingKey = k } }
+
+// WithHelixRateLimit sets the size of Helix's app bucket (per client) and
+// user buckets (per client per user) and the time an empty bucket takes to
+// refill (default 800 points per minute). Tests use small values to reach
+// 429 quickly.
+func WithHelixRateLimit(points int, per time.Duration) Option {
+	return func(cfg *config) { cfg.helixLimit = rateLimit{points, per} }
+}
+
+// WithExtensionViewerRateLimit sets the bucket of each extension viewer
+// calling Helix with the Extension scheme (default 30 per minute per opaque
+// user ID).
+func WithExtensionViewerRateLimit(points int, per time.Duration) Option {
+	return func(cfg *config) { cfg.viewerLimit = rateLimit{points, per} }
+}
+
+// WithExtensionPubSubRateLimit sets the limit of POST
+// /helix/extensions/pubsub per extension client and broadcaster (default 100
+// messages per minute).
+func WithExtensionPubSubRateLimit(points int, per time.Duration) Option {
+	return func(cfg *config) { cfg.pubsubLimit = rateLimit{points, per} }
+}
+
+// WithExtensionSecretOverlap sets how long an extension's old secrets stay
+// valid after a new secret becomes active (default one hour, as the developer
+// console announces).
+func WithExtensionSecretOverlap(d time.Duration) Option {
+	return func(cfg *config) { cfg.secretOverlap = d }
+}

@@ -46,6 +46,9 @@ type Server struct {
 	publicClient  string
 	extClient     string
 	key           *rsa.PrivateKey
+	helix         helixState // Helix and extension data (helix.go, extension.go)
+
+	limiter rateLimiter // Helix token buckets (ratelimit.go)
 
 	baseURL  atomic.Pointer[string]
 	srv      *http.Server
@@ -84,7 +87,7 @@ func New(opts ...Option) (*Server, error) {
 		key:          cfg.signingKey,
 		done:         make(chan struct{}),
 	}
-	for _, name := range counterNames {
+	for _, name := range slices.Concat(counterNames, helixCounterNames) {
 		s.counters[name] = new(atomic.Int64)
 	}
 	empty := map[string]Fault{}
@@ -407,6 +410,8 @@ func (s *Server) routes() {
 	s.handle("discovery", "/oauth2/.well-known/openid-configuration", s.handleDiscovery, http.MethodGet)
 	s.handle("keys", "/oauth2/keys", s.handleKeys, http.MethodGet)
 	s.handle("userinfo", "/oauth2/userinfo", s.handleUserinfo, http.MethodGet, http.MethodPost)
+	s.handle("helix", "/helix/users", s.helixRoute("/users"), helixMethods...)
+	s.handle("helix", "/helix/", s.helixNotFound, helixMethods...)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 	})
