@@ -97,7 +97,9 @@ func (e *env) browserFlow(scopes []string) (*twitchauth.Token, error) {
 		}
 		return r.tok, nil
 	case <-ctx.Done():
-		return nil, e.ended(ctx, e.o.Timeout, "the browser did not come back to "+redirectURI)
+		return nil, e.ended(ctx, e.o.Timeout, "the browser did not come back to "+redirectURI+
+			"; if Twitch showed redirect_mismatch, add "+redirectURI+" (exactly, without a trailing slash) "+
+			"to the OAuth redirect URLs of the application in the Twitch developer console")
 	}
 }
 
