@@ -1,0 +1,334 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// tokenResponse is the JSON body of the token routes. The refresh token is
+// never given out: the broker alone refreshes, because Twitch may rotate the
+// refresh token on every use and two holders would race.
+type tokenResponse struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	ExpiresIn   int64     `json:"expires_in"`
+	Scopes      []string  `json:"scopes"`
+	UserID      string    `json:"user_id,omitempty"`
+	Login       string    `json:"login,omitempty"`
+}
+
+// accountResponse is one entry of GET /v1/users.
+type accountResponse struct {
+	UserID        string    `json:"user_id"`
+	Login         string    `json:"login"`
+	Scopes        []string  `json:"scopes"`
+	Intents       []string  `json:"intents"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	LastValidated time.Time `json:"last_validated,omitzero"`
+	Status        string    `json:"status"`
+}
+
+// errorResponse is the JSON body of every refusal of the API.
+type errorResponse struct {
+	Error   string   `json:"error"`
+	Message string   `json:"message"`
+	Missing []string `json:"missing_scopes,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorResponse{Error: code, Message: msg})
+}
+
+type keyCtxKey struct{}
+
+// bearer extracts the API key from "Authorization: Bearer <key>".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// requirePerm wraps h so that it runs only for a request carrying an API key
+// holding perm: 401 without a valid key, 403 with a key lacking perm.
+func (b *Broker) requirePerm(route string, perm Perm, h func(http.ResponseWriter, *http.Request, *APIKey)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { b.metrics.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc() }()
+		key, ok := b.keys.Lookup(bearer(r))
+		if !ok {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="twitchauth"`)
+			writeError(sw, http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>")
+			return
+		}
+		if !key.Has(perm) {
+			writeError(sw, http.StatusForbidden, "forbidden", "this API key lacks the "+string(perm)+" permission")
+			return
+		}
+		h(sw, r, key)
+	})
+}
+
+// statusWriter records the status code written, for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (b *Broker) writeToken(w http.ResponseWriter, tok *twitchauth.Token) {
+	resp := tokenResponse{
+		AccessToken: tok.AccessToken,
+		TokenType:   tok.TokenType,
+		Scopes:      tok.Scopes,
+		UserID:      tok.UserID,
+		Login:       tok.Login,
+	}
+	if resp.TokenType == "" {
+		resp.TokenType = "bearer"
+	}
+	if resp.Scopes == nil {
+		resp.Scopes = []string{}
+	}
+	if !tok.Expiry.IsZero() {
+		resp.ExpiresAt = tok.Expiry.UTC().Truncate(time.Second)
+		resp.ExpiresIn = max(0, int64(tok.Expiry.Sub(b.now())/time.Second))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// providerError answers a Provider failure with the matching status.
+func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject string, err error) {
+	var ms *twitchauth.MissingScopesError
+	switch {
+	case errors.As(err, &ms):
+		writeJSON(w, http.StatusForbidden, errorResponse{Error: "missing_scopes",
+			Message: "the grant lacks scopes; the user must authorize again with them", Missing: ms.Missing})
+	case errors.Is(err, twitchauth.ErrUnknownSubject):
+		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
+	case errors.Is(err, twitchauth.ErrGrantRevoked), errors.Is(err, twitchauth.ErrGrantDead):
+		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" was revoked or can no longer be refreshed; the user must connect again")
+	case isConfigError(err):
+		writeError(w, http.StatusBadGateway, "client_credentials_refused", "Twitch refused the broker's client credentials; check /readyz")
+	case r.Context().Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, "canceled", "the request was canceled")
+	default:
+		b.log.Warn("token request failed", "subject", subject, "err", err)
+		writeError(w, http.StatusBadGateway, "upstream_error", "could not get a token from Twitch; try again later")
+	}
+}
+
+var (
+	userIDRE = regexp.MustCompile(`^[0-9]{1,20}$`)
+	loginRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,25}$`)
+	intentRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	scopeRE  = regexp.MustCompile(`^[A-Za-z0-9_:.-]{1,100}$`)
+)
+
+// parseScopes reads the optional ?scopes=a,b (also space-separated).
+func parseScopes(r *http.Request) ([]string, bool) {
+	v := r.URL.Query().Get("scopes")
+	if v == "" {
+		return nil, true
+	}
+	var out []string
+	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if !scopeRE.MatchString(s) {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+// resolveUser maps an ID or a login to a held user's ID.
+func (b *Broker) resolveUser(idOrLogin string) (string, bool) {
+	if userIDRE.MatchString(idOrLogin) {
+		for _, a := range b.provider.Users() {
+			if a.UserID == idOrLogin {
+				return a.UserID, true
+			}
+		}
+	}
+	if loginRE.MatchString(idOrLogin) {
+		return b.provider.LookupLogin(idOrLogin)
+	}
+	return "", false
+}
+
+func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+	tok, err := b.provider.AppToken(r.Context())
+	if err != nil {
+		b.providerError(w, r, "the app", err)
+		return
+	}
+	b.writeToken(w, tok)
+}
+
+func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+	who := r.PathValue("user")
+	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
+		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
+		return
+	}
+	scopes, ok := parseScopes(r)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
+		return
+	}
+	id, ok := b.resolveUser(who)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
+		return
+	}
+	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	if err != nil {
+		b.providerError(w, r, "user "+who, err)
+		return
+	}
+	b.writeToken(w, tok)
+}
+
+func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+	name := r.PathValue("name")
+	if !intentRE.MatchString(name) {
+		writeError(w, http.StatusBadRequest, "bad_request", "an intent name is 1 to 64 letters, digits, '_', '.' or '-'")
+		return
+	}
+	scopes, ok := parseScopes(r)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
+		return
+	}
+	id, ok := b.provider.Intents()[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no user is connected for intent "+name)
+		return
+	}
+	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	if err != nil {
+		b.providerError(w, r, "intent "+name, err)
+		return
+	}
+	b.writeToken(w, tok)
+}
+
+func (b *Broker) apiRefresh(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+	who := r.PathValue("user")
+	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
+		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
+		return
+	}
+	id, ok := b.resolveUser(who)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
+		return
+	}
+	tok, err := b.provider.Refresh(r.Context(), store.UserKey(id))
+	if err != nil {
+		b.providerError(w, r, "user "+who, err)
+		return
+	}
+	b.writeToken(w, tok)
+}
+
+func (b *Broker) apiDeleteUser(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	who := r.PathValue("user")
+	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
+		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
+		return
+	}
+	id, ok := b.resolveUser(who)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
+		return
+	}
+	if err := b.removeUser(r, id, "api", key.Name); err != nil {
+		writeError(w, http.StatusBadGateway, "revoke_failed", "Twitch did not confirm the revocation; the grant is kept, try again")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// removeUser revokes the user's tokens at Twitch and forgets the grant. A
+// grant that is already dead or revoked is forgotten without revoking.
+func (b *Broker) removeUser(r *http.Request, id, source, actor string) error {
+	revoke := true
+	for _, a := range b.provider.Users() {
+		if a.UserID == id && a.Status != "" && a.Status != store.StatusActive {
+			revoke = false
+		}
+	}
+	// Tokens Twitch no longer knows (ErrInvalidToken) count as revoked.
+	if err := b.provider.RemoveUser(r.Context(), id, revoke); err != nil {
+		b.log.Warn("removing a user failed", "user_id", id, "by", actor, "err", err)
+		return err
+	}
+	b.metrics.revocations.WithLabelValues(source).Inc()
+	b.log.Info("user removed", "user_id", id, "by", actor, "revoked", revoke)
+	return nil
+}
+
+func (b *Broker) apiUsers(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+	accts := b.provider.Users()
+	out := make([]accountResponse, 0, len(accts))
+	for _, a := range accts {
+		st := a.Status
+		if st == "" {
+			st = store.StatusActive
+		}
+		out = append(out, accountResponse{
+			UserID: a.UserID, Login: a.Login, Scopes: nonNil(a.Scopes), Intents: nonNil(a.Intents),
+			ExpiresAt: a.Expiry.UTC(), LastValidated: a.LastValidated.UTC(), Status: st,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,332 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// Config configures a Broker.
+type Config struct {
+	// Twitch is the application the broker holds tokens for. Its RedirectURI
+	// is set by New to PublicURL + "/callback"; register that URI with Twitch.
+	Twitch *twitchauth.Config
+	// Store persists the tokens (required). The Broker does not close it.
+	Store store.Store
+	// PublicURL is the broker's base URL as browsers reach it, such as
+	// "http://localhost:8080" or "https://auth.example.com" (required).
+	// With https, cookies are marked Secure.
+	PublicURL string
+	// Keys are the API keys accepted by the token API and the admin login.
+	Keys *KeySet
+	// OpenOnLoopback opens the operator's pages without a session to browsers
+	// connecting from a loopback address (the --sandbox mode). Leave it false
+	// in production: a reverse proxy makes every request look local.
+	OpenOnLoopback bool
+	// Extension, when set, is mounted in front of the example extension route
+	// GET /ext/hello, which answers the verified claims (see package
+	// extension's NewMiddleware).
+	Extension func(http.Handler) http.Handler
+	// HelixTransport carries the Helix proxy's requests (default: a clone of
+	// http.DefaultTransport). The proxy adds Client-Id and Authorization.
+	HelixTransport http.RoundTripper
+	// Registerer receives the broker's Prometheus metrics; nil means a new
+	// registry, served at /metrics. When set, Gatherer should be set too.
+	Registerer prometheus.Registerer
+	// Gatherer is served at /metrics; nil means the registry New creates.
+	Gatherer prometheus.Gatherer
+	// ValidationInterval is the period of Run's token validation (default
+	// twitchauth.DefaultValidationInterval, the hour Twitch requires).
+	ValidationInterval time.Duration
+	// StateTTL bounds a sign-in (default DefaultStateTTL); SessionTTL an
+	// operator session (default DefaultSessionTTL).
+	StateTTL, SessionTTL time.Duration
+	// ProviderOptions are passed to twitchauth.NewProvider after the broker's
+	// own (store, hooks, logger). Hooks given here replace the broker's
+	// metrics hooks; prefer Hooks.
+	ProviderOptions []twitchauth.ProviderOption
+	// Hooks are called by the Provider after the broker's own.
+	Hooks twitchauth.Hooks
+	// Logger receives structured logs, never a secret (default: discard).
+	Logger *slog.Logger
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// Broker is the token broker: web pages to connect Twitch accounts, a JSON
+// token API for internal services, a Helix proxy, extension routes, health
+// and metrics. Build it with New, serve Handler, and call Run for the
+// background validation.
+type Broker struct {
+	cfg      Config
+	twitch   *twitchauth.Config
+	provider *twitchauth.Provider
+	keys     *KeySet
+	log      *slog.Logger
+	now      func() time.Time
+	secure   bool
+	states   *stateTable
+	sessions *sessionTable
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	helix    *helixProxy
+	handler  http.Handler
+	pages    *pages
+
+	readyMu    sync.Mutex
+	readyAt    time.Time
+	readyErr   error
+	readyCheck func(ctx context.Context) error
+}
+
+// New builds a Broker and its Provider, loading the grants already in the
+// store. It does no network I/O.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.Twitch == nil || cfg.Twitch.ClientID == "" {
+		return nil, errors.New("broker: the Twitch client ID is required")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("broker: a store is required")
+	}
+	pu, err := url.Parse(cfg.PublicURL)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+		return nil, fmt.Errorf("broker: the public URL %q must be an absolute http(s) URL such as http://localhost:8080", cfg.PublicURL)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Keys == nil {
+		cfg.Keys, _ = NewKeySet()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.StateTTL <= 0 {
+		cfg.StateTTL = DefaultStateTTL
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	gatherer := cfg.Gatherer
+	if cfg.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		cfg.Registerer = reg
+		if gatherer == nil {
+			gatherer = reg
+		}
+	}
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+	tw := *cfg.Twitch // a copy: the broker owns its redirect URI
+	tw.RedirectURI = cfg.PublicURL + "/callback"
+	if tw.Logger == nil {
+		tw.Logger = cfg.Logger
+	}
+
+	b := &Broker{
+		cfg:      cfg,
+		twitch:   &tw,
+		keys:     cfg.Keys,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		secure:   pu.Scheme == "https",
+		states:   newStateTable(cfg.StateTTL, cfg.Now),
+		sessions: newSessionTable(cfg.SessionTTL, cfg.Now),
+		gatherer: gatherer,
+	}
+	b.metrics = newMetrics(cfg.Registerer, func() float64 {
+		if b.provider == nil {
+			return 0
+		}
+		return float64(len(b.provider.Users()))
+	})
+	opts := []twitchauth.ProviderOption{
+		twitchauth.WithStore(cfg.Store),
+		twitchauth.WithHooks(b.metrics.hooks(b.logHooks(cfg.Hooks))),
+		twitchauth.WithProviderLogger(cfg.Logger),
+	}
+	if cfg.Now != nil {
+		opts = append(opts, twitchauth.WithClock(cfg.Now))
+	}
+	opts = append(opts, cfg.ProviderOptions...)
+	b.provider, err = twitchauth.NewProvider(ctx, b.twitch, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("broker: loading the stored grants: %w", err)
+	}
+	b.readyCheck = b.checkReady
+	if b.pages, err = newPages(); err != nil {
+		return nil, err
+	}
+	b.helix, err = newHelixProxy(b)
+	if err != nil {
+		return nil, err
+	}
+	b.handler = b.routes()
+	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
+		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")
+	}
+	return b, nil
+}
+
+// logHooks logs the Provider's events (never a token) and calls next.
+func (b *Broker) logHooks(next twitchauth.Hooks) twitchauth.Hooks {
+	return twitchauth.Hooks{
+		OnRefresh: func(subject string, tok *twitchauth.Token) {
+			b.log.Info("token renewed", "subject", subject, "expires", tok.Expiry)
+			if next.OnRefresh != nil {
+				next.OnRefresh(subject, tok)
+			}
+		},
+		OnRefreshFailure: func(err *twitchauth.RefreshError) {
+			b.log.Warn("token renewal failed", "subject", err.Subject, "dead", err.Dead, "err", err.Err)
+			if next.OnRefreshFailure != nil {
+				next.OnRefreshFailure(err)
+			}
+		},
+		OnRevoked: func(subject, userID string) {
+			b.log.Warn("grant revoked by the user", "subject", subject)
+			if next.OnRevoked != nil {
+				next.OnRevoked(subject, userID)
+			}
+		},
+		OnScopesChanged: func(subject string, old, new []string) {
+			b.log.Info("scopes changed", "subject", subject, "old", old, "new", new)
+			if next.OnScopesChanged != nil {
+				next.OnScopesChanged(subject, old, new)
+			}
+		},
+	}
+}
+
+// Provider returns the Provider holding the broker's tokens.
+func (b *Broker) Provider() *twitchauth.Provider { return b.provider }
+
+// RedirectURI returns the redirect URI to register with Twitch:
+// PublicURL + "/callback".
+func (b *Broker) RedirectURI() string { return b.twitch.RedirectURI }
+
+// Handler returns the broker's HTTP handler (pages, API, proxy, metrics).
+func (b *Broker) Handler() http.Handler { return b.handler }
+
+// Run validates every held token at once and then every ValidationInterval,
+// and sweeps expired sign-ins and sessions, until ctx ends. It returns nil
+// when ctx ends.
+func (b *Broker) Run(ctx context.Context) error {
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b.states.sweep()
+				b.sessions.sweep()
+			}
+		}
+	}()
+	err := b.provider.RunValidation(ctx, b.cfg.ValidationInterval, func(rs []twitchauth.ValidationResult) {
+		b.metrics.validated(rs)
+		for _, r := range rs {
+			if r.Err != nil {
+				b.log.Warn("validation failed", "subject", r.Subject, "revoked", r.Revoked, "err", r.Err)
+			}
+		}
+		b.log.Info("validation round done", "subjects", len(rs))
+	})
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// Serve serves the broker on l until ctx ends, then shuts down gracefully
+// (waiting up to 10 seconds for requests in flight). It also runs Run.
+func (b *Broker) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           b.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		if err := b.Run(runCtx); err != nil {
+			b.log.Error("validation loop stopped", "err", err)
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		cancel()
+		<-runDone
+		return err
+	case <-ctx.Done():
+	}
+	b.log.Info("shutting down")
+	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer shCancel()
+	err := srv.Shutdown(shCtx)
+	cancel()
+	<-runDone
+	if err != nil {
+		return fmt.Errorf("broker: shutdown: %w", err)
+	}
+	return nil
+}
+
+// readyCacheFailure is how long a failed readiness check is remembered, so
+// that a probe every few seconds does not hammer Twitch with refused
+// client-credentials requests.
+const readyCacheFailure = 15 * time.Second
+
+// ready runs the readiness checks (store reachable, app credentials
+// accepted).
+func (b *Broker) ready(ctx context.Context) error {
+	b.readyMu.Lock()
+	defer b.readyMu.Unlock()
+	if b.readyErr != nil && b.now().Sub(b.readyAt) < readyCacheFailure {
+		return b.readyErr
+	}
+	b.readyErr = b.readyCheck(ctx)
+	b.readyAt = b.now()
+	return b.readyErr
+}
+
+func (b *Broker) checkReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.cfg.Store.Load(ctx, "readyz:probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("the token store is not reachable: %w", err)
+	}
+	if _, err := b.provider.AppToken(ctx); err != nil {
+		switch {
+		case errors.Is(err, twitchauth.ErrInvalidClientSecret):
+			return errors.New("Twitch refused the client secret: copy the current secret from the developer console (a new secret invalidates the old one) into TWITCH_CLIENT_SECRET or the configuration")
+		case errors.Is(err, twitchauth.ErrInvalidClient):
+			return errors.New("Twitch does not know the client ID: check TWITCH_CLIENT_ID")
+		case errors.Is(err, twitchauth.ErrMissingClientSecret):
+			return errors.New("no client secret is configured: set TWITCH_CLIENT_SECRET")
+		}
+		return fmt.Errorf("cannot get an app access token: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// env is a broker wired to a sandbox, for tests.
+type env struct {
+	t       *testing.T
+	sb      *twitchtest.Server
+	client  twitchtest.Client
+	b       *Broker
+	srv     *httptest.Server
+	keys    map[Perm]string // one key per permission
+	admin   string
+	none    string // a valid key with a permission no route needs alone
+	store   *store.Memory
+	now     time.Time
+	nowFunc func() time.Time
+}
+
+type envOption func(*Config)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	sb := twitchtest.NewServer(t)
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	public := "http://" + srv.Listener.Addr().String()
+	cl, err := sb.AddClient(twitchtest.Client{Name: "broker test", RedirectURIs: []string{public + "/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, sb: sb, client: cl, srv: srv, keys: map[Perm]string{}, store: store.NewMemory()}
+	var apiKeys []APIKey
+	for _, p := range AllPerms {
+		k := GenerateKey()
+		e.keys[p] = k
+		apiKeys = append(apiKeys, APIKey{Name: "k-" + strings.ReplaceAll(string(p), ":", "-"), SHA256: HashKey(k), Perms: []Perm{p}})
+	}
+	e.admin = e.keys[PermAdmin]
+	ks, err := NewKeySet(apiKeys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Twitch: &twitchauth.Config{
+			ClientID: cl.ID, ClientSecret: cl.Secret, Scopes: []string{"chat:read", "user:read:email"},
+			Endpoints: twitchauth.Endpoints{IDURL: sb.IDURL(), APIURL: sb.APIURL()},
+		},
+		Store:     e.store,
+		PublicURL: public,
+		Keys:      ks,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b = b
+	srv.Config.Handler = b.Handler()
+	srv.Start()
+	return e
+}
+
+// browser is an HTTP client with its own cookie jar that does not follow
+// redirects, so that tests see each hop.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// startLogin runs /authorize in c and returns the sandbox consent URL.
+func (e *env) startLogin(c *http.Client, path string) string {
+	e.t.Helper()
+	resp, err := c.Get(e.srv.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		e.t.Fatalf("GET %s: status %d, want 302", path, resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
+}
+
+// connect signs login in through the sandbox and returns the callback
+// response.
+func (e *env) connect(c *http.Client, login string) *http.Response {
+	e.t.Helper()
+	authURL := e.startLogin(c, "/authorize")
+	cb, err := e.sb.Authorize(authURL, login)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := c.Get(cb.String())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+func (e *env) do(method, path, key string) (*http.Response, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+func decode[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decoding %s: %v", body, err)
+	}
+	return v
+}
+
+func sandboxUser(t *testing.T, sb *twitchtest.Server, i int) twitchtest.User {
+	t.Helper()
+	us := sb.Users()
+	if len(us) <= i {
+		t.Fatalf("the sandbox has %d users", len(us))
+	}
+	return us[i]
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

@@ -1,0 +1,32 @@
+// Package broker is the twitchauth token broker: the HTTP server behind
+// `twitchauth serve`. One process holds an application's Twitch tokens and
+// hands them to internal services, so that only it ever sees a refresh token.
+//
+// It owns:
+//   - the web pages where users connect their Twitch account (sign-in,
+//     /authorize, /callback) and where the operator lists, validates,
+//     refreshes and revokes the connected accounts (HTML templates and
+//     assets embedded with embed.FS, no script, a strict
+//     Content-Security-Policy, CSRF protection by http.CrossOriginProtection);
+//   - the OAuth state of sign-ins in progress: single-use, valid
+//     DefaultStateTTL, bound to the browser by an HttpOnly SameSite=Lax
+//     cookie and compared in constant time;
+//   - the JSON token API for internal services (/v1/...), guarded by API keys
+//     stored as SHA-256 hashes, each with a name and permissions (Perm);
+//   - the Helix proxy (/helix/...), which adds Client-Id and the token of the
+//     subject named by the Twitch-Subject header;
+//   - an example extension route (/ext/hello) behind package extension's
+//     middleware;
+//   - /healthz, /readyz (store reachable, client credentials accepted),
+//     Prometheus /metrics, the hourly validation loop and graceful shutdown.
+//
+// It must not touch: the OAuth protocol (package twitchauth's Config does
+// the wire work, its Provider caches, refreshes and validates tokens), token
+// persistence and encryption (package store), extension JWT verification
+// (package extension), or the sandbox (package twitchtest, which only the
+// serve command's --sandbox mode starts). The broker never gives out a
+// refresh token: Twitch may rotate it on every refresh, and a second holder
+// would race the broker and lose the grant.
+//
+// See docs/broker.md for configuration, the API and key management.
+package broker
