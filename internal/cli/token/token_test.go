@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/clitest"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
