@@ -93,6 +93,19 @@ func (e *helixEndpoint) extensionSchemeOK() bool {
 // helixEndpoints is the Helix subset the sandbox serves.
 var helixEndpoints = []*helixEndpoint{
 	{method: http.MethodGet, path: "/users", access: accessApp | accessUser, serve: (*Server).helixGetUsers},
+	{method: http.MethodGet, path: "/streams", access: accessApp | accessUser, serve: (*Server).helixGetStreams},
+	{method: http.MethodGet, path: "/channels", access: accessApp | accessUser, serve: (*Server).helixGetChannels},
+	{method: http.MethodPatch, path: "/channels", access: accessUser, scopes: []string{"channel:manage:broadcast"}, serve: (*Server).helixPatchChannels},
+	{method: http.MethodGet, path: "/users/extensions", access: accessApp | accessUser, scopes: []string{"user:read:broadcast", "user:edit:broadcast"}, unlessParam: "user_id", serve: (*Server).helixGetUserExtensions},
+	{method: http.MethodPut, path: "/users/extensions", access: accessUser, scopes: []string{"user:edit:broadcast"}, serve: (*Server).helixPutUserExtensions},
+	{method: http.MethodPost, path: "/extensions/pubsub", access: accessJWT, serve: (*Server).helixPostPubSub},
+	{method: http.MethodPost, path: "/extensions/chat", access: accessJWT, serve: (*Server).helixPostExtensionChat},
+	{method: http.MethodGet, path: "/extensions/jwt/secrets", access: accessJWT, serve: (*Server).helixGetSecrets},
+	{method: http.MethodPost, path: "/extensions/jwt/secrets", access: accessJWT, serve: (*Server).helixPostSecrets},
+	{method: http.MethodGet, path: "/extensions/live", access: accessApp | accessUser, serve: (*Server).helixGetLiveChannels},
+	{method: http.MethodPost, path: "/moderation/bans", access: accessUser, scopes: []string{"moderator:manage:banned_users"}, serve: (*Server).helixPostBan},
+	{method: http.MethodDelete, path: "/moderation/bans", access: accessUser, scopes: []string{"moderator:manage:banned_users"}, serve: (*Server).helixDeleteBan},
+	{method: http.MethodGet, path: "/moderation/moderators", access: accessUser, scopes: []string{"moderation:read", "channel:manage:moderators"}, serve: (*Server).helixGetModerators},
 }
 
 // helixCounterNames are the Helix counters: "helix" (every request under
@@ -309,8 +322,18 @@ type helixPagination struct {
 
 // helixState is the Helix and extension data of the sandbox, guarded by s.mu.
 type helixState struct {
-	secrets map[string][]ExtensionSecret // by extension client ID, oldest first
+	secrets  map[string][]ExtensionSecret // by extension client ID, oldest first
+	streams  map[string]*stream           // live streams by broadcaster ID
+	channels map[string]*channelInfo      // by broadcaster ID; absent means defaults
+	mods     map[string][]string          // broadcaster ID → moderator IDs, in order added
+	bans     map[string]map[string]*ban   // broadcaster ID → user ID → ban
+	userExt  map[string]activeExtensions  // by user ID; absent means nothing active
+	pubsub   []PubSubMessage              // last maxRecorded messages sent
+	chat     []ExtensionChatMessage       // last maxRecorded messages sent
 }
+
+// maxRecorded bounds the PubSub and chat messages the sandbox remembers.
+const maxRecorded = 1000
 
 // rfc3339 formats t as Twitch does (UTC, RFC 3339).
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,8 +1,10 @@
 package twitchtest
 
 import (
+	"fmt"
 	"hash/fnv"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -83,4 +85,137 @@ func (s *Server) helixGetUsers(w http.ResponseWriter, r *http.Request, c *helixC
 	}
 	s.mu.RUnlock()
 	writeJSON(w, http.StatusOK, helixData{Data: out})
+}
+
+// Slots of Get User Active Extensions: panels 1-3, overlay 1, components 1-2.
+var extensionSlots = map[string]int{"panel": 3, "overlay": 1, "component": 2}
+
+// extensionSlot is one slot of a user's active extensions.
+type extensionSlot struct {
+	Active  bool   `json:"active"`
+	ID      string `json:"id,omitempty"`
+	Version string `json:"version,omitempty"`
+	Name    string `json:"name,omitempty"`
+	X       *int   `json:"x,omitempty"`
+	Y       *int   `json:"y,omitempty"`
+}
+
+// activeExtensions maps a slot type and number ("panel", "1") to its slot.
+type activeExtensions map[string]map[string]extensionSlot
+
+// activeExtensionsLocked returns userID's slots, every slot present
+// (inactive by default).
+func (s *Server) activeExtensionsLocked(userID string) activeExtensions {
+	out := make(activeExtensions, len(extensionSlots))
+	cur := s.helix.userExt[userID]
+	for typ, n := range extensionSlots {
+		out[typ] = make(map[string]extensionSlot, n)
+		for i := 1; i <= n; i++ {
+			k := strconv.Itoa(i)
+			sl := extensionSlot{}
+			if cur != nil {
+				if v, ok := cur[typ][k]; ok && v.Active {
+					sl = v
+					if c, ok := s.clients[v.ID]; ok {
+						sl.Name = c.Name
+					}
+				}
+			}
+			out[typ][k] = sl
+		}
+	}
+	return out
+}
+
+// helixGetUserExtensions serves GET /helix/users/extensions: the token's
+// user's active extensions, or user_id's (then any token will do).
+func (s *Server) helixGetUserExtensions(w http.ResponseWriter, r *http.Request, c *helixCaller) {
+	uid := r.URL.Query().Get("user_id")
+	if uid == "" {
+		uid = c.userID
+	}
+	s.mu.RLock()
+	_, ok := s.users[uid]
+	var out activeExtensions
+	if ok {
+		out = s.activeExtensionsLocked(uid)
+	}
+	s.mu.RUnlock()
+	if !ok {
+		writeHelixError(w, http.StatusBadRequest, "The user_id is not valid")
+		return
+	}
+	writeJSON(w, http.StatusOK, helixData{Data: out})
+}
+
+// helixPutUserExtensions serves PUT /helix/users/extensions: it activates or
+// deactivates the slots given and answers with every slot.
+func (s *Server) helixPutUserExtensions(w http.ResponseWriter, r *http.Request, c *helixCaller) {
+	var body struct {
+		Data activeExtensions `json:"data"`
+	}
+	if !decodeHelixBody(w, r, &body) {
+		return
+	}
+	if len(body.Data) == 0 {
+		writeHelixError(w, http.StatusBadRequest, `Missing required field "data"`)
+		return
+	}
+	s.mu.Lock()
+	for typ, slots := range body.Data {
+		n, ok := extensionSlots[typ]
+		if !ok {
+			s.mu.Unlock()
+			writeHelixError(w, http.StatusBadRequest, fmt.Sprintf("Unknown extension type %q (want panel, overlay or component)", typ))
+			return
+		}
+		for k, sl := range slots {
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 1 || i > n || strconv.Itoa(i) != k {
+				s.mu.Unlock()
+				writeHelixError(w, http.StatusBadRequest, fmt.Sprintf("There is no %s slot %q", typ, k))
+				return
+			}
+			if !sl.Active {
+				continue
+			}
+			ec, ok := s.clients[sl.ID]
+			if sl.ID == "" || sl.Version == "" || !ok || ec.Type != Extension {
+				s.mu.Unlock()
+				writeHelixError(w, http.StatusBadRequest, fmt.Sprintf("The %s slot %s must name an installed extension (id and version)", typ, k))
+				return
+			}
+		}
+	}
+	if s.helix.userExt == nil {
+		s.helix.userExt = make(map[string]activeExtensions)
+	}
+	cur := s.activeExtensionsLocked(c.userID)
+	for typ, slots := range body.Data {
+		for k, sl := range slots {
+			if !sl.Active {
+				cur[typ][k] = extensionSlot{}
+				continue
+			}
+			sl.Name = ""
+			if typ == "component" {
+				sl.X, sl.Y = intOr0(sl.X), intOr0(sl.Y)
+			} else {
+				sl.X, sl.Y = nil, nil
+			}
+			cur[typ][k] = sl
+		}
+	}
+	s.helix.userExt[c.userID] = cur
+	out := s.activeExtensionsLocked(c.userID)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, helixData{Data: out})
+}
+
+func intOr0(p *int) *int {
+	v := 0
+	if p != nil {
+		v = *p
+	}
+	return &v
 }

@@ -87,7 +87,7 @@ func New(opts ...Option) (*Server, error) {
 		key:          cfg.signingKey,
 		done:         make(chan struct{}),
 	}
-	for _, name := range slices.Concat(counterNames, helixCounterNames) {
+	for _, name := range slices.Concat(counterNames, helixCounterNames, extensionCounterNames) {
 		s.counters[name] = new(atomic.Int64)
 	}
 	empty := map[string]Fault{}
@@ -106,6 +106,7 @@ func New(opts ...Option) (*Server, error) {
 	if err := s.seed(loaded); err != nil {
 		return nil, err
 	}
+	s.seedHelix()
 	if cfg.autoApprove != "" {
 		if _, ok := s.User(cfg.autoApprove); !ok {
 			return nil, fmt.Errorf("twitchtest: auto-approve user %q is not a sandbox user", cfg.autoApprove)
@@ -411,7 +412,17 @@ func (s *Server) routes() {
 	s.handle("keys", "/oauth2/keys", s.handleKeys, http.MethodGet)
 	s.handle("userinfo", "/oauth2/userinfo", s.handleUserinfo, http.MethodGet, http.MethodPost)
 	s.handle("helix", "/helix/users", s.helixRoute("/users"), helixMethods...)
+	s.handle("helix", "/helix/streams", s.helixRoute("/streams"), helixMethods...)
+	s.handle("helix", "/helix/channels", s.helixRoute("/channels"), helixMethods...)
+	s.handle("helix", "/helix/users/extensions", s.helixRoute("/users/extensions"), helixMethods...)
+	s.handle("helix", "/helix/extensions/pubsub", s.helixRoute("/extensions/pubsub"), helixMethods...)
+	s.handle("helix", "/helix/extensions/chat", s.helixRoute("/extensions/chat"), helixMethods...)
+	s.handle("helix", "/helix/extensions/jwt/secrets", s.helixRoute("/extensions/jwt/secrets"), helixMethods...)
+	s.handle("helix", "/helix/extensions/live", s.helixRoute("/extensions/live"), helixMethods...)
+	s.handle("helix", "/helix/moderation/bans", s.helixRoute("/moderation/bans"), helixMethods...)
+	s.handle("helix", "/helix/moderation/moderators", s.helixRoute("/moderation/moderators"), helixMethods...)
 	s.handle("helix", "/helix/", s.helixNotFound, helixMethods...)
+	s.handle("extension_jwt", "/_sandbox/extension/jwt", s.handleMintExtensionJWT, http.MethodPost)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 	})
