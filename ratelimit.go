@@ -1,0 +1,414 @@
+package twitchauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrRateLimited: Helix answered 429 Too Many Requests, or waiting for the
+// rate-limit bucket would outlast the request's context deadline. Retry
+// after the bucket's reset (HelixError.Reset, when known).
+var ErrRateLimited = errors.New("twitchauth: Helix rate limit reached")
+
+// RateLimit is the state of a Helix rate-limit bucket as one response
+// reports it in its Ratelimit-Limit, Ratelimit-Remaining and Ratelimit-Reset
+// headers.
+type RateLimit struct {
+	// Limit is the size of the bucket, in points (800 for an app or a user,
+	// 30 for an extension viewer's Helix JWT).
+	Limit int
+	// Remaining is the number of points left in the bucket.
+	Remaining int
+	// Reset is when the bucket will be full again (Unix seconds).
+	Reset time.Time
+}
+
+// Upper bounds that reject absurd header values: no bucket holds a billion
+// points, and no reset lies past the year 9999.
+const (
+	maxRateLimitPoints = 1_000_000_000
+	maxRateLimitReset  = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// ParseRateLimit reads the Ratelimit-Limit, Ratelimit-Remaining and
+// Ratelimit-Reset headers of a Helix response. It reports ok only when all
+// three are present and well formed: non-negative decimal integers
+// (surrounding spaces allowed), Remaining not above Limit, Limit positive
+// and Reset a positive Unix time in seconds. Anything else (a missing
+// header, a sign, a fraction, an overflow, garbage) is ignored: ok is false.
+// It never panics.
+func ParseRateLimit(h http.Header) (rl RateLimit, ok bool) {
+	limit, ok1 := parseHeaderInt(h.Get("Ratelimit-Limit"), maxRateLimitPoints)
+	remaining, ok2 := parseHeaderInt(h.Get("Ratelimit-Remaining"), maxRateLimitPoints)
+	reset, ok3 := parseHeaderInt(h.Get("Ratelimit-Reset"), maxRateLimitReset)
+	if !ok1 || !ok2 || !ok3 || limit == 0 || remaining > limit || reset == 0 {
+		return RateLimit{}, false
+	}
+	return RateLimit{Limit: int(limit), Remaining: int(remaining), Reset: time.Unix(reset, 0)}, true
+}
+
+// parseHeaderInt parses a header value made of ASCII digits only (after
+// trimming spaces and tabs), at most limit.
+func parseHeaderInt(v string, limit int64) (int64, bool) {
+	v = strings.Trim(v, " \t")
+	if v == "" || len(v) > 19 {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > limit {
+		return 0, false
+	}
+	return n, true
+}
+
+// Pacer keeps one model of a Helix rate-limit bucket per subject (the app,
+// each user, each extension viewer) and spaces requests so that a steady
+// load never exhausts a bucket.
+//
+// Each bucket is a token bucket: capacity Ratelimit-Limit, refilled
+// continuously. Every response re-anchors the model on its
+// Ratelimit-Remaining; a point is reserved for every request in flight
+// before it is sent, so concurrent callers cannot overspend. While points
+// are plentiful requests go at once; when they run low (a small margin of
+// about 1% of the bucket is kept), requests are spread at the refill rate —
+// token-bucket pacing rather than a stop at zero followed by a burst. The
+// refill rate is measured from the responses (the points that came back
+// between two observations, counting the requests answered in between);
+// until enough has been seen it is derived from Ratelimit-Reset, and before
+// that it is Twitch's documented Limit points per minute. Endpoints that
+// cost more than one point make the measured rate err on the slow side.
+//
+// Until a bucket's first response arrives one request at a time is sent,
+// to learn its size. A bucket whose responses carry no Ratelimit headers
+// (a mock server) is not paced.
+//
+// A Pacer is safe for concurrent use. Share one Pacer between Transports
+// that act for the same subjects with the same client ID (WithPacer); each
+// Transport otherwise has its own.
+type Pacer struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	now     func() time.Time
+}
+
+// NewPacer returns an empty Pacer.
+func NewPacer() *Pacer {
+	return &Pacer{buckets: map[string]*bucket{}, now: time.Now}
+}
+
+// Bucket returns the pacer's current view of the bucket named key (the
+// Transport's bucket key: "<client id>/<subject>"), and false if no
+// response with Ratelimit headers was seen for it yet. Remaining is the
+// estimate of points available now, net of requests in flight.
+func (p *Pacer) Bucket(key string) (RateLimit, bool) {
+	p.mu.Lock()
+	b := p.buckets[key]
+	p.mu.Unlock()
+	if b == nil {
+		return RateLimit{}, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != bucketMetered {
+		return RateLimit{}, false
+	}
+	now := p.now()
+	avail := b.available(now)
+	return RateLimit{Limit: int(b.limit), Remaining: max(0, int(math.Floor(avail))), Reset: b.reset}, true
+}
+
+func (p *Pacer) bucket(key string) *bucket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.buckets[key]
+	if b == nil {
+		b = &bucket{changed: make(chan struct{})}
+		p.buckets[key] = b
+	}
+	return b
+}
+
+const (
+	bucketUnknown   = iota // no response yet: one request at a time
+	bucketMetered          // responses carry Ratelimit headers: paced
+	bucketUnmetered        // responses carry none: not paced
+)
+
+// Calibration of the measured refill rate: an estimate is trusted once the
+// window spans calMinWindow and calMinPoints points came back in it.
+const (
+	calMinWindow = 300 * time.Millisecond
+	calMinPoints = 16
+)
+
+// bucket is the model of one rate-limit bucket.
+type bucket struct {
+	mu    sync.Mutex
+	state int
+	// changed is closed (and replaced) on every update, to wake callers
+	// waiting for the first response of an unknown bucket.
+	changed chan struct{}
+
+	limit    float64
+	tokens   float64   // points in the bucket at time at, per the last response
+	at       time.Time // when tokens was observed
+	reset    time.Time // the last Ratelimit-Reset
+	blocked  time.Time // after a 429: nothing is sent before this
+	inflight int       // reservations not yet answered
+	waiting  int       // callers sleeping for a point
+	seq      uint64    // reservations handed out
+	applied  uint64    // seq of the reservation whose response set tokens
+
+	rate      float64 // refill, points per second (0: unknown)
+	resetRate float64 // refill implied by Ratelimit-Reset, 0 if never well conditioned
+	measured  bool    // rate comes from a calibration window
+
+	// Calibration window: the anchor observation and the number of
+	// answered (point-spending) requests since it.
+	calAt     time.Time
+	calTokens float64
+	calSpent  float64
+	spent     float64
+}
+
+// margin is the number of points left untouched in the bucket, to absorb
+// estimation errors: about 1% of its size, at least one point.
+func (b *bucket) margin() float64 { return max(1, math.Round(b.limit/100)) }
+
+// refill returns the refill rate in use: measured, else derived from
+// Ratelimit-Reset, else the documented Limit points per minute.
+func (b *bucket) refill() float64 {
+	switch {
+	case b.measured && b.rate > 0:
+		return b.rate
+	case b.resetRate > 0:
+		return b.resetRate
+	default:
+		return b.limit / 60
+	}
+}
+
+// available estimates the points in the bucket now, net of the requests in
+// flight.
+func (b *bucket) available(now time.Time) float64 {
+	t := b.tokens
+	if dt := now.Sub(b.at).Seconds(); dt > 0 {
+		t = min(b.limit, t+dt*b.refill())
+	}
+	return t - float64(b.inflight)
+}
+
+// reservation is a point taken from a bucket for one request.
+type reservation struct {
+	b   *bucket
+	seq uint64
+}
+
+// errPaceDeadline is wrapped by the error returned when a pacing wait would
+// outlast the context's deadline.
+type paceDeadlineError struct{ wait time.Duration }
+
+func (e *paceDeadlineError) Error() string {
+	return fmt.Sprintf("twitchauth: Helix rate limit: the next point is %v away, past the request's deadline", e.wait.Round(time.Millisecond))
+}
+
+func (e *paceDeadlineError) Unwrap() error { return ErrRateLimited }
+
+// reserve takes a point from the bucket named key, waiting (bounded by
+// ctx) until one is available. It returns the time spent waiting.
+func (p *Pacer) reserve(ctx context.Context, key string) (reservation, time.Duration, error) {
+	b := p.bucket(key)
+	var waited time.Duration
+	for {
+		b.mu.Lock()
+		now := p.now()
+		var wait time.Duration
+		var changed <-chan struct{}
+		switch b.state {
+		case bucketUnmetered:
+			b.inflight++
+			b.seq++
+			r := reservation{b, b.seq}
+			b.mu.Unlock()
+			return r, waited, nil
+		case bucketUnknown:
+			if b.inflight == 0 {
+				b.inflight++
+				b.seq++
+				r := reservation{b, b.seq}
+				b.mu.Unlock()
+				return r, waited, nil
+			}
+			changed = b.changed
+		default:
+			if now.Before(b.blocked) {
+				wait = b.blocked.Sub(now)
+				break
+			}
+			avail := b.available(now)
+			need := b.margin() + 1
+			if avail >= need {
+				b.inflight++
+				b.seq++
+				r := reservation{b, b.seq}
+				b.mu.Unlock()
+				return r, waited, nil
+			}
+			// Spread the sleepers: each one waits for its own point.
+			points := need - avail + float64(b.waiting)
+			wait = time.Duration(points / b.refill() * float64(time.Second))
+			wait = max(wait, time.Millisecond)
+		}
+		if d, ok := ctx.Deadline(); ok && wait > 0 && now.Add(wait).After(d) {
+			b.mu.Unlock()
+			return reservation{}, waited, &paceDeadlineError{wait}
+		}
+		b.waiting++
+		b.mu.Unlock()
+
+		start := time.Now()
+		err := waitOrChange(ctx, wait, changed)
+		waited += time.Since(start)
+
+		b.mu.Lock()
+		b.waiting--
+		b.mu.Unlock()
+		if err != nil {
+			return reservation{}, waited, err
+		}
+	}
+}
+
+// waitOrChange sleeps for d (when d > 0) or until changed is closed (when
+// changed is not nil), whichever comes first, or until ctx ends.
+func waitOrChange(ctx context.Context, d time.Duration, changed <-chan struct{}) error {
+	var timer <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer:
+		return nil
+	case <-changed:
+		return nil
+	}
+}
+
+// done returns the reservation with what the response said: its status
+// (0 when the request failed without a response) and header.
+func (p *Pacer) done(r reservation, status int, h http.Header) {
+	b := r.b
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inflight--
+	now := p.now()
+	rl, ok := RateLimit{}, false
+	if status != 0 {
+		rl, ok = ParseRateLimit(h)
+	}
+	switch {
+	case ok:
+		b.observe(r.seq, rl, status, now)
+	case status == http.StatusTooManyRequests:
+		// A 429 without usable headers: hold the bucket for a second.
+		b.blocked = now.Add(time.Second)
+		b.tokens, b.at = 0, now
+		if b.state == bucketUnknown {
+			b.state = bucketMetered
+			b.limit = 1
+		}
+	case status != 0 && status < 500 && b.state == bucketUnknown:
+		// An answer without rate-limit headers: this server does not
+		// meter (a mock); do not pace it.
+		b.state = bucketUnmetered
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// observe re-anchors the model on a response's headers.
+func (b *bucket) observe(seq uint64, rl RateLimit, status int, now time.Time) {
+	limit := float64(rl.Limit)
+	rem := float64(rl.Remaining)
+	if b.state != bucketMetered || limit != b.limit {
+		// A new bucket, or Twitch changed its size: start over.
+		b.state = bucketMetered
+		b.limit = limit
+		b.rate, b.resetRate, b.measured = 0, 0, false
+		b.calAt = time.Time{}
+		b.applied = 0
+	}
+	if status != http.StatusTooManyRequests {
+		b.spent++
+	}
+	b.reset = rl.Reset
+
+	// Refill implied by the reset, when well conditioned (a quarter of
+	// the bucket or more to refill, a second or more away).
+	if until := rl.Reset.Sub(now).Seconds(); limit-rem >= limit/4 && until >= 1 {
+		b.resetRate = (limit - rem) / until
+	}
+
+	// The measured refill: points that came back since the anchor, plus
+	// those spent by the requests answered since.
+	switch {
+	case rem >= limit:
+		// Full: refill stalls, so a window spanning this tells nothing.
+		b.calAt = time.Time{}
+	case b.calAt.IsZero():
+		b.calAt, b.calTokens, b.calSpent = now, rem, b.spent
+	default:
+		dt := now.Sub(b.calAt)
+		back := rem - b.calTokens + (b.spent - b.calSpent)
+		if dt >= calMinWindow && back >= calMinPoints {
+			b.rate = back / dt.Seconds()
+			b.measured = true
+		}
+	}
+	if maxRate := limit * 10; b.rate > maxRate {
+		b.rate = maxRate
+	}
+
+	// Re-anchor the tokens. A response to an older reservation than the
+	// one that last set them may be stale: it may only lower the count.
+	predicted := b.tokens
+	if dt := now.Sub(b.at).Seconds(); dt > 0 {
+		predicted = min(b.limit, predicted+dt*b.refill())
+	}
+	if seq > b.applied || rem < predicted {
+		b.tokens, b.at = rem, now
+		if seq > b.applied {
+			b.applied = seq
+		}
+	} else {
+		b.tokens, b.at = predicted, now
+	}
+	if status == http.StatusTooManyRequests {
+		b.tokens = 0
+		if rl.Reset.After(now) {
+			b.blocked = rl.Reset
+		} else {
+			b.blocked = now.Add(time.Second)
+		}
+		b.calAt = time.Time{}
+	}
+}

@@ -1,0 +1,599 @@
+package twitchauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultMaxReplayBody is how much of a request body without GetBody the
+// Transport buffers so that it can send it again on a retry.
+const DefaultMaxReplayBody = 1 << 20
+
+// maxRetries bounds the retries of one request, whatever their causes.
+const maxRetries = 3
+
+// max5xxRetries bounds the retries of idempotent requests on a 5xx other
+// than 503.
+const max5xxRetries = 2
+
+// Invalidator is implemented by token sources that can replace an access
+// token Helix refused (HTTP 401), such as the Provider's *TokenSource: any
+// number of concurrent callers reporting the same token cause one refresh.
+type Invalidator interface {
+	Invalidate(ctx context.Context, accessToken string) (*oauth2.Token, error)
+}
+
+// ExtensionJWTSource supplies the Helix JWT of an extension viewer: the
+// auth.helixToken an extension front end receives from Twitch's onAuthorized
+// callback. Twitch manages it; ExtensionJWT should return the latest one
+// received.
+type ExtensionJWTSource interface {
+	ExtensionJWT(ctx context.Context) (string, error)
+}
+
+// ExtensionJWTFunc adapts a function to ExtensionJWTSource.
+type ExtensionJWTFunc func(ctx context.Context) (string, error)
+
+// ExtensionJWT calls f.
+func (f ExtensionJWTFunc) ExtensionJWT(ctx context.Context) (string, error) { return f(ctx) }
+
+// TransportStats are a Transport's counters since it was built.
+type TransportStats struct {
+	// Requests is the number of requests sent to Helix, retries included.
+	Requests int64
+	// Waits is the number of times a request waited before being sent:
+	// for a point of its rate-limit bucket, for a 429's reset, or for a
+	// back-off before a 5xx retry.
+	Waits int64
+	// WaitTime is the total time spent in those waits.
+	WaitTime time.Duration
+	// Retries is the number of requests sent again.
+	Retries int64
+	// RateLimited is the number of 429 responses received.
+	RateLimited int64
+	// Refreshes is the number of 401 responses that invalidated the token
+	// (a refresh, or a new extension JWT).
+	Refreshes int64
+}
+
+// TransportOption configures a Transport.
+type TransportOption func(*Transport)
+
+// WithBase sets the RoundTripper that sends the requests (default
+// http.DefaultTransport). Do not use the Config's HTTPClient transport if it
+// is this Transport.
+func WithBase(rt http.RoundTripper) TransportOption { return func(t *Transport) { t.base = rt } }
+
+// WithPacer shares a Pacer between Transports acting for the same subjects.
+func WithPacer(p *Pacer) TransportOption { return func(t *Transport) { t.pacer = p } }
+
+// WithoutPacing turns rate-limit pacing off: requests are sent at once and
+// only a 429 makes them wait.
+func WithoutPacing() TransportOption { return func(t *Transport) { t.pacer = nil } }
+
+// WithMaxReplayBody sets how many bytes of a request body without GetBody
+// are buffered for retries (default DefaultMaxReplayBody). A larger body is
+// streamed and its request is never retried.
+func WithMaxReplayBody(n int64) TransportOption { return func(t *Transport) { t.maxReplay = n } }
+
+// WithRetryBackoff sets the base of the jittered exponential back-off
+// between 5xx retries (default 250ms; the n-th retry waits a random time up
+// to base·2ⁿ).
+func WithRetryBackoff(base time.Duration) TransportOption {
+	return func(t *Transport) { t.backoff = base }
+}
+
+// WithBucketKey names the rate-limit bucket of a token source that has no
+// Subject method (the Provider's sources do). Sources of different users
+// must have different keys.
+func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.bucketKey = key } }
+
+// Transport is an http.RoundTripper for Helix. For each request to the
+// Config's API host it:
+//
+//   - sets Client-Id and Authorization ("Bearer <token>" from a token
+//     source, or "Extension <jwt>" for an extension viewer), replacing any
+//     the caller set — so a Helix library configured without tokens works
+//     through it;
+//   - paces the request against its rate-limit bucket (see Pacer);
+//   - on 401, invalidates the token (one refresh for any number of
+//     concurrent 401s when the source is an Invalidator) and retries once;
+//     a 401 saying a scope is missing is returned as is;
+//   - on 429, waits until Ratelimit-Reset and retries — unless the reset lies
+//     past the context's deadline: the 429 response is then returned at once;
+//   - on 503, retries once; on other 5xx, retries idempotent requests (GET,
+//     HEAD, PUT, DELETE, OPTIONS) up to twice, with jittered exponential
+//     back-off.
+//
+// A request is retried at most three times in all. Bodies are replayed from
+// GetBody, or from a buffer of up to DefaultMaxReplayBody bytes. The
+// caller's request is never modified, and the bodies of discarded responses
+// are closed. Requests to other hosts (such as id.twitch.tv) pass through
+// untouched, without credentials.
+//
+// A Transport is safe for concurrent use.
+type Transport struct {
+	cfg       *Config
+	src       oauth2.TokenSource // bearer tokens, or nil
+	ext       ExtensionJWTSource // extension Helix JWTs, or nil
+	base      http.RoundTripper  // default http.DefaultTransport
+	pacer     *Pacer             // nil: no pacing
+	maxReplay int64              // bytes buffered for replay
+	backoff   time.Duration      // 5xx back-off base
+	bucketKey string             // set by WithBucketKey
+	apiURL    *url.URL           // requests elsewhere pass through
+	lastExt   atomic.Pointer[extKey]
+	log       *slog.Logger
+
+	requests, waits, waitNanos, retries, limited, refreshes atomic.Int64
+}
+
+type extKey struct{ jwt, key string }
+
+// NewTransport returns a Transport that authorizes requests with tokens
+// from src: a Provider's AppTokenSource, UserTokenSource or
+// IntentTokenSource, or any oauth2.TokenSource. The Client-Id is cfg's
+// ClientID (or src's ClientID method when cfg has none); the API host is
+// cfg.APIBaseURL()'s.
+func NewTransport(cfg *Config, src oauth2.TokenSource, opts ...TransportOption) *Transport {
+	t := newTransport(cfg, opts)
+	t.src = src
+	return t
+}
+
+// NewExtensionTransport returns a Transport that authorizes requests as an
+// extension viewer ("Authorization: Extension <jwt>"), with the Helix JWTs
+// from src; cfg.ClientID must be the extension's client ID. Each viewer
+// (the JWT's opaque_user_id) has its own rate-limit bucket (30 requests per
+// minute on Twitch). On a 401 the source is asked again and the request is
+// retried once if it returns a different JWT.
+func NewExtensionTransport(cfg *Config, src ExtensionJWTSource, opts ...TransportOption) *Transport {
+	t := newTransport(cfg, opts)
+	t.ext = src
+	return t
+}
+
+func newTransport(cfg *Config, opts []TransportOption) *Transport {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	t := &Transport{cfg: cfg, pacer: NewPacer(), maxReplay: DefaultMaxReplayBody, backoff: 250 * time.Millisecond}
+	for _, o := range opts {
+		o(t)
+	}
+	t.apiURL, _ = url.Parse(cfg.APIBaseURL())
+	t.log = cfg.logger()
+	return t
+}
+
+// Stats returns the Transport's counters.
+func (t *Transport) Stats() TransportStats {
+	return TransportStats{
+		Requests:    t.requests.Load(),
+		Waits:       t.waits.Load(),
+		WaitTime:    time.Duration(t.waitNanos.Load()),
+		Retries:     t.retries.Load(),
+		RateLimited: t.limited.Load(),
+		Refreshes:   t.refreshes.Load(),
+	}
+}
+
+// Pacer returns the Transport's Pacer (nil with WithoutPacing).
+func (t *Transport) Pacer() *Pacer { return t.pacer }
+
+func (t *Transport) baseRT() http.RoundTripper {
+	if t.base != nil {
+		return t.base
+	}
+	return http.DefaultTransport
+}
+
+// inScope reports whether u is on the Helix host.
+func (t *Transport) inScope(u *url.URL) bool {
+	return t.apiURL != nil && u != nil && strings.EqualFold(u.Scheme, t.apiURL.Scheme) && strings.EqualFold(u.Host, t.apiURL.Host)
+}
+
+// clientID returns the Client-Id to send.
+func (t *Transport) clientID() string {
+	if t.cfg.ClientID != "" {
+		return t.cfg.ClientID
+	}
+	if c, ok := t.src.(interface{ ClientID() string }); ok {
+		return c.ClientID()
+	}
+	return ""
+}
+
+// credential is what authorizes one attempt.
+type credential struct {
+	header string // the Authorization value
+	secret string // the token or JWT (to invalidate it)
+	bucket string // the rate-limit bucket key
+}
+
+func (t *Transport) credential(ctx context.Context) (credential, error) {
+	cid := t.clientID()
+	if t.ext != nil {
+		jwt, err := t.ext.ExtensionJWT(ctx)
+		if err != nil {
+			return credential{}, fmt.Errorf("twitchauth: getting the extension JWT: %w", err)
+		}
+		if jwt == "" {
+			return credential{}, errors.New("twitchauth: the extension JWT source returned no JWT")
+		}
+		return credential{header: "Extension " + jwt, secret: jwt, bucket: cid + "/" + t.extBucket(jwt)}, nil
+	}
+	if t.src == nil {
+		return credential{}, errors.New("twitchauth: Transport has no token source")
+	}
+	var tok *oauth2.Token
+	var err error
+	if tc, ok := t.src.(interface {
+		TokenContext(context.Context) (*oauth2.Token, error)
+	}); ok {
+		tok, err = tc.TokenContext(ctx)
+	} else {
+		tok, err = t.src.Token()
+	}
+	if err != nil {
+		return credential{}, err
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return credential{}, errors.New("twitchauth: the token source returned no access token")
+	}
+	key := t.bucketKey
+	if key == "" {
+		if s, ok := t.src.(interface{ Subject() string }); ok {
+			key = s.Subject()
+		}
+	}
+	if key == "" {
+		key = fmt.Sprintf("source:%p", t)
+	}
+	// Helix wants "Bearer" whatever token_type says ("bearer" from Twitch).
+	return credential{header: "Bearer " + tok.AccessToken, secret: tok.AccessToken, bucket: cid + "/" + key}, nil
+}
+
+// extBucket names the bucket of an extension viewer from the JWT's
+// (unverified) opaque_user_id: the viewer is only a rate-limit key here.
+func (t *Transport) extBucket(jwt string) string {
+	if k := t.lastExt.Load(); k != nil && k.jwt == jwt {
+		return k.key
+	}
+	key := "extension"
+	if parts := strings.Split(jwt, "."); len(parts) == 3 && len(parts[1]) < 8<<10 {
+		if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
+			var c struct {
+				OpaqueUserID string `json:"opaque_user_id"`
+				UserID       string `json:"user_id"`
+			}
+			if json.Unmarshal(raw, &c) == nil {
+				switch {
+				case c.OpaqueUserID != "":
+					key = "extension:" + c.OpaqueUserID
+				case c.UserID != "":
+					key = "extension:U" + c.UserID
+				}
+			}
+		}
+	}
+	t.lastExt.Store(&extKey{jwt: jwt, key: key})
+	return key
+}
+
+// invalidate reports a refused credential; it returns whether a different
+// one is now available.
+func (t *Transport) invalidate(ctx context.Context, c credential) (bool, error) {
+	if t.ext != nil {
+		jwt, err := t.ext.ExtensionJWT(ctx)
+		if err != nil {
+			return false, fmt.Errorf("twitchauth: getting a new extension JWT: %w", err)
+		}
+		return jwt != "" && jwt != c.secret, nil
+	}
+	if inv, ok := t.src.(Invalidator); ok {
+		tok, err := inv.Invalidate(ctx, c.secret)
+		if err != nil {
+			return false, err
+		}
+		return tok != nil && tok.AccessToken != "" && tok.AccessToken != c.secret, nil
+	}
+	// A plain source: ask again, in case it renewed by itself.
+	tok, err := t.src.Token()
+	if err != nil {
+		return false, err
+	}
+	return tok != nil && tok.AccessToken != c.secret, nil
+}
+
+// RoundTrip sends req to Helix as described on Transport.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.inScope(req.URL) {
+		return t.baseRT().RoundTrip(req)
+	}
+	ctx := req.Context()
+	body, err := newReplayBody(req, t.maxReplay)
+	if err != nil {
+		return nil, err
+	}
+	defer body.close()
+
+	var (
+		retries, n5xx         int
+		refreshed, retried503 bool
+	)
+	for {
+		cred, err := t.credential(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var res reservation
+		if t.pacer != nil {
+			var waited time.Duration
+			res, waited, err = t.pacer.reserve(ctx, cred.bucket)
+			t.countWait(waited)
+			if err != nil {
+				return nil, err
+			}
+		}
+		r := req.Clone(ctx)
+		setAuth(r.Header, t.clientID(), cred.header)
+		r.Body, r.GetBody = body.reader(), body.getBody()
+		t.requests.Add(1)
+		resp, err := t.baseRT().RoundTrip(r)
+		if t.pacer != nil {
+			if err != nil {
+				t.pacer.done(res, 0, nil)
+			} else {
+				t.pacer.done(res, resp.StatusCode, resp.Header)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			t.limited.Add(1)
+		}
+		if retries >= maxRetries || !body.replayable() {
+			return resp, nil
+		}
+
+		var wait time.Duration
+		switch code := resp.StatusCode; {
+		case code == http.StatusUnauthorized:
+			if refreshed || ctx.Err() != nil || missingScope(resp) {
+				return resp, nil
+			}
+			refreshed = true
+			t.refreshes.Add(1)
+			fresh, err := t.invalidate(ctx, cred)
+			if err != nil {
+				discard(resp)
+				return nil, err
+			}
+			if !fresh {
+				// No other credential to try: the refusal stands.
+				return resp, nil
+			}
+			discard(resp)
+			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.String("reason", "401"), slog.String("path", r.URL.Path))
+		case code == http.StatusTooManyRequests:
+			wait = time.Second
+			if rl, ok := ParseRateLimit(resp.Header); ok {
+				// Reset is whole seconds: wait into the next one, with a
+				// little jitter so that waiters don't wake together.
+				wait = time.Until(rl.Reset) + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
+			}
+			if d, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(d) {
+				return resp, nil
+			}
+			discard(resp)
+			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.String("reason", "429"),
+				slog.String("path", r.URL.Path), slog.Duration("wait", wait))
+		case code == http.StatusServiceUnavailable && !retried503:
+			retried503 = true
+			discard(resp)
+			wait = t.jitter(0)
+			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.String("reason", "503"), slog.String("path", r.URL.Path))
+		case code >= 500 && code != http.StatusServiceUnavailable && idempotent(req.Method) && n5xx < max5xxRetries:
+			wait = t.jitter(n5xx)
+			n5xx++
+			discard(resp)
+			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.Int("status", code),
+				slog.String("path", r.URL.Path), slog.Duration("wait", wait))
+		default:
+			return resp, nil
+		}
+		if wait > 0 {
+			start := time.Now()
+			err := waitOrChange(ctx, wait, nil)
+			t.countWait(time.Since(start))
+			if err != nil {
+				return nil, err
+			}
+		}
+		retries++
+		t.retries.Add(1)
+		if err := body.rewind(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (t *Transport) countWait(d time.Duration) {
+	if d > 0 {
+		t.waits.Add(1)
+		t.waitNanos.Add(int64(d))
+	}
+}
+
+// jitter returns a random wait up to backoff·2ⁿ (full jitter).
+func (t *Transport) jitter(n int) time.Duration {
+	if t.backoff <= 0 {
+		return 0
+	}
+	ceil := t.backoff << n
+	return time.Duration(rand.Int64N(int64(ceil))) + 1
+}
+
+// setAuth replaces the Client-Id and Authorization headers, whatever their
+// spelling.
+func setAuth(h http.Header, clientID, authorization string) {
+	for k := range h {
+		if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Client-Id") {
+			delete(h, k)
+		}
+	}
+	if clientID != "" {
+		h["Client-Id"] = []string{clientID}
+	}
+	h["Authorization"] = []string{authorization}
+}
+
+// idempotent reports whether method may be retried after a 5xx.
+func idempotent(method string) bool {
+	switch method {
+	case "", http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// discard drains a little of a response body and closes it, so that the
+// connection can be reused.
+func discard(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	_ = resp.Body.Close()
+}
+
+// missingScope peeks at a 401's body for Helix's "Missing scope" message,
+// leaving the body readable.
+func missingScope(resp *http.Response) bool {
+	head, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if err != nil {
+		return false
+	}
+	var e struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(head, &e)
+	return strings.Contains(strings.ToLower(e.Message), "missing scope")
+}
+
+// replayBody hands out a request's body once per attempt.
+type replayBody struct {
+	orig    io.ReadCloser                 // the caller's body (closed by close)
+	buf     []byte                        // the buffered body, when buffered
+	get     func() (io.ReadCloser, error) // the caller's GetBody
+	stream  io.ReadCloser                 // a body too large to buffer
+	first   bool                          // the first attempt is not sent yet
+	cur     io.ReadCloser                 // the body of the current attempt
+	pending io.ReadCloser                 // from GetBody, not handed out yet
+	noRetry bool
+}
+
+func newReplayBody(req *http.Request, limit int64) (*replayBody, error) {
+	rb := &replayBody{first: true}
+	if req.Body == nil || req.Body == http.NoBody {
+		return rb, nil
+	}
+	rb.orig = req.Body
+	if req.GetBody != nil {
+		rb.get = req.GetBody
+		return rb, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	if err != nil {
+		_ = req.Body.Close()
+		return nil, fmt.Errorf("twitchauth: reading the request body: %w", err)
+	}
+	if int64(len(data)) > limit {
+		// Too large to keep: stream it once, never retry.
+		rb.stream = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(data), req.Body), req.Body}
+		rb.noRetry = true
+		return rb, nil
+	}
+	_ = req.Body.Close()
+	rb.orig = nil
+	if data == nil {
+		data = []byte{}
+	}
+	rb.buf = data
+	return rb, nil
+}
+
+func (rb *replayBody) replayable() bool { return !rb.noRetry }
+
+// reader returns the body for the current attempt.
+func (rb *replayBody) reader() io.ReadCloser {
+	switch {
+	case rb.stream != nil:
+		rb.cur = rb.stream
+	case rb.buf != nil:
+		rb.cur = io.NopCloser(bytes.NewReader(rb.buf))
+	case rb.get != nil && rb.first:
+		rb.cur = rb.orig
+	case rb.pending != nil:
+		rb.cur, rb.pending = rb.pending, nil
+	default:
+		return nil
+	}
+	rb.first = false
+	return rb.cur
+}
+
+// getBody returns a GetBody for the attempt's request, so that the base
+// transport can itself replay it (HTTP/2 retries).
+func (rb *replayBody) getBody() func() (io.ReadCloser, error) {
+	switch {
+	case rb.buf != nil:
+		buf := rb.buf
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	case rb.get != nil:
+		return rb.get
+	}
+	return nil
+}
+
+// rewind prepares the body of the next attempt.
+func (rb *replayBody) rewind() error {
+	if rb.get != nil {
+		b, err := rb.get()
+		if err != nil {
+			return fmt.Errorf("twitchauth: replaying the request body: %w", err)
+		}
+		rb.pending = b
+	}
+	return nil
+}
+
+// close closes the caller's body if nothing did.
+func (rb *replayBody) close() {
+	if rb.orig != nil && rb.first {
+		_ = rb.orig.Close()
+	}
+	if rb.pending != nil {
+		_ = rb.pending.Close()
+	}
+}
