@@ -121,3 +121,16 @@ func isNetwork(err error) bool {
 	var ue *url.Error
 	return errors.As(err, &ue)
 }
+
+// holdsRefreshable reports whether the store holds an active grant with a
+// refresh token for tok's user and client. It fills in tok's user.
+func (c *cache) holdsRefreshable(e *env, tok *twitchauth.Token) bool {
+	if tok.UserID == "" {
+		if err := e.cfg.Identify(e.ctx, tok); err != nil {
+			return false // AddUserToken reports the failure
+		}
+	}
+	rec, err := c.st.Load(e.ctx, store.UserKey(tok.UserID))
+	return err == nil && rec.RefreshToken != "" && rec.ClientID == tok.ClientID &&
+		(rec.Status == "" || rec.Status == store.StatusActive)
+}

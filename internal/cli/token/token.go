@@ -333,6 +333,12 @@ func (e *env) userToken() error {
 		e.note("warning: you logged in as %s, not %s", tok.Login, e.o.Login)
 	}
 
+	if c != nil && e.o.Implicit && c.holdsRefreshable(e, tok) {
+		// An implicit token cannot be refreshed: it does not replace a
+		// stored grant that can.
+		e.note("The store keeps the refreshable grant of %s; this implicit-flow token is not stored.", tok.Login)
+		c = nil
+	}
 	var storeErr error
 	if c != nil {
 		stored, err := c.p.AddUserToken(e.ctx, tok)

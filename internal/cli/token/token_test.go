@@ -394,6 +394,20 @@ func TestImplicitFlow(t *testing.T) {
 	if !again.Cached || again.AccessToken != r.AccessToken {
 		t.Errorf("implicit token not stored: %+v", again)
 	}
+
+	// But it does not replace a refreshable grant of the same user.
+	code := decode(t, h.run(Options{UserToken: true, Force: true, Scopes: "user:read:email", JSON: true}).stdout)
+	h.page()
+	imp := h.run(Options{Implicit: true, Force: true, Scopes: "user:read:email", JSON: true})
+	wantCode(t, imp, 0)
+	h.page()
+	if !strings.Contains(imp.stderr, "not stored") {
+		t.Errorf("stderr: %s", imp.stderr)
+	}
+	kept := decode(t, h.run(Options{UserToken: true, JSON: true}).stdout)
+	if kept.AccessToken != code.AccessToken || kept.RefreshToken == "" {
+		t.Errorf("the implicit token replaced the refreshable grant: %+v", kept)
+	}
 }
 
 func TestValidateRefreshRevoke(t *testing.T) {
