@@ -243,3 +243,5 @@ func TestStartDeviceErrors(t *testing.T) {
 	_, err = public(s).PollDevice(ctx(t), &twitchauth.DeviceAuth{})
 	wantErr(t, err)
 }
+
+func withClock(c *fakeClock) twitchtest.Option { return twitchtest.WithClock(c.Now) }
