@@ -1,0 +1,270 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// ErrSchemaTooNew is returned by Open when the database was migrated by a
+// newer version of this package.
+var ErrSchemaTooNew = errors.New("database schema is newer than this program")
+
+// ErrNoKey is returned by Open when no encryption key was given: a server
+// database has no key file beside it, so the key must come from an option
+// or from store.EnvEncryptionKey.
+var ErrNoKey = errors.New("postgres: no encryption key")
+
+// DefaultLeasePoll is how often a Lease waiter checks whether a lease
+// lapsed, besides being woken at once when its holder releases it.
+const DefaultLeasePoll = 200 * time.Millisecond
+
+// Notification channels (LISTEN/NOTIFY) used by the store.
+const (
+	// RecordsChannel carries the key of every record saved or deleted.
+	RecordsChannel = "twitchauth_records"
+	// LeasesChannel carries the key of every lease released.
+	LeasesChannel = "twitchauth_leases"
+)
+
+// Store is a store.Store kept in a PostgreSQL database, shared by any number
+// of processes. It also implements store.Leaser and store.Watcher. It is
+// safe for concurrent use.
+type Store struct {
+	pool      *pgxpool.Pool
+	cipher    *store.Cipher
+	log       *slog.Logger
+	now       func() time.Time
+	leasePoll time.Duration
+	target    string // host:port/database, for messages (no password)
+	closed    atomic.Bool
+
+	lmu      sync.Mutex
+	waiters  map[string]map[chan struct{}]struct{} // lease key → waiters to wake on release
+	lstarted bool                                  // the lease listener is running
+	done     chan struct{}                         // closed by Close
+	bg       sync.WaitGroup                        // background goroutines
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Leaser  = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type keySource int
+
+const (
+	keyDefault keySource = iota // the environment variable, else ErrNoKey
+	keyCipher
+	keyFile
+	keyEnv
+)
+
+type options struct {
+	keySource keySource
+	cipher    *store.Cipher
+	keyErr    error
+	keyFile   string
+	logger    *slog.Logger
+	maxConns  int32
+	leasePoll time.Duration
+	now       func() time.Time
+}
+
+// WithKey encrypts with the given 32-byte primary key and also decrypts with
+// the previous keys (for key rotation). It overrides the key options given
+// before it. Every replica must be given the same keys.
+func WithKey(primary []byte, previous ...[]byte) Option {
+	return func(o *options) {
+		o.keySource = keyCipher
+		o.cipher, o.keyErr = store.NewCipher(primary, previous...)
+	}
+}
+
+// WithCipher encrypts with c. It overrides the key options given before it.
+func WithCipher(c *store.Cipher) Option {
+	return func(o *options) {
+		o.keySource, o.cipher, o.keyErr = keyCipher, c, nil
+		if c == nil {
+			o.keyErr = fmt.Errorf("%w: WithCipher(nil)", ErrNoKey)
+		}
+	}
+}
+
+// WithKeyFile reads the key from an existing key file (see
+// store.ReadKeyFile); unlike the SQLite store, it never creates one, since
+// every replica must use the same key. It overrides the key options given
+// before it.
+func WithKeyFile(path string) Option {
+	return func(o *options) { o.keySource, o.keyFile = keyFile, path }
+}
+
+// WithKeyFromEnv reads the keys from the environment variable
+// store.EnvEncryptionKey ("new,old" during a rotation) and fails Open if it
+// is unset. It overrides the key options given before it. This is also what
+// Open does when no key option is given.
+func WithKeyFromEnv() Option {
+	return func(o *options) { o.keySource = keyEnv }
+}
+
+// WithLogger sets the logger for events such as applied migrations or a
+// lease that could not be released (default: slog.Default()). It is never
+// given a token or a key.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// WithMaxConns bounds the connection pool (default: pgxpool's default, the
+// larger of 4 and the number of CPUs, or pool_max_conns in the URL). Watch
+// and the lease listener each hold one more connection outside the pool.
+func WithMaxConns(n int32) Option {
+	return func(o *options) { o.maxConns = n }
+}
+
+// WithLeasePoll sets how often a Lease waiter checks for a lapsed lease
+// (default DefaultLeasePoll). A released lease wakes its waiters at once
+// through NOTIFY; polling is what notices a holder that died.
+func WithLeasePoll(d time.Duration) Option {
+	return func(o *options) { o.leasePoll = d }
+}
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL or a
+// key=value connection string, as libpq and pgx accept), applies any pending
+// schema migrations and returns a Store ready for use. Close it when done.
+//
+// An encryption key is required: from the last key option given (WithKey,
+// WithCipher, WithKeyFile, WithKeyFromEnv) or, without one, from the
+// environment variable store.EnvEncryptionKey; otherwise Open fails with an
+// error wrapping ErrNoKey. Every replica sharing the database must use the
+// same key.
+//
+// Replicas may Open the same database at once: migrations run under a
+// transaction-scoped advisory lock, so each is applied exactly once.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o := options{leasePoll: DefaultLeasePoll, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if o.leasePoll <= 0 {
+		o.leasePoll = DefaultLeasePoll
+	}
+	cipher, err := resolveCipher(&o)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors may quote the connection string (and its
+		// password): do not pass them on.
+		return nil, errors.New("postgres: cannot parse the database URL (want postgres://user:password@host:port/database?sslmode=...)")
+	}
+	if o.maxConns > 0 {
+		cfg.MaxConns = o.maxConns
+	}
+	// A Save that returns nil must be durable: never run with
+	// synchronous_commit=off, whatever the server or role default says.
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error { return ensureSyncCommit(ctx, c) }
+	s := &Store{
+		cipher:    cipher,
+		log:       o.logger,
+		now:       o.now,
+		leasePoll: o.leasePoll,
+		target:    describe(cfg.ConnConfig),
+		waiters:   map[string]map[chan struct{}]struct{}{},
+		done:      make(chan struct{}),
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres %s: %w", s.target, err)
+	}
+	applied, err := migrate(ctx, s.pool)
+	for _, v := range applied {
+		s.log.Info("postgres store: applied schema migration", "database", s.target, "version", v)
+	}
+	if err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("postgres %s: %w", s.target, err)
+	}
+	return s, nil
+}
+
+func ensureSyncCommit(ctx context.Context, c *pgx.Conn) error {
+	var mode string
+	if err := c.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&mode); err != nil {
+		return err
+	}
+	if mode == "off" {
+		_, err := c.Exec(ctx, `SET synchronous_commit = on`)
+		return err
+	}
+	return nil
+}
+
+func describe(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)
+}
+
+func resolveCipher(o *options) (*store.Cipher, error) {
+	switch o.keySource {
+	case keyCipher:
+		if o.keyErr != nil {
+			return nil, o.keyErr
+		}
+		return o.cipher, nil
+	case keyFile:
+		if o.keyFile == "" {
+			return nil, fmt.Errorf("%w: WithKeyFile needs a path", ErrNoKey)
+		}
+		key, err := store.ReadKeyFile(o.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: reading the encryption key: %w", err)
+		}
+		return store.NewCipher(key)
+	}
+	c, ok, err := store.CipherFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: set %s to the same 32-byte key (base64) on every replica, or pass WithKey or WithKeyFile "+
+			"(generate one with: head -c 32 /dev/urandom | base64)", ErrNoKey, store.EnvEncryptionKey)
+	}
+	return c, nil
+}
+
+// KeyID returns the id of the key that encrypts new values (see
+// store.Cipher.KeyID), for diagnostics.
+func (s *Store) KeyID() string { return s.cipher.KeyID() }
+
+// Pool returns the connection pool, for health checks and metrics
+// (Pool().Ping, Pool().Stat). Do not write to the store's tables through it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the store: its pool, the lease listener, and any Watch (which
+// returns store.ErrClosed). Leases still held lapse by themselves. Later
+// calls return store.ErrClosed; closing twice is not an error.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.done)
+	s.bg.Wait()
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// Field names bound into every sealed value (see store.Cipher). They are part
+// of the stored format: never rename them. (The same names as the SQLite
+// store's, so sealed values can move between the two.)
+const (
+	fieldAccessToken  = "access_token"
+	fieldRefreshToken = "refresh_token"
+)
+
+const selectColumns = `key, version, client_id, user_id, login, access_token, refresh_token, token_type,
+	scopes, expiry, intents, status, last_validated, updated_at`
+
+// Load returns the record for key, or an error wrapping store.ErrNotFound.
+// A token that cannot be decrypted gives an error wrapping store.ErrWrongKey
+// or store.ErrCorrupt.
+func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.Record{}, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM tokens WHERE key = $1`, key)
+	if err != nil {
+		return store.Record{}, s.wrap(fmt.Sprintf("loading %q", key), err)
+	}
+	rec, err := pgx.CollectExactlyOneRow(rows, s.scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Record{}, store.NotFoundError(key)
+	}
+	if err != nil {
+		return store.Record{}, s.wrap(fmt.Sprintf("loading %q", key), err)
+	}
+	return rec, nil
+}
+
+// List returns every record, sorted by key (byte order). It fails if any
+// record cannot be read or decrypted.
+func (s *Store) List(ctx context.Context) ([]store.Record, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM tokens ORDER BY key`) // key is COLLATE "C"
+	if err != nil {
+		return nil, s.wrap("listing records", err)
+	}
+	out, err := pgx.CollectRows(rows, s.scan)
+	if err != nil {
+		return nil, s.wrap("listing records", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// Save writes rec if the stored version equals expectVersion; see
+// store.Store.Save. It is one statement — an UPDATE … WHERE key = $1 AND
+// version = $2, or an INSERT … ON CONFLICT DO NOTHING for version 0 — taking
+// the new version from the sequence version_seq; its commit (with
+// synchronous_commit on) makes it durable and notifies RecordsChannel.
+func (s *Store) Save(ctx context.Context, rec store.Record, expectVersion int64) (store.Record, error) {
+	if err := store.CheckSave(rec, expectVersion); err != nil {
+		return store.Record{}, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return store.Record{}, err
+	}
+	rec.UpdatedAt = s.now()
+	rec = rec.Normalize()
+	access, err := s.cipher.Seal(rec.Key, fieldAccessToken, []byte(rec.AccessToken))
+	if err != nil {
+		return store.Record{}, err
+	}
+	refresh, err := s.cipher.Seal(rec.Key, fieldRefreshToken, []byte(rec.RefreshToken))
+	if err != nil {
+		return store.Record{}, err
+	}
+	args := []any{
+		rec.Key, rec.ClientID, rec.UserID, rec.Login, access, refresh, rec.TokenType,
+		list(rec.Scopes), timeArg(rec.Expiry), list(rec.Intents), rec.Status, timeArg(rec.LastValidated), rec.UpdatedAt,
+	}
+	var q string
+	if expectVersion == 0 {
+		q = `INSERT INTO tokens (key, client_id, user_id, login, access_token, refresh_token, token_type,
+	scopes, expiry, intents, status, last_validated, updated_at, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nextval('version_seq'))
+ON CONFLICT (key) DO NOTHING
+RETURNING version`
+	} else {
+		q = `UPDATE tokens SET client_id = $2, user_id = $3, login = $4, access_token = $5, refresh_token = $6,
+	token_type = $7, scopes = $8, expiry = $9, intents = $10, status = $11, last_validated = $12, updated_at = $13,
+	version = nextval('version_seq')
+WHERE key = $1 AND version = $14
+RETURNING version`
+		args = append(args, expectVersion)
+	}
+	var version int64
+	err = s.pool.QueryRow(ctx, q, args...).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var current int64
+		err := s.pool.QueryRow(ctx, `SELECT version FROM tokens WHERE key = $1`, rec.Key).Scan(&current)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return store.Record{}, s.wrap(fmt.Sprintf("saving %q", rec.Key), err)
+		}
+		return store.Record{}, &store.ConflictError{Key: rec.Key, Expected: expectVersion, Current: current}
+	}
+	if err != nil {
+		return store.Record{}, s.wrap(fmt.Sprintf("saving %q", rec.Key), err)
+	}
+	rec.Version = version
+	return rec, nil // rec is already a private copy (Normalize)
+}
+
+// Delete removes key; deleting an absent key is not an error. Deleting a
+// record notifies RecordsChannel.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE key = $1`, key); err != nil {
+		return s.wrap(fmt.Sprintf("deleting %q", key), err)
+	}
+	return nil
+}
+
+// usable reports store.ErrClosed after Close, and ctx's error if it is done.
+func (s *Store) usable(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// wrap adds context to a database error. A context error stays matchable
+// with errors.Is; an error caused by Close becomes store.ErrClosed. The
+// messages name the database (host, port, name), never its password.
+func (s *Store) wrap(what string, err error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return fmt.Errorf("postgres store %s: %s: %w", s.target, what, err)
+}
+
+func (s *Store) scan(row pgx.CollectableRow) (store.Record, error) {
+	var (
+		rec                   store.Record
+		access, refresh       []byte
+		scopes, intents       []string
+		expiry, lastValidated pgtype.Timestamptz
+	)
+	err := row.Scan(&rec.Key, &rec.Version, &rec.ClientID, &rec.UserID, &rec.Login, &access, &refresh, &rec.TokenType,
+		&scopes, &expiry, &intents, &rec.Status, &lastValidated, &rec.UpdatedAt)
+	if err != nil {
+		return store.Record{}, err
+	}
+	at, err := s.cipher.Open(rec.Key, fieldAccessToken, access)
+	if err != nil {
+		return store.Record{}, err
+	}
+	rt, err := s.cipher.Open(rec.Key, fieldRefreshToken, refresh)
+	if err != nil {
+		return store.Record{}, err
+	}
+	rec.AccessToken, rec.RefreshToken = string(at), string(rt)
+	rec.Scopes, rec.Intents = scopes, intents
+	rec.Expiry = timeValue(expiry)
+	rec.LastValidated = timeValue(lastValidated)
+	return rec.Normalize(), nil
+}
+
+// list stores a nil list as an empty array (the columns are NOT NULL).
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func timeArg(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+func timeValue(v pgtype.Timestamptz) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return v.Time
+}
