@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -318,4 +319,51 @@ func doJSON(t *testing.T, u, body string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+func TestExtensionSecretsSurviveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sandbox.json")
+	s1, err := twitchtest.New(twitchtest.WithStateFile(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := s1.ExtensionClient().ID
+	if _, err := s1.RotateExtensionSecret(ext, 0); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s1.ExtensionSecrets(ext)
+	tok, err := s1.MintExtensionJWT(twitchtest.ExtJWTOptions{Role: "external", UserID: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := twitchtest.NewServer(t, twitchtest.WithStateFile(path))
+	got, _ := s2.ExtensionSecrets(ext)
+	if len(got) != 2 || got[0].Content != want[0].Content || got[1].Content != want[1].Content || !got[0].ExpiresAt.Equal(want[0].ExpiresAt) {
+		t.Fatalf("secrets after restart %v, want %v", got, want)
+	}
+	helixDo(t, s2, "GET", "/extensions/jwt/secrets?extension_id="+ext, "Bearer "+tok, ext, "").want(t, 200, "")
+}
+
+func TestHelixFaultSeam(t *testing.T) {
+	s := twitchtest.NewServer(t)
+	cid := s.DefaultClient().ID
+	tok := "Bearer " + userToken(t, s, "viewer")
+	s.SetFault("helix:GET /users", twitchtest.FaultFunc(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	}))
+	helixDo(t, s, "GET", "/users", tok, cid, "").want(t, 503, "")
+	helixDo(t, s, "GET", "/streams", tok, cid, "").want(t, 200, "")
+	s.SetFault("helix:GET /users", nil)
+	s.SetFault("helix", twitchtest.FaultFunc(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(http.StatusBadGateway)
+		return true
+	}))
+	helixDo(t, s, "GET", "/streams", tok, cid, "").want(t, 502, "")
+	if s.Requests("helix") != 3 || s.Requests("helix:GET /users") != 1 || s.Requests("helix:GET /streams") != 1 {
+		t.Fatalf("counters %d %d %d", s.Requests("helix"), s.Requests("helix:GET /users"), s.Requests("helix:GET /streams"))
+	}
 }

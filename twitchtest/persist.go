@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +30,8 @@ type stateFile struct {
 	AccessTokens    []accessToken  `json:"access_tokens"`
 	RefreshTokens   []refreshToken `json:"refresh_tokens"`
 	SigningKey      string         `json:"signing_key,omitempty"` // PKCS#8 PEM
+	// ExtensionSecrets are the extension clients' shared secrets (base64).
+	ExtensionSecrets map[string][]ExtensionSecret `json:"extension_secrets,omitempty"`
 }
 
 // loadState reads path into the empty server. It reports false when the
@@ -72,6 +75,7 @@ func (s *Server) loadState(path string) (bool, error) {
 		s.refresh[rt.Token] = &rt
 	}
 	s.defaultClient, s.publicClient, s.extClient = st.DefaultClient, st.PublicClient, st.ExtensionClient
+	s.helix.secrets = st.ExtensionSecrets
 	if st.SigningKey != "" && s.key == nil {
 		blk, _ := pem.Decode([]byte(st.SigningKey))
 		if blk == nil {
@@ -113,6 +117,12 @@ func (s *Server) snapshot() (stateFile, error) {
 	}
 	for _, rt := range s.refresh {
 		st.RefreshTokens = append(st.RefreshTokens, *rt)
+	}
+	if len(s.helix.secrets) > 0 {
+		st.ExtensionSecrets = make(map[string][]ExtensionSecret, len(s.helix.secrets))
+		for id, sec := range s.helix.secrets {
+			st.ExtensionSecrets[id] = slices.Clone(sec)
+		}
 	}
 	if s.key != nil {
 		der, err := x509.MarshalPKCS8PrivateKey(s.key)
