@@ -116,6 +116,29 @@ func (b *Broker) operator(r *http.Request) (ok, viaSession bool) {
 	return false, false
 }
 
+// loopbackAlias reports whether the request reached the broker under another
+// loopback name than the public URL's (127.0.0.1 vs localhost). Other host
+// mismatches are left alone: behind a reverse proxy the Host may differ.
+func (b *Broker) loopbackAlias(r *http.Request) bool {
+	pu, err := url.Parse(b.cfg.PublicURL)
+	if err != nil || strings.EqualFold(r.Host, pu.Host) {
+		return false
+	}
+	isLocal := func(hostport string) bool {
+		h, _, err := net.SplitHostPort(hostport)
+		if err != nil {
+			h = hostport
+		}
+		return strings.EqualFold(h, "localhost") || isLoopback(h)
+	}
+	return isLocal(r.Host) && isLocal(pu.Host) && pu.Port() == portOf(r.Host)
+}
+
+func portOf(hostport string) string {
+	_, p, _ := net.SplitHostPort(hostport)
+	return p
+}
+
 func isLoopback(remoteAddr string) bool {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -223,6 +246,12 @@ func humanDuration(d time.Duration) string {
 // handleAuthorize starts a sign-in: a new single-use state, kept in an
 // HttpOnly cookie, and a redirect to Twitch's consent page.
 func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	if b.loopbackAlias(r) {
+		// Opened as 127.0.0.1 while the redirect URI says localhost (or the
+		// reverse): the state cookie would not come back to /callback.
+		http.Redirect(w, r, b.cfg.PublicURL+r.URL.RequestURI(), http.StatusFound)
+		return
+	}
 	intent := r.URL.Query().Get("intent")
 	if intent != "" && !intentRE.MatchString(intent) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The intent name is not valid.", "")

@@ -1,0 +1,200 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startSandboxBroker runs `twitchauth serve --sandbox` in-process on free
+// loopback ports and returns its Info once it listens.
+func startSandboxBroker(t testing.TB, extra map[string][]string) (Info, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	flags := map[string][]string{"listen": {"127.0.0.1:0"}, "log_level": {"warn"}}
+	for k, v := range extra {
+		flags[k] = v
+	}
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	o := &Options{
+		Sandbox: true, SandboxListen: "127.0.0.1:0", Flags: flags,
+		Getenv: func(string) string { return "" },
+		Stderr: stderr, Stdout: stderr,
+		ready:  func(i Info) { ready <- i },
+	}
+	go func() { done <- Run(ctx, o) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop within 15s of cancellation")
+		}
+	})
+	select {
+	case info := <-ready:
+		return info, stderr
+	case err := <-done:
+		t.Fatalf("serve stopped before listening: %v\n%s", err, stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start within 30s\n%s", stderr)
+	}
+	panic("unreachable")
+}
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestSandboxBrowserEndToEnd clicks through the broker in real headless
+// Chromium: sign-in page, Connect, the sandbox's consent page (pick a user,
+// Authorize), the home page listing the account, Validate, then Revoke; the
+// account is gone.
+func TestSandboxBrowserEndToEnd(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is required in CI (apt-get install -y chromium): %v", err)
+		}
+		t.Skipf("chromium not installed at %s", chromiumPath)
+	}
+	info, logs := startSandboxBroker(t, nil)
+	if !strings.Contains(logs.String(), info.AdminKey) || !strings.Contains(logs.String(), info.URL+"/") {
+		t.Fatalf("the banner lacks the URL or the admin key:\n%s", logs)
+	}
+	user := info.Sandbox.Users()[1]
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// Start the browser on browserCtx itself: the context of the first run
+	// owns the browser, and the bounded contexts below would close it.
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 30*time.Second)
+	stopWatch := context.AfterFunc(startCtx, cancelBrowser)
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	stopWatch()
+	cancelStart()
+
+	fail := func(name string, err error) {
+		t.Helper()
+		c2, cancel2 := context.WithTimeout(browserCtx, 5*time.Second)
+		defer cancel2()
+		loc, _ := chromedp.Run(c2, chromedp.Location())
+		html, _ := chromedp.Run(c2, chromedp.OuterHTML(chromedp.CSS("body")))
+		t.Fatalf("%s: %v\nat %s\n%s", name, err, loc, html)
+	}
+	// step runs actions with a bounded wait.
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(browserCtx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			fail(name, err)
+		}
+	}
+	read := func(name string, a chromedp.Action[string]) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(browserCtx, 30*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			fail(name, err)
+		}
+		return v
+	}
+	card := "account-" + user.ID
+
+	step("open the sign-in page",
+		chromedp.Navigate(info.URL+"/signin"),
+		chromedp.WaitVisible(chromedp.ID("connect")),
+	)
+	if text := read("sign-in text", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "chat:read") {
+		t.Errorf("the sign-in page does not list the scopes: %q", text)
+	}
+	step("connect and reach the sandbox consent page",
+		chromedp.Click(chromedp.ID("connect")),
+		chromedp.WaitVisible(chromedp.CSS("select#login")),
+	)
+	step("pick a user and authorize",
+		chromedp.SetValue(chromedp.CSS("select#login"), user.Login),
+		chromedp.Click(chromedp.CSS(`button[value="authorize"]`)),
+		chromedp.WaitVisible(chromedp.ID(card)),
+	)
+	text := read("account card", chromedp.Text(chromedp.ID(card)))
+	if !strings.Contains(text, user.Login) || !strings.Contains(text, "active") || !strings.Contains(text, "chat:read") {
+		t.Fatalf("the home page's account card: %q", text)
+	}
+	if loc := read("location", chromedp.Location()); loc != info.URL+"/?done=connected" {
+		t.Errorf("landed on %s", loc)
+	}
+	validatesBefore := info.Sandbox.Requests("validate")
+	step("validate",
+		chromedp.Click(chromedp.CSS("#"+card+" button.validate")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	)
+	if text := read("flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(text, "validated") {
+		t.Fatalf("after validate: %q", text)
+	}
+	if text := read("last validated", chromedp.Text(chromedp.CSS("#"+card+" .validated"))); !strings.HasSuffix(text, "ago") {
+		t.Errorf("last validated after the button: %q", text)
+	}
+	if info.Sandbox.Requests("validate") <= validatesBefore {
+		t.Error("the validate button did not reach Twitch's /validate")
+	}
+	revokesBefore := info.Sandbox.Requests("revoke")
+	step("revoke and disconnect",
+		chromedp.Click(chromedp.CSS("#"+card+" button.revoke")),
+		chromedp.WaitVisible(chromedp.ID("empty")),
+	)
+	if text := read("flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(text, "revoked") {
+		t.Errorf("after revoke: %q", text)
+	}
+	if n := len(info.Broker.Provider().Users()); n != 0 {
+		t.Fatalf("%d accounts held after revoke", n)
+	}
+	if info.Sandbox.Requests("revoke") <= revokesBefore {
+		t.Fatal("the sandbox saw no revocation")
+	}
+}

@@ -1,0 +1,427 @@
+// Package serve implements `twitchauth serve`: it configures and runs the
+// token broker (package broker) from flags, environment and a configuration
+// file, opens the token store, and in --sandbox mode starts the offline
+// Twitch sandbox (package twitchtest) in the same process. `serve keys`
+// manages the broker's API keys. It owns the command's configuration and
+// output only; the server's behaviour lives in package broker.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/extension"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/sqlite"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// Options are the inputs of `twitchauth serve`.
+type Options struct {
+	// ConfigPath is the configuration file (--config); empty means none.
+	ConfigPath string
+	// Flags are the settings given as flags, by configuration key.
+	Flags map[string][]string
+	// Sandbox starts the offline sandbox and wires the broker to it.
+	Sandbox bool
+	// SandboxListen is the sandbox's listen address (default 127.0.0.1:0).
+	SandboxListen string
+	// Getenv reads the environment (default os.Getenv).
+	Getenv func(string) string
+	// Stdout and Stderr receive the start banner and the logs.
+	Stdout, Stderr io.Writer
+
+	// ready, when set, is called once the broker listens (tests).
+	ready func(Info)
+}
+
+// Info describes a running broker (tests).
+type Info struct {
+	URL      string
+	AdminKey string // sandbox mode only
+	Sandbox  *twitchtest.Server
+	Broker   *broker.Broker
+}
+
+// NewCommand returns the `serve` command.
+func NewCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &Options{Stdout: stdout, Stderr: stderr}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the token broker: web sign-in, token API, Helix proxy (try --sandbox)",
+		Long: `Run the twitchauth token broker.
+
+Users connect their Twitch account on its web pages; internal services get
+fresh tokens from its JSON API with an API key; the broker refreshes and
+validates every token (hourly, as Twitch requires) and never gives out a
+refresh token.
+
+Try it without a Twitch account:
+
+  twitchauth serve --sandbox
+
+Configuration comes from flags, then environment variables, then the
+configuration file (--config, JSON or "key = value" lines), then defaults.
+See docs/broker.md. API keys: twitchauth serve keys --help.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Flags = map[string][]string{}
+			for _, s := range settings {
+				if s.flag == "" || !cmd.Flags().Changed(s.flag) {
+					continue
+				}
+				if s.list {
+					v, _ := cmd.Flags().GetStringArray(s.flag)
+					o.Flags[s.key] = v
+				} else {
+					v, _ := cmd.Flags().GetString(s.flag)
+					o.Flags[s.key] = []string{v}
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	for _, s := range settings {
+		if s.flag == "" {
+			continue
+		}
+		help := s.help + " [$" + s.env + "]"
+		if s.list {
+			f.StringArray(s.flag, nil, help)
+		} else {
+			f.String(s.flag, s.def, help)
+		}
+	}
+	f.StringVar(&o.ConfigPath, "config", "", "configuration file (JSON, or key = value lines)")
+	f.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
+	f.StringVar(&o.SandboxListen, "sandbox-listen", "127.0.0.1:0", "the sandbox's listen address in --sandbox mode")
+	cmd.AddCommand(newKeysCommand(stdout, stderr))
+	return cmd
+}
+
+// Run runs the broker until ctx ends.
+func Run(ctx context.Context, o *Options) error {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	var file values
+	if o.ConfigPath != "" {
+		var err error
+		if file, err = readConfigFile(o.ConfigPath); err != nil {
+			return cliutil.Exit(cliutil.ExitUsage, err)
+		}
+	}
+	v := resolve(file, o.Getenv, o.Flags)
+	log, err := newLogger(o.Stderr, v.get("log_level"), v.get("log_format"))
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	interval, err := time.ParseDuration(v.get("validation_interval"))
+	if err != nil || interval < time.Minute {
+		return cliutil.Exitf(cliutil.ExitUsage, "--validation-interval %q: give a duration of at least 1m, such as 1h", v.get("validation_interval"))
+	}
+
+	tw := &twitchauth.Config{
+		ClientID:     v.get("client_id"),
+		ClientSecret: v.get("client_secret"),
+		Scopes:       strings.FieldsFunc(v.get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }),
+		Endpoints:    twitchauth.Endpoints{IDURL: v.get("id_url"), APIURL: v.get("api_url")},
+		Logger:       log,
+	}
+
+	// Keys: the keys file, then specs from the configuration.
+	keysPath := v.get("keys_file")
+	if keysPath == "" && !o.Sandbox {
+		if keysPath, err = dataPath(o.Getenv, "broker-keys.json"); err != nil {
+			return err
+		}
+	}
+	var apiKeys []broker.APIKey
+	if keysPath != "" {
+		if apiKeys, err = broker.ReadKeysFile(keysPath); err != nil {
+			return cliutil.Exit(cliutil.ExitUsage, err)
+		}
+	}
+	for _, spec := range v["api_key"] {
+		k, err := broker.ParseKeySpec(spec)
+		if err != nil {
+			return cliutil.Exit(cliutil.ExitUsage, err)
+		}
+		apiKeys = append(apiKeys, k)
+	}
+	keys, err := broker.NewKeySet(apiKeys...)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+
+	l, err := net.Listen("tcp", v.get("listen"))
+	if err != nil {
+		hint := ""
+		if o.Sandbox {
+			hint = " (pick another with --listen 127.0.0.1:0 for a free port)"
+		}
+		return cliutil.Exitf(cliutil.ExitInternal, "cannot listen on %s: %v%s", v.get("listen"), err, hint)
+	}
+	defer l.Close()
+	publicURL := v.get("public_url")
+	if publicURL == "" {
+		publicURL = defaultPublicURL(l.Addr().(*net.TCPAddr), o.Sandbox)
+	}
+
+	storeSpec := v.get("store")
+	var ext func(http.Handler) http.Handler
+	var adminKey string
+	var sb *twitchtest.Server
+	if o.Sandbox {
+		sb, err = twitchtest.New(twitchtest.WithLogger(log.With("component", "sandbox")))
+		if err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, err)
+		}
+		if err := sb.Listen(o.SandboxListen); err != nil {
+			return cliutil.Exitf(cliutil.ExitInternal, "starting the sandbox on %s: %v", o.SandboxListen, err)
+		}
+		defer sb.Close()
+		if tw.ClientID != "" {
+			log.Warn("--sandbox: the configured client ID and secret are ignored; the sandbox registers its own client")
+		}
+		cl, err := sb.AddClient(twitchtest.Client{Name: "twitchauth broker (sandbox)", RedirectURIs: []string{strings.TrimRight(publicURL, "/") + "/callback"}})
+		if err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, err)
+		}
+		tw.ClientID, tw.ClientSecret = cl.ID, cl.Secret
+		tw.Endpoints = twitchauth.Endpoints{IDURL: sb.IDURL(), APIURL: sb.APIURL()}
+		if len(tw.Scopes) == 0 {
+			tw.Scopes = []string{"chat:read", "chat:edit", "user:read:email"}
+		}
+		if storeSpec == "" {
+			dir, err := os.MkdirTemp("", "twitchauth-sandbox-")
+			if err != nil {
+				return cliutil.Exit(cliutil.ExitInternal, err)
+			}
+			defer os.RemoveAll(dir)
+			storeSpec = filepath.Join(dir, "broker.db")
+		}
+		adminKey = broker.GenerateKey()
+		if err := keys.Add(broker.APIKey{Name: "sandbox-admin", SHA256: broker.HashKey(adminKey), Perms: []broker.Perm{broker.PermAdmin}}); err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, err)
+		}
+		if ext, err = sandboxExtension(sb, log); err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, err)
+		}
+	} else {
+		if tw.ClientID == "" {
+			return cliutil.Exitf(cliutil.ExitUsage, "no Twitch client ID: set TWITCH_CLIENT_ID (and TWITCH_CLIENT_SECRET), or try `twitchauth serve --sandbox`")
+		}
+		if tw.ClientSecret == "" {
+			return cliutil.Exitf(cliutil.ExitUsage, "no client secret: set TWITCH_CLIENT_SECRET (the broker uses the authorization code flow, which needs a confidential client)")
+		}
+		if storeSpec == "" {
+			if storeSpec, err = dataPath(o.Getenv, "broker.db"); err != nil {
+				return err
+			}
+		}
+		if id := v.get("extension_client_id"); id != "" {
+			if ext, err = configuredExtension(id, v.get("extension_secret"), log); err != nil {
+				return cliutil.Exit(cliutil.ExitUsage, err)
+			}
+		}
+	}
+
+	st, closeStore, err := openStore(ctx, storeSpec, v.get("encryption_key_file"), log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	b, err := broker.New(ctx, broker.Config{
+		Twitch:             tw,
+		Store:              st,
+		PublicURL:          publicURL,
+		Keys:               keys,
+		OpenOnLoopback:     o.Sandbox,
+		Extension:          ext,
+		ValidationInterval: interval,
+		Logger:             log,
+	})
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
+	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
+		"client_id", tw.ClientID, "store", storeSpec, "api_keys", len(keys.Keys()))
+	if o.ready != nil {
+		o.ready(Info{URL: publicURL, AdminKey: adminKey, Sandbox: sb, Broker: b})
+	}
+	if err := b.Serve(ctx, l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	log.Info("broker stopped")
+	return nil
+}
+
+// defaultPublicURL derives the public URL from the listen address. Twitch
+// accepts plain http redirect URIs only for localhost, so a loopback address
+// becomes http://localhost:<port> (the sandbox keeps 127.0.0.1, where it
+// issues its own URLs).
+func defaultPublicURL(addr *net.TCPAddr, sandbox bool) string {
+	host := addr.IP.String()
+	switch {
+	case sandbox && (addr.IP.IsLoopback() || addr.IP.IsUnspecified()):
+		host = "127.0.0.1"
+	case addr.IP.IsLoopback() || addr.IP.IsUnspecified():
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// openStore is the store factory: one case per kind of store.
+func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (store.Store, func() error, error) {
+	switch {
+	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
+		return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "PostgreSQL stores are not supported yet: use a SQLite file path for --store")
+	case spec == "memory":
+		log.Warn("the memory store forgets every grant when the broker stops")
+		m := store.NewMemory()
+		return m, m.Close, nil
+	case strings.Contains(spec, "://"):
+		u, _ := url.Parse(spec)
+		scheme := "?"
+		if u != nil {
+			scheme = u.Scheme
+		}
+		return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "unknown store kind %q: give a SQLite file path or memory", scheme)
+	default:
+		opts := []sqlite.Option{sqlite.WithLogger(log)}
+		if keyFile != "" && os.Getenv(store.EnvEncryptionKey) == "" {
+			opts = append(opts, sqlite.WithKeyFile(keyFile))
+		}
+		s, err := sqlite.Open(ctx, strings.TrimPrefix(spec, "sqlite:"), opts...)
+		if err != nil {
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+		}
+		return s, s.Close, nil
+	}
+}
+
+// sandboxExtension verifies JWTs signed with the sandbox extension client's
+// secrets.
+func sandboxExtension(sb *twitchtest.Server, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+	ec := sb.ExtensionClient()
+	secs, err := sb.ExtensionSecrets(ec.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ring []extension.Secret
+	for _, s := range secs {
+		p, err := extension.ParseSecret(s.Content)
+		if err != nil {
+			return nil, err
+		}
+		p.Active, p.Expires = s.ActiveAt, s.ExpiresAt
+		ring = append(ring, p)
+	}
+	return newExtensionMiddleware(ec.ID, extension.NewKeyring(ring...), log)
+}
+
+func configuredExtension(clientID, secret string, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+	if secret == "" {
+		return nil, errors.New("extension_client_id is set but TWITCHAUTH_EXTENSION_SECRET is not")
+	}
+	s, err := extension.ParseSecret(secret)
+	if err != nil {
+		return nil, errors.New("the extension secret is not valid base64 (copy it from the extension's console page)")
+	}
+	return newExtensionMiddleware(clientID, extension.NewKeyring(s), log)
+}
+
+func newExtensionMiddleware(clientID string, ring *extension.Keyring, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+	v, err := extension.NewVerifier(ring, extension.VerifierConfig{Leeway: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return extension.NewMiddleware(extension.MiddlewareConfig{
+		Verifier: v, ClientID: clientID, ViewerRate: 10, ViewerBurst: 20, Logger: log,
+	})
+}
+
+func printBanner(w io.Writer, b *broker.Broker, publicURL, adminKey string, sb *twitchtest.Server, storePath string, tempStore bool) {
+	if sb == nil {
+		fmt.Fprintf(w, "twitchauth broker on %s\n  redirect URI (register it with Twitch): %s\n", publicURL, b.RedirectURI())
+		return
+	}
+	var logins []string
+	for _, u := range sb.Users() {
+		logins = append(logins, u.Login)
+	}
+	where := storePath
+	if tempStore {
+		where += " (temporary, deleted on exit)"
+	}
+	fmt.Fprintf(w, `
+twitchauth broker — sandbox mode (an offline stand-in for Twitch; no account needed)
+
+  Open:       %s/
+  Admin key:  %s
+              (shown once; token API: curl -H "Authorization: Bearer <key>" %s/v1/token/app)
+  Sandbox:    %s  (users: %s)
+  Store:      %s
+  Extension:  GET %s/ext/hello with a JWT of the sandbox extension client %s
+
+Stop with Ctrl-C.
+
+`, publicURL, adminKey, publicURL, sb.URL(), strings.Join(logins, ", "), where, publicURL, sb.ExtensionClient().ID)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// dataPath returns $XDG_DATA_HOME/twitchauth/<name>, or
+// ~/.local/share/twitchauth/<name>.
+func dataPath(getenv func(string) string, name string) (string, error) {
+	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "twitchauth", name), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", cliutil.Exitf(cliutil.ExitUsage, "cannot find the home directory: set HOME or XDG_DATA_HOME, or give --store and --keys-file")
+		}
+	}
+	return filepath.Join(home, ".local", "share", "twitchauth", name), nil
+}
