@@ -1,7 +1,8 @@
 // Package twitchtest is an offline Twitch identity sandbox: an HTTP server
 // that reproduces id.twitch.tv/oauth2 (token, authorize, device, validate,
-// revoke, OpenID Connect) closely enough to test a Twitch client without the
-// internet. Use it in Go tests with NewServer, or as a process with
+// revoke, OpenID Connect), a Helix subset with Twitch's rate-limit buckets,
+// and extension JWTs and secrets, closely enough to test a Twitch client
+// without the internet. Use it in Go tests with NewServer, or as a process with
 // `twitchauth mock`.
 //
 // The package owns the sandbox's state (clients, users, consents, codes,
@@ -21,6 +22,21 @@
 //	GET  /oauth2/validate                    Authorization: OAuth <token> or Bearer <token>
 //	POST /oauth2/revoke                      client_id, token
 //	GET  /oauth2/.well-known/openid-configuration, GET /oauth2/keys, GET/POST /oauth2/userinfo
+//
+// Helix subset (under /helix, each with Twitch's JSON shapes):
+//
+//	GET    /helix/users                   ?id= and ?login= repeated (100 in all); none = the token's user
+//	GET    /helix/streams                 user_id, user_login, game_id, language, type; first, after
+//	GET    /helix/channels                ?broadcaster_id= repeated; PATCH for the token's own channel (204)
+//	GET    /helix/users/extensions        user:read:broadcast or user:edit:broadcast (any token with ?user_id=); PUT
+//	POST   /helix/extensions/pubsub       EBS JWT, role external, pubsub_perms.send covering each target (204)
+//	POST   /helix/extensions/chat         ?broadcaster_id=, EBS JWT (204)
+//	GET    /helix/extensions/jwt/secrets  ?extension_id=, EBS JWT; POST creates a secret (&delay=, default 300)
+//	GET    /helix/extensions/live         ?extension_id=: live channels with the extension active
+//	POST   /helix/moderation/bans         ?broadcaster_id=&moderator_id=, {"data":{"user_id","duration","reason"}}
+//	DELETE /helix/moderation/bans         ?broadcaster_id=&moderator_id=&user_id= (204)
+//	GET    /helix/moderation/moderators   ?broadcaster_id= (the token's user), moderation:read
+//	POST   /_sandbox/extension/jwt        the sandbox's own: mints extension JWTs for non-Go tests
 //
 // Parameters of token, device and revoke are read from an urlencoded or
 // multipart body and from the query string (twitch-cli sends them in the
@@ -83,11 +99,103 @@
 //     signed-in user who already consented to a superset of the scopes is
 //     redirected at once unless force_verify=true.
 //
+// # Helix: authentication, rate limits and choices
+//
+// Helix takes Authorization: Bearer <token> with a Client-Id header naming
+// the token's client. Errors are {"error":"<status text>","status":N,
+// "message":"..."}: "OAuth token is missing", "Client ID is missing" (checked
+// in that order), "Invalid OAuth token" (unknown, expired or revoked tokens,
+// and any scheme other than Bearer or Extension, including OAuth), "Client
+// ID and OAuth token do not match", "Missing scope: <scope>" (alternatives
+// joined with " or "), "Missing User OAUTH Token" (an app token where a user
+// token is needed). Malformed JSON bodies get 400 "Malformed request body";
+// wrong methods a Helix-shaped 405; unknown /helix paths 404.
+//
+// Authorization: Extension <Helix JWT> is accepted exactly where user
+// tokens without scopes are (users, streams, channels GET, extensions/live)
+// and refused elsewhere with 401 "The Extension authorization scheme is not
+// supported by this endpoint". The JWT must be HS256, carry exp, verify
+// with an active secret of the extension named by Client-Id, and have an
+// opaque_user_id; otherwise 401 "Invalid or expired JWT" (Twitch's text for
+// this is not recorded). A client_id claim naming another client is a
+// mismatch. GET /helix/users without parameters answers with the JWT's
+// user_id when the viewer shared their identity, else 400 like an app token.
+// The EBS endpoints (pubsub, chat, secrets) take only an extension JWT as
+// Bearer: a non-JWT gets 401 "This endpoint requires a JWT signed with the
+// extension secret"; a JWT whose role is not external, whose channel_id is
+// not the broadcaster ("all" for global PubSub broadcasts), or whose
+// pubsub_perms.send does not cover a target ("*" and "whisper-*" wildcards
+// work) gets 403. PubSub also needs user_id, as the reference says. Extension
+// chat requires channel_id = broadcaster_id, as the reference says
+// (twitchdev/issues#577 reports user_id being used instead).
+//
+// Rate limits are token buckets whose points refill continuously:
+// app tokens and EBS JWTs draw from the client's app bucket, user tokens from
+// the client-and-user bucket (800 points a minute each,
+// WithHelixRateLimit), Helix JWTs from the viewer's bucket keyed by client
+// and opaque user ID (30 a minute, WithExtensionViewerRateLimit). Every
+// endpoint costs 1 point. Every authenticated Helix answer carries
+// Ratelimit-Limit (bucket size), Ratelimit-Remaining (whole points left) and
+// Ratelimit-Reset (Unix seconds, rounded up, when the bucket is full again);
+// failed authentications take no points and report the Client-Id's app
+// bucket when that client exists. An empty bucket answers 429
+// {"error":"Too Many Requests","status":429,"message":"Request limit
+// exceeded"}. PubSub messages have a second bucket per extension and
+// broadcaster (100 a minute, WithExtensionPubSubRateLimit) answering the
+// same 429. Counters: Requests("helix") for every request under /helix/,
+// Requests("helix:429"), and one per endpoint, "helix:GET /users",
+// "helix:PATCH /channels", …; those names are also SetFault points
+// ("helix" faults every Helix path). ResetRateLimits refills every bucket.
+//
+// Data: the default users twitchdev, broadcaster and moderator are live at
+// start (sorted by viewer count; SetStreamLive and SetStreamOffline change
+// that) and moderator moderates broadcaster (AddModerator adds more). Stream
+// titles, games, languages and tags are the channel's, which PATCH
+// /helix/channels changes (game_id from a small catalogue of Twitch
+// category IDs; "" or "0" unsets). Cursors are opaque base64 strings, and
+// "pagination" is {} on the last page; only "after" is supported, not
+// "before". Get Extension Live Channels' pagination is the cursor string,
+// as on Twitch. Banning a banned user answers 400; a timeout may be replaced
+// by a ban or a new timeout, and ends by itself. PUT /helix/users/extensions
+// accepts only registered extension clients as id. Account creation dates
+// are derived from the user ID. Helix data other than extension secrets is
+// not persisted.
+//
+// # Extensions
+//
+// Each extension client has shared secrets (32 random bytes, shown base64),
+// created on first use, active from creation and expiring after 100 years.
+// RotateExtensionSecret(id, delay) and POST
+// /helix/extensions/jwt/secrets?delay= add a secret that becomes active
+// after delay (the API reference: the delay postpones activation; minimum
+// and default 300 s over HTTP, 0 allowed in Go, which is the console's
+// "Create New Secret"); every older secret then expires one hour after the
+// new one becomes active (the console's "one hour";
+// WithExtensionSecretOverlap). Tokens verify with any secret in its active
+// window; the sandbox signs with the active secret that expires last.
+// Expired secrets are dropped from answers. Secrets persist in the state
+// file.
+//
+// MintExtensionJWT mints the front-end token (roles broadcaster, moderator,
+// viewer: opaque_user_id "U"+user ID when identity is shared, else a new
+// "A…" ID; default pubsub_perms listen broadcast, global and the viewer's
+// whisper topic, broadcasters may also send to broadcast and whisper-*;
+// is_unlinked as a boolean) and EBS tokens (role external, no default
+// perms). MintHelixJWT mints the helixToken: opaque_user_id, client_id,
+// created_at and exp (user_id when given). Both are HS256 with typ JWT, one
+// hour by default. POST /_sandbox/extension/jwt takes {"client_id",
+// "channel_id","role","user_id","opaque_user_id","is_unlinked",
+// "pubsub_perms","ttl" (seconds)} and answers {"client_id","channel_id",
+// "role","user_id","opaque_user_id","token","helix_token" (front-end roles
+// only),"exp"}; it answers loopback callers only (403 otherwise). Messages
+// sent through PubSub and extension chat are kept (the last 1,000) for
+// PubSubMessages and ExtensionChatMessages.
+//
 // # State
 //
 // Everything lives in memory behind one RWMutex; validate is a map lookup
 // under a read lock and no password hashing is done. WithStateFile persists
-// clients, users, consents, live tokens and the signing key to a JSON file
+// clients, users, consents, live tokens, extension secrets and the signing key to a JSON file
 // (mode 0600, written atomically shortly after each change and on Close) and
 // reloads them at start. Codes, consent pages and device codes are not
 // persisted. Access tokens are 30 lowercase alphanumeric characters and
