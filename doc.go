@@ -43,7 +43,11 @@
 //		http.Redirect(w, r, cfg.AuthorizeURL(state), http.StatusFound)
 //	})
 //	http.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
-//		c, _ := r.Cookie("state")
+//		c, err := r.Cookie("state")
+//		if err != nil {
+//			http.Error(w, "no login in progress", http.StatusBadRequest)
+//			return
+//		}
 //		tok, err := cfg.HandleCallback(r.Context(), r, c.Value) // checks state, exchanges the code
 //		if err != nil {
 //			http.Error(w, "login failed", http.StatusForbidden)
