@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -279,4 +280,30 @@ func TestHelixProxy(t *testing.T) {
 		t.Errorf("helix metrics missing")
 	}
 	_ = twitchauth.ErrInvalidToken
+}
+
+func TestHelixProxyAgainstSandbox(t *testing.T) {
+	e := newEnv(t)
+	u := sandboxUser(t, e.sb, 0)
+	e.connect(e.browser(), u.Login).Body.Close()
+	for _, subj := range []string{"", "app", "user:" + u.ID, "user:" + u.Login} {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/helix/users?login="+u.Login, nil)
+		req.Header.Set("Authorization", "Bearer "+e.keys[PermHelix])
+		if subj != "" {
+			req.Header.Set(SubjectHeader, subj)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"id":"`+u.ID+`"`) || resp.Header.Get("Ratelimit-Limit") == "" {
+			t.Fatalf("subject %q: %d %s", subj, resp.StatusCode, b)
+		}
+	}
+	_, metrics := e.do("GET", "/metrics", "")
+	if !strings.Contains(string(metrics), "twitchauth_helix_upstream_requests_total 4") {
+		t.Errorf("upstream counter missing from metrics")
+	}
 }

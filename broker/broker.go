@@ -39,8 +39,10 @@ type Config struct {
 	// GET /ext/hello, which answers the verified claims (see package
 	// extension's NewMiddleware).
 	Extension func(http.Handler) http.Handler
-	// HelixTransport carries the Helix proxy's requests (default: a clone of
-	// http.DefaultTransport). The proxy adds Client-Id and Authorization.
+	// HelixTransport sends the Helix proxy's requests (default: a clone of
+	// http.DefaultTransport). Each subject's twitchauth.Transport wraps it
+	// to add Client-Id and Authorization, renew the token after a 401 and
+	// pace requests against the rate limits.
 	HelixTransport http.RoundTripper
 	// Registerer receives the broker's Prometheus metrics; nil means a new
 	// registry, served at /metrics. When set, Gatherer should be set too.
@@ -175,6 +177,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Registerer.MustRegister(newHelixCollector(b.helix))
 	b.handler = b.routes()
 	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
 		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")

@@ -9,6 +9,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/twitchauth/twitchauth"
 )
@@ -22,19 +25,31 @@ const (
 	SubjectParam  = "twitch_subject"
 )
 
-// maxHelixBody bounds a proxied request body: the proxy buffers it to replay
-// it once after a 401 (Helix request bodies are small JSON documents).
+// maxHelixBody bounds a proxied request body; the body is buffered so that
+// the transport can replay it after a 401 or a 503 (Helix request bodies are
+// small JSON documents).
 const maxHelixBody = 1 << 20
 
-// helixProxy forwards /helix/* to Twitch's Helix API with the chosen
-// subject's token.
+// helixProxy forwards /helix/* to Twitch's Helix API through a
+// twitchauth.Transport per subject (Client-Id, the subject's bearer token,
+// 401 → refresh → retry, rate-limit pacing shared by all subjects).
 type helixProxy struct {
-	b      *Broker
-	target *url.URL
-	rp     *httputil.ReverseProxy
+	b          *Broker
+	rp         *httputil.ReverseProxy
+	base       http.RoundTripper
+	pacer      *twitchauth.Pacer
+	mu         sync.Mutex
+	transports map[string]*twitchauth.Transport
 }
 
-type subjectCtxKey struct{}
+// helixRoute is what the proxy handler hands to the reverse proxy's
+// transport through the request context.
+type helixRoute struct {
+	t     *twitchauth.Transport
+	label string
+}
+
+type routeCtxKey struct{}
 
 func newHelixProxy(b *Broker) (*helixProxy, error) {
 	target, err := url.Parse(b.twitch.APIBaseURL())
@@ -47,7 +62,7 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 		t.MaxIdleConnsPerHost = 64
 		base = t
 	}
-	p := &helixProxy{b: b, target: target}
+	p := &helixProxy{b: b, base: base, pacer: twitchauth.NewPacer(), transports: map[string]*twitchauth.Transport{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			out := pr.Out
@@ -55,31 +70,47 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 			out.URL.Host = target.Host
 			out.URL.Path = strings.TrimRight(target.Path, "/") + strings.TrimPrefix(pr.In.URL.Path, "/helix")
 			out.URL.RawPath = ""
-			q := out.URL.Query()
-			if q.Has(SubjectParam) {
+			if q := out.URL.Query(); q.Has(SubjectParam) {
 				q.Del(SubjectParam)
 				out.URL.RawQuery = q.Encode()
 			}
 			out.Host = ""
+			// The caller's API key and cookies stay here; the transport
+			// sets Client-Id and Authorization.
 			for _, h := range []string{"Authorization", "Cookie", SubjectHeader, "Client-Id"} {
 				out.Header.Del(h)
 			}
 		},
-		Transport: &tokenTransport{base: base, b: b},
+		Transport: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			route, ok := r.Context().Value(routeCtxKey{}).(helixRoute)
+			if !ok {
+				return nil, errors.New("broker: Helix request without a subject")
+			}
+			return route.t.RoundTrip(r)
+		}),
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Set-Cookie")
 			b.metrics.helixStatus(resp.StatusCode)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			var se *subjectError
-			if errors.As(err, &se) {
-				b.providerError(w, r, se.subject, se.err)
+			label := "the subject"
+			if route, ok := r.Context().Value(routeCtxKey{}).(helixRoute); ok {
+				label = route.label
+			}
+			switch {
+			case errors.Is(err, twitchauth.ErrUnknownSubject), errors.Is(err, twitchauth.ErrGrantRevoked),
+				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err):
+				b.providerError(w, r, label, err)
+				return
+			case errors.Is(err, twitchauth.ErrRateLimited):
+				b.metrics.helixStatus(http.StatusTooManyRequests)
+				writeError(w, http.StatusTooManyRequests, "rate_limited", "the Helix rate limit of "+label+" is spent until after this request's deadline")
 				return
 			}
 			b.metrics.helixStatus(0)
 			if r.Context().Err() == nil {
-				b.log.Warn("helix proxy: upstream failed", "path", r.URL.Path, "err", err)
+				b.log.Warn("helix proxy: upstream failed", "path", r.URL.Path, "subject", label, "err", err)
 			}
 			writeError(w, http.StatusBadGateway, "upstream_error", "Helix could not be reached")
 		},
@@ -87,27 +118,50 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 	return p, nil
 }
 
-// subjectError is a failure to get the subject's token, answered like the
-// token API answers it.
-type subjectError struct {
-	subject string
-	err     error
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// transport returns the cached Transport of a subject key.
+func (p *helixProxy) transport(key string, src func() *twitchauth.TokenSource) *twitchauth.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.transports[key]
+	if !ok {
+		t = twitchauth.NewTransport(p.b.twitch, src(), twitchauth.WithBase(p.base), twitchauth.WithPacer(p.pacer))
+		p.transports[key] = t
+	}
+	return t
 }
 
-func (e *subjectError) Error() string { return e.err.Error() }
-func (e *subjectError) Unwrap() error { return e.err }
+// stats sums the counters of every subject's Transport.
+func (p *helixProxy) stats() twitchauth.TransportStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var s twitchauth.TransportStats
+	for _, t := range p.transports {
+		x := t.Stats()
+		s.Requests += x.Requests
+		s.Waits += x.Waits
+		s.WaitTime += x.WaitTime
+		s.Retries += x.Retries
+		s.RateLimited += x.RateLimited
+		s.Refreshes += x.Refreshes
+	}
+	return s
+}
 
 func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 	subj := r.Header.Get(SubjectHeader)
 	if subj == "" {
 		subj = r.URL.Query().Get(SubjectParam)
 	}
-	ts, label, err := p.tokenSource(subj)
+	t, label, err := p.route(subj)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_subject", err.Error())
 		return
 	}
-	if ts == nil {
+	if t == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+label)
 		return
 	}
@@ -125,20 +179,20 @@ func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		r.ContentLength = int64(len(body))
 	}
-	ctx := context.WithValue(r.Context(), subjectCtxKey{}, subjectRef{ts: ts, label: label})
+	ctx := context.WithValue(r.Context(), routeCtxKey{}, helixRoute{t: t, label: label})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// tokenSource resolves a subject name; a nil source with a nil error means
-// the subject is well-formed but not held.
-func (p *helixProxy) tokenSource(subj string) (*twitchauth.TokenSource, string, error) {
+// route resolves a subject name to its Transport; a nil Transport with a
+// nil error means the subject is well-formed but not held.
+func (p *helixProxy) route(subj string) (*twitchauth.Transport, string, error) {
 	prov := p.b.provider
 	switch kind, name, _ := strings.Cut(strings.TrimSpace(subj), ":"); kind {
 	case "", "app":
 		if name != "" {
 			break
 		}
-		return prov.AppTokenSource(), "the app", nil
+		return p.transport("app", prov.AppTokenSource), "the app", nil
 	case "user":
 		if !userIDRE.MatchString(name) && !loginRE.MatchString(name) {
 			break
@@ -147,7 +201,7 @@ func (p *helixProxy) tokenSource(subj string) (*twitchauth.TokenSource, string, 
 		if !ok {
 			return nil, "user " + name, nil
 		}
-		return prov.UserTokenSource(id), "user " + name, nil
+		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + name, nil
 	case "intent":
 		if !intentRE.MatchString(name) {
 			break
@@ -155,59 +209,42 @@ func (p *helixProxy) tokenSource(subj string) (*twitchauth.TokenSource, string, 
 		if _, ok := prov.Intents()[name]; !ok {
 			return nil, "intent " + name, nil
 		}
-		return prov.IntentTokenSource(name), "intent " + name, nil
+		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, nil
 	}
 	return nil, "", errors.New(SubjectHeader + " must be app, user:<id or login> or intent:<name>")
 }
 
-type subjectRef struct {
-	ts    *twitchauth.TokenSource
-	label string
+// helixCollector exports the transports' counters at scrape time.
+type helixCollector struct {
+	p                                                    *helixProxy
+	upstream, waits, waitSeconds, retries, limited, refr *prometheus.Desc
 }
 
-// tokenTransport adds Client-Id and the subject's bearer token to each
-// request, and after a 401 renews the token once (Provider.Invalidate) and
-// replays the request.
-type tokenTransport struct {
-	base http.RoundTripper
-	b    *Broker
+func newHelixCollector(p *helixProxy) *helixCollector {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	return &helixCollector{
+		p:           p,
+		upstream:    d("twitchauth_helix_upstream_requests_total", "Requests the Helix proxy sent to Twitch, retries included."),
+		waits:       d("twitchauth_helix_ratelimit_waits_total", "Times a Helix request waited before being sent: for its rate-limit bucket, a 429's reset, or a 5xx back-off."),
+		waitSeconds: d("twitchauth_helix_ratelimit_wait_seconds_total", "Total time Helix requests spent in those waits."),
+		retries:     d("twitchauth_helix_retries_total", "Helix requests sent again (after 401, 429 or 5xx)."),
+		limited:     d("twitchauth_helix_rate_limited_total", "429 responses received from Helix."),
+		refr:        d("twitchauth_helix_token_invalidations_total", "401 responses from Helix that made the broker renew the token."),
+	}
 }
 
-func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ref, ok := req.Context().Value(subjectCtxKey{}).(subjectRef)
-	if !ok {
-		return nil, errors.New("broker: helix request without a subject")
+func (c *helixCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.upstream, c.waits, c.waitSeconds, c.retries, c.limited, c.refr} {
+		ch <- d
 	}
-	tok, err := ref.ts.TokenContext(req.Context())
-	if err != nil {
-		return nil, &subjectError{subject: ref.label, err: err}
-	}
-	resp, err := t.send(req, tok.AccessToken, ref.ts.ClientID())
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.GetBody == nil) {
-		return resp, err
-	}
-	// Twitch refused the token (expired early, revoked, password change):
-	// renew it once and replay.
-	tok2, err := ref.ts.Invalidate(req.Context(), tok.AccessToken)
-	if err != nil || tok2.AccessToken == tok.AccessToken {
-		return resp, nil
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	r2 := req.Clone(req.Context())
-	if req.GetBody != nil {
-		if r2.Body, err = req.GetBody(); err != nil {
-			return nil, err
-		}
-	}
-	return t.send(r2, tok2.AccessToken, ref.ts.ClientID())
 }
 
-func (t *tokenTransport) send(req *http.Request, access, clientID string) (*http.Response, error) {
-	// A RoundTripper must not modify its request: set the headers on a copy.
-	r := *req
-	r.Header = req.Header.Clone()
-	r.Header.Set("Client-Id", clientID)
-	r.Header.Set("Authorization", "Bearer "+access)
-	return t.base.RoundTrip(&r)
+func (c *helixCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.p.stats()
+	ch <- prometheus.MustNewConstMetric(c.upstream, prometheus.CounterValue, float64(s.Requests))
+	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(s.Waits))
+	ch <- prometheus.MustNewConstMetric(c.waitSeconds, prometheus.CounterValue, s.WaitTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(s.Retries))
+	ch <- prometheus.MustNewConstMetric(c.limited, prometheus.CounterValue, float64(s.RateLimited))
+	ch <- prometheus.MustNewConstMetric(c.refr, prometheus.CounterValue, float64(s.Refreshes))
 }

@@ -43,12 +43,8 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 		}, []string{"source"}),
 		helixRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twitchauth_helix_requests_total",
-			Help: "Requests through the Helix proxy, by HTTP status code (\"error\" when no response came).",
+			Help: "Requests through the Helix proxy, by the HTTP status code answered to the caller (\"error\" when Helix could not be reached).",
 		}, []string{"code"}),
-		helixRateWaits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "twitchauth_helix_ratelimit_waits_total",
-			Help: "Helix requests answered 429 (rate limited) by Twitch.",
-		}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twitchauth_api_requests_total",
 			Help: "Token API requests by route and HTTP status code.",
@@ -59,7 +55,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.refreshes, m.refreshFailures, m.validations, m.revocations,
-		m.helixRequests, m.helixRateWaits, m.apiRequests, m.logins,
+		m.helixRequests, m.apiRequests, m.logins,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "twitchauth_accounts",
 			Help: "User grants held (any status).",
@@ -129,9 +125,6 @@ func (m *metrics) helixStatus(code int) {
 		return
 	}
 	m.helixRequests.WithLabelValues(strconv.Itoa(code)).Inc()
-	if code == 429 {
-		m.helixRateWaits.Inc()
-	}
 }
 
 func subjectKind(subject string) string {

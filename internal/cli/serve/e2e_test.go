@@ -46,7 +46,7 @@ func startSandboxBroker(t testing.TB, extra map[string][]string) (Info, *syncBuf
 		Sandbox: true, SandboxListen: "127.0.0.1:0", Flags: flags,
 		Getenv: func(string) string { return "" },
 		Stderr: stderr, Stdout: stderr,
-		ready:  func(i Info) { ready <- i },
+		ready: func(i Info) { ready <- i },
 	}
 	go func() { done <- Run(ctx, o) }()
 	t.Cleanup(func() {
