@@ -35,6 +35,7 @@ func provUser(t *testing.T, s *twitchtest.Server, p *twitchauth.Provider, client
 	if err != nil {
 		t.Fatal(err)
 	}
+	leaks.secret(access, refresh)
 	tok, err := p.AddUserToken(ctx(t), &twitchauth.Token{AccessToken: access, RefreshToken: refresh, TokenType: "bearer"}, intents...)
 	if err != nil {
 		t.Fatalf("AddUserToken: %v", err)
@@ -44,6 +45,8 @@ func provUser(t *testing.T, s *twitchtest.Server, p *twitchauth.Provider, client
 
 func newProvider(t *testing.T, cfg *twitchauth.Config, opts ...twitchauth.ProviderOption) *twitchauth.Provider {
 	t.Helper()
+	// Provider log lines go to the suite's leak check (see TestMain).
+	opts = append([]twitchauth.ProviderOption{twitchauth.WithProviderLogger(testLogger)}, opts...)
 	p, err := twitchauth.NewProvider(ctx(t), cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +249,7 @@ func TestProviderSingleFlight401Storm(t *testing.T) {
 	}
 	// The new token works at Twitch.
 	nt, _ := p.UserToken(ctx(t), old.UserID)
+	leaks.secret(nt.AccessToken, nt.RefreshToken)
 	if _, err := cfg.Validate(ctx(t), nt.AccessToken); err != nil {
 		t.Fatalf("renewed token does not validate: %v", err)
 	}
@@ -353,6 +357,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	}
 	clock.Advance(time.Hour) // now expired: the error surfaces, typed, transient
 	_, err = p.UserToken(ctx(t), tok.UserID)
+	leaks.text(err.Error())
 	var re *twitchauth.RefreshError
 	if !errors.As(err, &re) || re.Dead || errors.Is(err, twitchauth.ErrGrantDead) {
 		t.Fatalf("expired + 500: %v; want a transient *RefreshError", err)
@@ -366,6 +371,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	// kept in the store (never deleted), hook says Dead.
 	s.RevokeGrant(cfg.ClientID, tok.UserID)
 	_, err = p.UserToken(ctx(t), tok.UserID)
+	leaks.text(err.Error())
 	if !errors.Is(err, twitchauth.ErrGrantDead) || !errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
 		t.Fatalf("revoked grant: %v; want ErrGrantDead wrapping ErrInvalidRefreshToken", err)
 	}
