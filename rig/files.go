@@ -147,7 +147,7 @@ func anchorOf(p string) string {
 // serveExtFile serves the extension's files; HTML pages get the helper
 // stand-in and a Content-Security-Policy like Twitch's hosting.
 func (r *Rig) serveExtFile(w http.ResponseWriter, req *http.Request) {
-	name := req.PathValue("path")
+	name := strings.TrimSuffix(req.PathValue("path"), "/")
 	if name == "" {
 		name = "."
 	}

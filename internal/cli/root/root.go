@@ -15,6 +15,7 @@ import (
 	"github.com/twitchauth/twitchauth/internal/cli/configure"
 	"github.com/twitchauth/twitchauth/internal/cli/extension"
 	"github.com/twitchauth/twitchauth/internal/cli/mock"
+	"github.com/twitchauth/twitchauth/internal/cli/rig"
 	"github.com/twitchauth/twitchauth/internal/cli/serve"
 	"github.com/twitchauth/twitchauth/internal/cli/token"
 )
@@ -34,6 +35,7 @@ func New(version string, stdout, stderr io.Writer) *cobra.Command {
 	cmd.AddCommand(configure.NewCommand(stdout, stderr))
 	cmd.AddCommand(extension.NewCommand(stdout, stderr))
 	cmd.AddCommand(mock.NewCommand(stdout, stderr))
+	cmd.AddCommand(rig.NewCommand(stdout, stderr))
 	cmd.AddCommand(serve.NewCommand(stdout, stderr))
 	cmd.AddCommand(token.NewCommand(stdout, stderr))
 	return cmd

@@ -1,0 +1,260 @@
+// Package rig implements `twitchauth rig`: it serves an extension's
+// front-end folder in the extension rig (package rig) on a loopback address,
+// with the twitchtest sandbox in process (or another one with
+// --sandbox-url), and stops cleanly on SIGINT/SIGTERM. It owns the command's
+// flags and output only; the rig's behaviour lives in package rig.
+package rig
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	rigpkg "github.com/twitchauth/twitchauth/rig"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// DefaultAddr is the loopback address the rig listens on by default.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Options are the flags of `twitchauth rig`.
+type Options struct {
+	Dir             string
+	Addr            string
+	EBS             string
+	SandboxURL      string
+	SandboxAddr     string
+	Channel         string
+	TokenTTL        time.Duration
+	ExpiredRecovery time.Duration
+	ViewerLimit     int
+	ViewerWindow    time.Duration
+	SecretFile      string
+	NoCSP           bool
+	ConnectSrc      []string
+	PrintHelper     bool
+	Verbose         bool
+
+	Stdout io.Writer // the ready banner
+	Stderr io.Writer // logs
+
+	// ready, when set, receives the rig's URL once it listens (tests).
+	ready func(url string)
+}
+
+// NewCommand returns the `rig` command.
+func NewCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &Options{Stdout: stdout, Stderr: stderr}
+	cmd := &cobra.Command{
+		Use:   "rig --dir PATH",
+		Short: "Run an extension's front end in a local Twitch channel page (offline)",
+		Long: `Serve an extension's front-end folder inside a page that looks like a Twitch
+channel, with a control bar to pick the viewer (broadcaster, moderator,
+logged-in viewer, anonymous; identity shared or not). The extension gets a
+stand-in for Twitch's helper script (window.Twitch.ext): tokens minted by the
+offline sandbox, refreshed before they expire, Helix through the sandbox, a
+PubSub relay and the configuration service. Buttons expire the token or
+exhaust the viewer's Helix bucket to exercise 401 and 429 handling.
+
+Without --sandbox-url the sandbox runs in this process (also listening on
+--sandbox-addr) and the extension secret is written to a 0600 file for your
+EBS (EXTENSION_SECRET_FILE). Point your EBS's allowed origins (CORS) at the
+rig's origin. See docs/rig.md.`,
+		Example: `  twitchauth rig --dir ./my-extension
+  twitchauth rig --dir ./my-extension --ebs http://127.0.0.1:8081
+  twitchauth rig --print-helper > ./my-extension/twitchauth-ext.js`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Dir, "dir", "", "the extension's front-end folder (panel.html, video_overlay.html, config.html, …)")
+	f.StringVar(&o.Addr, "addr", DefaultAddr, "listen address of the rig (host:port; port 0 picks a free port)")
+	f.StringVar(&o.EBS, "ebs", "", "your extension backend's URL (Twitch.ext.rig.ebsURL; allowed by the pages' CSP)")
+	f.StringVar(&o.SandboxURL, "sandbox-url", "", "use a running sandbox (twitchauth mock) instead of one in process")
+	f.StringVar(&o.SandboxAddr, "sandbox-addr", "127.0.0.1:0", "listen address of the in-process sandbox, for your EBS")
+	f.StringVar(&o.Channel, "channel", "", "login of the channel's broadcaster (default: broadcaster)")
+	f.DurationVar(&o.TokenTTL, "token-ttl", rigpkg.DefaultTokenTTL, "lifetime of the tokens handed to the extension (refreshed at 80%)")
+	f.DurationVar(&o.ExpiredRecovery, "expired-recovery", rigpkg.DefaultExpiredRecovery, "delay before an expired token is replaced")
+	f.IntVar(&o.ViewerLimit, "viewer-limit", twitchtest.DefaultExtensionViewerRatePoints, "Helix requests per window per viewer (in-process sandbox)")
+	f.DurationVar(&o.ViewerWindow, "viewer-window", twitchtest.DefaultRatePeriod, "time a viewer's empty Helix bucket takes to refill (in-process sandbox)")
+	f.StringVar(&o.SecretFile, "secret-file", "", "write the extension secret here (0600; default a temporary file removed on exit)")
+	f.BoolVar(&o.NoCSP, "no-csp", false, "serve the extension's pages without the Content-Security-Policy")
+	f.StringArrayVar(&o.ConnectSrc, "connect-src", nil, "extra connect-src origin for the pages' CSP (repeatable)")
+	f.BoolVar(&o.PrintHelper, "print-helper", false, "print twitchauth-ext.js (fetchHelix, fetchEBS) to stdout and exit")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "debug logs (token minting; tokens themselves are never logged)")
+	return cmd
+}
+
+// Run serves the rig until ctx ends.
+func Run(ctx context.Context, o *Options) error {
+	stdout, stderr := o.Stdout, o.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	if o.PrintHelper {
+		_, err := stdout.Write(rigpkg.HelperJS())
+		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	if o.Dir == "" {
+		return cliutil.Exitf(cliutil.ExitUsage, "--dir is required: the folder holding your extension's HTML (panel.html, …)")
+	}
+	st, err := os.Stat(o.Dir)
+	if err != nil || !st.IsDir() {
+		return cliutil.Exitf(cliutil.ExitUsage, "--dir %s is not a folder", o.Dir)
+	}
+	level := slog.LevelInfo
+	if o.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := rigpkg.Config{
+		Files:           os.DirFS(o.Dir),
+		SandboxURL:      o.SandboxURL,
+		Channel:         o.Channel,
+		EBSURL:          o.EBS,
+		TokenTTL:        o.TokenTTL,
+		ExpiredRecovery: o.ExpiredRecovery,
+		DisableCSP:      o.NoCSP,
+		ConnectSources:  o.ConnectSrc,
+		Logger:          log,
+	}
+	var sb *twitchtest.Server
+	if o.SandboxURL == "" {
+		if o.ViewerLimit <= 0 || o.ViewerWindow <= 0 {
+			return cliutil.Exitf(cliutil.ExitUsage, "--viewer-limit and --viewer-window must be positive")
+		}
+		sb, err = twitchtest.New(twitchtest.WithLogger(log), twitchtest.WithExtensionViewerRateLimit(o.ViewerLimit, o.ViewerWindow))
+		if err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, err)
+		}
+		defer sb.Close()
+		if err := sb.Listen(o.SandboxAddr); err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("sandbox: %w", err))
+		}
+		cfg.Sandbox = sb
+	}
+	r, err := rigpkg.New(cfg)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+
+	secretFile := ""
+	if sb != nil {
+		secretFile, err = writeSecret(sb, o.SecretFile)
+		if err != nil {
+			return cliutil.Exit(cliutil.ExitInternal, err)
+		}
+		if o.SecretFile == "" {
+			defer os.RemoveAll(filepath.Dir(secretFile))
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("rig: %w", err))
+	}
+	origin := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	abs, _ := filepath.Abs(o.Dir)
+	var b strings.Builder
+	fmt.Fprintf(&b, "twitchauth rig: serving %s\n", abs)
+	fmt.Fprintf(&b, "  channel page   %s/\n", origin)
+	if sb != nil {
+		c := sb.ExtensionClient()
+		fmt.Fprintf(&b, "  sandbox        %s (in process; Helix %s)\n", sb.URL(), sb.APIURL())
+		fmt.Fprintf(&b, "  extension      client ID %s\n", c.ID)
+		fmt.Fprintf(&b, "  secret file    %s (0600)\n", secretFile)
+	} else {
+		fmt.Fprintf(&b, "  sandbox        %s\n", o.SandboxURL)
+	}
+	if o.EBS != "" {
+		fmt.Fprintf(&b, "  EBS            %s\n", o.EBS)
+	}
+	fmt.Fprintf(&b, "Start your EBS with, for example:\n")
+	if secretFile != "" {
+		fmt.Fprintf(&b, "  EXTENSION_SECRET_FILE=%s EBS_ALLOWED_ORIGINS=%s go run ./examples/extension\n", secretFile, origin)
+	} else {
+		fmt.Fprintf(&b, "  EBS_ALLOWED_ORIGINS=%s (and the sandbox's extension secret)\n", origin)
+	}
+	fmt.Fprintf(&b, "Press Ctrl-C to stop.\n")
+	if _, err := io.WriteString(stdout, b.String()); err != nil {
+		srv.Close()
+		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	if o.ready != nil {
+		o.ready(origin)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("rig: %w", err))
+	}
+	log.Info("stopping rig")
+	r.Close()
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil {
+		srv.Close()
+	}
+	return nil
+}
+
+// writeSecret writes the extension's secrets (base64, one a line) to path,
+// or to a new temporary folder when path is empty, with mode 0600.
+func writeSecret(sb *twitchtest.Server, path string) (string, error) {
+	secs, err := sb.ExtensionSecrets(sb.ExtensionClient().ID)
+	if err != nil {
+		return "", err
+	}
+	if path == "" {
+		dir, err := os.MkdirTemp("", "twitchauth-rig-")
+		if err != nil {
+			return "", err
+		}
+		path = filepath.Join(dir, "extension-secret")
+	}
+	var b strings.Builder
+	for _, s := range secs {
+		b.WriteString(s.Content + "\n")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil { // an existing file keeps its mode otherwise
+		f.Close()
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	return path, nil
+}
