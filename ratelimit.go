@@ -147,9 +147,11 @@ const (
 )
 
 // Calibration of the measured refill rate: an estimate is trusted once the
-// window spans calMinWindow and calMinPoints points came back in it.
+// window spans calMinWindow and at least calMinPoints points — and four
+// times the requests in flight, whose reordered answers blur the count —
+// came back in it.
 const (
-	calMinWindow = 300 * time.Millisecond
+	calMinWindow = 100 * time.Millisecond
 	calMinPoints = 16
 )
 
@@ -161,15 +163,15 @@ type bucket struct {
 	// waiting for the first response of an unknown bucket.
 	changed chan struct{}
 
-	limit    float64
-	tokens   float64   // points in the bucket at time at, per the last response
-	at       time.Time // when tokens was observed
-	reset    time.Time // the last Ratelimit-Reset
-	blocked  time.Time // after a 429: nothing is sent before this
-	inflight int       // reservations not yet answered
-	waiting  int       // callers sleeping for a point
-	seq      uint64    // reservations handed out
-	applied  uint64    // seq of the reservation whose response set tokens
+	limit     float64
+	tokens    float64   // modelled points in the bucket at time at
+	at        time.Time // when tokens was observed
+	reset     time.Time // the last Ratelimit-Reset
+	blocked   time.Time // after a 429: nothing is sent before this
+	inflight  int       // reservations not yet answered
+	queue     []*waiter // callers waiting for a point, in arrival order
+	seq       uint64    // reservations handed out
+	completed uint64    // reservations returned
 
 	rate      float64 // refill, points per second (0: unknown)
 	resetRate float64 // refill implied by Ratelimit-Reset, 0 if never well conditioned
@@ -203,17 +205,14 @@ func (b *bucket) refill() float64 {
 // available estimates the points in the bucket now, net of the requests in
 // flight.
 func (b *bucket) available(now time.Time) float64 {
-	t := b.tokens
-	if dt := now.Sub(b.at).Seconds(); dt > 0 {
-		t = min(b.limit, t+dt*b.refill())
-	}
-	return t - float64(b.inflight)
+	return b.predict(now) - float64(b.inflight)
 }
 
 // reservation is a point taken from a bucket for one request.
 type reservation struct {
-	b   *bucket
-	seq uint64
+	b    *bucket
+	seq  uint64
+	done uint64 // b.completed when the reservation was made
 }
 
 // errPaceDeadline is wrapped by the error returned when a pacing wait would
@@ -226,74 +225,126 @@ func (e *paceDeadlineError) Error() string {
 
 func (e *paceDeadlineError) Unwrap() error { return ErrRateLimited }
 
+// waiter is a caller queued for a point of a bucket.
+type waiter struct{ wake chan struct{} }
+
 // reserve takes a point from the bucket named key, waiting (bounded by
-// ctx) until one is available. It returns the time spent waiting.
+// ctx) until one is available. Callers are served in arrival order: only
+// the head of the queue sleeps on a timer, for its own point; the others
+// wait to become the head. It returns the time spent waiting.
 func (p *Pacer) reserve(ctx context.Context, key string) (reservation, time.Duration, error) {
 	b := p.bucket(key)
+	var me *waiter
 	var waited time.Duration
+	b.mu.Lock()
 	for {
-		b.mu.Lock()
 		now := p.now()
+		head := me == nil && len(b.queue) == 0 || me != nil && b.queue[0] == me
 		var wait time.Duration
 		var changed <-chan struct{}
-		switch b.state {
-		case bucketUnmetered:
-			b.inflight++
-			b.seq++
-			r := reservation{b, b.seq}
-			b.mu.Unlock()
-			return r, waited, nil
-		case bucketUnknown:
-			if b.inflight == 0 {
+		if head {
+			var ok bool
+			wait, changed, ok = b.try(now)
+			if ok {
+				if me != nil {
+					b.remove(me)
+				}
 				b.inflight++
 				b.seq++
-				r := reservation{b, b.seq}
+				r := reservation{b, b.seq, b.completed}
 				b.mu.Unlock()
 				return r, waited, nil
 			}
-			changed = b.changed
-		default:
-			if now.Before(b.blocked) {
-				wait = b.blocked.Sub(now)
-				break
-			}
-			avail := b.available(now)
-			need := b.margin() + 1
-			if avail >= need {
-				b.inflight++
-				b.seq++
-				r := reservation{b, b.seq}
+		}
+		if me == nil {
+			me = &waiter{wake: make(chan struct{}, 1)}
+			b.queue = append(b.queue, me)
+		}
+		if d, ok := ctx.Deadline(); ok && b.state == bucketMetered {
+			if est := b.estimate(now, me); now.Add(est).After(d) {
+				b.remove(me)
 				b.mu.Unlock()
-				return r, waited, nil
+				return reservation{}, waited, &paceDeadlineError{est}
 			}
-			// Spread the sleepers: each one waits for its own point.
-			points := need - avail + float64(b.waiting)
-			wait = time.Duration(points / b.refill() * float64(time.Second))
-			wait = max(wait, time.Millisecond)
 		}
-		if d, ok := ctx.Deadline(); ok && wait > 0 && now.Add(wait).After(d) {
-			b.mu.Unlock()
-			return reservation{}, waited, &paceDeadlineError{wait}
-		}
-		b.waiting++
 		b.mu.Unlock()
 
 		start := time.Now()
-		err := waitOrChange(ctx, wait, changed)
+		err := waitOrChange(ctx, wait, changed, me.wake)
 		waited += time.Since(start)
 
 		b.mu.Lock()
-		b.waiting--
-		b.mu.Unlock()
 		if err != nil {
+			b.remove(me)
+			b.mu.Unlock()
 			return reservation{}, waited, err
 		}
 	}
 }
 
-// waitOrChange sleeps for d (when d > 0) or until changed is closed (when
-// changed is not nil), whichever comes first, or until ctx ends.
-func waitOrChange(ctx context.Context, d time.Duration, changed <-chan struct{}) error {
+// try reports whether the head of the queue may take a point now; if not,
+// how long to sleep, or a channel to wait on. Callers hold b.mu.
+func (b *bucket) try(now time.Time) (wait time.Duration, changed <-chan struct{}, ok bool) {
+	switch {
+	case now.Before(b.blocked):
+		return b.blocked.Sub(now), nil, false
+	case b.state == bucketUnmetered:
+		return 0, nil, true
+	case b.state == bucketUnknown:
+		// One request at a time until the first answer tells the size.
+		if b.inflight == 0 {
+			return 0, nil, true
+		}
+		return 0, b.changed, false
+	}
+	avail := b.available(now)
+	need := b.margin() + 1
+	if avail >= need {
+		return 0, nil, true
+	}
+	wait = time.Duration((need - avail) / b.refill() * float64(time.Second))
+	return max(wait, time.Millisecond), nil, false
+}
+
+// estimate returns how long w should wait for its point: the points the
+// waiters ahead of it and itself need, at the refill rate. Callers hold b.mu.
+func (b *bucket) estimate(now time.Time, w *waiter) time.Duration {
+	pos := 0
+	for i, q := range b.queue {
+		if q == w {
+			pos = i
+			break
+		}
+	}
+	need := b.margin() + 1 + float64(pos) - b.available(now)
+	est := time.Duration(max(0, need) / b.refill() * float64(time.Second))
+	if now.Before(b.blocked) {
+		est += b.blocked.Sub(now)
+	}
+	return est
+}
+
+// remove takes w out of the queue and, if the head changed, wakes the new
+// head. Callers hold b.mu.
+func (b *bucket) remove(w *waiter) {
+	for i, q := range b.queue {
+		if q == w {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			if i == 0 && len(b.queue) > 0 {
+				select {
+				case b.queue[0].wake <- struct{}{}:
+				default:
+				}
+			}
+			return
+		}
+	}
+}
+
+// waitOrChange sleeps for d (when d > 0) or until changed is closed or
+// wake receives (when they are not nil), whichever comes first, or until
+// ctx ends.
+func waitOrChange(ctx context.Context, d time.Duration, changed <-chan struct{}, wake <-chan struct{}) error {
 	var timer <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -307,6 +358,8 @@ func waitOrChange(ctx context.Context, d time.Duration, changed <-chan struct{})
 		return nil
 	case <-changed:
 		return nil
+	case <-wake:
+		return nil
 	}
 }
 
@@ -319,23 +372,29 @@ func (p *Pacer) done(r reservation, status int, h http.Header) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.inflight--
 	now := p.now()
+	// The request leaves the in-flight count; unless Helix said it took
+	// nothing (a 429), its point now comes off the modelled bucket.
+	b.tokens, b.at = b.predict(now), now
+	b.inflight--
+	// Requests answered while this one was in flight may have been
+	// counted by Helix after it: its Remaining may not reflect them.
+	overlap := float64(b.completed - r.done)
+	b.completed++
+	if status != http.StatusTooManyRequests {
+		b.tokens--
+	}
 	rl, ok := RateLimit{}, false
 	if status != 0 {
 		rl, ok = ParseRateLimit(h)
 	}
 	switch {
 	case ok:
-		b.observe(r.seq, rl, status, now)
+		b.observe(rl, status, overlap, now)
 	case status == http.StatusTooManyRequests:
 		// A 429 without usable headers: hold the bucket for a second.
 		b.blocked = now.Add(time.Second)
-		b.tokens, b.at = 0, now
-		if b.state == bucketUnknown {
-			b.state = bucketMetered
-			b.limit = 1
-		}
+		b.tokens = 0
 	case status != 0 && status < 500 && b.state == bucketUnknown:
 		// An answer without rate-limit headers: this server does not
 		// meter (a mock); do not pace it.
@@ -345,17 +404,28 @@ func (p *Pacer) done(r reservation, status int, h http.Header) {
 	b.changed = make(chan struct{})
 }
 
-// observe re-anchors the model on a response's headers.
-func (b *bucket) observe(seq uint64, rl RateLimit, status int, now time.Time) {
+// predict returns the modelled points in the bucket now (in-flight
+// reservations not deducted).
+func (b *bucket) predict(now time.Time) float64 {
+	t := b.tokens
+	if dt := now.Sub(b.at).Seconds(); dt > 0 && b.state == bucketMetered {
+		t = min(b.limit, t+dt*b.refill())
+	}
+	return t
+}
+
+// observe re-anchors the model on a response's headers; b.tokens holds the
+// prediction for now.
+func (b *bucket) observe(rl RateLimit, status int, overlap float64, now time.Time) {
 	limit := float64(rl.Limit)
 	rem := float64(rl.Remaining)
-	if b.state != bucketMetered || limit != b.limit {
+	fresh := b.state != bucketMetered || limit != b.limit
+	if fresh {
 		// A new bucket, or Twitch changed its size: start over.
 		b.state = bucketMetered
 		b.limit = limit
 		b.rate, b.resetRate, b.measured = 0, 0, false
 		b.calAt = time.Time{}
-		b.applied = 0
 	}
 	if status != http.StatusTooManyRequests {
 		b.spent++
@@ -379,36 +449,36 @@ func (b *bucket) observe(seq uint64, rl RateLimit, status int, now time.Time) {
 	default:
 		dt := now.Sub(b.calAt)
 		back := rem - b.calTokens + (b.spent - b.calSpent)
-		if dt >= calMinWindow && back >= calMinPoints {
-			b.rate = back / dt.Seconds()
+		if dt >= calMinWindow && back >= max(calMinPoints, 4*float64(b.inflight)) {
+			b.rate = min(back/dt.Seconds(), limit*10)
 			b.measured = true
 		}
 	}
-	if maxRate := limit * 10; b.rate > maxRate {
-		b.rate = maxRate
-	}
 
-	// Re-anchor the tokens. A response to an older reservation than the
-	// one that last set them may be stale: it may only lower the count.
-	predicted := b.tokens
-	if dt := now.Sub(b.at).Seconds(); dt > 0 {
-		predicted = min(b.limit, predicted+dt*b.refill())
+	// Re-anchor the tokens on what Helix reports. Responses overtake each
+	// other: Remaining may predate requests answered since (at most those
+	// answered while this one was in flight: overlap). So the model may
+	// fall to Remaining, but rises only to Remaining − overlap — safe
+	// whatever the order in which Helix counted them.
+	switch {
+	case fresh:
+		b.tokens = rem
+	case rem < b.tokens:
+		b.tokens = rem
+	case rem-overlap > b.tokens:
+		b.tokens = rem - overlap
 	}
-	if seq > b.applied || rem < predicted {
-		b.tokens, b.at = rem, now
-		if seq > b.applied {
-			b.applied = seq
-		}
-	} else {
-		b.tokens, b.at = predicted, now
-	}
+	b.at = now
 	if status == http.StatusTooManyRequests {
+		// The model was wrong (or another client shares the bucket):
+		// empty it, slow down, and measure again. The refused request
+		// itself waits for Ratelimit-Reset (see Transport).
 		b.tokens = 0
-		if rl.Reset.After(now) {
-			b.blocked = rl.Reset
-		} else {
-			b.blocked = now.Add(time.Second)
+		if b.measured {
+			b.rate *= 0.8
 		}
+		b.resetRate *= 0.8
 		b.calAt = time.Time{}
+		b.blocked = now.Add(time.Duration((b.margin() + 1) / b.refill() * float64(time.Second)))
 	}
 }

@@ -420,7 +420,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if wait > 0 {
 			start := time.Now()
-			err := waitOrChange(ctx, wait, nil)
+			err := waitOrChange(ctx, wait, nil, nil)
 			t.countWait(time.Since(start))
 			if err != nil {
 				return nil, err
