@@ -1,0 +1,282 @@
+package twitchauth_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+func rlHeader(limit, remaining, reset string) http.Header {
+	h := http.Header{}
+	if limit != "-" {
+		h.Set("Ratelimit-Limit", limit)
+	}
+	if remaining != "-" {
+		h.Set("Ratelimit-Remaining", remaining)
+	}
+	if reset != "-" {
+		h.Set("Ratelimit-Reset", reset)
+	}
+	return h
+}
+
+func TestParseRateLimit(t *testing.T) {
+	ok := []struct {
+		h    http.Header
+		want twitchauth.RateLimit
+	}{
+		{rlHeader("800", "799", "1781653392"), twitchauth.RateLimit{Limit: 800, Remaining: 799, Reset: time.Unix(1781653392, 0)}},
+		{rlHeader(" 30 ", "\t0", "1781653392 "), twitchauth.RateLimit{Limit: 30, Remaining: 0, Reset: time.Unix(1781653392, 0)}},
+		{rlHeader("800", "800", "1"), twitchauth.RateLimit{Limit: 800, Remaining: 800, Reset: time.Unix(1, 0)}},
+	}
+	for _, tc := range ok {
+		got, good := twitchauth.ParseRateLimit(tc.h)
+		if !good || got.Limit != tc.want.Limit || got.Remaining != tc.want.Remaining || !got.Reset.Equal(tc.want.Reset) {
+			t.Errorf("ParseRateLimit(%v) = %+v, %v; want %+v", tc.h, got, good, tc.want)
+		}
+	}
+	bad := []http.Header{
+		{},
+		rlHeader("-", "799", "1781653392"),
+		rlHeader("800", "-", "1781653392"),
+		rlHeader("800", "799", "-"),
+		rlHeader("0", "0", "1781653392"),           // empty bucket size
+		rlHeader("800", "801", "1781653392"),       // more left than the size
+		rlHeader("-800", "799", "1781653392"),      // sign
+		rlHeader("+800", "799", "1781653392"),      // sign
+		rlHeader("800", "799.5", "1781653392"),     // fraction
+		rlHeader("800", "799", "1781653392.25"),    // fraction
+		rlHeader("8e2", "799", "1781653392"),       // exponent
+		rlHeader("0x320", "799", "1781653392"),     // hex
+		rlHeader("800", "799", "0"),                // no reset time
+		rlHeader("800", "799", "99999999999999"),   // beyond year 9999
+		rlHeader("99999999999999999999", "1", "1"), // overflow
+		rlHeader("800", "799", "Thu, 01 Jan 2026 00:00:00 GMT"),
+		rlHeader("800, 800", "799", "1781653392"),
+		rlHeader("", "", ""),
+	}
+	for _, h := range bad {
+		if got, good := twitchauth.ParseRateLimit(h); good {
+			t.Errorf("ParseRateLimit(%v) = %+v, accepted; want it ignored", h, got)
+		}
+	}
+}
+
+func FuzzParseRateLimit(f *testing.F) {
+	f.Add("800", "799", "1781653392")
+	f.Add(" 30", "0 ", "1")
+	f.Add("-1", "99999999999999999999", "1.5")
+	f.Add("", "\x00", "٣")
+	f.Fuzz(func(t *testing.T, limit, remaining, reset string) {
+		h := http.Header{"Ratelimit-Limit": {limit}, "Ratelimit-Remaining": {remaining}, "Ratelimit-Reset": {reset}}
+		rl, ok := twitchauth.ParseRateLimit(h)
+		if !ok {
+			if rl != (twitchauth.RateLimit{}) {
+				t.Fatalf("rejected headers gave %+v", rl)
+			}
+			return
+		}
+		if rl.Limit <= 0 || rl.Remaining < 0 || rl.Remaining > rl.Limit || rl.Reset.Unix() <= 0 || rl.Reset.Year() > 9999 {
+			t.Fatalf("accepted %q %q %q as %+v", limit, remaining, reset, rl)
+		}
+	})
+}
+
+// A steady load above the refill rate never sees a 429: the pacer spreads
+// the calls once the bucket runs low, and the whole load completes.
+func TestPacerSteadyLoadNo429(t *testing.T) {
+	s := newSandbox(t, twitchtest.WithHelixRateLimit(40, time.Second))
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	tr := twitchauth.NewTransport(cfg, p.AppTokenSource())
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	var next atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			for next.Add(1) <= 120 { // 3× the bucket: 80 calls must wait for refill
+				if code, _ := get(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.Requests("helix:429"); n != 0 || bad.Load() != 0 {
+		t.Fatalf("%d 429s and %d failed calls under a paced steady load; want none", n, bad.Load())
+	}
+	st := tr.Stats()
+	if st.Requests != 120 || st.Waits == 0 || st.WaitTime <= 0 || st.RateLimited != 0 {
+		t.Fatalf("stats %+v: want 120 requests, some paced waits, no 429", st)
+	}
+	rl, ok := tr.Pacer().Bucket(cfg.ClientID + "/app")
+	if !ok || rl.Limit != 40 {
+		t.Fatalf("app bucket = %+v %v", rl, ok)
+	}
+}
+
+// Each user has its own bucket: one user's empty bucket does not hold
+// back another user's calls.
+func TestPacerBucketsPerSubject(t *testing.T) {
+	s := newSandbox(t, twitchtest.WithHelixRateLimit(5, time.Minute))
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	users := s.Users()
+	a := provUser(t, s, p, cfg.ClientID, users[0].Login, nil)
+	b := provUser(t, s, p, cfg.ClientID, users[1].Login, nil)
+	pacer := twitchauth.NewPacer()
+	ca := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(a.UserID), twitchauth.WithPacer(pacer))}
+	cb := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(b.UserID), twitchauth.WithPacer(pacer))}
+	for range 4 { // drain user a's bucket down to its margin
+		if code, _ := get(t, ca, cfg.APIBaseURL()+"/users", nil); code != 200 {
+			t.Fatal(code)
+		}
+	}
+	// a's next call would wait ~12 s for a point: past a short deadline.
+	short, cancel := context.WithTimeout(ctx(t), 500*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(short, "GET", cfg.APIBaseURL()+"/users", nil)
+	if _, err := ca.Do(req); !errors.Is(err, twitchauth.ErrRateLimited) {
+		t.Fatalf("user a past its bucket: %v, want ErrRateLimited at once", err)
+	}
+	// b is unaffected, with the same Pacer.
+	if code, _ := get(t, cb, cfg.APIBaseURL()+"/users", nil); code != 200 {
+		t.Fatalf("user b: %d", code)
+	}
+	ra, _ := pacer.Bucket(cfg.ClientID + "/user:" + a.UserID)
+	rb, _ := pacer.Bucket(cfg.ClientID + "/user:" + b.UserID)
+	if ra.Remaining >= rb.Remaining || rb.Remaining != 4 {
+		t.Fatalf("buckets a=%+v b=%+v: want separate counts", ra, rb)
+	}
+	if s.Requests("helix:429") != 0 {
+		t.Fatal("a 429 was provoked")
+	}
+}
+
+// A server that sends no Ratelimit headers (a mock) is not paced: calls
+// run concurrently once the first answer shows no headers.
+func TestPacerUnmeteredServer(t *testing.T) {
+	var inflight, peak atomic.Int32
+	release := make(chan struct{})
+	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if r.URL.Query().Get("wait") != "" {
+			select {
+			case <-release:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		w.Write([]byte(`{"data":[]}`))
+	})
+	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("x"))
+	c := &http.Client{Transport: tr}
+	if code, _ := get(t, c, cfg.APIBaseURL()+"/x", nil); code != 200 {
+		t.Fatal(code)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { get(t, c, cfg.APIBaseURL()+"/x?wait=1", nil) })
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for peak.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if peak.Load() != 4 {
+		t.Fatalf("peak concurrency %d against an unmetered server, want 4", peak.Load())
+	}
+	if _, ok := tr.Pacer().Bucket("fakeclientid/x"); ok {
+		t.Fatal("an unmetered bucket reported as metered")
+	}
+}
+
+// Before the first answer, one request at a time: a burst from a cold
+// start cannot overrun a bucket whose size is unknown.
+func TestPacerProbesColdBucket(t *testing.T) {
+	var inflight, peak atomic.Int32
+	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		if peak.Load() < n {
+			peak.Store(n)
+		}
+		time.Sleep(20 * time.Millisecond)
+		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
+	})
+	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("bot"))
+	c := &http.Client{Transport: tr}
+	var first atomic.Int32
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			get(t, c, cfg.APIBaseURL()+"/x", nil)
+			first.CompareAndSwap(0, peak.Load())
+		})
+	}
+	wg.Wait()
+	if first.Load() != 1 {
+		t.Fatalf("concurrency before the first answer was %d, want 1", first.Load())
+	}
+	if _, ok := tr.Pacer().Bucket("fakeclientid/bot"); !ok {
+		t.Fatal("bucket named by WithBucketKey not found")
+	}
+}
+
+// Cancelling a caller queued for a point removes it from the queue: the
+// callers behind it are still served.
+func TestPacerCancelledWaiterLeavesQueue(t *testing.T) {
+	var served atomic.Int32
+	reset := strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10)
+	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		w.Header().Set("Ratelimit-Limit", "100")
+		w.Header().Set("Ratelimit-Remaining", "0") // empty, refilling over a minute: a point every 0.6 s
+		w.Header().Set("Ratelimit-Reset", reset)
+		w.Write([]byte(`{"data":[]}`))
+	})
+	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
+	c := &http.Client{Transport: tr}
+	get(t, c, cfg.APIBaseURL()+"/x", nil)
+	cctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(cctx, "GET", cfg.APIBaseURL()+"/x", nil)
+		_, err := c.Do(req)
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	done := make(chan int, 1)
+	go func() { code, _ := get(t, c, cfg.APIBaseURL()+"/x", nil); done <- code }()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v", err)
+	}
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Fatal(code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller behind a cancelled waiter was never served")
+	}
+}
