@@ -48,7 +48,8 @@ type Server struct {
 	key           *rsa.PrivateKey
 	helix         helixState // Helix and extension data (helix.go, extension.go)
 
-	limiter rateLimiter // Helix token buckets (ratelimit.go)
+	limiter rateLimiter  // Helix token buckets (ratelimit.go)
+	console consoleState // developer console sessions (console_session.go)
 
 	baseURL  atomic.Pointer[string]
 	srv      *http.Server
@@ -87,7 +88,7 @@ func New(opts ...Option) (*Server, error) {
 		key:          cfg.signingKey,
 		done:         make(chan struct{}),
 	}
-	for _, name := range slices.Concat(counterNames, helixCounterNames, extensionCounterNames) {
+	for _, name := range slices.Concat(counterNames, helixCounterNames, extensionCounterNames, consoleCounterNames) {
 		s.counters[name] = new(atomic.Int64)
 	}
 	empty := map[string]Fault{}
@@ -423,6 +424,20 @@ func (s *Server) routes() {
 	s.handle("helix", "/helix/moderation/moderators", s.helixRoute("/moderation/moderators"), helixMethods...)
 	s.handle("helix", "/helix/", s.helixNotFound, helixMethods...)
 	s.handle("extension_jwt", "/_sandbox/extension/jwt", s.handleMintExtensionJWT, http.MethodPost)
+	s.handle("console", "/console/{$}", s.handleConsoleHome, http.MethodGet)
+	s.handle("console", "/console/signin", s.handleConsoleSignIn, http.MethodGet, http.MethodPost)
+	s.handle("console", "/console/signout", s.handleConsoleSignOut, http.MethodPost)
+	s.handle("console", "/console/apps/new", s.handleConsoleNewApp, http.MethodGet, http.MethodPost)
+	s.handle("console", "/console/apps/{id}", s.handleConsoleApp, http.MethodGet, http.MethodPost)
+	s.handle("console", "/console/apps/{id}/secret", s.handleConsoleNewSecret, http.MethodPost)
+	s.handle("console", "/console/apps/{id}/extension-secret", s.handleConsoleNewExtensionSecret, http.MethodPost)
+	s.handle("console", "/console/", s.handleConsoleNotFound, http.MethodGet, http.MethodPost)
+	s.handle("console", "/console/api/session", s.handleConsoleAPISession, http.MethodPost, http.MethodDelete)
+	s.handle("console", "/console/api/apps", s.handleConsoleAPIApps, http.MethodGet, http.MethodPost)
+	s.handle("console", "/console/api/apps/{id}", s.handleConsoleAPIApp, http.MethodGet, http.MethodPatch)
+	s.handle("console", "/console/api/apps/{id}/secret", s.handleConsoleAPISecret, http.MethodPost)
+	s.handle("console", "/console/api/apps/{id}/extension-secrets", s.handleConsoleAPIExtensionSecrets, http.MethodGet, http.MethodPost)
+	s.handle("console", "/console/api/", s.handleConsoleAPINotFound, http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 	})

@@ -29,6 +29,11 @@ type Client struct {
 	Type         ClientType `json:"type"`
 	RedirectURIs []string   `json:"redirect_uris"`
 	OwnerID      string     `json:"owner_id,omitempty"`
+	// Category is the developer console's category ("Chat Bot", …;
+	// "Extension" for extensions); empty for clients not registered there.
+	Category string `json:"category,omitempty"`
+	// CreatedAt is when the console registered the client (zero otherwise).
+	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
 // User is a sandbox Twitch account.
