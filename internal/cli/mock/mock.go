@@ -55,10 +55,16 @@ func NewCommand(stdout, stderr io.Writer) *cobra.Command {
 
 When ready it prints one JSON line on stdout:
   {"url":…,"id_url":"http://127.0.0.1:8090/oauth2","api_url":"http://127.0.0.1:8090/helix",
+   "console_url":"http://127.0.0.1:8090/console/",
    "clients":[{"id":…,"secret":…,"type":"confidential","redirect_uris":[…],"name":…},…],
    "users":[{"id":…,"login":…},…]}
 Point a client's identity base URL at id_url. Logs go to stderr and never
 contain secrets. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+
+console_url is the sandbox's developer console: sign in as a sandbox user to
+register applications (name, OAuth redirect URLs, category, client type),
+rotate client secrets and create extensions, as on dev.twitch.tv/console.
+Its apps are the sandbox's clients and persist with --state-file.
 
 Without flags it creates a confidential client (redirect http://localhost:3000),
 a public client, an extension client and the users twitchdev, broadcaster,
@@ -108,6 +114,7 @@ type Ready struct {
 	URL         string        `json:"url"`
 	IDURL       string        `json:"id_url"`
 	APIURL      string        `json:"api_url"`
+	ConsoleURL  string        `json:"console_url"`
 	Clients     []ReadyClient `json:"clients"`
 	Users       []ReadyUser   `json:"users"`
 	AutoApprove string        `json:"auto_approve,omitempty"`
@@ -140,7 +147,7 @@ func Run(ctx context.Context, o *Options) error {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, err)
 	}
-	ready := Ready{URL: s.URL(), IDURL: s.IDURL(), APIURL: s.APIURL(), AutoApprove: o.AutoApprove}
+	ready := Ready{URL: s.URL(), IDURL: s.IDURL(), APIURL: s.APIURL(), ConsoleURL: s.ConsoleURL(), AutoApprove: o.AutoApprove}
 	for _, c := range s.Clients() {
 		ru := c.RedirectURIs
 		if ru == nil {
@@ -160,6 +167,9 @@ func Run(ctx context.Context, o *Options) error {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))
 	}
+	fmt.Fprintf(stderr, "twitchauth mock: Twitch sandbox at %s (id_url %s, api_url %s)\n"+
+		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n",
+		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL)
 	<-ctx.Done()
 	log.Info("stopping sandbox")
 	if err := s.Close(); err != nil {

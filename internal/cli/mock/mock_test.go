@@ -2,6 +2,7 @@ package mock
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,7 +21,9 @@ func startMock(t *testing.T, o *Options) (Ready, func() error) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	o.Stdout = pw
-	o.Stderr = io.Discard
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- Run(ctx, o); pw.Close() }()
@@ -197,5 +201,83 @@ func TestMockBadFlags(t *testing.T) {
 		if err := Run(context.Background(), o); err == nil {
 			t.Errorf("Run(%+v) succeeded, want a usage error", o)
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the mock's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestMockConsole(t *testing.T) {
+	var stderr lockedBuffer
+	state := filepath.Join(t.TempDir(), "state.json")
+	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, Stderr: &stderr})
+	if r.ConsoleURL != r.URL+"/console/" {
+		t.Fatalf("console_url %q (url %q)", r.ConsoleURL, r.URL)
+	}
+	if !strings.Contains(stderr.String(), "developer console at "+r.ConsoleURL) {
+		t.Fatalf("stderr banner lacks the console URL:\n%s", stderr.String())
+	}
+
+	// A script registers an app through the console API; its ID and secret
+	// work with the token endpoint at once.
+	api := func(method, path, token, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, r.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	st, sess := api("POST", "/console/api/session", "", `{"login":"twitchdev"}`)
+	if st != 201 {
+		t.Fatalf("session: %d %v", st, sess)
+	}
+	tok := sess["token"].(string)
+	st, app := api("POST", "/console/api/apps", tok, `{"name":"Mock Console App","redirect_urls":["http://localhost:3000"],"category":"Chat Bot","client_type":"confidential"}`)
+	if st != 201 {
+		t.Fatalf("register: %d %v", st, app)
+	}
+	id, secret := app["client_id"].(string), app["client_secret"].(string)
+	if st, tok := post(t, r.IDURL+"/token", url.Values{"client_id": {id}, "client_secret": {secret}, "grant_type": {"client_credentials"}}); st != 200 {
+		t.Fatalf("token with the console app: %d %v", st, tok)
+	}
+	if strings.Contains(stderr.String(), secret) {
+		t.Fatal("the client secret reached the logs")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The app survives a restart from the state file.
+	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour})
+	found := false
+	for _, c := range r2.Clients {
+		found = found || (c.ID == id && c.Secret == secret && c.Name == "Mock Console App")
+	}
+	if !found {
+		t.Fatalf("console app not in the ready line after restart: %+v", r2.Clients)
 	}
 }
