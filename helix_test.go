@@ -19,13 +19,13 @@ import (
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
-type helixUser struct {
+type hxUser struct {
 	ID          string `json:"id"`
 	Login       string `json:"login"`
 	DisplayName string `json:"display_name"`
 }
 
-type helixStream struct {
+type hxStream struct {
 	ID          string `json:"id"`
 	UserLogin   string `json:"user_login"`
 	ViewerCount int    `json:"viewer_count"`
@@ -42,7 +42,7 @@ func TestHelixGetUsersRefreshes(t *testing.T) {
 	s.ExpireAccessToken(tok.AccessToken)
 	s.ResetCounters()
 	var out struct {
-		Data []helixUser `json:"data"`
+		Data []hxUser `json:"data"`
 	}
 	if err := h.Get(ctx(t), "/users", url.Values{"id": {tok.UserID}}, &out); err != nil {
 		leaks.text(err.Error())
@@ -59,7 +59,7 @@ func TestHelixGetUsersRefreshes(t *testing.T) {
 	}
 	// The same call without a leading slash, and with the query in the path.
 	var again struct {
-		Data []helixUser `json:"data"`
+		Data []hxUser `json:"data"`
 	}
 	if err := h.Get(ctx(t), "users?login=twitchdev", nil, &again); err != nil || len(again.Data) != 1 || again.Data[0].ID != tok.UserID {
 		t.Fatalf("relative path: %+v %v", again, err)
@@ -201,7 +201,7 @@ func TestHelixPaginate(t *testing.T) {
 	h := twitchauth.NewHelix(cfg, p.AppTokenSource())
 	s.ResetCounters()
 	var logins []string
-	for st, err := range twitchauth.PaginateAs[helixStream](ctx(t), h, "streams", url.Values{"first": {"1"}}) {
+	for st, err := range twitchauth.PaginateAs[hxStream](ctx(t), h, "streams", url.Values{"first": {"1"}}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestHelixLibraryWithoutTokensThroughTransport(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Data []helixUser `json:"data"`
+		Data []hxUser `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || len(out.Data) != 1 || out.Data[0].ID != tok.UserID {
 		t.Fatalf("status %d, %+v, %v", resp.StatusCode, out, err)
@@ -314,7 +314,7 @@ func TestHelixExtensionViewer(t *testing.T) {
 	cfg := &twitchauth.Config{ClientID: ext.ID, Endpoints: twitchauth.Endpoints{APIURL: s.APIURL()}}
 	h := twitchauth.NewExtensionHelix(cfg, twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) { return jwt, nil }))
 	var out struct {
-		Data []helixStream `json:"data"`
+		Data []hxStream `json:"data"`
 	}
 	if err := h.Get(ctx(t), "streams", url.Values{"first": {"10"}}, &out); err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func TestPacerSteadyLoadNo429(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for next.Add(1) <= 120 { // 3× the bucket: 80 calls must wait for refill
-				if code, _ := get(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
+				if code, _ := trGet(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
 					bad.Add(1)
 				}
 			}
@@ -139,7 +139,7 @@ func TestPacerBucketsPerSubject(t *testing.T) {
 	ca := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(a.UserID), twitchauth.WithPacer(pacer))}
 	cb := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(b.UserID), twitchauth.WithPacer(pacer))}
 	for range 4 { // drain user a's bucket down to its margin
-		if code, _ := get(t, ca, cfg.APIBaseURL()+"/users", nil); code != 200 {
+		if code, _ := trGet(t, ca, cfg.APIBaseURL()+"/users", nil); code != 200 {
 			t.Fatal(code)
 		}
 	}
@@ -151,7 +151,7 @@ func TestPacerBucketsPerSubject(t *testing.T) {
 		t.Fatalf("user a past its bucket: %v, want ErrRateLimited at once", err)
 	}
 	// b is unaffected, with the same Pacer.
-	if code, _ := get(t, cb, cfg.APIBaseURL()+"/users", nil); code != 200 {
+	if code, _ := trGet(t, cb, cfg.APIBaseURL()+"/users", nil); code != 200 {
 		t.Fatalf("user b: %d", code)
 	}
 	ra, _ := pacer.Bucket(cfg.ClientID + "/user:" + a.UserID)
@@ -188,12 +188,12 @@ func TestPacerUnmeteredServer(t *testing.T) {
 	})
 	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("x"))
 	c := &http.Client{Transport: tr}
-	if code, _ := get(t, c, cfg.APIBaseURL()+"/x", nil); code != 200 {
+	if code, _ := trGet(t, c, cfg.APIBaseURL()+"/x", nil); code != 200 {
 		t.Fatal(code)
 	}
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Go(func() { get(t, c, cfg.APIBaseURL()+"/x?wait=1", nil) })
+		wg.Go(func() { trGet(t, c, cfg.APIBaseURL()+"/x?wait=1", nil) })
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for peak.Load() < 4 && time.Now().Before(deadline) {
@@ -228,7 +228,7 @@ func TestPacerProbesColdBucket(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			get(t, c, cfg.APIBaseURL()+"/x", nil)
+			trGet(t, c, cfg.APIBaseURL()+"/x", nil)
 			first.CompareAndSwap(0, peak.Load())
 		})
 	}
@@ -255,7 +255,7 @@ func TestPacerCancelledWaiterLeavesQueue(t *testing.T) {
 	})
 	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
 	c := &http.Client{Transport: tr}
-	get(t, c, cfg.APIBaseURL()+"/x", nil)
+	trGet(t, c, cfg.APIBaseURL()+"/x", nil)
 	cctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -265,7 +265,7 @@ func TestPacerCancelledWaiterLeavesQueue(t *testing.T) {
 	}()
 	time.Sleep(10 * time.Millisecond)
 	done := make(chan int, 1)
-	go func() { code, _ := get(t, c, cfg.APIBaseURL()+"/x", nil); done <- code }()
+	go func() { code, _ := trGet(t, c, cfg.APIBaseURL()+"/x", nil); done <- code }()
 	time.Sleep(10 * time.Millisecond)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {

@@ -70,8 +70,8 @@ func (s *invSource) Invalidate(_ context.Context, bad string) (*oauth2.Token, er
 	return &oauth2.Token{AccessToken: s.cur, TokenType: "bearer"}, nil
 }
 
-// get sends a GET through c and returns the status and body.
-func get(t *testing.T, c *http.Client, u string, hdr http.Header) (int, string) {
+// trGet sends a GET through c and returns the status and body.
+func trGet(t *testing.T, c *http.Client, u string, hdr http.Header) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx(t), http.MethodGet, u, nil)
 	if err != nil {
@@ -147,7 +147,7 @@ func TestTransportOtherHostsPassThrough(t *testing.T) {
 	defer other.Close()
 	cfg := &twitchauth.Config{ClientID: "cid", Endpoints: twitchauth.Endpoints{APIURL: "http://127.0.0.1:1/helix"}}
 	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secrettoken1"}))
-	code, _ := get(t, &http.Client{Transport: tr}, other.URL+"/oauth2/token", http.Header{"X-Mine": {"1"}})
+	code, _ := trGet(t, &http.Client{Transport: tr}, other.URL+"/oauth2/token", http.Header{"X-Mine": {"1"}})
 	if code != 200 || got.Get("Authorization") != "" || got.Get("Client-Id") != "" || got.Get("X-Mine") != "1" {
 		t.Fatalf("other host got status %d headers %v; want no credentials added", code, got)
 	}
@@ -165,7 +165,7 @@ func TestTransport401RefreshesOnceAndRetries(t *testing.T) {
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
 	tr := twitchauth.NewTransport(cfg, p.UserTokenSource(tok.UserID))
 	c := &http.Client{Transport: tr}
-	if code, body := get(t, c, cfg.APIBaseURL()+"/users", nil); code != 200 || !strings.Contains(body, `"login":"twitchdev"`) {
+	if code, body := trGet(t, c, cfg.APIBaseURL()+"/users", nil); code != 200 || !strings.Contains(body, `"login":"twitchdev"`) {
 		t.Fatalf("GET /users = %d %s", code, body)
 	}
 	s.ExpireAccessToken(tok.AccessToken)
@@ -173,7 +173,7 @@ func TestTransport401RefreshesOnceAndRetries(t *testing.T) {
 	var wg sync.WaitGroup
 	codes := make([]int, 16)
 	for i := range codes {
-		wg.Go(func() { codes[i], _ = get(t, c, cfg.APIBaseURL()+"/users?id="+tok.UserID, nil) })
+		wg.Go(func() { codes[i], _ = trGet(t, c, cfg.APIBaseURL()+"/users?id="+tok.UserID, nil) })
 	}
 	wg.Wait()
 	for i, code := range codes {
@@ -225,7 +225,7 @@ func TestTransport401MissingScopeNoRefresh(t *testing.T) {
 		writeHelixJSON(w, 401, map[string]any{"error": "Unauthorized", "status": 401, "message": "Missing scope: moderator:manage:banned_users"})
 	})
 	src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
-	code, body := get(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/moderation/bans", nil)
+	code, body := trGet(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/moderation/bans", nil)
 	if code != 401 || !strings.Contains(body, "Missing scope") || src.invalidated != 0 || n.Load() != 1 {
 		t.Fatalf("got %d %q after %d requests, %d invalidations; want the 401 with its body, no refresh", code, body, n.Load(), src.invalidated)
 	}
@@ -243,7 +243,7 @@ func TestTransport401FakeServer(t *testing.T) {
 		writeHelixJSON(w, 401, map[string]any{"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"})
 	})
 	src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
-	code, _ := get(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/users", nil)
+	code, _ := trGet(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/users", nil)
 	if code != 401 || src.invalidated != 1 || len(auths) != 2 || auths[0] != "Bearer tok1aaaa" || auths[1] != "Bearer tok2bbbb" {
 		t.Fatalf("status %d, invalidations %d, Authorization sent %q; want one refresh and one retry with the new token", code, src.invalidated, auths)
 	}
@@ -298,7 +298,7 @@ func TestTransport503OnceThenSuccess(t *testing.T) {
 		return false
 	}))
 	tr := twitchauth.NewTransport(cfg, p.AppTokenSource(), twitchauth.WithRetryBackoff(time.Millisecond))
-	if code, body := get(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 || !strings.Contains(body, "twitchdev") {
+	if code, body := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 || !strings.Contains(body, "twitchdev") {
 		t.Fatalf("got %d %s, want 200 after one 503", code, body)
 	}
 	if n := s.Requests("helix:GET /users"); n != 2 {
@@ -356,9 +356,9 @@ func TestTransportBodyReplay(t *testing.T) {
 // the request fails before it is sent.
 func TestTransportClosesCallerBody(t *testing.T) {
 	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) { writeHelixJSON(w, 200, nil) })
-	fail := oauth2.ReuseTokenSource(nil, tokenSourceFunc(func() (*oauth2.Token, error) { return nil, errors.New("no token") }))
+	fail := oauth2.ReuseTokenSource(nil, trTokenSourceFunc(func() (*oauth2.Token, error) { return nil, errors.New("no token") }))
 	for _, src := range []oauth2.TokenSource{oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), fail} {
-		b := &closeTracker{Reader: strings.NewReader("{}")}
+		b := &trCloseTracker{Reader: strings.NewReader("{}")}
 		req, _ := http.NewRequestWithContext(ctx(t), "POST", cfg.APIBaseURL()+"/x", b)
 		req.GetBody = nil
 		resp, err := twitchauth.NewTransport(cfg, src).RoundTrip(req)
@@ -371,16 +371,16 @@ func TestTransportClosesCallerBody(t *testing.T) {
 	}
 }
 
-type tokenSourceFunc func() (*oauth2.Token, error)
+type trTokenSourceFunc func() (*oauth2.Token, error)
 
-func (f tokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
+func (f trTokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 
-type closeTracker struct {
+type trCloseTracker struct {
 	io.Reader
 	closed atomic.Bool
 }
 
-func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
+func (c *trCloseTracker) Close() error { c.closed.Store(true); return nil }
 
 // Discarded responses are closed: a retried 5xx leaves no body open.
 func TestTransportClosesDiscardedBodies(t *testing.T) {
@@ -392,18 +392,18 @@ func TestTransportClosesDiscardedBodies(t *testing.T) {
 		}
 		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
 	})
-	var bodies []*closeTracker
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	var bodies []*trCloseTracker
+	base := trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		resp, err := http.DefaultTransport.RoundTrip(r)
 		if err == nil {
-			ct := &closeTracker{Reader: resp.Body}
+			ct := &trCloseTracker{Reader: resp.Body}
 			bodies = append(bodies, ct)
 			resp.Body = ct
 		}
 		return resp, err
 	})
 	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBase(base), twitchauth.WithRetryBackoff(time.Millisecond))
-	if code, _ := get(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/x", nil); code != 200 {
+	if code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/x", nil); code != 200 {
 		t.Fatalf("status %d", code)
 	}
 	if len(bodies) != 3 {
@@ -416,9 +416,9 @@ func TestTransportClosesDiscardedBodies(t *testing.T) {
 	}
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+type trRoundTripFunc func(*http.Request) (*http.Response, error)
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f trRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // 429 → wait until Ratelimit-Reset → retry, against the sandbox's small
 // bucket, with pacing off so that the bucket really runs dry.
@@ -429,7 +429,7 @@ func TestTransport429WaitsForReset(t *testing.T) {
 	tr := twitchauth.NewTransport(cfg, p.AppTokenSource(), twitchauth.WithoutPacing())
 	c := &http.Client{Transport: tr}
 	for i := range 4 {
-		if code, body := get(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
+		if code, body := trGet(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
 			t.Fatalf("call %d: %d %s", i, code, body)
 		}
 	}
@@ -450,7 +450,7 @@ func TestTransport429PastDeadline(t *testing.T) {
 	p := newProvider(t, cfg)
 	tr := twitchauth.NewTransport(cfg, p.AppTokenSource(), twitchauth.WithoutPacing())
 	c := &http.Client{Transport: tr}
-	if code, _ := get(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
+	if code, _ := trGet(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
 		t.Fatal(code)
 	}
 	cctx, cancel := context.WithTimeout(ctx(t), 2*time.Second)
@@ -472,7 +472,7 @@ func TestTransport429PastDeadline(t *testing.T) {
 	// the call fails fast with ErrRateLimited and sends nothing.
 	paced := twitchauth.NewTransport(cfg, p.AppTokenSource())
 	h := &http.Client{Transport: paced}
-	_, _ = get(t, h, cfg.APIBaseURL()+"/users?login=twitchdev", nil) // learns the bucket
+	_, _ = trGet(t, h, cfg.APIBaseURL()+"/users?login=twitchdev", nil) // learns the bucket
 	before := s.Requests("helix:GET /users")
 	cctx2, cancel2 := context.WithTimeout(ctx(t), 2*time.Second)
 	defer cancel2()
@@ -534,7 +534,7 @@ func TestTransportRetryBudget(t *testing.T) {
 	})
 	src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
 	tr := twitchauth.NewTransport(cfg, src, twitchauth.WithRetryBackoff(time.Millisecond))
-	code, _ := get(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", nil)
+	code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", nil)
 	if code != 500 || n.Load() != 4 {
 		t.Fatalf("status %d after %d requests; want 500 after 1 try + 3 retries", code, n.Load())
 	}
@@ -554,12 +554,12 @@ func TestTransportExtensionScheme(t *testing.T) {
 	var calls atomic.Int32
 	src := twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) { calls.Add(1); return jwt, nil })
 	var sent string
-	spy := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	spy := trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		sent = r.Header.Get("Authorization")
 		return http.DefaultTransport.RoundTrip(r)
 	})
 	tr := twitchauth.NewExtensionTransport(cfg, src, twitchauth.WithBase(spy))
-	code, body := get(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", http.Header{"Authorization": {"Bearer "}})
+	code, body := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", http.Header{"Authorization": {"Bearer "}})
 	if code != 200 || !strings.Contains(body, `"login":"twitchdev"`) {
 		t.Fatalf("GET /users as a viewer = %d %s", code, body)
 	}
@@ -572,7 +572,7 @@ func TestTransportExtensionScheme(t *testing.T) {
 	}
 	// A refused JWT with no newer one: the 401 is returned after one try.
 	bad := twitchauth.NewExtensionTransport(cfg, twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) { return "a.b.c", nil }))
-	if code, _ := get(t, &http.Client{Transport: bad}, cfg.APIBaseURL()+"/users", nil); code != 401 {
+	if code, _ := trGet(t, &http.Client{Transport: bad}, cfg.APIBaseURL()+"/users", nil); code != 401 {
 		t.Fatalf("bad JWT: %d", code)
 	}
 	if st := bad.Stats(); st.Requests != 1 {
@@ -584,7 +584,7 @@ func TestTransportExtensionScheme(t *testing.T) {
 func TestTransportSourceError(t *testing.T) {
 	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) { t.Error("request sent without a token") })
 	boom := errors.New("store down")
-	tr := twitchauth.NewTransport(cfg, tokenSourceFunc(func() (*oauth2.Token, error) { return nil, boom }))
+	tr := twitchauth.NewTransport(cfg, trTokenSourceFunc(func() (*oauth2.Token, error) { return nil, boom }))
 	req, _ := http.NewRequestWithContext(ctx(t), "GET", cfg.APIBaseURL()+"/users", bytes.NewReader(nil))
 	_, err := (&http.Client{Transport: tr}).Do(req)
 	if !errors.Is(err, boom) {

@@ -1,0 +1,144 @@
+package twitchauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"net/url"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// exampleHelixSetup starts a sandbox standing in for Twitch and a Provider
+// holding twitchdev's grant.
+func exampleHelixSetup() (*twitchtest.Server, *twitchauth.Config, *twitchauth.Provider, string) {
+	sandbox, err := twitchtest.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sandbox.Listen("127.0.0.1:0"); err != nil {
+		log.Fatal(err)
+	}
+	app := sandbox.DefaultClient()
+	cfg := &twitchauth.Config{ClientID: app.ID, ClientSecret: app.Secret,
+		Endpoints: twitchauth.Endpoints{IDURL: sandbox.IDURL(), APIURL: sandbox.APIURL()}}
+	ctx := context.Background()
+	p, err := twitchauth.NewProvider(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	access, refresh, _ := sandbox.MintUserToken(app.ID, "twitchdev", []string{"user:read:email"})
+	tok, err := p.AddUserToken(ctx, &twitchauth.Token{AccessToken: access, RefreshToken: refresh})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return sandbox, cfg, p, tok.UserID
+}
+
+// The Transport makes any http.Client act as a user: it adds Client-Id and
+// the user's token, refreshes it on a 401, and paces calls to the user's
+// rate-limit bucket.
+//
+// It also serves Helix libraries that take an *http.Client. With
+// github.com/nicklaw5/helix, leave the tokens out of the options — the
+// Transport replaces the library's Client-ID and Authorization headers:
+//
+//	client, err := helix.NewClient(&helix.Options{
+//		ClientID:   cfg.ClientID,
+//		HTTPClient: &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(userID))},
+//	})
+func ExampleNewTransport() {
+	sandbox, cfg, p, userID := exampleHelixSetup()
+	defer sandbox.Close()
+
+	hc := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(userID))}
+	resp, err := hc.Get(cfg.APIBaseURL() + "/users") // the token's own user
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data []struct {
+			Login string `json:"login"`
+		} `json:"data"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	fmt.Println(resp.StatusCode, out.Data[0].Login)
+	// Output: 200 twitchdev
+}
+
+// Get users with the app token: the Helix client decodes the JSON answer,
+// and Helix's refusals come back as *HelixError.
+func ExampleHelix_Get() {
+	sandbox, cfg, p, _ := exampleHelixSetup()
+	defer sandbox.Close()
+
+	h := twitchauth.NewHelix(cfg, p.AppTokenSource())
+	var users struct {
+		Data []struct {
+			ID    string `json:"id"`
+			Login string `json:"login"`
+		} `json:"data"`
+	}
+	err := h.Get(context.Background(), "/users", url.Values{"login": {"twitchdev", "broadcaster"}}, &users)
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, twitchauth.ErrRateLimited), errors.As(err, &helixErr)…
+	}
+	for _, u := range users.Data {
+		fmt.Println(u.Login)
+	}
+	// Output:
+	// twitchdev
+	// broadcaster
+}
+
+// Walk a paginated list item by item; the next page is fetched with the
+// "after" cursor when the previous one is used up.
+func ExamplePaginateAs() {
+	sandbox, cfg, p, _ := exampleHelixSetup()
+	defer sandbox.Close()
+
+	type stream struct {
+		UserLogin   string `json:"user_login"`
+		ViewerCount int    `json:"viewer_count"`
+	}
+	h := twitchauth.NewHelix(cfg, p.AppTokenSource())
+	ctx := context.Background()
+	n := 0
+	for s, err := range twitchauth.PaginateAs[stream](ctx, h, "streams", url.Values{"first": {"2"}}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		n++
+		_ = s.UserLogin
+	}
+	fmt.Println(n > 0, h.Stats().RateLimited)
+	// Output: true 0
+}
+
+// An extension front end's Helix JWT (onAuthorized's auth.helixToken) is
+// sent with the Extension scheme; each viewer has a 30-per-minute bucket.
+func ExampleNewExtensionHelix() {
+	sandbox, _, _, _ := exampleHelixSetup()
+	defer sandbox.Close()
+	helixToken, _ := sandbox.MintHelixJWT(twitchtest.HelixJWTOptions{OpaqueUserID: "U141981764", UserID: "141981764"})
+
+	cfg := &twitchauth.Config{ClientID: sandbox.ExtensionClient().ID,
+		Endpoints: twitchauth.Endpoints{APIURL: sandbox.APIURL()}}
+	h := twitchauth.NewExtensionHelix(cfg, twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) {
+		return helixToken, nil // the latest one the front end received
+	}))
+	var me struct {
+		Data []struct {
+			Login string `json:"login"`
+		} `json:"data"`
+	}
+	if err := h.Get(context.Background(), "users", nil, &me); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(me.Data[0].Login)
+	// Output: twitchdev
+}
