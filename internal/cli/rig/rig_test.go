@@ -1,0 +1,147 @@
+package rig
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twitchauth/twitchauth/extension"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	rigpkg "github.com/twitchauth/twitchauth/rig"
+)
+
+func TestRunServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "panel.html"), []byte(`<head><script src="https://extension-files.twitch.tv/helper/v1/twitch-ext.min.js"></script></head>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, logs bytes.Buffer
+	urlc := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := &Options{Dir: dir, Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", EBS: "http://127.0.0.1:8081",
+		TokenTTL: time.Minute, ExpiredRecovery: time.Second, ViewerLimit: 30, ViewerWindow: time.Minute,
+		Stdout: &out, Stderr: &logs, ready: func(u string) { urlc <- u }}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	var base string
+	select {
+	case base = <-urlc:
+	case err := <-done:
+		t.Fatalf("Run: %v\n%s", err, logs.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("rig not ready in 10s")
+	}
+	banner := out.String()
+	for _, want := range []string{"channel page   " + base + "/", "EBS            http://127.0.0.1:8081", "EBS_ALLOWED_ORIGINS=" + base} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	m := regexp.MustCompile(`secret file    (\S+) \(0600\)`).FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("no secret file in the banner:\n%s", banner)
+	}
+	st, err := os.Stat(m[1])
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", st, err)
+	}
+	raw, _ := os.ReadFile(m[1])
+	sec, err := extension.ParseSecret(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), strings.TrimSpace(string(raw))) {
+		t.Error("the secret appears in the logs")
+	}
+	// A token minted through the rig verifies with the written secret.
+	resp, err := http.Post(base+"/api/auth", "application/json", strings.NewReader(`{"viewer":"broadcaster"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := jsonUnmarshal(b, &body); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("auth: %d %s", resp.StatusCode, b)
+	}
+	v, _ := extension.NewVerifier(extension.NewKeyring(sec), extension.VerifierConfig{})
+	if c, err := v.Verify(context.Background(), body.Token); err != nil || c.Role != extension.RoleBroadcaster {
+		t.Errorf("token vs secret file: %v", err)
+	}
+	if resp, err := http.Get(base + "/ext/panel.html"); err != nil || resp.Header.Get("X-Twitchauth-Rig-Helper") != "substituted" {
+		t.Errorf("panel: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary secret file left behind: %v", err)
+	}
+}
+
+func TestRunRefusals(t *testing.T) {
+	ctx := context.Background()
+	for name, o := range map[string]*Options{
+		"no dir":       {Addr: "127.0.0.1:0"},
+		"missing dir":  {Dir: filepath.Join(t.TempDir(), "nope"), Addr: "127.0.0.1:0"},
+		"bad limit":    {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", ViewerLimit: 0, ViewerWindow: time.Minute},
+		"bad EBS":      {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute, EBS: "nope"},
+		"bad sandbox":  {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxURL: "ftp://x"},
+		"tiny TTL":     {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute, TokenTTL: time.Second},
+		"bad rig addr": {Dir: t.TempDir(), Addr: "256.0.0.1:x", SandboxAddr: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute},
+	} {
+		err := Run(ctx, o)
+		var ee *cliutil.ExitError
+		if !errors.As(err, &ee) || ee.Code == cliutil.ExitOK {
+			t.Errorf("%s: %v", name, err)
+		}
+		if name == "no dir" && ee.Code != cliutil.ExitUsage {
+			t.Errorf("no dir: exit %d", ee.Code)
+		}
+	}
+}
+
+func TestPrintHelper(t *testing.T) {
+	var out bytes.Buffer
+	if err := Run(context.Background(), &Options{PrintHelper: true, Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), rigpkg.HelperJS()) {
+		t.Error("--print-helper output differs from the embedded helper")
+	}
+}
+
+func TestCommandFlags(t *testing.T) {
+	cmd := NewCommand(io.Discard, io.Discard)
+	for _, f := range []string{"dir", "addr", "ebs", "sandbox-url", "token-ttl", "expired-recovery", "viewer-limit", "viewer-window", "secret-file", "no-csp", "print-helper"} {
+		if cmd.Flags().Lookup(f) == nil {
+			t.Errorf("no --%s flag", f)
+		}
+	}
+	if got := cmd.Flags().Lookup("addr").DefValue; got != DefaultAddr {
+		t.Errorf("--addr default %q", got)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
