@@ -285,7 +285,7 @@ func checkRedirectURLs(list []string) ([]string, error) {
 
 func checkRedirectURL(raw string) error {
 	bad := func(why string) error {
-		return &AppError{Field: "redirect_urls", Message: fmt.Sprintf("%s: %q (%s)", msgRedirectInvalid, raw, why)}
+		return &AppError{Field: "redirect_urls", Message: fmt.Sprintf("%s (%s: %s)", msgRedirectInvalid, raw, why)}
 	}
 	if raw == "" {
 		return bad("empty")
@@ -314,7 +314,7 @@ func checkRedirectURL(raw string) error {
 	if scheme == "https" || (scheme == "http" && strings.EqualFold(u.Hostname(), "localhost")) {
 		return nil
 	}
-	return &AppError{Field: "redirect_urls", Message: fmt.Sprintf("%s %q: only http://localhost may use http", msgRedirectHTTPS, raw)}
+	return &AppError{Field: "redirect_urls", Message: fmt.Sprintf("%s (%s: only http://localhost may use plain http)", msgRedirectHTTPS, raw)}
 }
 
 // redirectWarnings returns advice about redirect URLs that are valid but

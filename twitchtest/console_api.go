@@ -49,7 +49,7 @@ func (s *Server) consoleAPIAuth(w http.ResponseWriter, r *http.Request) (console
 	a, ok, bad := s.consoleSignedIn(r, true)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="twitchtest console"`)
-		msg := "console sign-in required: send Authorization: Bearer <console token> (POST /console/api/session) or sign in at /console/signin"
+		msg := "console sign-in required: send Authorization: Bearer with a console token from POST /console/api/session, or sign in at /console/signin"
 		if bad {
 			msg = "invalid or expired console token"
 		}

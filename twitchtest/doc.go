@@ -191,11 +191,74 @@
 // sent through PubSub and extension chat are kept (the last 1,000) for
 // PubSubMessages and ExtensionChatMessages.
 //
+// # Developer console
+//
+// The sandbox's counterpart of dev.twitch.tv/console registers
+// applications the way Twitch's does. Its applications are the sandbox's
+// clients (the same state as WithClient and AddClient), so an ID and
+// secret from the console work at once with /oauth2/token, the CLI and the
+// broker. ConsoleURL returns its address.
+//
+//	GET       /console/                          the signed-in user's applications and extensions
+//	GET, POST /console/signin                    pick a sandbox user; POST /console/signout
+//	GET, POST /console/apps/new                  Register Your Application (?type=extension: Create Extension)
+//	GET, POST /console/apps/{id}                 Manage: rename, category, add/remove redirect URLs
+//	POST      /console/apps/{id}/secret          New Secret (shown once on the next view of the page)
+//	POST      /console/apps/{id}/extension-secret  an extension's Create New Secret
+//	POST, DELETE /console/api/session            {"login"} → {"token","token_type","login","user_id","expires_in"}
+//	GET, POST /console/api/apps                  list {"data":[…]}; register {"name","redirect_urls","category","client_type"} (201)
+//	GET, PATCH /console/api/apps/{id}            show; change {"name","redirect_urls","category"} (absent = unchanged)
+//	POST      /console/api/apps/{id}/secret      {"client_id","client_secret"}
+//	GET, POST /console/api/apps/{id}/extension-secrets  {"client_id","secrets":[{"content","active_at","expires_at"}]}
+//
+// Sign-in: the form sets an HttpOnly, SameSite=Lax cookie (path /console/)
+// for ConsoleSessionLifetime (12 h); POST /console/api/session issues a
+// console token for Authorization: Bearer, to loopback callers only.
+// Sessions live in memory and end with the process. Cross-origin browser
+// POSTs are refused (http.CrossOriginProtection), for the forms and for the
+// API used with the cookie. The API answers {"status":N,"message":"…"}
+// (plus "field" naming the input at fault): 401 without a sign-in, 400 for
+// malformed JSON, unknown fields or refused input, 409 for a name taken,
+// 404 for applications of other users, 415 for a body that is not JSON.
+// Pages show the same refusals as friendly errors, keeping what was typed.
+//
+// Rules (Twitch's wording where it is recorded; the rest are choices):
+//
+//   - Names are unique among all applications, case-insensitively, 3 to
+//     100 characters (the length is a third-party note, UNCONFIRMED).
+//   - OAuth Redirect URLs: 1 to 10 absolute URLs, each listed once, without
+//     fragment or user info ("invalid redirect URI provided"); https unless
+//     the host is localhost ("Redirect URIs must use HTTPS protocol.";
+//     Twitch answers it for http://x.localhost, twitchdev/issues#342; that
+//     it refuses http://127.0.0.1 too is UNCONFIRMED, the sandbox does).
+//     URLs are stored exactly as typed and matched exactly: third-party
+//     reports show Twitch's console keeping a trailing slash, so the
+//     sandbox accepts one too and warns that the app must then send it.
+//   - Categories: AppCategories(); extensions get "Extension". The client
+//     type (confidential or public; extension from the extension form)
+//     cannot change after registration.
+//   - Confidential and extension clients get a secret at registration,
+//     shown once, as after New Secret; afterwards pages show only a mask
+//     that reveals no character, and the API never returns it again. New
+//     Secret (RotateClientSecret) replaces the secret at once: token
+//     requests with the old one get 403 "invalid client secret". Tokens
+//     issued before stay valid. Public clients have no secret.
+//   - An extension's Create New Secret is RotateExtensionSecret(id, 0): the
+//     new secret is active at once and older ones stay valid for one hour
+//     (WithExtensionSecretOverlap).
+//   - Users see and manage the applications they registered, and those no
+//     console user owns (created by options, flags or AddClient), which
+//     every signed-in user may manage. Others' applications answer 404.
+//
+// RegisterApp, UpdateClient and RotateClientSecret are the console's rules
+// in Go; AddClient and WithClient skip them, for fixtures.
+//
 // # State
 //
 // Everything lives in memory behind one RWMutex; validate is a map lookup
 // under a read lock and no password hashing is done. WithStateFile persists
-// clients, users, consents, live tokens, extension secrets and the signing key to a JSON file
+// clients (the console's applications with their owner, category and
+// current secret), users, consents, live tokens, extension secrets and the signing key to a JSON file
 // (mode 0600, written atomically shortly after each change and on Close) and
 // reloads them at start. Codes, consent pages and device codes are not
 // persisted. Access tokens are 30 lowercase alphanumeric characters and
