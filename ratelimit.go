@@ -129,15 +129,40 @@ func (p *Pacer) Bucket(key string) (RateLimit, bool) {
 	return RateLimit{Limit: int(b.limit), Remaining: max(0, int(math.Floor(avail))), Reset: b.reset}, true
 }
 
+// maxPacerBuckets is the number of buckets above which idle ones are
+// forgotten (an extension backend sees many viewers, each with a bucket).
+const maxPacerBuckets = 10_000
+
+// pacerIdle is how long a bucket must be unused to be forgotten; by then it
+// has refilled (Twitch's buckets refill within a minute).
+const pacerIdle = 2 * time.Minute
+
 func (p *Pacer) bucket(key string) *bucket {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b := p.buckets[key]
 	if b == nil {
+		if len(p.buckets) >= maxPacerBuckets {
+			p.pruneLocked()
+		}
 		b = &bucket{changed: make(chan struct{})}
 		p.buckets[key] = b
 	}
 	return b
+}
+
+// pruneLocked forgets the buckets nobody uses: none in flight or queued,
+// and unused for pacerIdle. Callers hold p.mu.
+func (p *Pacer) pruneLocked() {
+	now := p.now()
+	for k, b := range p.buckets {
+		b.mu.Lock()
+		idle := b.inflight == 0 && len(b.queue) == 0 && now.Sub(b.at) > pacerIdle && !now.Before(b.blocked)
+		b.mu.Unlock()
+		if idle {
+			delete(p.buckets, k)
+		}
+	}
 }
 
 const (

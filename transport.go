@@ -122,8 +122,9 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 // A request is retried at most three times in all. Bodies are replayed from
 // GetBody, or from a buffer of up to DefaultMaxReplayBody bytes. The
 // caller's request is never modified, and the bodies of discarded responses
-// are closed. Requests to other hosts (such as id.twitch.tv) pass through
-// untouched, without credentials.
+// are closed. Requests outside the Helix base URL (such as id.twitch.tv's
+// token endpoint, which a Helix library may call with the same client) pass
+// through untouched, without credentials.
 //
 // A Transport is safe for concurrent use.
 type Transport struct {
@@ -202,9 +203,14 @@ func (t *Transport) baseRT() http.RoundTripper {
 	return http.DefaultTransport
 }
 
-// inScope reports whether u is on the Helix host.
+// inScope reports whether u is under the Helix base URL (same scheme and
+// host, path below the base's).
 func (t *Transport) inScope(u *url.URL) bool {
-	return t.apiURL != nil && u != nil && strings.EqualFold(u.Scheme, t.apiURL.Scheme) && strings.EqualFold(u.Host, t.apiURL.Host)
+	if t.apiURL == nil || u == nil || !strings.EqualFold(u.Scheme, t.apiURL.Scheme) || !strings.EqualFold(u.Host, t.apiURL.Host) {
+		return false
+	}
+	base := strings.TrimSuffix(t.apiURL.Path, "/")
+	return base == "" || u.Path == base || strings.HasPrefix(u.Path, base+"/")
 }
 
 // clientID returns the Client-Id to send.

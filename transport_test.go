@@ -151,6 +151,18 @@ func TestTransportOtherHostsPassThrough(t *testing.T) {
 	if code != 200 || got.Get("Authorization") != "" || got.Get("Client-Id") != "" || got.Get("X-Mine") != "1" {
 		t.Fatalf("other host got status %d headers %v; want no credentials added", code, got)
 	}
+	// Same host, outside the Helix path (the sandbox serves both).
+	same := &twitchauth.Config{ClientID: "cid", Endpoints: twitchauth.Endpoints{APIURL: other.URL + "/helix"}}
+	tr2 := twitchauth.NewTransport(same, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secrettoken1"}))
+	for _, path := range []string{"/oauth2/token", "/helixfoo", "/"} {
+		got = nil
+		if code, _ := trGet(t, &http.Client{Transport: tr2}, other.URL+path, nil); code != 200 || got.Get("Authorization") != "" {
+			t.Fatalf("%s on the API host got status %d headers %v; want no credentials", path, code, got)
+		}
+	}
+	if code, _ := trGet(t, &http.Client{Transport: tr2}, other.URL+"/helix/users", nil); code != 200 || got.Get("Authorization") != "Bearer secrettoken1" {
+		t.Fatalf("/helix/users got %v", got)
+	}
 	if s := tr.Stats(); s.Requests != 0 {
 		t.Fatalf("pass-through counted as a Helix request: %+v", s)
 	}
