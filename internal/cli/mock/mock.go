@@ -163,13 +163,14 @@ func Run(ctx context.Context, o *Options) error {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, err)
 	}
+	// The banner comes first: whoever sees the ready line finds it on stderr.
+	fmt.Fprintf(stderr, "twitchauth mock: Twitch sandbox at %s (id_url %s, api_url %s)\n"+
+		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n",
+		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL)
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))
 	}
-	fmt.Fprintf(stderr, "twitchauth mock: Twitch sandbox at %s (id_url %s, api_url %s)\n"+
-		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n",
-		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL)
 	<-ctx.Done()
 	log.Info("stopping sandbox")
 	if err := s.Close(); err != nil {
