@@ -116,7 +116,7 @@ func (s *Server) RegisterApp(ownerLogin string, r AppRegistration) (Client, erro
 	default:
 		return Client{}, &AppError{Field: "client_type", Message: "the client type is confidential or public (or extension for the extension form)"}
 	}
-	uris, err := checkRedirectURLs(r.RedirectURIs)
+	uris, err := checkRedirectURLs(r.RedirectURIs, nil)
 	if err != nil {
 		return Client{}, err
 	}
@@ -167,18 +167,18 @@ func (s *Server) UpdateClient(clientID string, u ClientUpdate) (Client, error) {
 		}
 		name = n
 	}
-	var uris []string
-	if u.RedirectURIs != nil {
-		var err error
-		if uris, err = checkRedirectURLs(u.RedirectURIs); err != nil {
-			return Client{}, err
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.clients[clientID]
 	if !ok {
 		return Client{}, ErrUnknownClient
+	}
+	var uris []string
+	if u.RedirectURIs != nil {
+		var err error
+		if uris, err = checkRedirectURLs(u.RedirectURIs, c.RedirectURIs); err != nil {
+			return Client{}, err
+		}
 	}
 	if u.Category != nil {
 		if c.Type == Extension {
@@ -264,8 +264,11 @@ func checkAppName(name string) (string, error) {
 // checkRedirectURLs applies the console's redirect URL rules and returns a
 // copy of the list: 1 to MaxRedirectURLs absolute http(s) URLs without
 // fragment or user info, https unless the host is localhost, no duplicates.
-// URLs are kept exactly as given (Twitch matches them exactly).
-func checkRedirectURLs(list []string) ([]string, error) {
+// URLs already registered (kept) are not checked again, so that a client
+// created with AddClient (say with an http://127.0.0.1 URL) can still be
+// managed in the console. URLs are kept exactly as given (Twitch matches
+// them exactly).
+func checkRedirectURLs(list, kept []string) ([]string, error) {
 	if len(list) == 0 {
 		return nil, &AppError{Field: "redirect_urls", Message: "at least one OAuth Redirect URL is required"}
 	}
@@ -273,8 +276,10 @@ func checkRedirectURLs(list []string) ([]string, error) {
 		return nil, &AppError{Field: "redirect_urls", Message: fmt.Sprintf("an application can have at most %d OAuth Redirect URLs (%d given)", MaxRedirectURLs, len(list))}
 	}
 	for i, raw := range list {
-		if err := checkRedirectURL(raw); err != nil {
-			return nil, err
+		if !slices.Contains(kept, raw) {
+			if err := checkRedirectURL(raw); err != nil {
+				return nil, err
+			}
 		}
 		if slices.Contains(list[:i], raw) {
 			return nil, &AppError{Field: "redirect_urls", Message: fmt.Sprintf("%s is listed twice", raw)}

@@ -703,6 +703,19 @@ func TestConsoleGoAPI(t *testing.T) {
 	if err != nil || c2.Name != name || c2.RedirectURIs[0] != "https://go.example.com/cb" || c2.Secret != c.Secret {
 		t.Fatalf("UpdateClient: %+v %v", c2, err)
 	}
+	// A fixture client with an http://127.0.0.1 redirect URL (AddClient
+	// skips the rules) can still be managed: kept URLs are not re-checked,
+	// new ones are.
+	fx, err := s.AddClient(twitchtest.Client{Name: "Fixture", RedirectURIs: []string{"http://127.0.0.1:9000/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateClient(fx.ID, twitchtest.ClientUpdate{RedirectURIs: []string{"http://127.0.0.1:9000/cb", "https://fx.example.com/cb"}}); err != nil {
+		t.Fatalf("adding to a fixture client: %v", err)
+	}
+	if _, err := s.UpdateClient(fx.ID, twitchtest.ClientUpdate{RedirectURIs: []string{"http://127.0.0.1:9000/cb", "http://127.0.0.1:9001/cb"}}); !errors.Is(err, twitchtest.ErrInvalidApp) {
+		t.Fatalf("a new http://127.0.0.1 URL: %v", err)
+	}
 	if _, err := s.UpdateClient("nope", twitchtest.ClientUpdate{}); !errors.Is(err, twitchtest.ErrUnknownClient) {
 		t.Fatalf("unknown client: %v", err)
 	}

@@ -251,7 +251,9 @@
 //     every signed-in user may manage. Others' applications answer 404.
 //
 // RegisterApp, UpdateClient and RotateClientSecret are the console's rules
-// in Go; AddClient and WithClient skip them, for fixtures.
+// in Go; AddClient and WithClient skip them, for fixtures. Redirect URLs a
+// client already has are not checked again when it is updated, so fixture
+// clients stay manageable in the console.
 //
 // # State
 //
