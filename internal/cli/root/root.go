@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/twitchauth/twitchauth/internal/cli/api"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/configure"
 	"github.com/twitchauth/twitchauth/internal/cli/extension"
@@ -32,6 +33,7 @@ func New(version string, stdout, stderr io.Writer) *cobra.Command {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	// Subcommands (one line each; keep this list sorted).
+	cmd.AddCommand(api.NewCommand(stdout, stderr))
 	cmd.AddCommand(configure.NewCommand(stdout, stderr))
 	cmd.AddCommand(extension.NewCommand(stdout, stderr))
 	cmd.AddCommand(mock.NewCommand(stdout, stderr))
