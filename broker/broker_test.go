@@ -19,7 +19,7 @@ import (
 
 // env is a broker wired to a sandbox, for tests.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	sb      *twitchtest.Server
 	client  twitchtest.Client
 	b       *Broker
@@ -34,9 +34,14 @@ type env struct {
 
 type envOption func(*Config)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	sb := twitchtest.NewServer(t)
+	return newEnvSandbox(t, nil, opts...)
+}
+
+func newEnvSandbox(t testing.TB, sbOpts []twitchtest.Option, opts ...envOption) *env {
+	t.Helper()
+	sb := twitchtest.NewServer(t, sbOpts...)
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	public := "http://" + srv.Listener.Addr().String()
@@ -130,7 +135,7 @@ func (e *env) do(method, path, key string) (*http.Response, []byte) {
 	return resp, body
 }
 
-func decode[T any](t *testing.T, body []byte) T {
+func decode[T any](t testing.TB, body []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(body, &v); err != nil {
@@ -139,7 +144,7 @@ func decode[T any](t *testing.T, body []byte) T {
 	return v
 }
 
-func sandboxUser(t *testing.T, sb *twitchtest.Server, i int) twitchtest.User {
+func sandboxUser(t testing.TB, sb *twitchtest.Server, i int) twitchtest.User {
 	t.Helper()
 	us := sb.Users()
 	if len(us) <= i {
@@ -148,7 +153,7 @@ func sandboxUser(t *testing.T, sb *twitchtest.Server, i int) twitchtest.User {
 	return us[i]
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {

@@ -70,7 +70,8 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 			out.URL.Host = target.Host
 			out.URL.Path = strings.TrimRight(target.Path, "/") + strings.TrimPrefix(pr.In.URL.Path, "/helix")
 			out.URL.RawPath = ""
-			if q := out.URL.Query(); q.Has(SubjectParam) {
+			if strings.Contains(out.URL.RawQuery, SubjectParam) {
+				q := out.URL.Query()
 				q.Del(SubjectParam)
 				out.URL.RawQuery = q.Encode()
 			}
@@ -88,6 +89,7 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 			}
 			return route.t.RoundTrip(r)
 		}),
+		BufferPool: bufferPool{},
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Del("Set-Cookie")
 			b.metrics.helixStatus(resp.StatusCode)
@@ -117,6 +119,15 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 	}
 	return p, nil
 }
+
+// bufferPool recycles the reverse proxy's 32 KiB copy buffers, which it
+// would otherwise allocate for every response.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte  { return copyBuffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) { copyBuffers.Put((*[32 << 10]byte)(b[:32<<10])) }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
