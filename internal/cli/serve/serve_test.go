@@ -1,0 +1,194 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file, err := readConfigFile(writeFile(t, "broker.conf", `
+# comment
+listen = 127.0.0.1:9000
+client_id = "from-file"
+scopes = chat:read
+api_key = a:`+strings.Repeat("a", 64)+`:helix
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TWITCH_CLIENT_ID": "from-env", "TWITCHAUTH_SCOPES": "chat:edit", "TWITCHAUTH_API_KEYS": "b:" + strings.Repeat("b", 64) + ":token:app"}
+	v := resolve(file, func(k string) string { return env[k] }, map[string][]string{"scopes": {"user:read:email"}})
+	if got := v.get("listen"); got != "127.0.0.1:9000" {
+		t.Errorf("listen %q (file over default)", got)
+	}
+	if got := v.get("client_id"); got != "from-env" {
+		t.Errorf("client_id %q (env over file)", got)
+	}
+	if got := v.get("scopes"); got != "user:read:email" {
+		t.Errorf("scopes %q (flag over env)", got)
+	}
+	if got := v["api_key"]; len(got) != 2 {
+		t.Errorf("api keys %q: file and env keys add up", got)
+	}
+	if got := v.get("validation_interval"); got != "1h" {
+		t.Errorf("default validation interval %q", got)
+	}
+
+	j, err := readConfigFile(writeFile(t, "broker.json", `{"listen":"127.0.0.1:9001","api_key":["c:`+strings.Repeat("c", 64)+`:admin"]}`))
+	if err != nil || j.get("listen") != "127.0.0.1:9001" || len(j["api_key"]) != 1 {
+		t.Fatalf("JSON config: %v %v", j, err)
+	}
+	if _, err := readConfigFile(writeFile(t, "bad.conf", "colour = blue\n")); err == nil || !strings.Contains(err.Error(), "unknown setting") {
+		t.Errorf("unknown setting: %v", err)
+	}
+	p := writeFile(t, "open.conf", "client_secret = s3cret\n")
+	os.Chmod(p, 0o644)
+	if _, err := readConfigFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable config accepted: %v", err)
+	}
+	if _, err := readConfigFile(writeFile(t, "broken.json", `{"client_secret": "s3cret"`)); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("broken JSON: %v", err)
+	}
+}
+
+func TestPostgresStoreRefused(t *testing.T) {
+	err := Run(context.Background(), &Options{
+		Flags: map[string][]string{"listen": {"127.0.0.1:0"}, "store": {"postgres://u@localhost/db"}},
+		Getenv: func(k string) string {
+			return map[string]string{"TWITCH_CLIENT_ID": "id", "TWITCH_CLIENT_SECRET": "secret"}[k]
+		},
+		Stderr: &bytes.Buffer{},
+	})
+	var ee *cliutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage || !strings.Contains(err.Error(), "not supported yet") {
+		t.Fatalf("postgres store: %v", err)
+	}
+}
+
+func TestMissingCredentials(t *testing.T) {
+	err := Run(context.Background(), &Options{Flags: map[string][]string{"listen": {"127.0.0.1:0"}}, Getenv: func(string) string { return "" }, Stderr: &bytes.Buffer{}})
+	if err == nil || !strings.Contains(err.Error(), "TWITCH_CLIENT_ID") || !strings.Contains(err.Error(), "--sandbox") {
+		t.Fatalf("no credentials: %v", err)
+	}
+}
+
+// TestServeAgainstSandboxProcess runs the broker in its normal (non-sandbox)
+// mode against a separately started sandbox, with the store on disk and a
+// key from the keys file, and checks the API and readiness.
+func TestServeAgainstSandboxProcess(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "keys.json")
+	key := broker.GenerateKey()
+	if err := broker.WriteKeysFile(keysFile, []broker.APIKey{{Name: "svc", SHA256: broker.HashKey(key), Perms: []broker.Perm{broker.PermTokenApp}}}); err != nil {
+		t.Fatal(err)
+	}
+	sb := twitchtest.NewServer(t)
+	cl := sb.DefaultClient()
+	env := map[string]string{"TWITCH_CLIENT_ID": cl.ID, "TWITCH_CLIENT_SECRET": cl.Secret, "TWITCH_ID_URL": sb.IDURL(), "TWITCH_API_URL": sb.APIURL()}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, &Options{
+			Flags:  map[string][]string{"listen": {"127.0.0.1:0"}, "store": {filepath.Join(dir, "broker.db")}, "keys_file": {keysFile}, "log_level": {"warn"}},
+			Getenv: func(k string) string { return env[k] },
+			Stderr: &syncBuffer{},
+			ready:  func(i Info) { ready <- i },
+		})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(info.URL, "http://localhost:") {
+		t.Errorf("default public URL %s, want http://localhost:<port>", info.URL)
+	}
+	for path, want := range map[string]int{"/readyz": 200, "/v1/token/app": 200, "/v1/users": 403} {
+		req, _ := http.NewRequest("GET", info.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "broker.db")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("store file: %v %v", st, err)
+	}
+}
+
+func TestKeysCommand(t *testing.T) {
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	run := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		cmd := NewCommand(&out, &errb)
+		cmd.SetArgs(append(args, "--keys-file", keysFile))
+		cmd.SetOut(&out)
+		cmd.SetErr(&errb)
+		err := cmd.Execute()
+		return out.String(), errb.String(), err
+	}
+	out, msg, err := run("keys", "create", "--name", "bot", "--perm", "token:user,helix")
+	if err != nil {
+		t.Fatal(err, msg)
+	}
+	key := strings.TrimSpace(out)
+	if !strings.HasPrefix(key, broker.KeyPrefix) {
+		t.Fatalf("created key %q", key)
+	}
+	keys, err := broker.ReadKeysFile(keysFile)
+	if err != nil || len(keys) != 1 || keys[0].SHA256 != broker.HashKey(key) || !keys[0].Has(broker.PermHelix) || keys[0].Has(broker.PermTokenApp) {
+		t.Fatalf("keys file: %+v %v", keys, err)
+	}
+	data, _ := os.ReadFile(keysFile)
+	if strings.Contains(string(data), key) {
+		t.Fatal("the keys file holds the key itself")
+	}
+	if st, _ := os.Stat(keysFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("keys file mode %v", st.Mode().Perm())
+	}
+	if _, _, err := run("keys", "create", "--name", "bot", "--perm", "helix"); err == nil {
+		t.Error("duplicate name accepted")
+	}
+	if _, _, err := run("keys", "create", "--name", "x", "--perm", "root"); err == nil {
+		t.Error("unknown permission accepted")
+	}
+	out, _, err = run("keys", "list")
+	if err != nil || !strings.Contains(out, "bot\ttoken:user,helix") || strings.Contains(out, key) {
+		t.Fatalf("list: %q %v", out, err)
+	}
+	if _, _, err := run("keys", "delete", "bot"); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := broker.ReadKeysFile(keysFile); len(keys) != 0 {
+		t.Fatalf("after delete: %+v", keys)
+	}
+}
