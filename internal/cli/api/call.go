@@ -299,7 +299,7 @@ func (c *caller) paginate(r *request) error {
 	if more != "" {
 		c.e.note("more pages remain: raise --autopaginate=N, or continue with -q after=%s", more)
 	}
-	return c.print(buf.Bytes())
+	return c.print(bytes.TrimSpace(buf.Bytes()))
 }
 
 // pageCursor reads a "pagination" value: {"cursor":"…"} on most endpoints,
