@@ -192,3 +192,30 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("after delete: %+v", keys)
 	}
 }
+
+func TestSandboxExtensionRoute(t *testing.T) {
+	info, _ := startSandboxBroker(t, nil)
+	jwt, err := info.Sandbox.MintExtensionJWT(twitchtest.ExtJWTOptions{ChannelID: "123", Role: twitchtest.RoleViewer, UserID: "456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		auth string
+		want int
+	}{{"", 401}, {"Bearer not.a.jwt", 401}, {"Bearer " + jwt, 200}} {
+		req, _ := http.NewRequest("GET", info.URL+"/ext/hello", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || (c.want == 200 && !strings.Contains(body.String(), `"channel_id":"123"`)) {
+			t.Errorf("auth %.20q: %d %s", c.auth, resp.StatusCode, body.String())
+		}
+	}
+}

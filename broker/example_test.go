@@ -1,0 +1,66 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/store/sqlite"
+)
+
+// A broker for one application, with its tokens in SQLite and one API key
+// for a chat bot that may read user tokens and call Helix.
+func Example() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	st, err := sqlite.Open(ctx, "/var/lib/twitchauth/broker.db")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+
+	botKey := broker.GenerateKey() // give it to the bot; keep only the hash
+	keys, err := broker.NewKeySet(broker.APIKey{
+		Name: "bot", SHA256: broker.HashKey(botKey),
+		Perms: []broker.Perm{broker.PermTokenUser, broker.PermHelix},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := broker.New(ctx, broker.Config{
+		Twitch: &twitchauth.Config{
+			ClientID:     os.Getenv("TWITCH_CLIENT_ID"),
+			ClientSecret: os.Getenv("TWITCH_CLIENT_SECRET"),
+			Scopes:       []string{"chat:read", "chat:edit"},
+		},
+		Store:     st,
+		PublicURL: "http://localhost:8080",
+		Keys:      keys,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("register this redirect URI with Twitch:", b.RedirectURI())
+	l, err := net.Listen("tcp", "127.0.0.1:8080")
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(b.Serve(ctx, l)) // validation loop included; graceful on ctx end
+}
+
+// API keys are stored as SHA-256 hashes; a key spec names the key and its
+// permissions.
+func ExampleParseKeySpec() {
+	k, err := broker.ParseKeySpec("dashboard:" + broker.HashKey("tak_example") + ":users:read,token:app")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(k.Name, k.Perms, k.Has(broker.PermUsersRead), k.Has(broker.PermUsersDelete))
+	// Output: dashboard [users:read token:app] true false
+}
