@@ -2,6 +2,7 @@ package twitchtest
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -397,8 +398,11 @@ func injectLatency(_ http.ResponseWriter, r *http.Request, d time.Duration) bool
 }
 
 // hold waits until the client gives up or max passes, and reports whether
-// the client gave up.
+// the client gave up. The request body is drained first (up to 1 MiB): only
+// then does net/http watch the connection and end r's context when the client
+// goes away.
 func hold(r *http.Request, max time.Duration) bool {
+	io.Copy(io.Discard, io.LimitReader(r.Body, maxFormBytes))
 	t := time.NewTimer(max)
 	defer t.Stop()
 	select {
