@@ -145,7 +145,7 @@ func WithValidationConcurrency(n int) ProviderOption {
 //
 // A Provider is safe for concurrent use.
 type Provider struct {
-	cfg          *Config
+	cfgp         atomic.Pointer[Config] // replaced whole by SetClientSecret
 	store        store.Store
 	margin       time.Duration
 	now          func() time.Time
@@ -162,6 +162,20 @@ type Provider struct {
 	// testAfterSave, when set, runs after a renewal was saved and before it
 	// is published (crash tests).
 	testAfterSave func(key string)
+}
+
+// cfg returns the application's current configuration.
+func (p *Provider) cfg() *Config { return p.cfgp.Load() }
+
+// SetClientSecret replaces the client secret used from now on to get app
+// tokens and refresh user tokens, without a restart: after "New Secret" in
+// the developer console the old secret is refused at once (renewals fail
+// with ErrInvalidClientSecret, which does not kill any grant), and this
+// mends it. The Config given to NewProvider is not modified.
+func (p *Provider) SetClientSecret(secret string) {
+	c := *p.cfg()
+	c.ClientSecret = secret
+	p.cfgp.Store(&c)
 }
 
 // subject is the cache cell of one app or user token.
@@ -192,12 +206,12 @@ func (e *entry) usable(now time.Time) bool {
 // already in the store.
 func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Provider, error) {
 	p := &Provider{
-		cfg:          cfg,
 		margin:       DefaultRefreshMargin,
 		now:          time.Now,
 		renewTimeout: 30 * time.Second,
 		validateConc: 4,
 	}
+	p.cfgp.Store(cfg)
 	for _, o := range opts {
 		o(p)
 	}
@@ -536,7 +550,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 			p.dropSubject(s.key)
 			return nil, fmt.Errorf("%w: %s was removed", ErrUnknownSubject, s.key)
 		}
-		rec = store.Record{Key: s.key, ClientID: p.cfg.ClientID}
+		rec = store.Record{Key: s.key, ClientID: p.cfg().ClientID}
 		if cur != nil {
 			rec = cur.rec
 		}
@@ -588,7 +602,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	if len(tok.Scopes) > 0 || s.key == store.AppKey() {
 		next.Scopes = tok.Scopes
 	}
-	next.ClientID = p.cfg.ClientID
+	next.ClientID = p.cfg().ClientID
 	next.Status = store.StatusActive
 	e, err := p.save(ctx, s, next, rec.Version)
 	if err != nil {
@@ -611,12 +625,12 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 
 func (p *Provider) upstream(ctx context.Context, rec store.Record) (*Token, error) {
 	if rec.Key == store.AppKey() {
-		return p.cfg.AppToken(ctx)
+		return p.cfg().AppToken(ctx)
 	}
 	if rec.RefreshToken == "" {
 		return nil, &RefreshError{Subject: rec.Key, Dead: true, Err: errors.New("the grant has no refresh token (an implicit-flow token cannot be refreshed)")}
 	}
-	return p.cfg.Refresh(ctx, rec.RefreshToken)
+	return p.cfg().Refresh(ctx, rec.RefreshToken)
 }
 
 // renewFailed classifies a failed renewal: a refused refresh token kills
@@ -703,7 +717,7 @@ func (p *Provider) publish(s *subject, e *entry) {
 // AddUserFromCode exchanges an authorization code and holds the user's
 // grant, with the given intents pointing at the user.
 func (p *Provider) AddUserFromCode(ctx context.Context, code string, intents ...string) (*Token, error) {
-	tok, err := p.cfg.ExchangeCode(ctx, code)
+	tok, err := p.cfg().ExchangeCode(ctx, code)
 	if err != nil {
 		return nil, err
 	}
@@ -713,7 +727,7 @@ func (p *Provider) AddUserFromCode(ctx context.Context, code string, intents ...
 // AddUserFromDevice waits for the device flow da to complete (see
 // Config.PollDevice) and holds the user's grant.
 func (p *Provider) AddUserFromDevice(ctx context.Context, da *DeviceAuth, intents ...string) (*Token, error) {
-	tok, err := p.cfg.PollDevice(ctx, da)
+	tok, err := p.cfg().PollDevice(ctx, da)
 	if err != nil {
 		return nil, err
 	}
@@ -728,7 +742,7 @@ func (p *Provider) AddUserToken(ctx context.Context, tok *Token, intents ...stri
 	if tok == nil || tok.AccessToken == "" {
 		return nil, errors.New("twitchauth: AddUserToken: no access token")
 	}
-	info, err := p.cfg.Validate(ctx, tok.AccessToken)
+	info, err := p.cfg().Validate(ctx, tok.AccessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -847,7 +861,7 @@ func (p *Provider) RemoveUser(ctx context.Context, userID string, revoke bool) e
 			if t == "" {
 				continue
 			}
-			if err := p.cfg.Revoke(ctx, t); err != nil && !errors.Is(err, ErrInvalidToken) {
+			if err := p.cfg().Revoke(ctx, t); err != nil && !errors.Is(err, ErrInvalidToken) {
 				return err
 			}
 		}
@@ -1005,7 +1019,7 @@ func (ts *TokenSource) Subject() string {
 }
 
 // ClientID returns the client ID of the Provider's application.
-func (ts *TokenSource) ClientID() string { return ts.p.cfg.ClientID }
+func (ts *TokenSource) ClientID() string { return ts.p.cfg().ClientID }
 
 // Watch keeps the cache coherent with other processes sharing the store:
 // when the store reports that a record changed (store.Watcher), the Provider

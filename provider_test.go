@@ -543,3 +543,49 @@ func BenchmarkCachedToken(b *testing.B) {
 		})
 	}
 }
+
+// TestProviderSecretRotation: "New Secret" in the developer console refuses
+// the old secret at once. Renewals then fail with ErrInvalidClientSecret,
+// which is not a dead grant; SetClientSecret mends it without a restart.
+func TestProviderSecretRotation(t *testing.T) {
+	s := newSandbox(t)
+	cfg := confidential(s)
+	st := store.NewMemory()
+	var failures []*twitchauth.RefreshError
+	p := newProvider(t, cfg, twitchauth.WithStore(st), twitchauth.WithHooks(twitchauth.Hooks{
+		OnRefreshFailure: func(e *twitchauth.RefreshError) { failures = append(failures, e) },
+	}))
+	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
+	newSecret, err := s.RotateClientSecret(cfg.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks.secret(newSecret)
+	_, err = p.Refresh(ctx(t), store.UserKey(tok.UserID))
+	leaks.text(err.Error())
+	if !errors.Is(err, twitchauth.ErrInvalidClientSecret) || errors.Is(err, twitchauth.ErrGrantDead) {
+		t.Fatalf("refresh with a rotated secret: %v; want ErrInvalidClientSecret, grant kept", err)
+	}
+	if len(failures) != 1 || failures[0].Dead {
+		t.Fatalf("hook: %+v", failures)
+	}
+	if rec, _ := st.Load(ctx(t), store.UserKey(tok.UserID)); rec.Status != store.StatusActive {
+		t.Fatalf("grant status %q after a refused secret", rec.Status)
+	}
+	if _, err := p.Refresh(ctx(t), store.AppKey()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {
+		t.Fatalf("app token with a rotated secret: %v", err)
+	}
+	p.SetClientSecret(newSecret)
+	if cfg.ClientSecret == newSecret {
+		t.Fatal("SetClientSecret modified the caller's Config")
+	}
+	if _, err := p.Refresh(ctx(t), store.UserKey(tok.UserID)); err != nil {
+		t.Fatalf("refresh after SetClientSecret: %v", err)
+	}
+	if _, err := p.Refresh(ctx(t), store.AppKey()); err != nil {
+		t.Fatalf("app token after SetClientSecret: %v", err)
+	}
+	if r := p.Validate(ctx(t), store.UserKey(tok.UserID)); !r.Valid || r.Err != nil {
+		t.Fatalf("Validate: %+v", r)
+	}
+}

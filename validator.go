@@ -78,7 +78,7 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 		p.persistDirty(ctx, s, e)
 		e = s.cur.Load()
 	}
-	info, err := p.cfg.Validate(ctx, e.tok.AccessToken)
+	info, err := p.cfg().Validate(ctx, e.tok.AccessToken)
 	if errors.Is(err, ErrInvalidToken) {
 		_, rerr := p.renew(ctx, s, e.tok.AccessToken)
 		if rerr == nil {
@@ -170,4 +170,14 @@ func (p *Provider) RunValidation(ctx context.Context, interval time.Duration, re
 		case <-t.C:
 		}
 	}
+}
+
+// Validate validates one subject's token ("app" or "user:<id>") now, as
+// ValidateAll does for every held token.
+func (p *Provider) Validate(ctx context.Context, subjectKey string) ValidationResult {
+	s, err := p.subjectFor(ctx, subjectKey)
+	if err != nil {
+		return ValidationResult{Subject: subjectKey, Err: err}
+	}
+	return p.validateOne(ctx, s)
 }
