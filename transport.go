@@ -381,7 +381,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var wait time.Duration
 		switch code := resp.StatusCode; {
 		case code == http.StatusUnauthorized:
-			if refreshed || ctx.Err() != nil || missingScope(resp) {
+			if refreshed || ctx.Err() != nil || refreshCannotHelp(resp) {
 				return resp, nil
 			}
 			refreshed = true
@@ -486,9 +486,13 @@ func discard(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-// missingScope peeks at a 401's body for Helix's "Missing scope" message,
-// leaving the body readable.
-func missingScope(resp *http.Response) bool {
+// refreshCannotHelp peeks at a 401's body, leaving it readable, for the
+// Helix messages that a new token of the same kind cannot fix: a missing
+// scope ("Missing scope: …"), an app token where a user token is needed
+// ("Missing User OAUTH Token"), or a request without or with a mismatched
+// Client-Id. Only other 401s (an invalid or expired token) are worth a
+// renewal.
+func refreshCannotHelp(resp *http.Response) bool {
 	head, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	resp.Body = struct {
 		io.Reader
@@ -501,7 +505,13 @@ func missingScope(resp *http.Response) bool {
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(head, &e)
-	return strings.Contains(strings.ToLower(e.Message), "missing scope")
+	m := strings.ToLower(e.Message)
+	for _, s := range []string{"missing scope", "missing user oauth token", "client id and oauth token do not match", "client id is missing", "missing client id"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // replayBody hands out a request's body once per attempt.

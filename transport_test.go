@@ -231,15 +231,17 @@ func TestTransport401DeadGrant(t *testing.T) {
 
 // A 401 naming a missing scope is not an expired token: no refresh.
 func TestTransport401MissingScopeNoRefresh(t *testing.T) {
-	var n atomic.Int32
-	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		writeHelixJSON(w, 401, map[string]any{"error": "Unauthorized", "status": 401, "message": "Missing scope: moderator:manage:banned_users"})
-	})
-	src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
-	code, body := trGet(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/moderation/bans", nil)
-	if code != 401 || !strings.Contains(body, "Missing scope") || src.invalidated != 0 || n.Load() != 1 {
-		t.Fatalf("got %d %q after %d requests, %d invalidations; want the 401 with its body, no refresh", code, body, n.Load(), src.invalidated)
+	for _, msg := range []string{"Missing scope: moderator:manage:banned_users", "Missing User OAUTH Token", "Client ID and OAuth token do not match"} {
+		var n atomic.Int32
+		cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			writeHelixJSON(w, 401, map[string]any{"error": "Unauthorized", "status": 401, "message": msg})
+		})
+		src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
+		code, body := trGet(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/moderation/bans", nil)
+		if code != 401 || !strings.Contains(body, msg) || src.invalidated != 0 || n.Load() != 1 {
+			t.Fatalf("%q: got %d %q after %d requests, %d invalidations; want the 401 with its body, no refresh", msg, code, body, n.Load(), src.invalidated)
+		}
 	}
 }
 
