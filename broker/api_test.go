@@ -28,6 +28,7 @@ func TestRoutesRefuseMissingAndUnprivilegedKeys(t *testing.T) {
 		{"POST", "/v1/token/user/12345/refresh", PermTokenRefresh},
 		{"GET", "/v1/users", PermUsersRead},
 		{"DELETE", "/v1/users/12345", PermUsersDelete},
+		{"PUT", "/v1/admin/client-secret", PermAdmin},
 		{"GET", "/helix/users", PermHelix},
 		{"POST", "/helix/chat/messages", PermHelix},
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,8 @@ type Broker struct {
 	helix    *helixProxy
 	handler  http.Handler
 	pages    *pages
+
+	cred atomic.Pointer[credProblem] // refused client credentials, if any
 
 	readyMu    sync.Mutex
 	readyAt    time.Time
@@ -189,12 +192,14 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 func (b *Broker) logHooks(next twitchauth.Hooks) twitchauth.Hooks {
 	return twitchauth.Hooks{
 		OnRefresh: func(subject string, tok *twitchauth.Token) {
+			b.noteRenewal(nil)
 			b.log.Info("token renewed", "subject", subject, "expires", tok.Expiry)
 			if next.OnRefresh != nil {
 				next.OnRefresh(subject, tok)
 			}
 		},
 		OnRefreshFailure: func(err *twitchauth.RefreshError) {
+			b.noteRenewal(err)
 			b.log.Warn("token renewal failed", "subject", err.Subject, "dead", err.Dead, "err", err.Err)
 			if next.OnRefreshFailure != nil {
 				next.OnRefreshFailure(err)
@@ -320,14 +325,14 @@ func (b *Broker) checkReady(ctx context.Context) error {
 	if _, err := b.cfg.Store.Load(ctx, "readyz:probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("the token store is not reachable: %w", err)
 	}
+	if p := b.cred.Load(); p != nil {
+		// A renewal was refused: the cached app token may still work, but
+		// the next renewal of every token will fail until this is mended.
+		return p.err
+	}
 	if _, err := b.provider.AppToken(ctx); err != nil {
-		switch {
-		case errors.Is(err, twitchauth.ErrInvalidClientSecret):
-			return errors.New("Twitch refused the client secret: copy the current secret from the developer console (a new secret invalidates the old one) into TWITCH_CLIENT_SECRET or the configuration")
-		case errors.Is(err, twitchauth.ErrInvalidClient):
-			return errors.New("Twitch does not know the client ID: check TWITCH_CLIENT_ID")
-		case errors.Is(err, twitchauth.ErrMissingClientSecret):
-			return errors.New("no client secret is configured: set TWITCH_CLIENT_SECRET")
+		if ce := credentialError(err); ce != nil {
+			return ce
 		}
 		return fmt.Errorf("cannot get an app access token: %w", err)
 	}

@@ -43,6 +43,7 @@ func (b *Broker) routes() http.Handler {
 	api("POST /v1/token/user/{user}/refresh", "token_refresh", PermTokenRefresh, b.apiRefresh)
 	api("GET /v1/users", "users", PermUsersRead, b.apiUsers)
 	api("DELETE /v1/users/{user}", "users_delete", PermUsersDelete, b.apiDeleteUser)
+	api("PUT /v1/admin/client-secret", "admin_client_secret", PermAdmin, b.apiSetClientSecret)
 	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route; see docs/broker.md")
 	}))

@@ -69,6 +69,8 @@ type pageData struct {
 	FlashErr bool
 	ClientID string
 	Ready    string
+	// CredError explains refused client credentials (home page banner).
+	CredError string
 	// login page
 	LoginError string
 }
@@ -196,6 +198,9 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 	d := b.base(r)
 	d.Title = "Connected accounts"
 	d.ClientID = b.twitch.ClientID
+	if err := b.CredentialProblem(); err != nil {
+		d.CredError = err.Error()
+	}
 	if f := r.URL.Query().Get("done"); flashes[f] != "" {
 		d.Flash = flashes[f]
 		d.FlashErr = slices.Contains([]string{"failed", "revokefail", "gone", "lostgrant", "credentials"}, f)

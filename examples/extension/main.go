@@ -23,7 +23,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +35,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/twitchauth/twitchauth/examples/extension/backend"
 	"github.com/twitchauth/twitchauth/extension"
 )
 
@@ -116,50 +116,11 @@ func newHandler(cfg config) (http.Handler, error) {
 		return nil, err
 	}
 	api := http.NewServeMux()
-	api.HandleFunc("GET /api/greeting", greeting)
+	api.HandleFunc("GET /api/greeting", backend.Greeting)
 	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Not Found", "status": 404, "message": "no such API"})
+		backend.WriteJSON(w, http.StatusNotFound, map[string]any{"error": "Not Found", "status": 404, "message": "no such API"})
 	})
 	return mw(api), nil
-}
-
-// greetingReply is what the panel shows.
-type greetingReply struct {
-	Message   string `json:"message"`
-	Role      string `json:"role"`
-	ChannelID string `json:"channel_id"`
-	Opaque    string `json:"opaque_user_id"`
-	Linked    bool   `json:"linked"`
-}
-
-func greeting(w http.ResponseWriter, r *http.Request) {
-	c, ok := extension.ClaimsFromContext(r.Context())
-	if !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "Internal Server Error", "status": 500, "message": "no claims"})
-		return
-	}
-	who := "anonymous viewer"
-	switch {
-	case c.Role == extension.RoleBroadcaster:
-		who = "broadcaster"
-	case c.Linked():
-		who = string(c.Role) + " " + c.UserID
-	case !c.Anonymous():
-		who = string(c.Role) + " (identity not shared)"
-	}
-	writeJSON(w, http.StatusOK, greetingReply{
-		Message:   "Hello, " + who + "! Your JWT checks out.",
-		Role:      string(c.Role),
-		ChannelID: c.ChannelID,
-		Opaque:    c.OpaqueUserID,
-		Linked:    c.Linked(),
-	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func main() {

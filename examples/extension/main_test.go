@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/twitchauth/twitchauth/examples/extension/backend"
 	"github.com/twitchauth/twitchauth/extension"
 	"github.com/twitchauth/twitchauth/rig"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -108,7 +109,7 @@ func TestEBS(t *testing.T) {
 		t.Errorf("preflight: %d %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 	resp, body := call("GET", tok)
-	var g greetingReply
+	var g backend.Reply
 	if err := json.Unmarshal([]byte(body), &g); err != nil || resp.StatusCode != 200 || g.Message != "Hello, viewer "+vw.ID+"! Your JWT checks out." || g.ChannelID != ch.ID || !g.Linked {
 		t.Errorf("greeting: %d %s", resp.StatusCode, body)
 	}
