@@ -247,6 +247,23 @@ func (b *Broker) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// Stores shared by replicas (PostgreSQL) report changes made by the
+	// others: adopt their renewals, drop the grants they removed.
+	go func() {
+		for ctx.Err() == nil {
+			err := b.provider.Watch(ctx)
+			if errors.Is(err, errors.ErrUnsupported) {
+				return
+			}
+			if ctx.Err() == nil {
+				b.log.Warn("store watch interrupted; reloaded every grant, watching again", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
 	err := b.provider.RunValidation(ctx, b.cfg.ValidationInterval, func(rs []twitchauth.ValidationResult) {
 		b.metrics.validated(rs)
 		for _, r := range rs {
@@ -265,8 +282,15 @@ func (b *Broker) Run(ctx context.Context) error {
 // Serve serves the broker on l until ctx ends, then shuts down gracefully
 // (waiting up to 10 seconds for requests in flight). It also runs Run.
 func (b *Broker) Serve(ctx context.Context, l net.Listener) error {
+	return b.ServeHandler(ctx, l, b.handler)
+}
+
+// ServeHandler is Serve with another handler in front of the broker's, for
+// programs that mount more routes beside it (h usually passes what it does
+// not handle to Handler()).
+func (b *Broker) ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           b.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),

@@ -26,6 +26,7 @@ var settings = []setting{
 	{key: "public_url", env: "TWITCHAUTH_PUBLIC_URL", flag: "public-url", help: "base URL browsers use to reach the broker; the redirect URI is <public-url>/callback (default http://localhost:<port>)"},
 	{key: "client_id", env: "TWITCH_CLIENT_ID", flag: "client-id", help: "Twitch application client ID"},
 	{key: "client_secret", env: "TWITCH_CLIENT_SECRET", help: "Twitch application client secret (environment or file only: a flag would show in ps)"},
+	{key: "client_secret_file", env: "TWITCHAUTH_CLIENT_SECRET_FILE", flag: "client-secret-file", help: "file holding the client secret (mode 0600); re-read on SIGHUP, so a rotated secret is picked up without a restart"},
 	{key: "scopes", env: "TWITCHAUTH_SCOPES", flag: "scopes", help: "scopes asked of users who connect (space- or comma-separated)"},
 	{key: "store", env: "TWITCHAUTH_STORE", flag: "store", help: "token store: a SQLite file path (default $XDG_DATA_HOME/twitchauth/broker.db), or memory"},
 	{key: "encryption_key_file", env: "TWITCHAUTH_ENCRYPTION_KEY_FILE", flag: "encryption-key-file", help: "file holding the store's encryption key (default <store>.key; TWITCHAUTH_ENCRYPTION_KEY wins when set)"},

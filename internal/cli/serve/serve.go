@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,9 +27,13 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/examples/extension/backend"
+	"github.com/twitchauth/twitchauth/examples/extension/frontend"
 	"github.com/twitchauth/twitchauth/extension"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/rig"
 	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/postgres"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -43,6 +48,12 @@ type Options struct {
 	Sandbox bool
 	// SandboxListen is the sandbox's listen address (default 127.0.0.1:0).
 	SandboxListen string
+	// RigDir is the extension front-end folder the rig serves under
+	// /sandbox/rig/ in --sandbox mode (default: the example extension).
+	RigDir string
+	// Reload, when not nil, receives a value for each configuration reload
+	// request (SIGHUP); the client secret is then read again.
+	Reload <-chan struct{}
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
 	// Stdout and Stderr receive the start banner and the logs.
@@ -58,6 +69,7 @@ type Info struct {
 	AdminKey string // sandbox mode only
 	Sandbox  *twitchtest.Server
 	Broker   *broker.Broker
+	RigURL   string // sandbox mode only
 }
 
 // NewCommand returns the `serve` command.
@@ -97,6 +109,19 @@ See docs/broker.md. API keys: twitchauth serve keys --help.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default:
+					}
+				}
+			}()
+			o.Reload = reload
 			return Run(ctx, o)
 		},
 	}
@@ -115,6 +140,7 @@ See docs/broker.md. API keys: twitchauth serve keys --help.`,
 	f.StringVar(&o.ConfigPath, "config", "", "configuration file (JSON, or key = value lines)")
 	f.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
 	f.StringVar(&o.SandboxListen, "sandbox-listen", "127.0.0.1:0", "the sandbox's listen address in --sandbox mode")
+	f.StringVar(&o.RigDir, "rig-dir", "", "in --sandbox mode, the extension front-end folder served by the rig at /sandbox/rig/ (default: the example extension)")
 	cmd.AddCommand(newKeysCommand(stdout, stderr))
 	return cmd
 }
@@ -144,9 +170,13 @@ func Run(ctx context.Context, o *Options) error {
 		return cliutil.Exitf(cliutil.ExitUsage, "--validation-interval %q: give a duration of at least 1m, such as 1h", v.get("validation_interval"))
 	}
 
+	secret, err := clientSecret(v)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
 	tw := &twitchauth.Config{
 		ClientID:     v.get("client_id"),
-		ClientSecret: v.get("client_secret"),
+		ClientSecret: secret,
 		Scopes:       strings.FieldsFunc(v.get("scopes"), func(r rune) bool { return r == ' ' || r == ',' }),
 		Endpoints:    twitchauth.Endpoints{IDURL: v.get("id_url"), APIURL: v.get("api_url")},
 		Logger:       log,
@@ -228,7 +258,7 @@ func Run(ctx context.Context, o *Options) error {
 		if err := keys.Add(broker.APIKey{Name: "sandbox-admin", SHA256: broker.HashKey(adminKey), Perms: []broker.Perm{broker.PermAdmin}}); err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
-		if ext, err = sandboxExtension(sb, log); err != nil {
+		if ext, err = sandboxExtension(sb, 30*time.Second, nil, log); err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
 	} else {
@@ -269,13 +299,24 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
+	handler := b.Handler()
+	rigURL := ""
+	if sb != nil {
+		top, err := sandboxRoutes(b, sb, o.RigDir, publicURL, log)
+		if err != nil {
+			return err
+		}
+		handler = top
+		rigURL = publicURL + "/sandbox/rig/"
+	}
+	go reloadOnSignal(ctx, o, b, log)
 	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
 	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
 		"client_id", tw.ClientID, "store", storeSpec, "api_keys", len(keys.Keys()))
 	if o.ready != nil {
-		o.ready(Info{URL: publicURL, AdminKey: adminKey, Sandbox: sb, Broker: b})
+		o.ready(Info{URL: publicURL, AdminKey: adminKey, Sandbox: sb, Broker: b, RigURL: rigURL})
 	}
-	if err := b.Serve(ctx, l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := b.ServeHandler(ctx, l, handler); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return cliutil.Exit(cliutil.ExitInternal, err)
 	}
 	log.Info("broker stopped")
@@ -301,7 +342,17 @@ func defaultPublicURL(addr *net.TCPAddr, sandbox bool) string {
 func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (store.Store, func() error, error) {
 	switch {
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "PostgreSQL stores are not supported yet: use a SQLite file path for --store")
+		// Every replica must use the same key: from TWITCHAUTH_ENCRYPTION_KEY,
+		// or a key file given explicitly (never created here).
+		opts := []postgres.Option{postgres.WithLogger(log)}
+		if keyFile != "" && os.Getenv(store.EnvEncryptionKey) == "" {
+			opts = append(opts, postgres.WithKeyFile(keyFile))
+		}
+		s, err := postgres.Open(ctx, spec, opts...)
+		if err != nil {
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+		}
+		return s, func() error { s.Close(); return nil }, nil
 	case spec == "memory":
 		log.Warn("the memory store forgets every grant when the broker stops")
 		m := store.NewMemory()
@@ -327,8 +378,8 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 }
 
 // sandboxExtension verifies JWTs signed with the sandbox extension client's
-// secrets.
-func sandboxExtension(sb *twitchtest.Server, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+// secrets, allowing leeway past exp and the given origins (CORS).
+func sandboxExtension(sb *twitchtest.Server, leeway time.Duration, origins []string, log *slog.Logger) (func(http.Handler) http.Handler, error) {
 	ec := sb.ExtensionClient()
 	secs, err := sb.ExtensionSecrets(ec.ID)
 	if err != nil {
@@ -343,7 +394,7 @@ func sandboxExtension(sb *twitchtest.Server, log *slog.Logger) (func(http.Handle
 		p.Active, p.Expires = s.ActiveAt, s.ExpiresAt
 		ring = append(ring, p)
 	}
-	return newExtensionMiddleware(ec.ID, extension.NewKeyring(ring...), log)
+	return newExtensionMiddleware(ec.ID, extension.NewKeyring(ring...), leeway, origins, log)
 }
 
 func configuredExtension(clientID, secret string, log *slog.Logger) (func(http.Handler) http.Handler, error) {
@@ -354,17 +405,104 @@ func configuredExtension(clientID, secret string, log *slog.Logger) (func(http.H
 	if err != nil {
 		return nil, errors.New("the extension secret is not valid base64 (copy it from the extension's console page)")
 	}
-	return newExtensionMiddleware(clientID, extension.NewKeyring(s), log)
+	return newExtensionMiddleware(clientID, extension.NewKeyring(s), 30*time.Second, nil, log)
 }
 
-func newExtensionMiddleware(clientID string, ring *extension.Keyring, log *slog.Logger) (func(http.Handler) http.Handler, error) {
-	v, err := extension.NewVerifier(ring, extension.VerifierConfig{Leeway: 30 * time.Second})
+func newExtensionMiddleware(clientID string, ring *extension.Keyring, leeway time.Duration, origins []string, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+	v, err := extension.NewVerifier(ring, extension.VerifierConfig{Leeway: leeway})
 	if err != nil {
 		return nil, err
 	}
 	return extension.NewMiddleware(extension.MiddlewareConfig{
-		Verifier: v, ClientID: clientID, ViewerRate: 10, ViewerBurst: 20, Logger: log,
+		Verifier: v, ClientID: clientID, AllowedOrigins: origins, ViewerRate: 10, ViewerBurst: 20, Logger: log,
 	})
+}
+
+// sandboxRoutes puts the extension rig (/sandbox/rig/) and the example
+// extension's backend (/sandbox/ebs/api/greeting) beside the broker, on the
+// same origin. The rig is mounted outside the broker's handler so that its
+// own Content-Security-Policy applies.
+func sandboxRoutes(b *broker.Broker, sb *twitchtest.Server, rigDir, publicURL string, log *slog.Logger) (http.Handler, error) {
+	var files fs.FS = frontend.Files
+	if rigDir != "" {
+		if st, err := os.Stat(rigDir); err != nil || !st.IsDir() {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "--rig-dir %s: not a folder", rigDir)
+		}
+		files = os.DirFS(rigDir)
+	}
+	ebs, err := sandboxExtension(sb, 0, []string{publicURL}, log)
+	if err != nil {
+		return nil, cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	rg, err := rig.New(rig.Config{Files: files, Sandbox: sb, EBSURL: publicURL + "/sandbox/ebs", Logger: log.With("component", "rig")})
+	if err != nil {
+		return nil, cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	top := http.NewServeMux()
+	top.Handle("/", b.Handler())
+	top.Handle("/sandbox/rig/", http.StripPrefix("/sandbox/rig", rg))
+	top.Handle("/sandbox/rig", http.StripPrefix("/sandbox/rig", rg))
+	top.Handle("/sandbox/ebs/api/greeting", ebs(http.HandlerFunc(backend.Greeting)))
+	return top, nil
+}
+
+// clientSecret returns the client secret: from client_secret_file when set
+// (a file only its owner may read), else from client_secret.
+func clientSecret(v values) (string, error) {
+	path := v.get("client_secret_file")
+	if path == "" {
+		return v.get("client_secret"), nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("client_secret_file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("client_secret_file %s is readable by other users (mode %v): run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("client_secret_file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("client_secret_file %s is empty", path)
+	}
+	return secret, nil
+}
+
+// reloadOnSignal reads the client secret again (configuration file,
+// client_secret_file) on each reload request, and hands a changed one to the
+// broker, which checks it with Twitch.
+func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, log *slog.Logger) {
+	if o.Reload == nil || o.Sandbox {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.Reload:
+		}
+		var file values
+		if o.ConfigPath != "" {
+			var err error
+			if file, err = readConfigFile(o.ConfigPath); err != nil {
+				log.Error("reload: configuration not read; keeping the current one", "err", err)
+				continue
+			}
+		}
+		secret, err := clientSecret(resolve(file, o.Getenv, o.Flags))
+		if err != nil {
+			log.Error("reload: client secret not read; keeping the current one", "err", err)
+			continue
+		}
+		if err := b.SetClientSecret(ctx, secret); err != nil {
+			log.Error("reload: the client secret was not accepted", "err", err)
+			continue
+		}
+		log.Info("reload: client secret checked and in use")
+	}
 }
 
 func printBanner(w io.Writer, b *broker.Broker, publicURL, adminKey string, sb *twitchtest.Server, storePath string, tempStore bool) {
@@ -388,11 +526,13 @@ twitchauth broker — sandbox mode (an offline stand-in for Twitch; no account n
               (shown once; token API: curl -H "Authorization: Bearer <key>" %s/v1/token/app)
   Sandbox:    %s  (users: %s)
   Store:      %s
+  Console:    %s  (register apps, rotate secrets)
+  Rig:        %s/sandbox/rig/  (an extension front end against the sandbox)
   Extension:  GET %s/ext/hello with a JWT of the sandbox extension client %s
 
 Stop with Ctrl-C.
 
-`, publicURL, adminKey, publicURL, sb.URL(), strings.Join(logins, ", "), where, publicURL, sb.ExtensionClient().ID)
+`, publicURL, adminKey, publicURL, sb.URL(), strings.Join(logins, ", "), where, sb.ConsoleURL(), publicURL, publicURL, sb.ExtensionClient().ID)
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -9,9 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
-	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/postgres"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
@@ -70,17 +74,165 @@ api_key = a:`+strings.Repeat("a", 64)+`:helix
 	}
 }
 
-func TestPostgresStoreRefused(t *testing.T) {
-	err := Run(context.Background(), &Options{
-		Flags: map[string][]string{"listen": {"127.0.0.1:0"}, "store": {"postgres://u@localhost/db"}},
-		Getenv: func(k string) string {
-			return map[string]string{"TWITCH_CLIENT_ID": "id", "TWITCH_CLIENT_SECRET": "secret"}[k]
-		},
-		Stderr: &bytes.Buffer{},
-	})
-	var ee *cliutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage || !strings.Contains(err.Error(), "not supported yet") {
-		t.Fatalf("postgres store: %v", err)
+// TestServeOnPostgres runs the broker on a throwaway PostgreSQL database:
+// the store factory takes postgres:// URLs, requires the shared encryption
+// key, and the grants live in the database.
+func TestServeOnPostgres(t *testing.T) {
+	dbURL := pgtest.Start(t)
+	sb := twitchtest.NewServer(t)
+	cl := sb.DefaultClient()
+	key, _ := store.GenerateKey()
+	env := map[string]string{"TWITCH_CLIENT_ID": cl.ID, "TWITCH_CLIENT_SECRET": cl.Secret, "TWITCH_ID_URL": sb.IDURL(), "TWITCH_API_URL": sb.APIURL()}
+	flags := map[string][]string{"listen": {"127.0.0.1:0"}, "store": {dbURL}, "keys_file": {filepath.Join(t.TempDir(), "keys.json")}, "log_level": {"warn"}}
+
+	// Without the key: a clear refusal.
+	err := Run(context.Background(), &Options{Flags: flags, Getenv: func(k string) string { return env[k] }, Stderr: &syncBuffer{}})
+	if err == nil || !strings.Contains(err.Error(), "key") {
+		t.Fatalf("postgres store without a key: %v", err)
+	}
+
+	t.Setenv(store.EnvEncryptionKey, store.EncodeKey(key))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, &Options{Flags: flags, Getenv: func(k string) string { return env[k] }, Stderr: &syncBuffer{}, ready: func(i Info) { ready <- i }})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	access, refresh, err := sb.MintUserToken(cl.ID, "twitchdev", []string{"chat:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := info.Broker.Provider().AddUserToken(ctx, &twitchauth.Token{AccessToken: access, RefreshToken: refresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec, err := st.Load(ctx, store.UserKey(tok.UserID))
+	if err != nil || rec.RefreshToken != refresh {
+		t.Fatalf("the grant is not in PostgreSQL: %v", err)
+	}
+	resp, err := http.Get(info.URL + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadPicksUpRotatedSecret: the secret is rotated in the sandbox's
+// console while the broker runs; the operator writes the new one into
+// client_secret_file and sends SIGHUP (here: the Reload channel); the broker
+// checks it with Twitch and renewals work again, without a restart.
+func TestReloadPicksUpRotatedSecret(t *testing.T) {
+	sb := twitchtest.NewServer(t)
+	cl := sb.DefaultClient()
+	secretFile := writeFile(t, "secret", cl.Secret+"\n")
+	env := map[string]string{"TWITCH_CLIENT_ID": cl.ID, "TWITCH_ID_URL": sb.IDURL(), "TWITCH_API_URL": sb.APIURL()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reload := make(chan struct{})
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() {
+		done <- Run(ctx, &Options{
+			Flags: map[string][]string{"listen": {"127.0.0.1:0"}, "store": {"memory"}, "client_secret_file": {secretFile},
+				"keys_file": {filepath.Join(t.TempDir(), "keys.json")}},
+			Getenv: func(k string) string { return env[k] }, Stderr: logs, Reload: reload, ready: func(i Info) { ready <- i },
+		})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	p := info.Broker.Provider()
+	if _, err := p.AppToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newSecret, err := sb.RotateClientSecret(cl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Refresh(ctx, store.AppKey()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {
+		t.Fatalf("renewal after rotation: %v", err)
+	}
+	if info.Broker.CredentialProblem() == nil {
+		t.Fatal("the broker does not report the refused secret")
+	}
+	if err := os.WriteFile(secretFile, []byte(newSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	deadline := time.Now().Add(10 * time.Second)
+	for info.Broker.CredentialProblem() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reload did not mend the secret:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := p.Refresh(ctx, store.AppKey()); err != nil {
+		t.Fatalf("renewal after reload: %v", err)
+	}
+	for _, s := range []string{cl.Secret, newSecret} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatal("a secret appears in the logs")
+		}
+	}
+	cancel()
+	<-done
+}
+
+// TestSandboxMountsRigAndEBS: in --sandbox mode the rig and the example
+// extension's backend are served beside the broker.
+func TestSandboxMountsRigAndEBS(t *testing.T) {
+	info, _ := startSandboxBroker(t, nil)
+	resp, err := http.Get(info.RigURL)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("rig page: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(info.RigURL + "ext/panel.html")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("example panel: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	u, _ := info.Sandbox.User("viewer")
+	jwt, err := info.Sandbox.MintExtensionJWT(twitchtest.ExtJWTOptions{Role: "viewer", ChannelID: u.ID, UserID: u.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		auth string
+		want int
+	}{{"", 401}, {"Bearer " + jwt, 200}} {
+		req, _ := http.NewRequest("GET", info.URL+"/sandbox/ebs/api/greeting", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Fatalf("greeting (with JWT: %v): %d, want %d", c.auth != "", resp.StatusCode, c.want)
+		}
 	}
 }
 
