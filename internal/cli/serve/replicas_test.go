@@ -1,0 +1,222 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/postgres"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+const replicaChildEnv = "TWITCHAUTH_SERVE_REPLICA"
+
+// TestBrokerReplicasOneRefreshPerUser runs three `twitchauth serve`
+// processes (this test binary re-executed into serve.Run) on one PostgreSQL
+// database and one sandbox whose refresh tokens are single-use, so that two
+// refreshes of one grant would revoke it. 10,000 concurrent token requests,
+// spread over the replicas across the users' expiry, cause exactly one
+// upstream refresh per user, and every grant still works at the end.
+func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
+	if os.Getenv(replicaChildEnv) != "" {
+		t.Skip("running as a replica")
+	}
+	const (
+		replicas = 3
+		users    = 10
+		requests = 10_000
+	)
+	dbURL := pgtest.Start(t)
+	sb := twitchtest.NewServer(t, twitchtest.WithSingleUseRefresh(true))
+	cl := sb.DefaultClient()
+	key, _ := store.GenerateKey()
+	encKey := store.EncodeKey(key)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// The grants, stored before the brokers start.
+	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := &twitchauth.Config{ClientID: cl.ID, ClientSecret: cl.Secret, Endpoints: twitchauth.Endpoints{IDURL: sb.IDURL(), APIURL: sb.APIURL()}}
+	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, u := range sb.Users() {
+		if len(ids) == users {
+			break
+		}
+		access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := p.AddUserToken(ctx, &twitchauth.Token{AccessToken: access, RefreshToken: refresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tok.UserID)
+	}
+	for len(ids) < users { // the sandbox has few default users: add some
+		u, err := sb.AddUser(twitchtest.User{Login: fmt.Sprintf("replicauser%d", len(ids))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		access, refresh, _ := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
+		tok, err := p.AddUserToken(ctx, &twitchauth.Token{AccessToken: access, RefreshToken: refresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tok.UserID)
+	}
+
+	apiKey := broker.GenerateKey()
+	sb.ResetCounters()
+	var urls []string
+	for i := range replicas {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokerReplicaChild$")
+		cmd.Env = append(os.Environ(), replicaChildEnv+"=1",
+			"TWITCH_CLIENT_ID="+cl.ID, "TWITCH_CLIENT_SECRET="+cl.Secret,
+			"TWITCH_ID_URL="+sb.IDURL(), "TWITCH_API_URL="+sb.APIURL(),
+			"TWITCHAUTH_STORE="+dbURL, store.EnvEncryptionKey+"="+encKey,
+			"TWITCHAUTH_API_KEYS=svc:"+broker.HashKey(apiKey)+":token:user",
+			"TWITCHAUTH_KEYS_FILE="+filepath.Join(t.TempDir(), "keys.json"),
+			"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_LEVEL=warn")
+		out, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "REPLICA-READY "); ok {
+				urls = append(urls, u)
+				break
+			}
+		}
+		go io.Copy(io.Discard, out)
+		if len(urls) != i+1 {
+			t.Fatalf("replica %d did not start", i)
+		}
+	}
+
+	// Each replica validates every token when it starts (and stores the
+	// expiry Twitch reports): let that round finish first.
+	for deadline := time.Now().Add(30 * time.Second); sb.Requests("validate") < replicas*users; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas validated %d tokens, want %d", sb.Requests("validate"), replicas*users)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+
+	// Move every grant's expiry to 1.5 s from now (past the brokers' 5 min
+	// refresh margin): the replicas learn it through the store's
+	// notifications, and the requests below cross that instant.
+	cross := time.Now().Add(twitchauth.DefaultRefreshMargin + 1500*time.Millisecond)
+	crossAt := cross.Add(-twitchauth.DefaultRefreshMargin)
+	for _, id := range ids {
+		rec, err := st.Load(ctx, store.UserKey(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Expiry = cross
+		if _, err := st.Save(ctx, rec, rec.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // notifications reach the replicas
+	sb.ResetCounters()
+
+	// 10,000 requests over about 3 s, from 48 workers, round-robin over
+	// the replicas and the users.
+	var next, failed atomic.Int64
+	var firstErr atomic.Value
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for range 48 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1) - 1
+				if n >= requests {
+					return
+				}
+				if n%4 == 0 {
+					<-tick.C // about 4 requests per millisecond
+				}
+				req, _ := http.NewRequestWithContext(ctx, "GET", urls[n%replicas]+"/v1/token/user/"+ids[(n/replicas)%users], nil)
+				req.Header.Set("Authorization", "Bearer "+apiKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if time.Now().Before(crossAt) {
+		t.Fatal("the requests ended before the expiry: the test did not cross it")
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed, first: %v", failed.Load(), requests, firstErr.Load())
+	}
+	if got := sb.Requests("token:refresh_token"); got != users {
+		t.Fatalf("upstream refreshes = %d, want exactly one per user (%d)", got, users)
+	}
+	t.Logf("%d requests over %d replicas: %d upstream refreshes for %d users", requests, replicas, sb.Requests("token:refresh_token"), users)
+	// Every grant still works: its stored refresh token is the live one.
+	for _, id := range ids {
+		rec, err := st.Load(ctx, store.UserKey(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.Refresh(ctx, rec.RefreshToken); err != nil {
+			t.Fatalf("user %s: grant lost: %v", id, err)
+		}
+	}
+}
+
+// TestBrokerReplicaChild is one replica of the test above.
+func TestBrokerReplicaChild(t *testing.T) {
+	if os.Getenv(replicaChildEnv) == "" {
+		t.Skip("only run as a replica")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := Run(ctx, &Options{Getenv: os.Getenv, Stderr: os.Stderr, ready: func(i Info) {
+		fmt.Println("REPLICA-READY " + i.URL)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
