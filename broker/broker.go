@@ -334,13 +334,19 @@ const readyCacheFailure = 15 * time.Second
 // accepted).
 func (b *Broker) ready(ctx context.Context) error {
 	b.readyMu.Lock()
-	defer b.readyMu.Unlock()
 	if b.readyErr != nil && b.now().Sub(b.readyAt) < readyCacheFailure {
-		return b.readyErr
+		err := b.readyErr
+		b.readyMu.Unlock()
+		return err
 	}
-	b.readyErr = b.readyCheck(ctx)
-	b.readyAt = b.now()
-	return b.readyErr
+	b.readyMu.Unlock()
+	// The check runs unlocked: it may renew the app token, whose hooks
+	// reset this cache.
+	err := b.readyCheck(ctx)
+	b.readyMu.Lock()
+	b.readyErr, b.readyAt = err, b.now()
+	b.readyMu.Unlock()
+	return err
 }
 
 func (b *Broker) checkReady(ctx context.Context) error {
