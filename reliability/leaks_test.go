@@ -1,0 +1,253 @@
+package reliability
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// Recognisable credentials of the leak suite.
+const (
+	leakClientID     = "leaksuiteclientid0000000000001"
+	leakClientSecret = "LEAKSUITE-client-secret-d4e5f6a7"
+	leakWrongSecret  = "LEAKSUITE-wrong-secret-0a1b2c3d"
+)
+
+// recordingSandbox serves a sandbox behind a wrapper that records every URL
+// it saw and every secret it issued (tokens, ID tokens, device codes).
+type recordingSandbox struct {
+	*twitchtest.Server
+	url     string
+	mu      sync.Mutex
+	urls    []string
+	secrets []string
+}
+
+func (rs *recordingSandbox) IDURL() string  { return rs.url + "/oauth2" }
+func (rs *recordingSandbox) APIURL() string { return rs.url + "/helix" }
+
+type captureWriter struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	c.buf.Write(p)
+	return c.ResponseWriter.Write(p)
+}
+
+func newRecordingSandbox(t *testing.T, opts ...twitchtest.Option) *recordingSandbox {
+	s := twitchtest.NewServer(t, opts...)
+	rs := &recordingSandbox{Server: s}
+	h := s.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rs.mu.Lock()
+		rs.urls = append(rs.urls, r.URL.String(), r.RequestURI)
+		rs.mu.Unlock()
+		cw := &captureWriter{ResponseWriter: w}
+		h.ServeHTTP(cw, r)
+		var issued map[string]any
+		if json.Unmarshal(cw.buf.Bytes(), &issued) == nil {
+			rs.mu.Lock()
+			for _, k := range []string{"access_token", "refresh_token", "id_token", "device_code"} {
+				if v, ok := issued[k].(string); ok {
+					rs.secrets = append(rs.secrets, v)
+				}
+			}
+			rs.mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	rs.url = srv.URL
+	return rs
+}
+
+// TestNoSecretLeaks runs every flow — app token, code flow, refresh,
+// validate, revoke, device flow, Helix calls through the Provider and
+// Transport, and the broker's sign-in, token API and Helix proxy — with
+// recognisable credentials, capturing every log line (client, Provider,
+// broker and sandbox, at debug level), every error message and every URL the
+// sandbox and the broker saw. None may contain a client secret, an access or
+// refresh token, an ID token, a device code or an API key.
+func TestNoSecretLeaks(t *testing.T) {
+	ctx := testCtx(t, time.Minute)
+	logs := newLockedBuffer()
+	logger := func(component string) *slog.Logger {
+		return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", component)
+	}
+	bsrv := httptest.NewUnstartedServer(nil)
+	public := "http://" + bsrv.Listener.Addr().String()
+	rs := newRecordingSandbox(t,
+		twitchtest.WithClient(twitchtest.Client{ID: leakClientID, Secret: leakClientSecret, Name: "Leak Suite",
+			Type: twitchtest.Confidential, RedirectURIs: []string{"http://localhost:3000", public + "/callback"}}),
+		twitchtest.WithDeviceInterval(10*time.Millisecond),
+		twitchtest.WithLogger(logger("sandbox")),
+	)
+	var errs []string
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &twitchauth.Config{
+		ClientID: leakClientID, ClientSecret: leakClientSecret, RedirectURI: "http://localhost:3000",
+		Scopes:    []string{"user:read:email", "chat:read", "openid"},
+		Endpoints: twitchauth.Endpoints{IDURL: rs.IDURL(), APIURL: rs.APIURL()},
+		Logger:    logger("client"),
+	}
+
+	// App token; code flow; refresh; validate.
+	_, err := cfg.AppToken(ctx)
+	must(err)
+	state := twitchauth.NewState()
+	cb, err := rs.Authorize(cfg.AuthorizeURL(state, twitchauth.OpenID()), "twitchdev")
+	must(err)
+	tok, err := cfg.HandleCallbackQuery(ctx, cb.Query(), state)
+	must(err)
+	tok2, err := cfg.Refresh(ctx, tok.RefreshToken)
+	must(err)
+	_, err = cfg.Validate(ctx, tok2.AccessToken)
+	must(err)
+
+	// Device flow.
+	da, err := cfg.StartDevice(ctx, "chat:read")
+	must(err)
+	must(rs.ApproveDevice(da.UserCode, "broadcaster"))
+	dtok, err := cfg.PollDevice(ctx, da)
+	must(err)
+
+	// Provider, Transport and Helix, with a 401 and a refresh on the way.
+	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithProviderLogger(logger("provider")))
+	must(err)
+	_, err = p.AddUserToken(ctx, dtok)
+	must(err)
+	h := twitchauth.NewHelix(cfg, p.UserTokenSource(dtok.UserID))
+	must(h.Get(ctx, "/users", nil, nil))
+	cur, err := p.UserToken(ctx, dtok.UserID)
+	must(err)
+	rs.ExpireAccessToken(cur.AccessToken)
+	must(h.Get(ctx, "/users", nil, nil))
+	must(twitchauth.NewHelix(cfg, p.AppTokenSource()).Get(ctx, "/users", url.Values{"login": {"twitchdev"}}, nil))
+
+	// Revoke, then the refusals: every error message is kept.
+	must(cfg.Revoke(ctx, tok2.AccessToken))
+	_, err = cfg.Validate(ctx, tok2.AccessToken)
+	note(err)
+	note(cfg.Revoke(ctx, tok2.AccessToken))
+	_, err = cfg.Refresh(ctx, "not-"+tok2.RefreshToken)
+	note(err)
+	bad := *cfg
+	bad.ClientSecret = leakWrongSecret
+	_, err = bad.AppToken(ctx)
+	note(err)
+	_, err = bad.Refresh(ctx, tok2.RefreshToken)
+	note(err)
+	_, err = cfg.HandleCallbackQuery(ctx, url.Values{"code": {"x"}, "state": {state}}, state)
+	note(err)
+	if len(errs) < 6 {
+		t.Fatalf("expected refusals, got %d errors: %q", len(errs), errs)
+	}
+
+	// The broker: sign-in, token API, Helix proxy, removal.
+	apiKey := broker.GenerateKey()
+	ks, err := broker.NewKeySet(broker.APIKey{Name: "leak", SHA256: broker.HashKey(apiKey), Perms: []broker.Perm{broker.PermAdmin}})
+	must(err)
+	b, err := broker.New(ctx, broker.Config{
+		Twitch:    &twitchauth.Config{ClientID: leakClientID, ClientSecret: leakClientSecret, Scopes: []string{"chat:read"}, Endpoints: cfg.Endpoints},
+		Store:     store.NewMemory(),
+		PublicURL: public,
+		Keys:      ks,
+		Logger:    logger("broker"),
+	})
+	must(err)
+	var brokerURLs []string
+	var bmu sync.Mutex
+	bh := b.Handler()
+	bsrv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bmu.Lock()
+		brokerURLs = append(brokerURLs, r.URL.String(), r.RequestURI)
+		bmu.Unlock()
+		bh.ServeHTTP(w, r)
+	})
+	bsrv.Start()
+	t.Cleanup(bsrv.Close)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(public + "/authorize")
+	must(err)
+	resp.Body.Close()
+	cbURL, err := rs.Authorize(resp.Header.Get("Location"), "moderator")
+	must(err)
+	resp, err = browser.Get(cbURL.String())
+	must(err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("broker callback: %d", resp.StatusCode)
+	}
+	mod, _ := rs.User("moderator")
+	api := func(method, path string, hdr ...string) string {
+		req, _ := http.NewRequestWithContext(ctx, method, public+path, nil)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			errs = append(errs, string(body))
+		}
+		return string(body)
+	}
+	api(http.MethodGet, "/v1/token/app")
+	api(http.MethodGet, "/v1/token/user/"+mod.ID)
+	api(http.MethodPost, "/v1/token/user/"+mod.ID+"/refresh")
+	api(http.MethodGet, "/v1/token/user/moderator?scopes=channel:manage:polls") // refused: missing scope
+	api(http.MethodGet, "/helix/users", broker.SubjectHeader, "user:"+mod.ID)
+	api(http.MethodGet, "/v1/users")
+	api(http.MethodDelete, "/v1/users/"+mod.ID)
+	api(http.MethodGet, "/v1/token/user/"+mod.ID) // gone
+	api(http.MethodGet, "/metrics")
+
+	// The check.
+	rs.mu.Lock()
+	secrets := append([]string{leakClientSecret, leakWrongSecret, apiKey}, rs.secrets...)
+	texts := append(append([]string{}, rs.urls...), errs...)
+	rs.mu.Unlock()
+	bmu.Lock()
+	texts = append(texts, brokerURLs...)
+	bmu.Unlock()
+	texts = append(texts, strings.Split(logs.String(), "\n")...)
+	if len(secrets) < 10 {
+		t.Fatalf("only %d secrets recorded: the recorder missed the issued tokens", len(secrets))
+	}
+	if !strings.Contains(logs.String(), "component=broker") || !strings.Contains(logs.String(), "component=client") {
+		t.Fatalf("the logs were not captured:\n%s", logs.String())
+	}
+	if leaks := findSecrets(texts, secrets); len(leaks) > 0 {
+		t.Errorf("%d leaks:\n%s", len(leaks), strings.Join(leaks, "\n"))
+	}
+	t.Logf("leak check: %d secrets against %d texts (%d log lines, %d URLs, %d error messages): no leak",
+		len(secrets), len(texts), strings.Count(logs.String(), "\n"), len(rs.urls)+len(brokerURLs), len(errs))
+}
