@@ -43,7 +43,7 @@ type brokerProc struct {
 	done   chan struct{}
 }
 
-var listenRE = regexp.MustCompile(`msg="broker listening" addr=(127\.0\.0\.1:\d+)`)
+var listenRE = regexp.MustCompile(`msg="broker listening" addr=(\S+)`)
 
 // startBroker starts the binary with env and waits for its listening line.
 func startBroker(t *testing.T, bin string, env []string, args ...string) *brokerProc {
@@ -167,7 +167,7 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 
 	key := broker.GenerateKey()
 	env := []string{
-		"HOME=" + dir, "XDG_DATA_HOME=" + dir, "PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir, "XDG_DATA_HOME=" + dir, "PATH=" + os.Getenv("PATH"), "TWITCHAUTH_LISTEN=127.0.0.1:0",
 		"TWITCH_CLIENT_ID=" + dc.ID, "TWITCH_CLIENT_SECRET=" + dc.Secret,
 		"TWITCH_ID_URL=" + sb.IDURL(), "TWITCH_API_URL=" + sb.APIURL(),
 		"TWITCHAUTH_STORE=" + dbPath, "TWITCHAUTH_KEYS_FILE=" + filepath.Join(dir, "keys.json"),
