@@ -12,10 +12,23 @@
 // Secrets and tokens travel only in POST bodies and headers, never in URLs,
 // and never appear in an error message or a log line of this package.
 //
-// The package owns the wire protocol of the identity service. It never
-// imports the sandbox (package twitchtest): the two meet only over HTTP. It
-// does not store tokens (see package store) and does not talk to Helix
-// except through the transport built on it.
+// On top of the client, the package keeps tokens valid: a Provider holds the
+// app token and many users' grants (keyed by user ID, with named intents such
+// as "chat"), hands out an oauth2.TokenSource per subject whose cached reads
+// take no lock and allocate nothing, renews each token with exactly one
+// upstream request however many goroutines ask (after expiry or a 401),
+// saves every rotated refresh token to a store.Store before handing out the
+// new access token, and validates every token at start and hourly, as Twitch
+// requires (RunValidation). Stores shared by several processes (PostgreSQL)
+// add a per-grant lease, so that one replica refreshes. A Transport (an
+// http.RoundTripper) and the Helix client built on it inject Client-Id and
+// Authorization, renew once after a 401, wait out a 429 until Ratelimit-Reset
+// and pace requests per rate-limit bucket so that a steady load sees none.
+//
+// The package owns the wire protocol of the identity service and the token
+// lifecycle. It never imports the sandbox (package twitchtest): the two meet
+// only over HTTP. Persistence belongs to package store and its
+// implementations; extension JWTs to package extension.
 //
 // # App token
 //
