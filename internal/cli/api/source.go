@@ -73,32 +73,11 @@ func (e *env) open() (*session, error) {
 // writes: the same path and key rules (--store, TWITCHAUTH_ENCRYPTION_KEY or
 // the key file beside the database).
 func (e *env) openStore() (string, *sqlite.Store, error) {
-	path := e.o.Store
-	if path == "" {
-		var err error
-		if path, err = config.StorePath(e.f.Getenv); err != nil {
-			return "", nil, err
-		}
+	hint := "use --store PATH"
+	if !e.o.User {
+		hint += ", or --no-store"
 	}
-	opts := []sqlite.Option{sqlite.WithLogger(e.f.Logger)}
-	if k := e.f.Getenv(store.EnvEncryptionKey); k != "" {
-		primary, previous, err := store.ParseEncryptionKeys(k)
-		if err != nil {
-			return "", nil, cliutil.Exitf(cliutil.ExitUsage, "%s: %v", store.EnvEncryptionKey, err)
-		}
-		opts = append(opts, sqlite.WithKey(primary, previous...))
-	} else {
-		opts = append(opts, sqlite.WithKeyFile(path+sqlite.KeyFileSuffix))
-	}
-	st, err := sqlite.Open(e.ctx, path, opts...)
-	if err != nil {
-		hint := "use --store PATH"
-		if !e.o.User {
-			hint += ", or --no-store"
-		}
-		return "", nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store %s: %v (%s)", path, err, hint)
-	}
-	return path, st, nil
+	return config.OpenStore(e.ctx, e.f, e.o.Store, hint)
 }
 
 // appSource serves the stored app token. The store keeps one app token; if

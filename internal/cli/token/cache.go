@@ -25,26 +25,9 @@ func (c *cache) close() { c.st.Close() }
 // openCache opens the token store (creating it on first use) and a Provider
 // for the configured application on it.
 func (e *env) openCache() (*cache, error) {
-	path := e.o.Store
-	if path == "" {
-		var err error
-		if path, err = config.StorePath(e.f.Getenv); err != nil {
-			return nil, err
-		}
-	}
-	opts := []sqlite.Option{sqlite.WithLogger(e.f.Logger)}
-	if k := e.f.Getenv(store.EnvEncryptionKey); k != "" {
-		primary, previous, err := store.ParseEncryptionKeys(k)
-		if err != nil {
-			return nil, cliutil.Exitf(cliutil.ExitUsage, "%s: %v", store.EnvEncryptionKey, err)
-		}
-		opts = append(opts, sqlite.WithKey(primary, previous...))
-	} else {
-		opts = append(opts, sqlite.WithKeyFile(path+sqlite.KeyFileSuffix))
-	}
-	st, err := sqlite.Open(e.ctx, path, opts...)
+	path, st, err := config.OpenStore(e.ctx, e.f, e.o.Store, "use --store PATH, or --no-store")
 	if err != nil {
-		return nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store %s: %v (use --store PATH, or --no-store)", path, err)
+		return nil, err
 	}
 	p, err := twitchauth.NewProvider(e.ctx, e.cfg, twitchauth.WithStore(st), twitchauth.WithClock(e.f.Now),
 		twitchauth.WithProviderLogger(e.f.Logger))
