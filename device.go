@@ -64,7 +64,7 @@ func (c *Config) StartDevice(ctx context.Context, scopes ...string) (*DeviceAuth
 		return nil, err
 	}
 	if dr.DeviceCode == "" || dr.UserCode == "" {
-		return nil, errors.New("twitchauth: device: malformed response: no device_code or user_code")
+		return nil, fmt.Errorf("%w: device: no device_code or user_code", ErrMalformedResponse)
 	}
 	da := &DeviceAuth{
 		DeviceCode:      dr.DeviceCode,

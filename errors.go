@@ -40,6 +40,10 @@ var (
 	// ErrStateMismatch: the OAuth state echoed by the redirect is not the one
 	// sent; the response must be ignored.
 	ErrStateMismatch = errors.New("twitchauth: OAuth state mismatch")
+	// ErrMalformedResponse: Twitch (or the configured server) answered
+	// 200 with a body lacking what the protocol requires, such as a token
+	// answer without access_token.
+	ErrMalformedResponse = errors.New("twitchauth: malformed response")
 	// ErrInvalidIDToken: an OpenID Connect ID token failed verification
 	// (signature, issuer, audience, expiry or nonce).
 	ErrInvalidIDToken = errors.New("twitchauth: invalid ID token")

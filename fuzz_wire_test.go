@@ -66,16 +66,8 @@ func fzServer(f *testing.F) (*fzAnswer, *twitchauth.Config) {
 	return a, cfg
 }
 
-// fzKnownUntyped are the malformed-answer errors the client builds with
-// errors.New: they match no sentinel and no type. RELIABILITY.md lists them
-// as a finding (a typed ErrMalformedResponse would let callers match them).
-var fzKnownUntyped = []string{
-	"twitchauth: token: malformed response: no access_token",
-	"twitchauth: device: malformed response: no device_code or user_code",
-}
-
 // fzCheckErr fails t unless err is typed — an *APIError, a sentinel of the
-// package, a JSON decoding error, a network error or ErrResponseTooLarge —
+// package, a JSON decoding error, a network error, ErrResponseTooLarge or ErrMalformedResponse —
 // and free of the secrets the request carried (unless the answer echoed
 // them).
 func fzCheckErr(t *testing.T, err error, body []byte) {
@@ -92,15 +84,12 @@ func fzCheckErr(t *testing.T, err error, body []byte) {
 	)
 	msg := err.Error()
 	typed := errors.As(err, &ae) || errors.As(err, &se) || errors.As(err, &te) || errors.As(err, &ne) || errors.As(err, &ue) ||
-		errors.Is(err, twitchauth.ErrResponseTooLarge) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, twitchauth.ErrResponseTooLarge) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, twitchauth.ErrMalformedResponse)
 	for _, s := range []error{twitchauth.ErrInvalidRefreshToken, twitchauth.ErrInvalidToken, twitchauth.ErrInvalidClient,
 		twitchauth.ErrInvalidClientSecret, twitchauth.ErrMissingClientSecret, twitchauth.ErrAuthorizationPending,
 		twitchauth.ErrSlowDown, twitchauth.ErrAccessDenied, twitchauth.ErrRedirectMismatch, twitchauth.ErrDeviceCodeExpired,
 		twitchauth.ErrInvalidCode, twitchauth.ErrStateMismatch} {
 		typed = typed || errors.Is(err, s)
-	}
-	for _, k := range fzKnownUntyped {
-		typed = typed || msg == k
 	}
 	if !typed {
 		t.Errorf("untyped error %T: %v", err, err)

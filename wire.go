@@ -131,7 +131,7 @@ func (c *Config) postToken(ctx context.Context, form url.Values) (*Token, error)
 		return nil, err
 	}
 	if tr.AccessToken == "" {
-		return nil, errors.New("twitchauth: token: malformed response: no access_token")
+		return nil, fmt.Errorf("%w: token: no access_token", ErrMalformedResponse)
 	}
 	return tr.token(c.ClientID, time.Now()), nil
 }

@@ -450,15 +450,14 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request) {
 	if held {
 		switch r.PathValue("action") {
 		case "validate":
-			// The Provider validates every held token in one bounded round;
-			// one button keeps the operator's view simple.
-			rs := b.provider.ValidateAll(r.Context())
-			b.metrics.validated(rs)
+			res := b.provider.Validate(r.Context(), store.UserKey(id))
+			b.metrics.validated([]twitchauth.ValidationResult{res})
 			done = "validated"
-			for _, res := range rs {
-				if res.Subject == store.UserKey(id) && res.Err != nil {
-					done = "failed"
-				}
+			switch {
+			case res.Revoked:
+				done = "lostgrant"
+			case res.Err != nil:
+				done = "failed"
 			}
 		case "refresh":
 			done = "refreshed"

@@ -235,7 +235,7 @@ func Resolve(getenv func(string) string, o Overrides) (Settings, error) {
 	set(&s.APIURL, nil, o.APIURL, SourceFlag)
 	for _, u := range []struct{ name, v string }{{"identity URL", s.IDURL}, {"API URL", s.APIURL}} {
 		if err := CheckURL(u.v); err != nil {
-			return Settings{}, cliutil.Exitf(cliutil.ExitUsage, "the %s %q: %v", u.name, u.v, err)
+			return Settings{}, cliutil.Exitf(cliutil.ExitUsage, "the %s %q: %v", u.name, RedactURL(u.v), err)
 		}
 	}
 	s.IDURL = strings.TrimRight(s.IDURL, "/")
@@ -262,6 +262,15 @@ func CheckURL(v string) error {
 		return errors.New("must not carry credentials, a query or a fragment")
 	}
 	return nil
+}
+
+// RedactURL returns v with any password replaced by "xxxxx", for messages.
+func RedactURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "(not a URL)"
+	}
+	return u.Redacted()
 }
 
 // Need says what a command requires from the settings.

@@ -166,7 +166,7 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 	}
 	for _, u := range []struct{ flag, v string }{{"--id-url", next.IDURL}, {"--api-url", next.APIURL}} {
 		if err := config.CheckURL(u.v); err != nil {
-			return cliutil.Exitf(cliutil.ExitUsage, "%s %q: %v", u.flag, u.v, err)
+			return cliutil.Exitf(cliutil.ExitUsage, "%s %q: %v", u.flag, config.RedactURL(u.v), err)
 		}
 	}
 	if err := config.WriteFile(path, next); err != nil {

@@ -172,8 +172,18 @@ func TestSandboxBrowserEndToEnd(t *testing.T) {
 	validatesBefore := info.Sandbox.Requests("validate")
 	step("validate",
 		chromedp.Click(chromedp.CSS("#"+card+" button.validate")),
-		chromedp.WaitVisible(chromedp.ID("flash")),
 	)
+	// The flash of the previous page is visible too: wait for the new one.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if loc := read("location", chromedp.Location()); strings.HasSuffix(loc, "done=validated") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after validate: still on %s", read("location", chromedp.Location()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	step("the validated page", chromedp.WaitVisible(chromedp.ID("flash")))
 	if text := read("flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(text, "validated") {
 		t.Fatalf("after validate: %q", text)
 	}

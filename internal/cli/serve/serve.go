@@ -207,7 +207,13 @@ func Run(ctx context.Context, o *Options) error {
 		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
 
-	l, err := net.Listen("tcp", v.get("listen"))
+	listen := v.get("listen")
+	if host, _, err := net.SplitHostPort(listen); err != nil || listen == "" {
+		return cliutil.Exitf(cliutil.ExitUsage, "listen %q: give host:port, such as 127.0.0.1:8080 (an empty value would listen on every interface)", listen)
+	} else if host == "" {
+		log.Warn("the listen address has no host: the broker listens on every interface", "listen", listen)
+	}
+	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		hint := ""
 		if o.Sandbox {
