@@ -16,13 +16,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/twitchauth/twitchauth/internal/browsertest"
+
 	"github.com/twitchauth/twitchauth/examples/extension/backend"
 	"github.com/twitchauth/twitchauth/extension"
 	"github.com/twitchauth/twitchauth/rig"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -142,12 +142,7 @@ func TestHelperCopyIsCurrent(t *testing.T) {
 // greeting appear; an expired token is handled (401, new token, retry) and
 // so is an exhausted Helix bucket (429, Ratelimit-Reset, retry).
 func TestPanelInRig(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required in CI (apt-get install -y chromium): %v", err)
-		}
-		t.Skipf("chromium not installed at %s", chromiumPath)
-	}
+	browsertest.Require(t)
 	// A 6-second viewer window keeps the 429 wait short; the bucket still
 	// holds 30 requests, as on Twitch (one comes back every 200 ms).
 	sb := twitchtest.NewServer(t, twitchtest.WithExtensionViewerRateLimit(30, 6*time.Second))
@@ -174,30 +169,7 @@ func TestPanelInRig(t *testing.T) {
 	rigSrv.Start()
 	t.Cleanup(func() { r.Close(); rigSrv.Close() })
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	startCtx, cancelStart := context.WithTimeout(context.Background(), 30*time.Second)
-	stopWatch := context.AfterFunc(startCtx, cancelBrowser)
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	stopWatch()
-	cancelStart()
+	browserCtx := browsertest.New(t)
 
 	// eval runs a JavaScript expression returning a string.
 	eval := func(expr string) (string, error) {

@@ -3,13 +3,14 @@ package serve
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/twitchauth/twitchauth/internal/browsertest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.
@@ -71,51 +72,19 @@ func startSandboxBroker(t testing.TB, extra map[string][]string) (Info, *syncBuf
 	panic("unreachable")
 }
 
-const chromiumPath = "/usr/bin/chromium"
-
 // TestSandboxBrowserEndToEnd clicks through the broker in real headless
 // Chromium: sign-in page, Connect, the sandbox's consent page (pick a user,
 // Authorize), the home page listing the account, Validate, then Revoke; the
 // account is gone.
 func TestSandboxBrowserEndToEnd(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required in CI (apt-get install -y chromium): %v", err)
-		}
-		t.Skipf("chromium not installed at %s", chromiumPath)
-	}
+	browsertest.Require(t)
 	info, logs := startSandboxBroker(t, nil)
 	if !strings.Contains(logs.String(), info.AdminKey) || !strings.Contains(logs.String(), info.URL+"/") {
 		t.Fatalf("the banner lacks the URL or the admin key:\n%s", logs)
 	}
 	user := info.Sandbox.Users()[1]
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	// Start the browser on browserCtx itself: the context of the first run
-	// owns the browser, and the bounded contexts below would close it.
-	startCtx, cancelStart := context.WithTimeout(context.Background(), 30*time.Second)
-	stopWatch := context.AfterFunc(startCtx, cancelBrowser)
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	stopWatch()
-	cancelStart()
+	browserCtx := browsertest.New(t)
 
 	fail := func(name string, err error) {
 		t.Helper()
