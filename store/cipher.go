@@ -238,3 +238,38 @@ func CipherFromEnv() (c *Cipher, ok bool, err error) {
 	}
 	return c, true, nil
 }
+
+// Field names bound into the sealed token values of a Record (see Seal). They
+// are part of the stored format of every store: never rename them.
+const (
+	fieldAccessToken  = "access_token"
+	fieldRefreshToken = "refresh_token"
+)
+
+// SealTokens seals rec's access and refresh tokens for storage, each bound to
+// rec.Key and its field, as every Store implementation stores them.
+func (c *Cipher) SealTokens(rec Record) (access, refresh []byte, err error) {
+	if access, err = c.Seal(rec.Key, fieldAccessToken, []byte(rec.AccessToken)); err != nil {
+		return nil, nil, err
+	}
+	if refresh, err = c.Seal(rec.Key, fieldRefreshToken, []byte(rec.RefreshToken)); err != nil {
+		return nil, nil, err
+	}
+	return access, refresh, nil
+}
+
+// OpenTokens opens the sealed tokens of the record rec.Key into
+// rec.AccessToken and rec.RefreshToken (errors wrap ErrWrongKey or
+// ErrCorrupt).
+func (c *Cipher) OpenTokens(rec *Record, access, refresh []byte) error {
+	at, err := c.Open(rec.Key, fieldAccessToken, access)
+	if err != nil {
+		return err
+	}
+	rt, err := c.Open(rec.Key, fieldRefreshToken, refresh)
+	if err != nil {
+		return err
+	}
+	rec.AccessToken, rec.RefreshToken = string(at), string(rt)
+	return nil
+}

@@ -12,14 +12,6 @@ import (
 	"github.com/twitchauth/twitchauth/store"
 )
 
-// Field names bound into every sealed value (see store.Cipher). They are part
-// of the stored format: never rename them. (The same names as the SQLite
-// store's, so sealed values can move between the two.)
-const (
-	fieldAccessToken  = "access_token"
-	fieldRefreshToken = "refresh_token"
-)
-
 const selectColumns = `key, version, client_id, user_id, login, access_token, refresh_token, token_type,
 	scopes, expiry, intents, status, last_validated, updated_at`
 
@@ -78,11 +70,7 @@ func (s *Store) Save(ctx context.Context, rec store.Record, expectVersion int64)
 	}
 	rec.UpdatedAt = s.now()
 	rec = rec.Normalize()
-	access, err := s.cipher.Seal(rec.Key, fieldAccessToken, []byte(rec.AccessToken))
-	if err != nil {
-		return store.Record{}, err
-	}
-	refresh, err := s.cipher.Seal(rec.Key, fieldRefreshToken, []byte(rec.RefreshToken))
+	access, refresh, err := s.cipher.SealTokens(rec)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -164,15 +152,9 @@ func (s *Store) scan(row pgx.CollectableRow) (store.Record, error) {
 	if err != nil {
 		return store.Record{}, err
 	}
-	at, err := s.cipher.Open(rec.Key, fieldAccessToken, access)
-	if err != nil {
+	if err := s.cipher.OpenTokens(&rec, access, refresh); err != nil {
 		return store.Record{}, err
 	}
-	rt, err := s.cipher.Open(rec.Key, fieldRefreshToken, refresh)
-	if err != nil {
-		return store.Record{}, err
-	}
-	rec.AccessToken, rec.RefreshToken = string(at), string(rt)
 	rec.Scopes, rec.Intents = scopes, intents
 	rec.Expiry = timeValue(expiry)
 	rec.LastValidated = timeValue(lastValidated)
