@@ -206,20 +206,28 @@ func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 	b.writeToken(w, tok)
 }
 
-func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
-	who := r.PathValue("user")
+// userParam reads the {user} path value (a user ID or login) and resolves it
+// to a held user's ID, answering 400 or 404 itself when it cannot.
+func (b *Broker) userParam(w http.ResponseWriter, r *http.Request) (who, id string, ok bool) {
+	who = r.PathValue("user")
 	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
 		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
-		return
+		return who, "", false
 	}
+	if id, ok = b.resolveUser(who); !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
+	}
+	return who, id, ok
+}
+
+func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 	scopes, ok := parseScopes(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
 		return
 	}
-	id, ok := b.resolveUser(who)
+	who, id, ok := b.userParam(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
 		return
 	}
 	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
@@ -255,14 +263,8 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, _ *APIKe
 }
 
 func (b *Broker) apiRefresh(w http.ResponseWriter, r *http.Request, _ *APIKey) {
-	who := r.PathValue("user")
-	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
-		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
-		return
-	}
-	id, ok := b.resolveUser(who)
+	who, id, ok := b.userParam(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
 		return
 	}
 	tok, err := b.provider.Refresh(r.Context(), store.UserKey(id))
@@ -274,14 +276,8 @@ func (b *Broker) apiRefresh(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 }
 
 func (b *Broker) apiDeleteUser(w http.ResponseWriter, r *http.Request, key *APIKey) {
-	who := r.PathValue("user")
-	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
-		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
-		return
-	}
-	id, ok := b.resolveUser(who)
+	_, id, ok := b.userParam(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
 		return
 	}
 	if err := b.removeUser(r, id, "api", key.Name); err != nil {
