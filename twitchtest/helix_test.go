@@ -272,6 +272,10 @@ func TestHelixAuthRules(t *testing.T) {
 		{"wrong method", "DELETE", "/users", "Bearer " + tok, cid, "", 405,
 			`{"error":"Method Not Allowed","status":405,"message":"method not allowed"}`},
 		{"unknown path", "GET", "/nosuch", "Bearer " + tok, cid, "", 404, `{"error":"Not Found","status":404,"message":"Not Found"}`},
+		{"unknown method", "TRACE", "/users", "Bearer " + tok, cid, "", 405,
+			`{"error":"Method Not Allowed","status":405,"message":"method not allowed"}`},
+		{"unknown method, unknown path", "0", "/", "Bearer " + tok, cid, "", 405,
+			`{"error":"Method Not Allowed","status":405,"message":"method not allowed"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -393,7 +393,11 @@ func (s *Server) handle(endpoint, path string, h http.HandlerFunc, methods ...st
 		}
 		if !slices.Contains(methods, r.Method) {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			if strings.HasPrefix(path, "/helix/") {
+				writeHelixError(w, http.StatusMethodNotAllowed, "method not allowed") // Helix's error shape
+			} else {
+				writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			}
 			return
 		}
 		h(w, r)
