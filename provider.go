@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -149,6 +150,7 @@ type Provider struct {
 	store        store.Store
 	margin       time.Duration
 	now          func() time.Time
+	realClock    bool // now is time.Now: cached reads may use the monotonic clock
 	log          *slog.Logger
 	hooks        Hooks
 	renewTimeout time.Duration
@@ -191,6 +193,24 @@ type entry struct {
 	o2        *oauth2.Token // handed out by TokenSource; built once
 	refreshAt time.Time     // expiry - margin; zero: unknown expiry
 	dirty     bool          // not persisted yet (the store failed)
+
+	// The fast path's copy of fresh(): servable (active, with a token) and,
+	// on the monotonic clock, fresh until freshUntil (since monoBase).
+	servable   bool
+	freshUntil time.Duration
+}
+
+// monoBase anchors the monotonic readings of the fast path: time.Since of
+// a time with a monotonic reading reads one clock instead of two.
+var monoBase = time.Now()
+
+// isFresh is e.fresh(now) for the fast path: with the real clock it reads
+// only the monotonic clock.
+func (p *Provider) isFresh(e *entry) bool {
+	if p.realClock {
+		return e.servable && time.Since(monoBase) < e.freshUntil
+	}
+	return e.fresh(p.now())
 }
 
 func (e *entry) fresh(now time.Time) bool {
@@ -207,13 +227,15 @@ func (e *entry) usable(now time.Time) bool {
 func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Provider, error) {
 	p := &Provider{
 		margin:       DefaultRefreshMargin,
-		now:          time.Now,
 		renewTimeout: 30 * time.Second,
 		validateConc: 4,
 	}
 	p.cfgp.Store(cfg)
 	for _, o := range opts {
 		o(p)
+	}
+	if p.now == nil {
+		p.now, p.realClock = time.Now, true
 	}
 	if p.store == nil {
 		p.store = store.NewMemory()
@@ -306,8 +328,11 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 		ClientID:     r.ClientID,
 	}
 	e := &entry{rec: r, tok: tok, o2: tok.OAuth2(), dirty: dirty}
+	e.servable = r.Status == store.StatusActive && tok.AccessToken != ""
+	e.freshUntil = math.MaxInt64
 	if !r.Expiry.IsZero() {
 		e.refreshAt = r.Expiry.Add(-p.margin)
+		e.freshUntil = time.Since(monoBase) + time.Until(e.refreshAt)
 	}
 	return e
 }
@@ -429,7 +454,7 @@ func (p *Provider) token(ctx context.Context, key string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e := s.cur.Load(); e != nil && e.fresh(p.now()) {
+	if e := s.cur.Load(); e != nil && p.isFresh(e) {
 		return e.tok, nil
 	}
 	e, err := p.renew(ctx, s, "")
@@ -975,7 +1000,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 		s = ts.p.lookup(key)
 	}
 	if s != nil {
-		if e := s.cur.Load(); e != nil && e.fresh(ts.p.now()) {
+		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
 			return e.o2, nil
 		}
 	}
