@@ -36,6 +36,10 @@ type Config struct {
 	// connecting from a loopback address (the --sandbox mode). Leave it false
 	// in production: a reverse proxy makes every request look local.
 	OpenOnLoopback bool
+	// Links are extra links shown in the pages' navigation, by label, such
+	// as the sandbox's developer console and the extension rig in
+	// --sandbox mode.
+	Links []Link
 	// Extension, when set, is mounted in front of the example extension route
 	// GET /ext/hello, which answers the verified claims (see package
 	// extension's NewMiddleware).
@@ -66,6 +70,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now replaces time.Now (tests).
 	Now func() time.Time
+}
+
+// Link is a navigation link of the broker's pages.
+type Link struct {
+	Label, URL string
 }
 
 // Broker is the token broker: web pages to connect Twitch accounts, a JSON

@@ -57,6 +57,7 @@ type pageData struct {
 	Operator bool
 	Session  bool
 	Sandbox  bool
+	Links    []Link
 	// message pages
 	Heading, Message, Hint string
 	Link, LinkText         string
@@ -152,7 +153,7 @@ func isLoopback(remoteAddr string) bool {
 
 func (b *Broker) base(r *http.Request) pageData {
 	op, sess := b.operator(r)
-	return pageData{Operator: op, Session: sess, Sandbox: b.cfg.OpenOnLoopback}
+	return pageData{Operator: op, Session: sess, Sandbox: b.cfg.OpenOnLoopback, Links: b.cfg.Links}
 }
 
 func (b *Broker) handleRoot(w http.ResponseWriter, r *http.Request) {

@@ -298,6 +298,7 @@ func Run(ctx context.Context, o *Options) error {
 		PublicURL:          publicURL,
 		Keys:               keys,
 		OpenOnLoopback:     o.Sandbox,
+		Links:              sandboxLinks(sb),
 		Extension:          ext,
 		ValidationInterval: interval,
 		Logger:             log,
@@ -450,6 +451,15 @@ func sandboxRoutes(b *broker.Broker, sb *twitchtest.Server, rigDir, publicURL st
 	top.Handle("/sandbox/rig", http.StripPrefix("/sandbox/rig", rg))
 	top.Handle("/sandbox/ebs/api/greeting", ebs(http.HandlerFunc(backend.Greeting)))
 	return top, nil
+}
+
+// sandboxLinks are the navigation links of the broker's pages in --sandbox
+// mode: the sandbox's developer console and the extension rig.
+func sandboxLinks(sb *twitchtest.Server) []broker.Link {
+	if sb == nil {
+		return nil
+	}
+	return []broker.Link{{Label: "Developer console", URL: sb.ConsoleURL()}, {Label: "Extension rig", URL: "/sandbox/rig/"}}
 }
 
 // clientSecret returns the client secret: from client_secret_file when set

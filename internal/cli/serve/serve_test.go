@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -202,7 +203,16 @@ func TestReloadPicksUpRotatedSecret(t *testing.T) {
 // extension's backend are served beside the broker.
 func TestSandboxMountsRigAndEBS(t *testing.T) {
 	info, _ := startSandboxBroker(t, nil)
-	resp, err := http.Get(info.RigURL)
+	resp, err := http.Get(info.URL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `href="`+info.Sandbox.ConsoleURL()+`"`) || !strings.Contains(string(page), `href="/sandbox/rig/"`) {
+		t.Fatalf("the sandbox's pages do not link to the console and the rig:\n%s", page)
+	}
+	resp, err = http.Get(info.RigURL)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("rig page: %v %v", resp, err)
 	}
