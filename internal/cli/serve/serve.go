@@ -170,6 +170,14 @@ func Run(ctx context.Context, o *Options) error {
 		return cliutil.Exitf(cliutil.ExitUsage, "--validation-interval %q: give a duration of at least 1m, such as 1h", v.get("validation_interval"))
 	}
 
+	margin, err := time.ParseDuration(v.get("refresh_margin"))
+	if err != nil || margin < 0 {
+		return cliutil.Exitf(cliutil.ExitUsage, "--refresh-margin %q: give a duration such as 5m", v.get("refresh_margin"))
+	}
+	renewTimeout, err := time.ParseDuration(v.get("renew_timeout"))
+	if err != nil || renewTimeout < time.Second {
+		return cliutil.Exitf(cliutil.ExitUsage, "--renew-timeout %q: give a duration of at least 1s, such as 30s", v.get("renew_timeout"))
+	}
 	secret, err := clientSecret(v)
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
@@ -298,6 +306,7 @@ func Run(ctx context.Context, o *Options) error {
 		PublicURL:          publicURL,
 		Keys:               keys,
 		OpenOnLoopback:     o.Sandbox,
+		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
 		Links:              sandboxLinks(sb),
 		Extension:          ext,
 		ValidationInterval: interval,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/postgres"
@@ -378,6 +379,24 @@ func TestSandboxExtensionRoute(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != c.want || (c.want == 200 && !strings.Contains(body.String(), `"channel_id":"123"`)) {
 			t.Errorf("auth %.20q: %d %s", c.auth, resp.StatusCode, body.String())
+		}
+	}
+}
+
+func TestDurationSettingsRefused(t *testing.T) {
+	for _, c := range []struct{ key, val string }{
+		{"refresh_margin", "soon"}, {"renew_timeout", "10ms"}, {"validation_interval", "1s"},
+	} {
+		err := Run(context.Background(), &Options{
+			Flags: map[string][]string{"listen": {"127.0.0.1:0"}, c.key: {c.val}},
+			Getenv: func(k string) string {
+				return map[string]string{"TWITCH_CLIENT_ID": "id", "TWITCH_CLIENT_SECRET": "s"}[k]
+			},
+			Stderr: &syncBuffer{},
+		})
+		var ee *cliutil.ExitError
+		if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage {
+			t.Errorf("%s=%q: %v, want a usage error", c.key, c.val, err)
 		}
 	}
 }
