@@ -545,7 +545,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 		release, err := l.Lease(ctx, s.key, p.renewTimeout)
 		if err != nil {
 			if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
-				return cur, nil
+				return p.publishBackoff(s, cur, now), nil
 			}
 			return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("taking the refresh lease: %w", err)})
 		}
@@ -584,7 +584,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 		// refresh; a token that has not expired yet is still good.
 		if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
 			p.log.Warn("token store unavailable; serving the current token until it expires", "subject", s.key, "err", err)
-			return cur, nil
+			return p.publishBackoff(s, cur, now), nil
 		}
 		return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("loading from the store: %w", err)})
 	}
@@ -679,10 +679,35 @@ func (p *Provider) renewFailed(ctx context.Context, s *subject, cur *entry, rec 
 	}
 	p.log.Warn("token renewal failed; the grant is kept", "subject", s.key, "err", err)
 	p.failed(re)
-	if cur != nil && cur.usable(p.now()) && cur.tok.AccessToken != bad {
-		return cur, nil
+	now := p.now()
+	if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+		// Serve the current token without asking again for a while: during
+		// an outage, every read inside the refresh margin would otherwise
+		// send one more renewal upstream.
+		return p.publishBackoff(s, cur, now), nil
 	}
 	return nil, re
+}
+
+// RenewRetryBackoff is how long a token that failed to renew (transiently)
+// but has not expired yet is served before the next renewal attempt.
+const RenewRetryBackoff = 10 * time.Second
+
+// publishBackoff publishes a copy of cur that counts as fresh until
+// RenewRetryBackoff from now (never past its expiry), unless another
+// renewal replaced cur meanwhile.
+func (p *Provider) publishBackoff(s *subject, cur *entry, now time.Time) *entry {
+	until := now.Add(RenewRetryBackoff)
+	if !cur.tok.Expiry.IsZero() && cur.tok.Expiry.Before(until) {
+		until = cur.tok.Expiry
+	}
+	e := *cur
+	e.refreshAt = until
+	e.freshUntil = time.Since(monoBase) + until.Sub(now)
+	if s.cur.CompareAndSwap(cur, &e) {
+		return &e
+	}
+	return cur
 }
 
 func (p *Provider) failed(re *RefreshError) *RefreshError {

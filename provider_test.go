@@ -355,6 +355,21 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	if err != nil || got.AccessToken != tok.AccessToken {
 		t.Fatalf("transient failure near expiry: %v, %v; want the current token", got, err)
 	}
+	// During the outage, reads are served without asking again until the
+	// retry backoff has passed.
+	tries := s.Requests("token")
+	for range 100 {
+		if _, err := p.UserToken(ctx(t), tok.UserID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Requests("token") != tries {
+		t.Fatalf("%d renewal attempts within the backoff", s.Requests("token")-tries)
+	}
+	clock.Advance(twitchauth.RenewRetryBackoff)
+	if _, err := p.UserToken(ctx(t), tok.UserID); err != nil || s.Requests("token") != tries+1 {
+		t.Fatalf("after the backoff: %v, %d attempts", err, s.Requests("token")-tries)
+	}
 	clock.Advance(time.Hour) // now expired: the error surfaces, typed, transient
 	_, err = p.UserToken(ctx(t), tok.UserID)
 	leaks.text(err.Error())
