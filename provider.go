@@ -122,7 +122,9 @@ func WithClock(now func() time.Time) ProviderOption { return func(p *Provider) {
 func WithProviderLogger(l *slog.Logger) ProviderOption { return func(p *Provider) { p.log = l } }
 
 // WithRenewTimeout bounds one renewal (the upstream request and the store
-// write), whatever the callers' contexts say (default 30 s).
+// write), whatever the callers' contexts say (default 30 s). With a store
+// shared by replicas it is also the lifetime of the refresh lease: a replica
+// that dies holding it is replaced after at most this long.
 func WithRenewTimeout(d time.Duration) ProviderOption {
 	return func(p *Provider) { p.renewTimeout = d }
 }
@@ -505,7 +507,10 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 	ch := p.group.DoChan(s.key, func() (any, error) {
 		// The renewal outlives a caller that gives up: the others wait for it
 		// and its result is stored either way.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.renewTimeout)
+		// Twice the renew timeout: waiting for another replica's lease (which
+		// lapses after one renew timeout if its holder died), then our own
+		// renewal, bounded by one renew timeout below.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.renewTimeout)
 		defer cancel()
 		return p.doRenew(rctx, s, bad)
 	})
@@ -552,6 +557,10 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 		defer release()
 		now = p.now()
 	}
+	// The renewal itself (store, upstream, save) fits in one renew timeout,
+	// the lease's lifetime: past it, another replica may take the lease.
+	ctx, cancelWork := context.WithTimeout(ctx, p.renewTimeout)
+	defer cancelWork()
 	// Another process may have renewed it already: the store is the truth.
 	var rec store.Record
 	loaded, err := p.store.Load(ctx, s.key)

@@ -36,9 +36,10 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 		t.Skip("running as a replica")
 	}
 	const (
-		replicas = 3
-		users    = 10
-		requests = 10_000
+		replicas     = 3
+		users        = 10
+		requests     = 10_000
+		renewTimeout = 2 * time.Second // the refresh lease, hence the takeover time
 	)
 	dbURL := pgtest.Start(t)
 	sb := twitchtest.NewServer(t, twitchtest.WithSingleUseRefresh(true))
@@ -90,6 +91,7 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	apiKey := broker.GenerateKey()
 	sb.ResetCounters()
 	var urls []string
+	var procs []*exec.Cmd
 	for i := range replicas {
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokerReplicaChild$")
 		cmd.Env = append(os.Environ(), replicaChildEnv+"=1",
@@ -98,12 +100,14 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 			"TWITCHAUTH_STORE="+dbURL, store.EnvEncryptionKey+"="+encKey,
 			"TWITCHAUTH_API_KEYS=svc:"+broker.HashKey(apiKey)+":token:user",
 			"TWITCHAUTH_KEYS_FILE="+filepath.Join(t.TempDir(), "keys.json"),
-			"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_LEVEL=warn")
+			"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_LEVEL=warn",
+			"TWITCHAUTH_RENEW_TIMEOUT="+renewTimeout.String())
 		out, _ := cmd.StdoutPipe()
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		procs = append(procs, cmd)
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -194,6 +198,56 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 		t.Fatalf("upstream refreshes = %d, want exactly one per user (%d)", got, users)
 	}
 	t.Logf("%d requests over %d replicas: %d upstream refreshes for %d users", requests, replicas, sb.Requests("token:refresh_token"), users)
+	// Phase 2: replica 0 takes a grant's lease and hangs in the refresh
+	// request (the sandbox holds it); it is killed with SIGKILL. Another
+	// replica takes over once the lease lapses, with one refresh upstream.
+	victim := ids[0]
+	sb.SetFault("token", twitchtest.FirstN(1, twitchtest.Hang(20*time.Second)))
+	rec, err := st.Load(ctx, store.UserKey(victim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Expiry = time.Now().Add(twitchauth.DefaultRefreshMargin - time.Minute) // due for renewal
+	if _, err := st.Save(ctx, rec, rec.Version); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the replicas adopt it
+	sb.ResetCounters()
+	get := func(url string, timeout time.Duration) (int, error) {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(rctx, "GET", url+"/v1/token/user/"+victim, nil)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	go get(urls[0], 30*time.Second) // replica 0 takes the lease and hangs upstream
+	for deadline := time.Now().Add(10 * time.Second); sb.Requests("token") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("replica 0 never asked for the refresh")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := procs[0].Process.Kill(); err != nil { // SIGKILL, lease held
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	code, err := get(urls[1], 30*time.Second)
+	takeover := time.Since(killed)
+	if err != nil || code != 200 {
+		t.Fatalf("replica 1 after the kill: %d %v", code, err)
+	}
+	if got := sb.Requests("token:refresh_token"); got != 1 {
+		t.Fatalf("refreshes processed after the kill = %d (token requests %d, takeover %v), want 1", got, sb.Requests("token"), takeover)
+	}
+	t.Logf("replica killed holding the lease: replica 1 served a renewed token %v later (lease %v), %d upstream refresh",
+		takeover.Round(time.Millisecond), renewTimeout, sb.Requests("token:refresh_token"))
+	sb.SetFault("token", nil)
+
 	// Every grant still works: its stored refresh token is the live one.
 	for _, id := range ids {
 		rec, err := st.Load(ctx, store.UserKey(id))
