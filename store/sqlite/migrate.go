@@ -6,11 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/twitchauth/twitchauth/store"
 )
 
 // Migrations are the files migrations/NNNN_name.sql, applied in order of
@@ -20,31 +18,8 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries { // sorted by name
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("sqlite: migration file %s: want NNNN_name.sql numbered %d", e.Name(), len(ms)+1)
-		}
-		body, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
-	}
-	return ms, nil
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrationFS, "migrations")
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations, each
@@ -75,34 +50,34 @@ func migrate(ctx context.Context, db *sql.DB) (applied []int, err error) {
 	for _, m := range ms[newest:] {
 		done, err := applyMigration(ctx, db, m)
 		if err != nil {
-			return applied, fmt.Errorf("sqlite: applying migration %d (%s): %w", m.version, m.name, err)
+			return applied, fmt.Errorf("sqlite: applying migration %d (%s): %w", m.Version, m.Name, err)
 		}
 		if done {
-			applied = append(applied, m.version)
+			applied = append(applied, m.Version)
 		}
 	}
 	return applied, nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration) (applied bool, err error) {
+func applyMigration(ctx context.Context, db *sql.DB, m store.Migration) (applied bool, err error) {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrating process at a time
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback()
 	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.version).Scan(&one)
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.Version).Scan(&one)
 	if err == nil {
 		return false, nil // another process applied it meanwhile
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UnixMicro()); err != nil {
+		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()

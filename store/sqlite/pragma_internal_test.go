@@ -46,8 +46,8 @@ func TestMigrationsAreNumberedAndEmbedded(t *testing.T) {
 		t.Fatal("no migrations embedded")
 	}
 	for i, m := range ms {
-		if m.version != i+1 || m.name == "" || m.sql == "" {
-			t.Errorf("migration %d = {%d %q, %d bytes}", i, m.version, m.name, len(m.sql))
+		if m.Version != i+1 || m.Name == "" || m.SQL == "" {
+			t.Errorf("migration %d = {%d %q, %d bytes}", i, m.Version, m.Name, len(m.SQL))
 		}
 	}
 }
