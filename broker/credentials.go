@@ -22,17 +22,25 @@ type credProblem struct {
 	at  time.Time
 }
 
+// What the operator reads when Twitch refuses the client credentials.
+var (
+	errSecretRefused = errors.New("Twitch refused the client secret: it was probably rotated (\"New Secret\" in the developer console invalidates the old one at once). " +
+		"Put the current secret in the configuration and send SIGHUP, or PUT it to /v1/admin/client-secret; no restart is needed")
+	errUnknownClient = errors.New("Twitch does not know the client ID: check TWITCH_CLIENT_ID")
+	errNoSecret      = errors.New("no client secret is configured: set TWITCH_CLIENT_SECRET, client_secret_file, or PUT it to /v1/admin/client-secret")
+)
+
 // credentialError explains a refusal of the client credentials and what to
-// do; nil if err is not one.
+// do; nil if err is not one. It is the broker's one rule for which errors
+// mean that the operator must fix the credentials (see isConfigError).
 func credentialError(err error) error {
 	switch {
 	case errors.Is(err, twitchauth.ErrInvalidClientSecret):
-		return errors.New("Twitch refused the client secret: it was probably rotated (\"New Secret\" in the developer console invalidates the old one at once). " +
-			"Put the current secret in the configuration and send SIGHUP, or PUT it to /v1/admin/client-secret; no restart is needed")
+		return errSecretRefused
 	case errors.Is(err, twitchauth.ErrInvalidClient):
-		return errors.New("Twitch does not know the client ID: check TWITCH_CLIENT_ID")
+		return errUnknownClient
 	case errors.Is(err, twitchauth.ErrMissingClientSecret):
-		return errors.New("no client secret is configured: set TWITCH_CLIENT_SECRET, client_secret_file, or PUT it to /v1/admin/client-secret")
+		return errNoSecret
 	}
 	return nil
 }

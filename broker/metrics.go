@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
@@ -148,8 +147,4 @@ func failureKind(err *twitchauth.RefreshError) string {
 
 // isConfigError reports whether err means the broker's client credentials are
 // wrong (an operator must fix the configuration).
-func isConfigError(err error) bool {
-	return errors.Is(err, twitchauth.ErrInvalidClientSecret) ||
-		errors.Is(err, twitchauth.ErrInvalidClient) ||
-		errors.Is(err, twitchauth.ErrMissingClientSecret)
-}
+func isConfigError(err error) bool { return credentialError(err) != nil }
