@@ -145,6 +145,19 @@ See docs/broker.md. API keys: twitchauth serve keys --help.`,
 	return cmd
 }
 
+// settings reads the configuration file, if any, and resolves every
+// setting: flag, then environment, then file, then default.
+func (o *Options) settings() (values, error) {
+	var file values
+	if o.ConfigPath != "" {
+		var err error
+		if file, err = readConfigFile(o.ConfigPath); err != nil {
+			return nil, err
+		}
+	}
+	return resolve(file, o.Getenv, o.Flags), nil
+}
+
 // Run runs the broker until ctx ends.
 func Run(ctx context.Context, o *Options) error {
 	if o.Getenv == nil {
@@ -153,14 +166,10 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
-	var file values
-	if o.ConfigPath != "" {
-		var err error
-		if file, err = readConfigFile(o.ConfigPath); err != nil {
-			return cliutil.Exit(cliutil.ExitUsage, err)
-		}
+	v, err := o.settings()
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
-	v := resolve(file, o.Getenv, o.Flags)
 	log, err := newLogger(o.Stderr, v.get("log_level"), v.get("log_format"))
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
@@ -509,15 +518,12 @@ func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, log *slog
 			return
 		case <-o.Reload:
 		}
-		var file values
-		if o.ConfigPath != "" {
-			var err error
-			if file, err = readConfigFile(o.ConfigPath); err != nil {
-				log.Error("reload: configuration not read; keeping the current one", "err", err)
-				continue
-			}
+		v, err := o.settings()
+		if err != nil {
+			log.Error("reload: configuration not read; keeping the current one", "err", err)
+			continue
 		}
-		secret, err := clientSecret(resolve(file, o.Getenv, o.Flags))
+		secret, err := clientSecret(v)
 		if err != nil {
 			log.Error("reload: client secret not read; keeping the current one", "err", err)
 			continue
