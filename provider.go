@@ -161,6 +161,7 @@ type Provider struct {
 	mu       sync.Mutex                          // serialises writers of subjects and intents
 	subjects atomic.Pointer[map[string]*subject] // copy on write: lock-free readers
 	intents  atomic.Pointer[map[string]string]   // intent → subject key, copy on write
+	logins   atomic.Pointer[map[string]string]   // lower-case login → user ID, copy on write
 	group    singleflight.Group
 
 	// testAfterSave, when set, runs after a renewal was saved and before it
@@ -247,8 +248,9 @@ func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Pro
 	}
 	empty := map[string]*subject{}
 	p.subjects.Store(&empty)
-	noIntents := map[string]string{}
+	noIntents, noLogins := map[string]string{}, map[string]string{}
 	p.intents.Store(&noIntents)
+	p.logins.Store(&noLogins)
 	if err := p.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -283,22 +285,26 @@ func (p *Provider) Reload(ctx context.Context) error {
 		m[r.Key] = s
 	}
 	p.subjects.Store(&m)
-	p.rebuildIntentsLocked()
+	p.rebuildIndexesLocked()
 	return nil
 }
 
-// rebuildIntentsLocked recomputes the intent map from the current entries.
-// p.mu must be held.
-func (p *Provider) rebuildIntentsLocked() {
+// rebuildIndexesLocked recomputes the intent and login maps from the current
+// entries. p.mu must be held.
+func (p *Provider) rebuildIndexesLocked() {
 	type owner struct {
 		key     string
 		updated time.Time
 	}
 	best := map[string]owner{}
+	logins := map[string]string{}
 	for key, s := range *p.subjects.Load() {
 		e := s.cur.Load()
 		if e == nil {
 			continue
+		}
+		if e.rec.UserID != "" && e.rec.Login != "" {
+			logins[strings.ToLower(e.rec.Login)] = e.rec.UserID
 		}
 		for _, in := range e.rec.Intents {
 			// Two records may claim an intent during a concurrent SetIntent
@@ -313,6 +319,7 @@ func (p *Provider) rebuildIntentsLocked() {
 		m[in] = o.key
 	}
 	p.intents.Store(&m)
+	p.logins.Store(&logins)
 }
 
 func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
@@ -382,7 +389,7 @@ func (p *Provider) addSubject(key string, e *entry) *subject {
 		if cur := s.cur.Load(); cur == nil || cur.rec.Version <= e.rec.Version {
 			s.cur.Store(e)
 		}
-		p.rebuildIntentsLocked()
+		p.rebuildIndexesLocked()
 	}
 	return s
 }
@@ -404,7 +411,7 @@ func (p *Provider) dropSubject(key string) {
 	// that is never fresh, so its next read goes to the slow path.
 	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &Token{}})
 	p.subjects.Store(&m)
-	p.rebuildIntentsLocked()
+	p.rebuildIndexesLocked()
 }
 
 // statusRemoved marks the entry of a subject that is no longer held.
@@ -766,9 +773,9 @@ func (p *Provider) persistDirty(ctx context.Context, s *subject, cur *entry) {
 
 func (p *Provider) publish(s *subject, e *entry) {
 	old := s.cur.Swap(e)
-	if old == nil || !slices.Equal(old.rec.Intents, e.rec.Intents) {
+	if old == nil || !slices.Equal(old.rec.Intents, e.rec.Intents) || old.rec.Login != e.rec.Login {
 		p.mu.Lock()
-		p.rebuildIntentsLocked()
+		p.rebuildIndexesLocked()
 		p.mu.Unlock()
 	}
 }
@@ -947,28 +954,39 @@ type Account struct {
 func (p *Provider) Users() []Account {
 	var out []Account
 	for key, s := range *p.subjects.Load() {
-		e := s.cur.Load()
-		if key == store.AppKey() || e == nil {
-			continue
+		if e := s.cur.Load(); key != store.AppKey() && e != nil {
+			out = append(out, accountOf(e))
 		}
-		out = append(out, Account{
-			UserID: e.rec.UserID, Login: e.rec.Login, Scopes: slices.Clone(e.rec.Scopes),
-			Intents: slices.Clone(e.rec.Intents), Expiry: e.rec.Expiry,
-			LastValidated: e.rec.LastValidated, Status: e.rec.Status,
-		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Login < out[j].Login })
 	return out
 }
 
+// User returns the grant held for userID, without listing every user.
+func (p *Provider) User(userID string) (Account, bool) {
+	s := p.lookup(store.UserKey(userID))
+	if s == nil {
+		return Account{}, false
+	}
+	e := s.cur.Load()
+	if e == nil || e.rec.Status == statusRemoved {
+		return Account{}, false
+	}
+	return accountOf(e), true
+}
+
+func accountOf(e *entry) Account {
+	return Account{
+		UserID: e.rec.UserID, Login: e.rec.Login, Scopes: slices.Clone(e.rec.Scopes),
+		Intents: slices.Clone(e.rec.Intents), Expiry: e.rec.Expiry,
+		LastValidated: e.rec.LastValidated, Status: e.rec.Status,
+	}
+}
+
 // LookupLogin returns the user ID of a held user by login (case-insensitive).
 func (p *Provider) LookupLogin(login string) (string, bool) {
-	for _, s := range *p.subjects.Load() {
-		if e := s.cur.Load(); e != nil && e.rec.UserID != "" && strings.EqualFold(e.rec.Login, login) {
-			return e.rec.UserID, true
-		}
-	}
-	return "", false
+	id, ok := (*p.logins.Load())[strings.ToLower(login)]
+	return id, ok
 }
 
 // Intents returns the intent → user ID map.
@@ -1132,6 +1150,6 @@ func (p *Provider) reloadKey(ctx context.Context, key string) {
 		}
 	}
 	p.mu.Lock()
-	p.rebuildIntentsLocked()
+	p.rebuildIndexesLocked()
 	p.mu.Unlock()
 }

@@ -104,6 +104,15 @@ func TestProviderAddUserAndIntents(t *testing.T) {
 	if users := p.Users(); len(users) != 2 {
 		t.Fatalf("Users() = %v", users)
 	}
+	if id, ok := p.LookupLogin("TwitchDev"); !ok || id != dev.ID {
+		t.Fatalf("LookupLogin(TwitchDev) = %q, %v", id, ok)
+	}
+	if a, ok := p.User(dev.ID); !ok || a.Login != "twitchdev" || !slices.Contains(a.Scopes, "chat:edit") {
+		t.Fatalf("User(%s) = %+v, %v", dev.ID, a, ok)
+	}
+	if _, ok := p.User("999999999"); ok {
+		t.Fatal("User of an unknown ID")
+	}
 }
 
 func TestProviderAddUserFromCodeAndDevice(t *testing.T) {
@@ -499,6 +508,12 @@ func TestProviderRemoveUserRevokes(t *testing.T) {
 	}
 	if _, err := p.UserToken(ctx(t), tok.UserID); !errors.Is(err, twitchauth.ErrUnknownSubject) {
 		t.Fatal(err)
+	}
+	if _, ok := p.User(tok.UserID); ok {
+		t.Fatal("User still reports a removed grant")
+	}
+	if _, ok := p.LookupLogin(tok.Login); ok {
+		t.Fatal("LookupLogin still finds a removed grant")
 	}
 	if _, err := p.IntentToken(ctx(t), "chat"); !errors.Is(err, twitchauth.ErrUnknownSubject) {
 		t.Fatal(err)

@@ -185,10 +185,8 @@ func parseScopes(r *http.Request) ([]string, bool) {
 // resolveUser maps an ID or a login to a held user's ID.
 func (b *Broker) resolveUser(idOrLogin string) (string, bool) {
 	if userIDRE.MatchString(idOrLogin) {
-		for _, a := range b.provider.Users() {
-			if a.UserID == idOrLogin {
-				return a.UserID, true
-			}
+		if _, ok := b.provider.User(idOrLogin); ok {
+			return idOrLogin, true
 		}
 	}
 	if loginRE.MatchString(idOrLogin) {
@@ -291,10 +289,8 @@ func (b *Broker) apiDeleteUser(w http.ResponseWriter, r *http.Request, key *APIK
 // grant that is already dead or revoked is forgotten without revoking.
 func (b *Broker) removeUser(r *http.Request, id, source, actor string) error {
 	revoke := true
-	for _, a := range b.provider.Users() {
-		if a.UserID == id && a.Status != "" && a.Status != store.StatusActive {
-			revoke = false
-		}
+	if a, ok := b.provider.User(id); ok && a.Status != "" && a.Status != store.StatusActive {
+		revoke = false
 	}
 	// Tokens Twitch no longer knows (ErrInvalidToken) count as revoked.
 	if err := b.provider.RemoveUser(r.Context(), id, revoke); err != nil {

@@ -446,7 +446,7 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "Unknown account.", "")
 		return
 	}
-	held := slices.ContainsFunc(b.provider.Users(), func(a twitchauth.Account) bool { return a.UserID == id })
+	_, held := b.provider.User(id)
 	done := "gone"
 	if held {
 		switch r.PathValue("action") {
