@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/time/rate"
 
 	"github.com/twitchauth/twitchauth/internal/browsertest"
 
@@ -76,7 +77,9 @@ func TestEBS(t *testing.T) {
 	sb := twitchtest.NewServer(t)
 	sec, _ := extension.ParseSecret(secretOf(t, sb))
 	const origin = "http://127.0.0.1:8080"
-	h, err := newHandler(config{Secrets: []extension.Secret{sec}, AllowedOrigins: []string{origin}, ViewerRate: 1, ViewerBurst: 2, Logger: quiet})
+	// A burst of 2 that refills once an hour: the sleep below (up to 1 s)
+	// must not refill the viewer's bucket before the 429 check.
+	h, err := newHandler(config{Secrets: []extension.Secret{sec}, AllowedOrigins: []string{origin}, ViewerRate: rate.Every(time.Hour), ViewerBurst: 2, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
