@@ -337,7 +337,7 @@ func Run(ctx context.Context, o *Options) error {
 	go reloadOnSignal(ctx, o, b, log)
 	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
 	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
-		"client_id", tw.ClientID, "store", storeSpec, "api_keys", len(keys.Keys()))
+		"client_id", tw.ClientID, "store", store.RedactDSN(storeSpec), "api_keys", len(keys.Keys()))
 	if o.ready != nil {
 		o.ready(Info{URL: publicURL, AdminKey: adminKey, Sandbox: sb, Broker: b, RigURL: rigURL})
 	}
@@ -545,7 +545,7 @@ func printBanner(w io.Writer, b *broker.Broker, publicURL, adminKey string, sb *
 	for _, u := range sb.Users() {
 		logins = append(logins, u.Login)
 	}
-	where := storePath
+	where := store.RedactDSN(storePath)
 	if tempStore {
 		where += " (temporary, deleted on exit)"
 	}
