@@ -884,6 +884,15 @@ func TestAttackLoopbackRevokeWithoutSession(t *testing.T) {
 	if _, held := sb.b.Provider().User(u.ID); !held {
 		t.Fatal("a loopback POST without a session revoked the account")
 	}
+	// Nor can a script get a session or a CSRF token by reading the pages
+	// first: only a browser's navigation opens a session.
+	script := newBrowser()
+	for _, p := range []string{"/", "/accounts/" + u.ID + "/revoke", "/signin"} {
+		resp, page := get(t, script, sb.public+p)
+		if strings.Contains(page, `name="csrf"`) || len(script.Jar.Cookies(resp.Request.URL)) != 0 {
+			t.Errorf("a non-browser GET %s from loopback got a session or a CSRF token (%d)", p, resp.StatusCode)
+		}
+	}
 
 	// A browser: its navigation to the accounts page opens a session;
 	// Revoke shows a confirmation; its form revokes.

@@ -74,8 +74,10 @@ func startSandboxBroker(t testing.TB, extra map[string][]string) (Info, *syncBuf
 
 // TestSandboxBrowserEndToEnd clicks through the broker in real headless
 // Chromium: sign-in page, Connect, the sandbox's consent page (pick a user,
-// Authorize), the home page listing the account, Validate, then Revoke; the
-// account is gone.
+// Authorize), the home page listing the account, Validate, then Revoke and
+// its confirmation; the account is gone. The loopback browser is the
+// operator without a sign-in (its navigation got a session), and every
+// button it pressed carried that session's CSRF token.
 func TestSandboxBrowserEndToEnd(t *testing.T) {
 	browsertest.Require(t)
 	info, logs := startSandboxBroker(t, nil)
@@ -163,8 +165,15 @@ func TestSandboxBrowserEndToEnd(t *testing.T) {
 		t.Error("the validate button did not reach Twitch's /validate")
 	}
 	revokesBefore := info.Sandbox.Requests("revoke")
-	step("revoke and disconnect",
+	step("revoke asks for confirmation",
 		chromedp.Click(chromedp.CSS("#"+card+" button.revoke")),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+	)
+	if n := len(info.Broker.Provider().Users()); n != 1 {
+		t.Fatalf("%d accounts held before the revoke is confirmed", n)
+	}
+	step("confirm revoke and disconnect",
+		chromedp.Click(chromedp.ID("confirm")),
 		chromedp.WaitVisible(chromedp.ID("empty")),
 	)
 	if text := read("flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(text, "revoked") {

@@ -309,11 +309,16 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	defer closeStore()
 
+	var allowedHosts []string
+	for _, v := range v["allowed_hosts"] {
+		allowedHosts = append(allowedHosts, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
+	}
 	b, err := broker.New(ctx, broker.Config{
 		Twitch:             tw,
 		Store:              st,
 		PublicURL:          publicURL,
 		Keys:               keys,
+		AllowedHosts:       allowedHosts,
 		OpenOnLoopback:     o.Sandbox,
 		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
 		Links:              sandboxLinks(sb),
@@ -331,7 +336,7 @@ func Run(ctx context.Context, o *Options) error {
 		if err != nil {
 			return err
 		}
-		handler = top
+		handler = b.CheckHost(top)
 		rigURL = publicURL + "/sandbox/rig/"
 	}
 	go reloadOnSignal(ctx, o, b, log)
