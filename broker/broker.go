@@ -114,8 +114,8 @@ type Broker struct {
 
 	mux, web *http.ServeMux // the routers, for 405's Allow
 
-	intents   intentLog  // recent intent changes (accounts page)
-	secretMu  sync.Mutex // one client-secret change at a time
+	intents  intentLog  // recent intent changes (accounts page)
+	secretMu sync.Mutex // one client-secret change at a time
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	helix    *helixProxy
