@@ -128,13 +128,25 @@ func TestBrokerStateReplayAndCrossSession(t *testing.T) {
 		}
 	}
 	// A callback completed in another browser than the one that started
-	// the sign-in is refused, and spends the state.
+	// the sign-in is refused and connects nothing, whether that browser has
+	// no state cookie or one of its own sign-in (the login-CSRF shape). The
+	// state lives in the starting browser's signed cookie, so that browser
+	// can still finish (it used to be spent by the refused attempt, which
+	// let whoever saw the callback URL cancel the sign-in).
 	cb = sb.startSignIn(t, a, "broadcaster")
 	if resp, body := get(t, other, cb); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "another browser") {
 		t.Errorf("cross-session callback: %d", resp.StatusCode)
 	}
-	if resp, _ := get(t, a, cb); resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("callback after a cross-session attempt: %d, want 400 (the state is spent)", resp.StatusCode)
+	withOwn := newBrowser()
+	get(t, withOwn, sb.public+"/authorize")
+	if resp, body := get(t, withOwn, cb); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "another browser") {
+		t.Errorf("cross-session callback from a browser with a sign-in of its own: %d", resp.StatusCode)
+	}
+	if n := len(sb.b.Provider().Users()); n != 1 {
+		t.Fatalf("%d accounts connected after cross-session attempts, want 1", n)
+	}
+	if resp, _ := get(t, a, cb); resp.StatusCode != http.StatusOK {
+		t.Errorf("the starting browser's callback after cross-session attempts: %d, want 200", resp.StatusCode)
 	}
 	// A forged state with a matching cookie the broker never issued.
 	u, _ := url.Parse(cb)
@@ -147,8 +159,25 @@ func TestBrokerStateReplayAndCrossSession(t *testing.T) {
 	if resp, _ := get(t, forged, u.String()); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("forged state: %d, want 400", resp.StatusCode)
 	}
-	if n := len(sb.b.Provider().Users()); n != 1 {
-		t.Errorf("%d accounts connected, want only the first sign-in's", n)
+	// A state cookie signed by another broker (another key).
+	other2 := newSecBroker(t)
+	foreign := newBrowser()
+	resp, _ := get(t, foreign, other2.public+"/authorize")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	var ck *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "twitchauth_state" {
+			ck = c
+		}
+	}
+	q.Set("state", loc.Query().Get("state"))
+	u.RawQuery = q.Encode()
+	forged.Jar.SetCookies(pu, []*http.Cookie{{Name: "twitchauth_state", Value: ck.Value, Path: "/callback"}})
+	if resp, _ := get(t, forged, u.String()); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a state cookie of another broker: %d, want 400", resp.StatusCode)
+	}
+	if n := len(sb.b.Provider().Users()); n != 2 {
+		t.Errorf("%d accounts connected, want the two sign-ins completed by their own browsers", n)
 	}
 }
 

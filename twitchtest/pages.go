@@ -18,7 +18,7 @@ ul{padding-left:1.2rem} li{margin:.4rem 0} code{background:#26262c;padding:0 .2r
 .error{border-left:4px solid #eb0400;padding-left:1rem} .muted{color:#adadb8;font-size:.9rem}
 button{font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;border:0;margin-right:.5rem;cursor:pointer}
 button.primary{background:#9147ff;color:#fff} button.secondary{background:#3a3a3d;color:#efeff1}
-select,input{font-size:1rem;padding:.3rem;margin:.3rem 0 1rem}
+select,input{font:inherit;font-size:1rem;padding:.4rem .5rem;margin:.3rem 0 1rem;background:#0e0e10;color:#efeff1;border:1px solid #3a3a3d;border-radius:4px;color-scheme:dark}
 </style></head><body><main><p class="sandbox">Twitch sandbox (twitchtest) — not twitch.tv</p>{{end}}
 {{define "foot"}}</main></body></html>{{end}}
 
