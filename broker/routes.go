@@ -38,7 +38,7 @@ func (b *Broker) routes() http.Handler {
 		b.messagePage(w, r, http.StatusForbidden, "Cross-site request refused",
 			"This form was submitted from another site, so it was refused.", "Use the buttons on this broker's own pages.")
 	}))
-	mux.Handle("/", securityHeaders(cop.Handler(b.mintLoopbackSession(web))))
+	mux.Handle("/", b.securityHeaders(cop.Handler(b.mintLoopbackSession(web))))
 
 	// Token API (JSON, API keys).
 	api := func(pattern, route string, perm Perm, h func(http.ResponseWriter, *http.Request, *APIKey)) {

@@ -76,7 +76,7 @@ func (b *Broker) CheckHost(h http.Handler) http.Handler {
 			writeError(w, http.StatusMisdirectedRequest, "misdirected_request", msg)
 			return
 		}
-		securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d := pageData{Title: "Wrong address", Heading: "Wrong address",
 				Message: "This broker does not answer under the name this page was opened with.",
 				Hint:    "Open it at " + b.cfg.PublicURL + ". Operator: " + msg + "."}

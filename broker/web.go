@@ -30,8 +30,12 @@ const (
 )
 
 // contentSecurityPolicy allows nothing but the broker's own stylesheet and
-// forms posting to itself: the pages need no script.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// forms posting to itself, whose answer may redirect to Twitch's authorize
+// page (authOrigin; browsers apply form-action to a form's redirects too):
+// the pages need no script.
+func contentSecurityPolicy(authOrigin string) string {
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' " + authOrigin + "; base-uri 'none'; frame-ancestors 'none'"
+}
 
 // maxForm bounds the body of the pages' forms.
 const maxForm = 4096
@@ -109,10 +113,11 @@ func (b *Broker) render(w http.ResponseWriter, status int, name string, d pageDa
 }
 
 // securityHeaders adds the headers every page and asset carries.
-func securityHeaders(next http.Handler) http.Handler {
+func (b *Broker) securityHeaders(next http.Handler) http.Handler {
+	csp := contentSecurityPolicy(b.authOrigin())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		// The callback URL carries the authorization code: never send it
@@ -120,6 +125,16 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authOrigin returns the origin of Twitch's authorize page
+// (https://id.twitch.tv, or the sandbox's).
+func (b *Broker) authOrigin() string {
+	u, err := url.Parse(b.twitch.AuthorizeURL("x"))
+	if err != nil || u.Host == "" {
+		return "https://id.twitch.tv"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // loopbackAlias reports whether the request reached the broker under another
