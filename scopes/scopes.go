@@ -88,7 +88,8 @@ func (r Role) String() string {
 type AnyOf []string
 
 // Need is a scope condition in conjunctive normal form: every clause must be
-// satisfied. A Need with no clause is always satisfied.
+// satisfied. A Need with no clause is always satisfied; empty clauses are
+// ignored.
 type Need []AnyOf
 
 // All returns the Need of every one of scopes.
@@ -107,7 +108,7 @@ func (n Need) SatisfiedBy(have []string) bool { return len(n.Unsatisfied(have)) 
 func (n Need) Unsatisfied(have []string) Need {
 	var out Need
 	for _, c := range n {
-		if !slices.ContainsFunc(c, func(s string) bool { return slices.Contains(have, s) }) {
+		if len(c) > 0 && !slices.ContainsFunc(c, func(s string) bool { return slices.Contains(have, s) }) {
 			out = append(out, c)
 		}
 	}
