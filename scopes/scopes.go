@@ -263,17 +263,19 @@ func Source() Provenance { return source }
 // type. Twitch may have added it after the table was generated.
 var ErrUnknown = errors.New("scopes: unknown endpoint or EventSub subscription type")
 
+type endpointKey struct{ method, path string }
+
 type index struct {
-	byKey   map[string]int // endpoints by "METHOD /path"
-	esByKey map[string]int // EventSub types by Key
-	latest  map[string]int // EventSub types by type: the highest numbered version
+	byKey   map[endpointKey]int // endpoints by method and path
+	esByKey map[string]int      // EventSub types by Key
+	latest  map[string]int      // EventSub types by type: the highest numbered version
 	known   map[string]bool
 }
 
 var idx = sync.OnceValue(func() *index {
-	ix := &index{byKey: map[string]int{}, esByKey: map[string]int{}, latest: map[string]int{}, known: map[string]bool{}}
+	ix := &index{byKey: map[endpointKey]int{}, esByKey: map[string]int{}, latest: map[string]int{}, known: map[string]bool{}}
 	for i, r := range endpoints {
-		ix.byKey[r.Method+" "+r.Path] = i
+		ix.byKey[endpointKey{r.Method, r.Path}] = i
 	}
 	for i, r := range eventsubTypes {
 		ix.esByKey[r.Key] = i
@@ -318,9 +320,10 @@ func atoi(s string) (n int, bad bool) {
 
 // Endpoint returns the requirement of a Helix endpoint. path is relative to
 // the Helix base ("/chat/messages"); a "/helix" prefix, a trailing slash and
-// a query are ignored, and the method is case-insensitive.
+// a query are ignored, and the method is case-insensitive. It does not
+// allocate for a path in that form.
 func Endpoint(method, path string) (Requirement, bool) {
-	i, ok := idx().byKey[strings.ToUpper(method)+" "+normPath(path)]
+	i, ok := idx().byKey[endpointKey{strings.ToUpper(method), normPath(path)}]
 	if !ok {
 		return Requirement{}, false
 	}
@@ -331,7 +334,9 @@ func normPath(p string) string {
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
 		p = p[:i]
 	}
-	p = strings.TrimPrefix(p, "/helix")
+	if rest, ok := strings.CutPrefix(p, "/helix"); ok && (rest == "" || rest[0] == '/') {
+		p = rest
+	}
 	p = strings.TrimRight(p, "/")
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
