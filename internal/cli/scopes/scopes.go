@@ -73,9 +73,6 @@ func Run(o *Options) error {
 	}
 	var reqs []scopes.Requirement
 	for _, n := range o.Names {
-		if strings.TrimSpace(n) == "" {
-			return cliutil.Exitf(cliutil.ExitUsage, `an empty endpoint name: give "METHOD /path" or an EventSub type`)
-		}
 		r, err := scopes.Lookup(n)
 		if err != nil {
 			return cliutil.Exit(cliutil.ExitUsage, err)

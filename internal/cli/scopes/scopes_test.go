@@ -124,6 +124,9 @@ func TestScopesUsageErrors(t *testing.T) {
 			t.Errorf("%q: exit %d (%v), output %q", args, exitCode(err), err, out)
 		}
 	}
+	if _, err := run(t, " "); err == nil || !strings.Contains(err.Error(), "empty name") {
+		t.Errorf("empty name: %v", err)
+	}
 	_, err := run(t, "PUT /polls")
 	if err == nil || !strings.Contains(err.Error(), `did you mean "GET /polls"`) {
 		t.Errorf("no suggestion: %v", err)
