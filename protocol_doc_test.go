@@ -90,8 +90,11 @@ func citingFiles(t *testing.T) []string {
 			}
 			return nil
 		}
-		switch filepath.Ext(path) {
-		case ".go", ".md", ".html", ".tmpl", ".js", ".css", ".txt", ".yml", ".yaml", ".sh", "":
+		switch ext := filepath.Ext(path); {
+		case ext == ".go", ext == ".md", ext == ".html", ext == ".tmpl", ext == ".js", ext == ".css", ext == ".txt",
+			ext == ".yml", ext == ".yaml", ext == ".sh":
+			files = append(files, path)
+		case ext == "" && strings.HasPrefix(filepath.ToSlash(path), ".ci/"): // scripts such as .ci/run; not built binaries
 			files = append(files, path)
 		}
 		return nil
