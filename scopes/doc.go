@@ -10,7 +10,8 @@
 // types and scopes pages (see Source for the copy it was made from and its
 // date) by internal/gen/scopes, with a few hand-made corrections, each citing
 // its source, in internal/gen/scopes/overrides.go. Every scope name in it is
-// one the scopes page lists.
+// one the scopes page lists. The facts it relies on, and their sources, are
+// in docs/protocol.md#scopes.
 //
 // Look a requirement up by method and path (Endpoint), by EventSub type
 // (EventSub) or by its written name (Lookup: "POST /chat/messages",

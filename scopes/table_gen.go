@@ -420,7 +420,7 @@ var endpoints = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:write:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\"); the sender needs user:write:chat either way (Twitch's guide to sending chat messages, dev.twitch.tv/docs/chat/send-receive-messages/)",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status); the sender's user:write:chat is needed either way (dev.twitch.tv/docs/chat/send-receive-messages/)",
 	},
 	{
 		Key:    "GET /chat/color",
@@ -1555,7 +1555,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)",
 	},
 	{
 		Key:       "channel.chat.clear_user_messages v1",
@@ -1567,7 +1567,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)",
 	},
 	{
 		Key:       "channel.chat.message v1",
@@ -1579,7 +1579,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)",
 	},
 	{
 		Key:       "channel.chat.message_delete v1",
@@ -1591,7 +1591,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)",
 	},
 	{
 		Key:       "channel.chat.notification v1",
@@ -1603,7 +1603,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)",
 	},
 	{
 		Key:       "channel.chat_settings.update v1",
@@ -1615,7 +1615,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}, {Of: Broadcaster, Need: Need{{"channel:bot"}}, UnlessModerator: true}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)",
 	},
 	{
 		Key:       "channel.chat.user_message_hold v1",
@@ -1627,7 +1627,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user)",
 	},
 	{
 		Key:       "channel.chat.user_message_update v1",
@@ -1639,7 +1639,7 @@ var eventsubTypes = []Requirement{
 		Role:      TheUser,
 		Need:      Need{{"user:read:chat"}},
 		AppGrants: []Grant{{Of: TheUser, Need: Need{{"user:bot"}}}},
-		Note:      "app-token rule from the Authorization prose (\"if app access token used, then additionally requires user:bot scope from chatting user\")",
+		Note:      "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user)",
 	},
 	{
 		Key:     "channel.shared_chat.begin v1",

@@ -27,13 +27,13 @@ func chatApp(withBroadcaster bool) func(r *scopes.Requirement) {
 }
 
 const (
-	chatAppSource       = `app-token rule from the Authorization prose ("if app access token used, then additionally requires user:bot scope from chatting user, and either channel:bot scope from broadcaster or moderator status")`
-	chatAppSenderSource = `app-token rule from the Authorization prose ("if app access token used, then additionally requires user:bot scope from chatting user")`
+	chatAppSource       = "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user; channel:bot from the broadcaster, or moderator status)"
+	chatAppSenderSource = "the app-token rule, read by hand from the Authorization prose (user:bot from the chatting user)"
 )
 
 // overrides are every hand-made correction of the table.
 var overrides = []override{
-	{key: "POST /chat/messages", source: chatAppSource + "; the sender needs user:write:chat either way (Twitch's guide to sending chat messages, dev.twitch.tv/docs/chat/send-receive-messages/)", apply: chatApp(true)},
+	{key: "POST /chat/messages", source: chatAppSource + "; the sender's user:write:chat is needed either way (dev.twitch.tv/docs/chat/send-receive-messages/)", apply: chatApp(true)},
 	{key: "channel.chat.clear v1", source: chatAppSource, apply: chatApp(true)},
 	{key: "channel.chat.clear_user_messages v1", source: chatAppSource, apply: chatApp(true)},
 	{key: "channel.chat.message v1", source: chatAppSource, apply: chatApp(true)},
