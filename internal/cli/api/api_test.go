@@ -331,6 +331,15 @@ func TestUserToken(t *testing.T) {
 	if h.srv.Requests("token:refresh_token") != refreshes || h.srv.Requests("helix") != helixCalls {
 		t.Error("a missing scope caused a refresh or a request")
 	}
+	// --no-scope-check sends it: Helix's 401 is shown, still no refresh.
+	res = h.run(Options{Method: "GET", Path: []string{"moderation/moderators"}, User: true, NoScopeCheck: true, Query: []string{"broadcaster_id=" + dev.ID}}, "")
+	wantCode(t, res, 1)
+	if !strings.Contains(res.stderr, "Missing scope") || !strings.Contains(res.stdout, `"status": 401`) || h.srv.Requests("helix") != helixCalls+1 {
+		t.Errorf("--no-scope-check: stdout %s stderr %s", res.stdout, res.stderr)
+	}
+	if h.srv.Requests("token:refresh_token") != refreshes {
+		t.Error("a missing scope caused a refresh")
+	}
 }
 
 func TestRefreshOn401(t *testing.T) {
