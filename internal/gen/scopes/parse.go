@@ -264,10 +264,12 @@ func mentions(s string) (found []string, between []string) {
 	return found, between
 }
 
+var sentenceEnd = regexp.MustCompile(`\.\s+`)
+
 // sentences splits a paragraph into sentences.
 func sentences(p string) []string {
 	var out []string
-	for _, s := range regexp.MustCompile(`\.\s+`).Split(p, -1) {
+	for _, s := range sentenceEnd.Split(p, -1) {
 		if s = strings.TrimSpace(strings.TrimSuffix(s, ".")); s != "" {
 			out = append(out, s)
 		}
