@@ -75,7 +75,8 @@ const maxSpent = 10000
 
 // spentStates remembers the states of completed callbacks until they
 // expire, so that a replayed callback is refused before its code is sent
-// to Twitch (which refuses a used code anyway: this is a second lock).
+// to Twitch (which refuses a spent code anyway, see docs/protocol.md,
+// "Identity error messages": this is a second lock).
 // Only callbacks carrying a valid signed cookie reach it; when it is full
 // the oldest entry is forgotten, which weakens that second lock for it and
 // locks nobody out.
