@@ -80,7 +80,7 @@ func (b *Broker) resetReady() {
 // new secret was not installed and the previous one stays in use.
 var (
 	// ErrSecretRefused: Twitch refused the new client secret.
-	ErrSecretRefused = errors.New("Twitch refused this client secret, so it was not installed; the broker keeps using the previous one. " +
+	ErrSecretRefused = errors.New("the client secret was refused by Twitch, so it was not installed; the broker keeps using the previous one. " +
 		"Copy the current secret from the application's page in the Twitch developer console (\"New Secret\" makes a new one and invalidates the old one at once) and give it again")
 	// ErrSecretUnchecked: the new secret could not be checked with Twitch
 	// (network, Twitch unavailable).
