@@ -275,8 +275,9 @@ func TestConsoleRedirectURLRules(t *testing.T) {
 	}
 	nb := browser(t)
 	q := url.Values{"client_id": {c.ID}, "response_type": {"code"}, "scope": {"chat:read"}, "redirect_uri": {"http://localhost:3000"}}
-	if resp, page := get(t, nb, s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != 400 || !strings.Contains(page, "redirect_mismatch") {
-		t.Fatalf("slashless redirect_uri: %d", resp.StatusCode)
+	if resp, _ := get(t, nb, s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != http.StatusFound ||
+		!strings.HasPrefix(resp.Header.Get("Location"), "http://localhost:3000/?error=redirect_mismatch&") {
+		t.Fatalf("slashless redirect_uri: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	q.Set("redirect_uri", "http://localhost:3000/")
 	if resp, _ := get(t, nb, s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != 200 {
@@ -342,8 +343,9 @@ func TestConsoleManageApp(t *testing.T) {
 		t.Fatalf("authorize with the added redirect URL: %d", resp.StatusCode)
 	}
 	q.Set("redirect_uri", "https://one.example.com/cb")
-	if resp, _ := get(t, browser(t), s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != 400 {
-		t.Fatalf("authorize with the removed redirect URL: %d", resp.StatusCode)
+	if resp, _ := get(t, browser(t), s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != http.StatusFound ||
+		!strings.HasPrefix(resp.Header.Get("Location"), "http://localhost:4000/cb?error=redirect_mismatch&") {
+		t.Fatalf("authorize with the removed redirect URL: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
 	// Public clients: no secret, no New Secret button.

@@ -150,7 +150,7 @@ func (s *Server) seed(loaded bool) error {
 		}
 	}
 	if s.publicClient == "" {
-		if _, err := s.AddClient(Client{Name: "Sandbox Public App", Type: Public}); err != nil {
+		if _, err := s.AddClient(Client{Name: "Sandbox Public App", Type: Public, RedirectURIs: []string{"http://localhost:3000"}}); err != nil {
 			return err
 		}
 	}
@@ -413,6 +413,7 @@ func (s *Server) routes() {
 	s.handle("authorize", "/oauth2/authorize", s.handleAuthorize, http.MethodGet, http.MethodPost)
 	s.handle("device", "/oauth2/device", s.handleDevice, http.MethodPost)
 	s.handle("activate", "/activate", s.handleActivate, http.MethodGet, http.MethodPost)
+	s.handle("signout", "/signout", s.handleSignOut, http.MethodGet, http.MethodPost)
 	s.handle("discovery", "/oauth2/.well-known/openid-configuration", s.handleDiscovery, http.MethodGet)
 	s.handle("keys", "/oauth2/keys", s.handleKeys, http.MethodGet)
 	s.handle("userinfo", "/oauth2/userinfo", s.handleUserinfo, http.MethodGet, http.MethodPost)
