@@ -341,6 +341,10 @@ func TestConsentSwitchUser(t *testing.T) {
 	if g.fields.Get("consent_id") != f.fields.Get("consent_id") || len(g.options) != 4 {
 		t.Fatalf("picker after Not you?: %+v", g)
 	}
+	// Not you? signed broadcaster out: a new request asks who signs in.
+	if _, p := get(t, b, authorizeURL(s, c, nil)); strings.Contains(p, `id="signed-in"`) {
+		t.Fatal("Not you? left broadcaster signed in")
+	}
 	g.fields.Set("login", "moderator")
 	g.fields.Set("action", "authorize")
 	resp, _ = postForm(t, b, g.action, g.fields)
