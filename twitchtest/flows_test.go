@@ -342,7 +342,7 @@ func TestConsentSwitchUser(t *testing.T) {
 		t.Fatalf("picker after Not you?: %+v", g)
 	}
 	// Not you? signed broadcaster out: a new request asks who signs in.
-	if _, p := get(t, b, authorizeURL(s, c, nil)); strings.Contains(p, `id="signed-in"`) {
+	if _, p := get(t, b, authorizeURL(s, c, url.Values{"force_verify": {"true"}})); !strings.Contains(p, `id="login"`) || strings.Contains(p, `id="signed-in"`) {
 		t.Fatal("Not you? left broadcaster signed in")
 	}
 	g.fields.Set("login", "moderator")
