@@ -838,7 +838,7 @@ func TestConsolePagesFinished(t *testing.T) {
 	// category preselected, and saving none is refused.
 	def := s.DefaultClient()
 	_, home := get(t, b, s.URL()+"/console/")
-	row := regexp.MustCompile(`<tr><td>`+regexp.QuoteMeta(def.Name)+`.*?</tr>`).FindString(home)
+	row := regexp.MustCompile(`<tr><td>` + regexp.QuoteMeta(def.Name) + `.*?</tr>`).FindString(home)
 	if !strings.Contains(row, `<span class="unset">not set</span>`) || !strings.Contains(home, `id="home-link"`) {
 		t.Errorf("the sandbox app's row: %s", row)
 	}
