@@ -385,7 +385,13 @@ func TestConsentSwitchUser(t *testing.T) {
 // answer.
 func exchangeCode(t *testing.T, s *twitchtest.Server, c twitchtest.Client, code string) map[string]any {
 	t.Helper()
-	st, body := exchange(t, s, c, code, "http://localhost:3000")
+	return exchangeCodeAt(t, s, c, code, "http://localhost:3000")
+}
+
+// exchangeCodeAt is exchangeCode for the redirect URI redirect.
+func exchangeCodeAt(t *testing.T, s *twitchtest.Server, c twitchtest.Client, code, redirect string) map[string]any {
+	t.Helper()
+	st, body := exchange(t, s, c, code, redirect)
 	if st != 200 {
 		t.Fatalf("exchange: %d %s", st, body)
 	}

@@ -23,6 +23,7 @@ button{font:inherit;font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;border
 button.primary{background:#9147ff;color:#fff} button.primary:hover{background:#772ce8}
 button.secondary{background:#3a3a3d;color:#efeff1} button.secondary:hover{background:#464649}
 button.danger{background:#eb0400;color:#fff} button.danger:hover{background:#bf0300}
+a.button{display:inline-block;font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;background:#3a3a3d;color:#efeff1;text-decoration:none} a.button:hover{background:#464649}
 button.link{background:none;color:#bf94ff;padding:0;margin:0;font-size:inherit;text-decoration:underline}
 button:focus-visible,select:focus,input:focus,textarea:focus{outline:2px solid #bf94ff;outline-offset:1px}
 select,input,textarea{font:inherit;font-size:1rem;color:#efeff1;background:#0e0e10;border:1px solid #53535f;border-radius:4px;padding:.45rem .55rem;margin:.3rem 0 1rem;max-width:100%;box-sizing:border-box}
