@@ -49,10 +49,13 @@ func (p *tab) eval(expr string) string {
 // it saves a screenshot at both widths.
 func (p *tab) styled(name string) {
 	p.t.Helper()
-	if bad := p.eval(`Array.from(document.querySelectorAll('select,input:not([type=hidden]):not([type=radio]):not([type=checkbox]),textarea')).filter(function (e) {
-			return getComputedStyle(e).backgroundColor === 'rgb(255, 255, 255)';
-		}).map(function (e) { return e.outerHTML.slice(0, 80); }).join('\n')`); bad != "" {
-		p.t.Errorf("%s: native white controls on the dark theme:\n%s", name, bad)
+	if bad := p.eval(`Array.from(document.querySelectorAll('select,input:not([type=hidden]):not([type=radio]):not([type=checkbox]),textarea,button')).filter(function (e) {
+			// A light box (or light text on nothing) is a native widget left unstyled.
+			var m = getComputedStyle(e).backgroundColor.match(/[\d.]+/g).map(Number);
+			var light = 0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2] > 160;
+			return (m.length < 4 || m[3] > 0) && light;
+		}).map(function (e) { return e.outerHTML.slice(0, 80) + ' ' + getComputedStyle(e).backgroundColor; }).join('\n')`); bad != "" {
+		p.t.Errorf("%s: light native controls on the dark theme:\n%s", name, bad)
 	}
 	browsertest.Screenshot(p.t, p.ctx, name)
 	browsertest.Viewport(p.t, p.ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
