@@ -388,6 +388,10 @@ func TestImplicitFlow(t *testing.T) {
 	if r.Login != "twitchdev" || r.AccessToken == "" || r.RefreshToken != "" || strings.Join(r.Scopes, " ") != "user:read:email" {
 		t.Errorf("implicit token = %+v", r)
 	}
+	// docs/cli.md's sample shows the lifetime /validate reports.
+	if r.ExpiresIn <= 0 || r.ExpiresAt == "" {
+		t.Errorf("implicit token without expires_in/expires_at: %+v", r)
+	}
 	if p := h.page(); p.Status != 200 || !strings.Contains(p.Body, `"ok"`) {
 		t.Errorf("post-back answer %d %s", p.Status, p.Body)
 	}
