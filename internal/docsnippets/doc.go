@@ -6,6 +6,7 @@
 //
 //   - a whole file: it starts with a package clause and is compiled as
 //     its own package;
+//
 //   - a fragment: statements, compiled as the body of a function. Names it
 //     uses without declaring them are given in an HTML comment on the line
 //     right above the fence, which readers of the rendered page do not
