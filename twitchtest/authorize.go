@@ -56,7 +56,7 @@ const (
 	deniedError       = "access_denied"
 	deniedDescription = "The user denied you access"
 	// mismatchError and mismatchDescription are what Twitch redirects with
-	// when redirect_uri is not registered (docs/protocol.md, Authorize).
+	// when redirect_uri is not registered (docs/protocol.md#authorize).
 	mismatchError       = "redirect_mismatch"
 	mismatchDescription = "Parameter redirect_uri does not match registered URI"
 )

@@ -198,7 +198,7 @@ func (s *Server) grantAuthorizationCode(w http.ResponseWriter, r *http.Request, 
 // refusePublicCodeGrant answers a public client's code exchange: Twitch
 // lets a public client through /oauth2/authorize with response_type=code
 // and refuses the exchange with a 400, whether or not a secret is sent
-// (docs/protocol.md, Token endpoint). The code is spent, as by any failed
+// (docs/protocol.md#authorize). The code is spent, as by any failed
 // redemption attempt of its client.
 func (s *Server) refusePublicCodeGrant(w http.ResponseWriter, p url.Values) bool {
 	s.mu.Lock()
