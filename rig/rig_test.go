@@ -572,7 +572,7 @@ func TestConfiguration(t *testing.T) {
 	if resp, _ := e.do(t, "PUT", "/api/config", "", map[string]string{"segment": "viewer"}); resp.StatusCode != 400 {
 		t.Errorf("unknown segment: %d", resp.StatusCode)
 	}
-	resp, b = e.do(t, "GET", "/api/config", "", nil)
+	_, b = e.do(t, "GET", "/api/config", "", nil)
 	if !strings.Contains(string(b), "purple") || !strings.Contains(string(b), `"global":null`) {
 		t.Errorf("config after: %s", b)
 	}
