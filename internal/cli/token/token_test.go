@@ -388,9 +388,16 @@ func TestImplicitFlow(t *testing.T) {
 	if r.Login != "twitchdev" || r.AccessToken == "" || r.RefreshToken != "" || strings.Join(r.Scopes, " ") != "user:read:email" {
 		t.Errorf("implicit token = %+v", r)
 	}
-	// docs/cli.md's sample shows the lifetime /validate reports.
+	// docs/cli.md's sample shows the lifetime /validate reports, stored
+	// or not.
 	if r.ExpiresIn <= 0 || r.ExpiresAt == "" {
 		t.Errorf("implicit token without expires_in/expires_at: %+v", r)
+	}
+	ns := h.run(Options{Implicit: true, NoStore: true, Scopes: "user:read:email", JSON: true})
+	wantCode(t, ns, 0)
+	h.page()
+	if nr := decode(t, ns.stdout); nr.ExpiresIn <= 0 || nr.ExpiresAt == "" {
+		t.Errorf("implicit token (--no-store) without expires_in/expires_at: %+v", nr)
 	}
 	if p := h.page(); p.Status != 200 || !strings.Contains(p.Body, `"ok"`) {
 		t.Errorf("post-back answer %d %s", p.Status, p.Body)
