@@ -211,20 +211,27 @@ func TestSandboxBrowserIntentMove(t *testing.T) {
 			t.Fatalf("%s: %v\nat %s\n%s", name, err, loc, html)
 		}
 	}
-	consentAs := func(login string) []chromedp.Action[chromedp.Void] {
-		return []chromedp.Action[chromedp.Void]{
+	// consentAs signs login in on the sandbox's consent page; switch first
+	// presses "Not you?" (the sandbox remembers the last user, as Twitch does).
+	consentAs := func(login string, switchUser bool) []chromedp.Action[chromedp.Void] {
+		a := []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(info.URL + "/signin?intent=broadcaster"),
 			chromedp.Click(chromedp.ID("connect")),
+		}
+		if switchUser {
+			a = append(a, chromedp.WaitVisible(chromedp.ID("not-you")), chromedp.Click(chromedp.ID("not-you")))
+		}
+		return append(a,
 			chromedp.WaitVisible(chromedp.CSS("select#login")),
 			chromedp.SetValue(chromedp.CSS("select#login"), login),
 			chromedp.Click(chromedp.CSS(`button[value="authorize"]`)),
-		}
+		)
 	}
-	step("connect the first user for the intent", append(consentAs(first.Login), chromedp.WaitVisible(chromedp.ID("account-"+first.ID)))...)
+	step("connect the first user for the intent", append(consentAs(first.Login, false), chromedp.WaitVisible(chromedp.ID("account-"+first.ID)))...)
 	if got := info.Broker.Provider().Intents()["broadcaster"]; got != first.ID {
 		t.Fatalf("intent broadcaster -> %q after the operator's sign-in, want %s", got, first.ID)
 	}
-	step("another user consents: the intent stays", append(consentAs(second.Login), chromedp.WaitVisible(chromedp.ID("heading")))...)
+	step("another user consents: the intent stays", append(consentAs(second.Login, true), chromedp.WaitVisible(chromedp.ID("heading")))...)
 	if got := info.Broker.Provider().Intents()["broadcaster"]; got != first.ID {
 		t.Fatalf("a second sign-in moved the intent to %q", got)
 	}
