@@ -19,9 +19,9 @@ type scopedEnv struct {
 
 var servicePerms = []Perm{PermTokenApp, PermTokenUser, PermTokenIntent, PermTokenRefresh, PermUsersRead, PermUsersDelete, PermHelix}
 
-func newScopedEnv(t *testing.T) *scopedEnv {
+func newScopedEnv(t *testing.T, opts ...envOption) *scopedEnv {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnv(t, opts...)
 	se := &scopedEnv{env: e, scoped: GenerateKey(), unscoped: GenerateKey()}
 	u0, u1 := sandboxUser(t, e.sb, 0), sandboxUser(t, e.sb, 1)
 	se.in.ID, se.in.Login, se.out.ID, se.out.Login = u0.ID, u0.Login, u1.ID, u1.Login
