@@ -147,12 +147,15 @@ func (k *APIKey) Has(p Perm) bool {
 // reach (it lists no subject).
 func (k *APIKey) Unscoped() bool { return len(k.Subjects) == 0 }
 
-// Rotate gives the key a new hash at now. The old hash stays valid for
-// grace (not at all when grace is 0 or less); previous hashes whose grace
-// ended are dropped.
+// Rotate gives the key a new hash at now. With a grace period, the old
+// hash stays valid for grace (and earlier previous hashes keep theirs,
+// except those whose grace ended, which are dropped). Without one (grace 0
+// or less: a leaked key), every earlier value is refused at once.
 func (k *APIKey) Rotate(newSHA256 string, now time.Time, grace time.Duration) {
-	k.Previous = slices.DeleteFunc(slices.Clone(k.Previous), func(p PreviousKey) bool { return !now.Before(p.Until) })
-	if grace > 0 {
+	if grace <= 0 {
+		k.Previous = nil
+	} else {
+		k.Previous = slices.DeleteFunc(slices.Clone(k.Previous), func(p PreviousKey) bool { return !now.Before(p.Until) })
 		k.Previous = append(k.Previous, PreviousKey{SHA256: k.SHA256, Until: now.Add(grace).UTC().Truncate(time.Second)})
 	}
 	k.SHA256 = newSHA256

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -263,7 +262,7 @@ func (b *Broker) auditKeyChanges(before, after []APIKey) {
 		switch {
 		case !had:
 			action = "key created"
-		case o.SHA256 != k.SHA256 && slices.ContainsFunc(k.Previous, func(p PreviousKey) bool { return p.SHA256 == o.SHA256 }):
+		case o.SHA256 != k.SHA256:
 			action = "key rotated"
 		case !sameKey(o, k):
 			action = "key changed"

@@ -260,7 +260,7 @@ calls to those methods and path prefixes. See docs/broker.md, "API keys".`,
 				return exitErr(err)
 			}
 			fmt.Fprintln(stdout, key)
-			old := "The previous key is refused from now on (--grace 0)."
+			old := "Every previous value of the key is refused from now on (--grace 0)."
 			if grace > 0 {
 				old = fmt.Sprintf("The previous key stays valid for the grace period of %v, until %s; then it is refused.", grace, now.Add(grace).Format(time.RFC3339))
 			}
@@ -270,7 +270,7 @@ calls to those methods and path prefixes. See docs/broker.md, "API keys".`,
 		},
 	}
 	rotate.Flags().StringVar(&rotName, "name", "", "name of the key to rotate")
-	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the previous key stays valid (0: refused at once)")
+	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the previous key stays valid (0: every previous value is refused at once, for a leaked key)")
 	rotate.MarkFlagRequired("name")
 
 	del := &cobra.Command{
