@@ -85,9 +85,6 @@ func (b *Broker) finishRequest(route string, r *http.Request, sw *statusWriter, 
 	if ai.via == "" || !ai.named {
 		return
 	}
-	if ai.via == "api" && sw.code() != http.StatusOK {
-		return
-	}
 	b.metrics.handout(ai.key.Name, ai.key.compiledScope().label(ai.subject, ai.userID), ai.via)
 	if ai.userID != "" {
 		b.reads.note(ai.userID, ai.key.Name, route, b.now())

@@ -130,16 +130,24 @@ func TestStoreKeysFollowedByEveryReplica(t *testing.T) {
 	}
 }
 
-// TestUpdateStoreKeysConcurrent: concurrent updates (two operators at
-// once) lose nothing: the compare-and-swap retries.
+// TestUpdateStoreKeysConcurrent: concurrent updates (operators at once)
+// lose nothing: all eight read the keys before any writes, and the
+// compare-and-swap makes seven of them read again.
 func TestUpdateStoreKeysConcurrent(t *testing.T) {
 	st := store.NewMemory()
-	var wg sync.WaitGroup
+	var wg, read sync.WaitGroup
+	read.Add(8)
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			first := true
 			err := UpdateStoreKeys(t.Context(), st, func(keys []APIKey) ([]APIKey, error) {
+				if first {
+					first = false
+					read.Done()
+					read.Wait()
+				}
 				return append(keys, APIKey{Name: "k" + string(rune('a'+i)), SHA256: HashKey(GenerateKey()), Perms: []Perm{PermHelix}}), nil
 			})
 			if err != nil {
