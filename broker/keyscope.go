@@ -65,12 +65,10 @@ type subjectRef struct {
 	intent string  // kindIntent
 }
 
-func appSubject() subjectRef                 { return subjectRef{kind: kindApp} }
-func userSubject(u userRef) subjectRef       { return subjectRef{kind: kindUser, user: u} }
-func intentSubject(name string) subjectRef   { return subjectRef{kind: kindIntent, intent: name} }
-func userIDSubject(id string) subjectRef     { return userSubject(userRef{id: id}) }
-func (s subjectRef) isUserLogin() bool       { return s.kind == kindUser && s.user.id == "" }
-func (s subjectRef) samePattern() subjectRef { return s }
+func appSubject() subjectRef               { return subjectRef{kind: kindApp} }
+func userSubject(u userRef) subjectRef     { return subjectRef{kind: kindUser, user: u} }
+func intentSubject(name string) subjectRef { return subjectRef{kind: kindIntent, intent: name} }
+func userIDSubject(id string) subjectRef   { return userSubject(userRef{id: id}) }
 
 // String names the subject as the caller named it: "app", "user:123",
 // "user:login:name", "intent:chat". It never names what a login or an
