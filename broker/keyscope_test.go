@@ -3,6 +3,7 @@ package broker
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -306,4 +307,48 @@ func TestKeyScopeCovers(t *testing.T) {
 			t.Errorf("%v covers %s = %v, want %v", c.subjects, c.s, got, c.want)
 		}
 	}
+}
+
+// FuzzHelixRule checks a Helix rule against a reference written the other
+// way round (segment lists instead of string prefixes): for any rule that
+// parses and any request, allows agrees with it; a rule's String parses
+// back to the same rule; and a subject pattern that parses prints back as
+// given.
+func FuzzHelixRule(f *testing.F) {
+	for _, s := range [][3]string{
+		{"GET /users", "GET", "/users"}, {"GET /users", "GET", "/users_x"}, {"get,post /chat/messages", "POST", "/chat/messages/x"},
+		{"* /", "DELETE", "/moderation/bans"}, {"GET /helix/users", "GET", "/USERS/follows"}, {"PUT /a/", "PUT", "/a"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, rule, method, path string) {
+		if p, err := parseSubjectPattern(rule); err == nil {
+			if q, err := parseSubjectPattern(p.String()); err != nil || q != p {
+				t.Fatalf("subject %q → %q → %v %v", rule, p, q, err)
+			}
+		}
+		r, err := parseHelixRule(rule)
+		if err != nil {
+			return
+		}
+		if r2, err := parseHelixRule(r.String()); err != nil || r2.String() != r.String() {
+			t.Fatalf("rule %q → %q → %v %v", rule, r, r2, err)
+		}
+		u := &url.URL{Path: "/helix" + path}
+		if !cleanHelixPath(u) {
+			return // such paths are refused before any rule is consulted
+		}
+		want := slices.Contains(r.methods, method) || r.methods == nil
+		if want {
+			ruleSegs := strings.Split(strings.Trim(r.prefix, "/"), "/")
+			if r.prefix == "/" {
+				ruleSegs = nil
+			}
+			pathSegs := strings.Split(strings.Trim(strings.ToLower(path), "/"), "/")
+			want = len(ruleSegs) <= len(pathSegs) && slices.Equal(ruleSegs, pathSegs[:len(ruleSegs)])
+		}
+		if got := r.allows(method, path); got != want {
+			t.Fatalf("rule %q, %s %s: allows = %v, reference %v", rule, method, path, got, want)
+		}
+	})
 }
