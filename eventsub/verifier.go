@@ -75,11 +75,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	case v.skew < 0 || v.skew > time.Hour:
 		return nil, fmt.Errorf("eventsub: VerifierConfig.MaxFutureSkew %s must lie between 0 and 1h", v.skew)
 	}
-	if v.seen == nil {
-		v.seen = NewMemorySeenStore(DefaultMaxSeen)
-	}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if v.seen == nil {
+		m := NewMemorySeenStore(DefaultMaxSeen)
+		m.now = v.now
+		v.seen = m
 	}
 	if err := v.SetSecrets(cfg.Secrets...); err != nil {
 		return nil, err
