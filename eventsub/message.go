@@ -168,7 +168,7 @@ type AuthorizationRevokeEvent struct {
 
 // wireMessage is a message body.
 type wireMessage struct {
-	Subscription *Subscription  `json:"subscription"`
+	Subscription *Subscription   `json:"subscription"`
 	Event        json.RawMessage `json:"event"`
 	Challenge    *string         `json:"challenge"`
 }

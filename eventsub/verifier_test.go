@@ -129,7 +129,11 @@ func TestVerifyRefuses(t *testing.T) {
 			h.Set(HeaderMessageSignature, h.Get(HeaderMessageSignature)[:70])
 		}, ErrSignature},
 		{"no id", MessageNotification, func(m *msgSpec, h http.Header) { h.Del(HeaderMessageID) }, ErrMalformed},
-		{"long id", MessageNotification, func(m *msgSpec, h http.Header) { m.id = strings.Repeat("i", 300); h.Set(HeaderMessageID, m.id); resign(m, h) }, ErrMalformed},
+		{"long id", MessageNotification, func(m *msgSpec, h http.Header) {
+			m.id = strings.Repeat("i", 300)
+			h.Set(HeaderMessageID, m.id)
+			resign(m, h)
+		}, ErrMalformed},
 		{"no timestamp", MessageNotification, func(m *msgSpec, h http.Header) { h.Del(HeaderMessageTimestamp) }, ErrMalformed},
 		{"no type", MessageNotification, func(m *msgSpec, h http.Header) { h.Del(HeaderMessageType) }, ErrMalformed},
 		{"timestamp without zone", MessageNotification, func(m *msgSpec, h http.Header) {
