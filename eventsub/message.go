@@ -99,6 +99,11 @@ func (c *Condition) UnmarshalJSON(data []byte) error {
 		*c = nil
 		return nil
 	}
+	var strs map[string]string
+	if json.Unmarshal(data, &strs) == nil {
+		*c = strs
+		return nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
