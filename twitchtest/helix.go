@@ -106,6 +106,9 @@ var helixEndpoints = []*helixEndpoint{
 	{method: http.MethodPost, path: "/moderation/bans", access: accessUser, scopes: []string{"moderator:manage:banned_users"}, serve: (*Server).helixPostBan},
 	{method: http.MethodDelete, path: "/moderation/bans", access: accessUser, scopes: []string{"moderator:manage:banned_users"}, serve: (*Server).helixDeleteBan},
 	{method: http.MethodGet, path: "/moderation/moderators", access: accessUser, scopes: []string{"moderation:read", "channel:manage:moderators"}, serve: (*Server).helixGetModerators},
+	{method: http.MethodPost, path: "/eventsub/subscriptions", access: accessApp | accessUser, serve: (*Server).helixCreateEventSub},
+	{method: http.MethodGet, path: "/eventsub/subscriptions", access: accessApp | accessUser, serve: (*Server).helixListEventSub},
+	{method: http.MethodDelete, path: "/eventsub/subscriptions", access: accessApp | accessUser, serve: (*Server).helixDeleteEventSub},
 }
 
 // helixCounterNames are the Helix counters: "helix" (every request under

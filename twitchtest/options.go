@@ -51,6 +51,7 @@ type config struct {
 	viewerLimit      rateLimit
 	pubsubLimit      rateLimit
 	secretOverlap    time.Duration
+	eventsub         EventSubConfig
 }
 
 func defaultConfig() config {
