@@ -475,11 +475,10 @@ func TestTransportQuota429NotRetried(t *testing.T) {
 			opts = append(opts, twitchauth.WithoutPacing())
 		}
 		tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
-		start := time.Now()
 		if code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/eventsub/subscriptions", nil); code != 429 {
 			t.Fatalf("paced %v: status %d, want 429", paced, code)
 		}
-		if st := tr.Stats(); n.Load() != 1 || st.Retries != 0 || st.Waits != 0 || st.RateLimited != 0 || time.Since(start) > 5*time.Second {
+		if st := tr.Stats(); n.Load() != 1 || st.Retries != 0 || st.Waits != 0 || st.RateLimited != 0 {
 			t.Fatalf("paced %v: %d requests, stats %+v: a quota 429 must come back at once", paced, n.Load(), st)
 		}
 		// The bucket is not marked empty: the next request goes out.
