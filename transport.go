@@ -331,7 +331,7 @@ func (t *Transport) invalidate(ctx context.Context, c credential) (bool, error) 
 // quota429 reports whether a 429 refuses a quota rather than a rate: its
 // Ratelimit-Remaining says the bucket still holds points. EventSub answers
 // 429 when too many subscriptions share a type and condition
-// (docs/protocol.md, EventSub).
+// (docs/protocol.md#eventsub).
 func quota429(resp *http.Response) bool {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		return false

@@ -7,7 +7,7 @@
 // Twitch ends the subscription. Each carries Twitch-Eventsub-Message-Id,
 // -Timestamp and -Signature headers; the signature is the HMAC-SHA256, keyed
 // with the subscription's secret, of the ID, the timestamp and the raw body
-// (docs/protocol.md, EventSub).
+// (docs/protocol.md#eventsub).
 //
 // A [Verifier] authenticates a message: the signature against every secret in
 // force (several at once while rotating), compared in constant time; the

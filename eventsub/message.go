@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Header names of an EventSub webhook message (docs/protocol.md, EventSub),
+// Header names of an EventSub webhook message (docs/protocol.md#eventsub),
 // in net/http's canonical form.
 const (
 	HeaderMessageID           = "Twitch-Eventsub-Message-Id"
@@ -58,7 +58,7 @@ type Message struct {
 // Status is a subscription's status.
 type Status string
 
-// Subscription statuses (docs/protocol.md, EventSub). A revocation message's
+// Subscription statuses (docs/protocol.md#eventsub). A revocation message's
 // Subscription.Status is one of StatusAuthorizationRevoked, StatusUserRemoved,
 // StatusNotificationFailuresExceeded or StatusVersionRemoved.
 const (

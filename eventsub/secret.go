@@ -12,7 +12,7 @@ import (
 
 // Secret is a webhook subscription's transport.secret: the HMAC key Twitch
 // signs each message with. Twitch requires an ASCII string of 10 to 100
-// characters (docs/protocol.md, EventSub); this package also refuses control
+// characters (docs/protocol.md#eventsub); this package also refuses control
 // characters, which are almost always a line break left over from a file.
 //
 // Secret's String, GoString and LogValue never reveal it. Its text leaves

@@ -17,10 +17,10 @@ import (
 // EventSub subscriptions (POST/GET/DELETE /helix/eventsub/subscriptions),
 // webhook deliveries (eventsub_delivery.go) and the user's Connections page
 // (eventsub_connections.go). The sandbox writes its own JSON and its own HMAC
-// code from docs/protocol.md (EventSub); it never imports package eventsub.
+// code from docs/protocol.md#eventsub; it never imports package eventsub.
 // The choices where Twitch is silent are listed in doc.go ("EventSub").
 
-// EventSub error messages: Twitch's where docs/protocol.md records them, the
+// EventSub error messages: Twitch's where docs/protocol.md#eventsub records them, the
 // sandbox's own wording otherwise (doc.go).
 const (
 	msgESBadBody        = "Malformed request body"
