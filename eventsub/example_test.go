@@ -56,12 +56,10 @@ func Example_reactToRevocations() {
 	go http.Serve(l, mux)
 	callback := "http://" + l.Addr().String() + "/eventsub"
 
-	// Subscribe once, with the app token.
+	// At every start, with the app token: one subscription, to this callback.
 	subs := eventsub.NewClient(twitchauth.NewHelix(cfg, p.AppTokenSource()))
-	sub, _, err := subs.Create(ctx, eventsub.AuthorizationRevoke(cfg.ClientID, eventsub.Webhook(callback, secret)))
-	if errors.Is(err, eventsub.ErrSubscriptionExists) {
-		fmt.Println("already subscribed")
-	} else if err != nil {
+	sub, err := ensureSubscribed(ctx, subs, eventsub.AuthorizationRevoke(cfg.ClientID, eventsub.Webhook(callback, secret)))
+	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("status:", sub.Status)
@@ -74,6 +72,8 @@ func Example_reactToRevocations() {
 		sub = &page.Subscriptions[0]
 	}
 	fmt.Println("status:", sub.Status)
+	sub, _ = ensureSubscribed(ctx, subs, eventsub.AuthorizationRevoke(cfg.ClientID, eventsub.Webhook(callback, secret)))
+	fmt.Println("again:", sub.Status) // a restart keeps the subscription
 
 	// A user authorizes the app, then disconnects it.
 	user, _ := sandbox.User("twitchdev")
@@ -84,7 +84,38 @@ func Example_reactToRevocations() {
 	// Output:
 	// status: webhook_callback_verification_pending
 	// status: enabled
+	// again: enabled
 	// revoked: true twitchdev
+}
+
+// ensureSubscribed makes sure the app has the subscription req describes,
+// to req's callback, and removes the app's other subscriptions of that type
+// (an old callback, or one that failed). Run it at every start: a restart
+// then neither duplicates nor loses the subscription.
+func ensureSubscribed(ctx context.Context, subs *eventsub.Client, req eventsub.CreateRequest) (*eventsub.Subscription, error) {
+	var keep *eventsub.Subscription
+	var stale []string
+	for sub, err := range subs.List(ctx, eventsub.Filter{Type: req.Type}) {
+		if err != nil {
+			return nil, err
+		}
+		live := sub.Status == eventsub.StatusEnabled || sub.Status == eventsub.StatusWebhookCallbackVerificationPending
+		if keep == nil && live && sub.Version == req.Version && sub.Transport.Callback == req.Transport.Callback {
+			keep = &sub
+			continue
+		}
+		stale = append(stale, sub.ID)
+	}
+	for _, id := range stale { // after listing: deleting while paging would shift the pages
+		if err := subs.Delete(ctx, id); err != nil && !errors.Is(err, eventsub.ErrSubscriptionNotFound) {
+			return nil, err
+		}
+	}
+	if keep != nil {
+		return keep, nil
+	}
+	sub, _, err := subs.Create(ctx, req)
+	return sub, err
 }
 
 // Verify one message by hand, as a framework other than net/http would.
