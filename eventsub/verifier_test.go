@@ -17,12 +17,13 @@ import (
 // The test vector of docs/protocol.md (EventSub), checked with Python and Go
 // by hand: secret 0123456789, id id1, timestamp 2026-03-01T12:00:00Z, body
 // {"a":1}.
+const vecSecret Secret = "0123456789"
+
 const (
-	vecSecret Secret = "0123456789"
-	vecID            = "id1"
-	vecTS            = "2026-03-01T12:00:00Z"
-	vecBody          = `{"a":1}`
-	vecSig           = "sha256=c9247bab688a22a2222ec9f362aa6ede9d2b3e53930bdb9621b90cf340bd9920"
+	vecID   = "id1"
+	vecTS   = "2026-03-01T12:00:00Z"
+	vecBody = `{"a":1}`
+	vecSig  = "sha256=c9247bab688a22a2222ec9f362aa6ede9d2b3e53930bdb9621b90cf340bd9920"
 )
 
 func TestSignTestVector(t *testing.T) {

@@ -162,7 +162,6 @@ type eventsubState struct {
 	ctx        context.Context
 	ctxDone    <-chan struct{}
 	deliveries []EventSubDelivery // last esRecordedDeliveries, oldest first
-	client     *http.Client
 }
 
 // EventSubSubscription is a subscription as the sandbox holds it, for tests.
