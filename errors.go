@@ -111,7 +111,7 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel errors this refusal matches.
 func (e *APIError) Unwrap() []error { return e.kinds }
 
-// classify maps a status and message (case-insensitively) to sentinels.
+// classify maps a status and message (case-insensitively) to sentinels (docs/protocol.md#identity-error-messages).
 func classify(endpoint string, status int, message string) []error {
 	m := strings.ToLower(strings.TrimSpace(message))
 	has := func(subs ...string) bool {

@@ -128,7 +128,7 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 // token endpoint, which a Helix library may call with the same client) pass
 // through untouched, without credentials.
 //
-// A Transport is safe for concurrent use.
+// A Transport is safe for concurrent use. The Twitch rules it follows: docs/protocol.md#helix-conventions.
 type Transport struct {
 	cfg       *Config
 	src       oauth2.TokenSource // bearer tokens, or nil

@@ -25,7 +25,7 @@
 // persistence and encryption (package store), extension JWT verification
 // (package extension), or the sandbox (package twitchtest, which only the
 // serve command's --sandbox mode starts). The broker never gives out a
-// refresh token: Twitch may rotate it on every refresh, and a second holder
+// refresh token: Twitch may rotate it on every refresh (docs/protocol.md#lifetimes-and-rotation), and a second holder
 // would race the broker and lose the grant.
 //
 // See docs/broker.md for configuration, the API and key management.

@@ -33,7 +33,7 @@ const (
 	DefaultKeepAlive = 15 * time.Second
 )
 
-// Limits Twitch documents for extensions, enforced by the rig.
+// Limits for extensions (docs/protocol.md#extensions), enforced by the rig.
 const (
 	// MaxPubSubMessage is the largest Extension PubSub message: 5 KB.
 	MaxPubSubMessage = 5 * 1024

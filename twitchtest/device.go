@@ -56,7 +56,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	raw := p.Get("scopes")
 	if _, plural := p["scopes"]; !plural {
-		raw = p.Get("scope") // tolerated; Twitch documents "scopes"
+		raw = p.Get("scope") // tolerated; Twitch documents "scopes" (docs/protocol.md#device-flow)
 	}
 	scopes, unknown := parseScopes(raw)
 	if len(unknown) > 0 {

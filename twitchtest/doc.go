@@ -7,7 +7,7 @@
 //
 // The package owns the sandbox's state (clients, users, consents, codes,
 // tokens, the ID-token signing key) and its wire formats, written from
-// shared/twitch-protocol.md. It must not import the twitchauth client (the
+// docs/protocol.md. It must not import the twitchauth client (the
 // root package): the two meet only over HTTP, so that one mistake in a shared
 // struct cannot pass on both sides. Helix routes (helix.go) and extension
 // routes (extension.go) are added to the same router with one s.handle call

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Helix error messages. Those in shared/twitch-protocol.md §3 are Twitch's;
+// Helix error messages. Those in docs/protocol.md#helix-conventions are Twitch's;
 // the others are the sandbox's own wording where Twitch's is not recorded
 // (see doc.go).
 const (

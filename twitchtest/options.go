@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Default lifetimes, chosen to match what Twitch issues (see doc.go).
+// Default lifetimes, chosen to match what Twitch issues (docs/protocol.md#lifetimes-and-rotation).
 const (
 	// DefaultUserTokenLifetime is the lifetime of user access tokens: Twitch
 	// documents "4 hours".

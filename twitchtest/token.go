@@ -11,7 +11,7 @@ import (
 const grantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 
 // Error messages of the identity endpoints. Those from
-// shared/twitch-protocol.md are Twitch's; the rest are the sandbox's own
+// docs/protocol.md#identity-error-messages are Twitch's; the rest are the sandbox's own
 // wording in the same {"status","message"} shape (see doc.go).
 const (
 	msgInvalidClient       = "invalid client"

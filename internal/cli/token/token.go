@@ -20,7 +20,7 @@ import (
 	"github.com/twitchauth/twitchauth/internal/cli/config"
 )
 
-// Defaults of the local redirect server, as twitch-cli: the redirect URI is
+// Defaults of the local redirect server, as twitch-cli (docs/protocol.md#twitch-cli-compatibility): the redirect URI is
 // http://localhost:3000 (no trailing slash), served on loopback only.
 const (
 	DefaultIP           = "127.0.0.1"
