@@ -20,6 +20,9 @@
 // callbacks and every other notification to a raw one. A callback's error
 // answers 500 and forgets the message ID, so that Twitch's resend is processed.
 //
+// Package eventsub/seentest is the contract suite for SeenStore
+// implementations.
+//
 // A [Client] creates, lists and deletes subscriptions through a
 // twitchauth.Helix client; webhook and conduit subscriptions need the app
 // access token. Its refusals are *[APIError] values matching
