@@ -337,8 +337,9 @@
 // off the machine: any other host is a 400, "The sandbox delivers only to
 // loopback callbacks …"); the default delivery client trusts only the
 // system roots (EventSubConfig.Client takes one with your test CA); only
-// the webhook transport exists (websocket and conduit are a 400); the
-// subscriptions are not persisted in the state file. The Connections page
+// the webhook transport exists (websocket and conduit are a 400).
+// Subscriptions, with their secrets, persist in the state file; one whose
+// challenge was in flight gets it again at start. The Connections page
 // signs in with the consent page's cookie (twitchtest_login); its forms
 // refuse cross-origin POSTs.
 //
@@ -347,7 +348,8 @@
 // Everything lives in memory behind one RWMutex; validate is a map lookup
 // under a read lock and no password hashing is done. WithStateFile persists
 // clients (the console's applications with their owner, category and
-// current secret), users, consents, live tokens, extension secrets and the signing key to a JSON file
+// current secret), users, consents, live tokens, extension secrets, EventSub
+// subscriptions and the signing key to a JSON file
 // (mode 0600, written atomically shortly after each change and on Close) and
 // reloads them at start. Codes, consent pages and device codes are not
 // persisted. Access tokens are 30 lowercase alphanumeric characters and

@@ -96,21 +96,21 @@ func lookupESType(name, version string) (*esType, bool) {
 
 // esSub is a subscription; guarded by s.mu.
 type esSub struct {
-	ID        string
-	ClientID  string
-	Status    string
-	Type      string
-	Version   string
-	Condition map[string]string
-	Callback  string
-	Secret    string
-	CreatedAt time.Time
-	Cost      int
+	ID        string            `json:"id"`
+	ClientID  string            `json:"client_id"`
+	Status    string            `json:"status"`
+	Type      string            `json:"type"`
+	Version   string            `json:"version"`
+	Condition map[string]string `json:"condition"`
+	Callback  string            `json:"callback"`
+	Secret    string            `json:"secret"`
+	CreatedAt time.Time         `json:"created_at"`
+	Cost      int               `json:"cost"`
 	// AuthUser is the user whose grant the subscription needs ("" for
 	// none); a revoke of that grant ends it.
-	AuthUser string
+	AuthUser string `json:"auth_user,omitempty"`
 	// Failures counts consecutive failed delivery attempts.
-	Failures int
+	Failures int `json:"failures,omitempty"`
 }
 
 // esWireSub is a subscription as Twitch writes it (the secret never
@@ -344,6 +344,7 @@ func (s *Server) helixCreateEventSub(w http.ResponseWriter, r *http.Request, c *
 	}
 	s.eventsub.subs[sub.ID] = sub
 	s.eventsub.order = append(s.eventsub.order, sub.ID)
+	s.markDirty()
 	resp := esList{Data: []esWireSub{sub.wire()}, Total: total + 1, TotalCost: totalCost + cost, MaxTotalCost: esMaxTotalCost}
 	verification := s.esVerificationLocked(sub)
 	s.mu.Unlock()
@@ -546,6 +547,7 @@ func (s *Server) helixDeleteEventSub(w http.ResponseWriter, r *http.Request, c *
 	}
 	delete(s.eventsub.subs, id)
 	s.eventsub.order = slices.DeleteFunc(s.eventsub.order, func(x string) bool { return x == id })
+	s.markDirty()
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -555,4 +557,37 @@ func (s *Server) helixDeleteEventSub(w http.ResponseWriter, r *http.Request, c *
 func newEventID() string {
 	h := randString(32, "0123456789abcdef")
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-" + "89ab"[strings.IndexByte("0123456789abcdef", h[16])%4:][:1] + h[17:20] + "-" + h[20:]
+}
+
+// eventsubSnapshotLocked returns the subscriptions to persist, oldest
+// first. Callers hold s.mu.
+func (s *Server) eventsubSnapshotLocked() []esSub {
+	out := make([]esSub, 0, len(s.eventsub.order))
+	for _, id := range s.eventsub.order {
+		sub := *s.eventsub.subs[id]
+		sub.Condition = maps2(sub.Condition)
+		out = append(out, sub)
+	}
+	return out
+}
+
+// loadEventSub restores persisted subscriptions. A subscription whose
+// challenge was in flight gets it again.
+func (s *Server) loadEventSub(subs []esSub) {
+	var pending []*esMessage
+	for i := range subs {
+		sub := subs[i]
+		if sub.ID == "" || sub.ClientID == "" {
+			continue
+		}
+		if s.eventsub.subs == nil {
+			s.eventsub.subs = make(map[string]*esSub)
+		}
+		s.eventsub.subs[sub.ID] = &sub
+		s.eventsub.order = append(s.eventsub.order, sub.ID)
+		if sub.Status == esPending {
+			pending = append(pending, s.esVerificationLocked(&sub))
+		}
+	}
+	s.deliver(pending...)
 }

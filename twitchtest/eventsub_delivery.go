@@ -336,6 +336,7 @@ func (s *Server) esVerified(subID string, ok bool) {
 	} else {
 		sub.Status = esVerifyFailed
 	}
+	s.markDirty()
 }
 
 // esCountAttempt records the result of a notification attempt. It reports
@@ -359,6 +360,7 @@ func (s *Server) esCountAttempt(subID string, ok bool, maxFailures int) bool {
 		return false
 	}
 	sub.Status = esFailuresExceeded
+	s.markDirty()
 	rev := s.esNewMessageLocked(sub, "revocation", nil)
 	s.mu.Unlock()
 	s.deliver(rev)
@@ -384,6 +386,7 @@ func (s *Server) esRevokedLocked(clientID, userID string) {
 			continue
 		}
 		sub.Status = esAuthorizationGone
+		s.markDirty()
 		msgs = append(msgs, s.esNewMessageLocked(sub, "revocation", nil))
 	}
 	s.deliver(msgs...)

@@ -621,3 +621,37 @@ func TestConnectionsPage(t *testing.T) {
 		t.Fatal("sign-out kept the user signed in")
 	}
 }
+
+// TestEventSubStateFile: subscriptions, with their secrets, survive a
+// restart on the state file, and keep delivering.
+func TestEventSubStateFile(t *testing.T) {
+	path := t.TempDir() + "/state.json"
+	rc := newReceiver(t, "ok")
+	s1, err := twitchtest.New(twitchtest.WithStateFile(path), fastDelivery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	cid := s1.DefaultClient().ID
+	sub := esCreate(t, s1, appToken(t, s1), "user.authorization.revoke", "1", map[string]string{"client_id": cid}, rc.url())
+	waitStatus(t, s1, sub.ID, "enabled")
+	s1.MintUserToken(cid, "viewer", nil)
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := twitchtest.NewServer(t, twitchtest.WithStateFile(path), fastDelivery())
+	subs := s2.EventSubSubscriptions(cid)
+	if len(subs) != 1 || subs[0].ID != sub.ID || subs[0].Status != "enabled" || subs[0].Callback != rc.url() {
+		t.Fatalf("after the restart: %+v", subs)
+	}
+	s2.Disconnect(cid, mustUser(t, s2, "viewer").ID)
+	got := rc.wait("the revoke after the restart", func(r []esRequest) bool {
+		return len(ofType(r, "notification", "user.authorization.revoke")) == 1
+	})
+	if n := ofType(got, "notification", "user.authorization.revoke")[0]; !n.sigOK {
+		t.Fatal("the persisted secret does not sign the delivery")
+	}
+}
