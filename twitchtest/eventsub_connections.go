@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -114,7 +115,13 @@ func (s *Server) signedInUser(r *http.Request) User {
 func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	user := s.signedInUser(r)
 	if r.Method == http.MethodGet {
-		s.renderConnections(w, r, http.StatusOK, user, "")
+		notice := ""
+		if id := r.URL.Query().Get("disconnected"); id != "" && user.ID != "" {
+			if c, ok := s.Client(id); ok {
+				notice = c.Name + " was disconnected: its access to your account is revoked."
+			}
+		}
+		s.renderConnections(w, r, http.StatusOK, user, notice)
 		return
 	}
 	if err := consoleCOP.Check(r); err != nil {
@@ -144,12 +151,12 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id := r.PostForm.Get("client_id")
-		c, known := s.Client(id)
-		if _, ok := s.Disconnect(id, user.ID); !ok || !known {
+		if _, ok := s.Disconnect(id, user.ID); !ok {
 			s.renderConnections(w, r, http.StatusNotFound, user, "That application is not connected to your account.")
 			return
 		}
-		s.renderConnections(w, r, http.StatusOK, user, c.Name+" was disconnected: its access to your account is revoked.")
+		// Post/redirect/get: reloading the page does not post again.
+		http.Redirect(w, r, s.base(r)+"/settings/connections?disconnected="+url.QueryEscape(id), http.StatusSeeOther)
 	default:
 		renderError(w, &pageError{Status: http.StatusBadRequest, Title: "Bad request", Message: "The form must say signin, signout or disconnect."})
 	}
