@@ -23,6 +23,15 @@ func (s *Server) eventsubRoutes() {
 	s.handle("connections", "/_sandbox/connections/revoke", s.handleConnectionsRevoke, http.MethodPost)
 }
 
+// ConnectionsURL returns the address of the signed-in user's Connections
+// page, URL()+"/settings/connections", or "" before Listen.
+func (s *Server) ConnectionsURL() string {
+	if u := s.URL(); u != "" {
+		return u + "/settings/connections"
+	}
+	return ""
+}
+
 // Connection is a user's authorization of an application.
 type Connection struct {
 	ClientID string
