@@ -12,28 +12,6 @@ import (
 	"github.com/twitchauth/twitchauth"
 )
 
-// Errors of the subscriptions client, to match with errors.Is. An
-// *APIError also matches the root package's errors (twitchauth.ErrUnauthorized
-// for a 401, twitchauth.ErrRateLimited for a 429) and unwraps to the
-// *twitchauth.HelixError Twitch sent.
-var (
-	// ErrInvalidSubscription: the request was refused as malformed (400),
-	// or refused before sending (a missing field, a secret Twitch would
-	// refuse). The message says which field.
-	ErrInvalidSubscription = errors.New("eventsub: invalid subscription request")
-	// ErrForbidden: the user named in the condition has not authorized
-	// this client for the type, or the token lacks a scope it needs (403).
-	ErrForbidden = errors.New("eventsub: subscription not authorized")
-	// ErrSubscriptionExists: a subscription with this type, version and
-	// condition exists already (409).
-	ErrSubscriptionExists = errors.New("eventsub: subscription already exists")
-	// ErrTooManySubscriptions: too many subscriptions share this type,
-	// version and condition, or the cost limit is reached (429).
-	ErrTooManySubscriptions = errors.New("eventsub: too many subscriptions")
-	// ErrSubscriptionNotFound: no subscription has this ID (404).
-	ErrSubscriptionNotFound = errors.New("eventsub: subscription not found")
-)
-
 // subscriptionsPath is the Helix path of the subscriptions API.
 const subscriptionsPath = "/eventsub/subscriptions"
 

@@ -3,7 +3,6 @@ package eventsub
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"log/slog"
@@ -54,10 +53,6 @@ func (s Secret) Check() error {
 	}
 	return nil
 }
-
-// ErrSecretInvalid means a secret is not 10 to 100 printable ASCII
-// characters.
-var ErrSecretInvalid = errors.New("eventsub: invalid webhook secret")
 
 // key is one secret with a pool of HMAC-SHA256 states keyed with it.
 type key struct {
