@@ -29,28 +29,11 @@ var (
 	// ErrGrantDead: refreshing failed permanently (Twitch refused the refresh
 	// token); the user must authorize again.
 	ErrGrantDead = errors.New("twitchauth: the refresh token was refused; the user must authorize again")
-	// ErrMissingScopes is matched by *MissingScopesError.
-	ErrMissingScopes = errors.New("twitchauth: the grant lacks required scopes")
 )
 
 // DefaultRefreshMargin is how long before expiry a token is renewed when no
 // WithRefreshMargin option is given.
 const DefaultRefreshMargin = 5 * time.Minute
-
-// MissingScopesError says which scopes a user's grant lacks. Ask the user to
-// authorize again with them (AuthorizeURL with WithScopes).
-type MissingScopesError struct {
-	UserID  string
-	Missing []string
-}
-
-func (e *MissingScopesError) Error() string {
-	return fmt.Sprintf("twitchauth: the grant of user %s lacks the scopes %s; ask the user to authorize again with them",
-		e.UserID, strings.Join(e.Missing, " "))
-}
-
-// Is makes errors.Is(err, ErrMissingScopes) true.
-func (e *MissingScopesError) Is(target error) bool { return target == ErrMissingScopes }
 
 // RefreshError is a failed renewal of a subject's token. Dead tells whether
 // the grant is lost (Twitch refused the refresh token: the user must
@@ -1097,6 +1080,23 @@ func (ts *TokenSource) Subject() string {
 
 // ClientID returns the client ID of the Provider's application.
 func (ts *TokenSource) ClientID() string { return ts.p.cfg().ClientID }
+
+var _ ScopeReporter = (*TokenSource)(nil)
+
+// TokenScopes returns the scopes of tok, a user token this source returned
+// (as stored and last validated), so that a Transport can refuse a request
+// they cannot satisfy before sending it (ScopeReporter). App tokens and
+// tokens from elsewhere give ok=false.
+func (ts *TokenSource) TokenScopes(tok *oauth2.Token) ([]string, bool) {
+	if tok == nil {
+		return nil, false
+	}
+	if uid, _ := tok.Extra(extraUserID).(string); uid == "" {
+		return nil, false
+	}
+	sc, ok := tok.Extra(extraScope).([]string)
+	return sc, ok
+}
 
 // Watch keeps the cache coherent with other processes sharing the store:
 // when the store reports that a record changed (store.Watcher), the Provider

@@ -102,7 +102,8 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 			}
 			switch {
 			case errors.Is(err, twitchauth.ErrUnknownSubject), errors.Is(err, twitchauth.ErrGrantRevoked),
-				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err):
+				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err),
+				errors.Is(err, twitchauth.ErrMissingScopes): // refused before sending (403 missing_scopes)
 				b.providerError(w, r, label, err)
 				return
 			case errors.Is(err, twitchauth.ErrRateLimited):
