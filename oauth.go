@@ -280,9 +280,10 @@ func (c *Config) Validate(ctx context.Context, accessToken string) (*TokenInfo, 
 	return info, nil
 }
 
-// Identify fills in t's UserID, Login and ClientID (and its Scopes when
-// unknown) by validating its access token. ExchangeCode and PollDevice call
-// it; use it for implicit-flow tokens.
+// Identify fills in t's UserID, Login and ClientID (and its Scopes and
+// Expiry when unknown) by validating its access token. ExchangeCode and
+// PollDevice call it; use it for implicit-flow tokens, whose redirect
+// carries no lifetime.
 func (c *Config) Identify(ctx context.Context, t *Token) error {
 	info, err := c.Validate(ctx, t.AccessToken)
 	if err != nil {
@@ -294,6 +295,9 @@ func (c *Config) Identify(ctx context.Context, t *Token) error {
 	}
 	if len(t.Scopes) == 0 {
 		t.Scopes = info.Scopes
+	}
+	if t.Expiry.IsZero() && info.ExpiresIn > 0 {
+		t.Expiry = time.Now().Add(info.ExpiresIn)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@
 //	GET  /oauth2/validate                    Authorization: OAuth <token> or Bearer <token>
 //	POST /oauth2/revoke                      client_id, token
 //	GET  /oauth2/.well-known/openid-configuration, GET /oauth2/keys, GET/POST /oauth2/userinfo
+//	GET, POST /signout                       sign the sandbox user out (the consent page's session)
 //
 // Helix subset (under /helix, each with Twitch's JSON shapes):
 //
@@ -37,6 +38,7 @@
 //	DELETE /helix/moderation/bans         ?broadcaster_id=&moderator_id=&user_id= (204)
 //	GET    /helix/moderation/moderators   ?broadcaster_id= (the token's user), moderation:read
 //	POST   /_sandbox/extension/jwt        the sandbox's own: mints extension JWTs for non-Go tests
+//	POST   /_sandbox/ratelimit/exhaust    the sandbox's own: holds a Helix bucket empty until its reset
 //	POST   /helix/eventsub/subscriptions  app token, webhook transport (202); GET (one filter, after); DELETE ?id= (204)
 //	GET    /settings/connections          the signed-in user's Connections page (Disconnect); POST its forms
 //	POST   /_sandbox/connections/revoke   the sandbox's own: client_id, user_id (form or JSON) disconnect an app
@@ -71,9 +73,24 @@
 //     {"status":400,"message":"missing client secret"}; a wrong secret gets
 //     403 "invalid client secret". Public clients need no secret for refresh
 //     and device polls; a secret they send anyway is ignored.
-//   - Public clients can only use the device code flow: /oauth2/authorize
-//     shows an unauthorized_client page for them, and client_credentials
-//     answers "missing client secret".
+//   - Public clients pass /oauth2/authorize like any client (the implicit
+//     flow works for them, as twitch-cli's comments say); their code
+//     exchange answers {"status":400,"message":"public clients cannot use
+//     the authorization code flow; use the device code flow"} with or
+//     without a secret, and spends the code (Twitch answers 400, which
+//     twitch-cli's "use --dcf" message keys on; its text is not recorded).
+//     client_credentials answers "missing client secret".
+//   - Authorize errors: a missing or unregistered redirect_uri sends the
+//     browser to the client's first registered redirect URI with
+//     error=redirect_mismatch, error_description "Parameter redirect_uri
+//     does not match registered URI" and the state, as Twitch does
+//     (twitchdev/issues#762), never to the unregistered URI; Authorize and
+//     Deny return that URL with an *AuthorizeError. Without a known client
+//     or a registered redirect URI there is nowhere safe to redirect, and an
+//     HTML error page (400) says why. Unknown scopes ("invalid scope
+//     requested: 'x'"), unsupported response types and bad claims get the
+//     page too: third-party reports show Twitch answering those with a 400
+//     of its own, not a redirect.
 //   - Device polling sooner than the interval answers authorization_pending,
 //     as Twitch documents no slow_down; WithDeviceSlowDown(true) answers
 //     {"status":400,"message":"slow_down"} instead (without growing the
@@ -98,9 +115,16 @@
 //     in a process) or loaded from the state file.
 //   - The signed-in user of /oauth2/authorize is the WithAutoApprove user
 //     (who consents to everything at once, even with force_verify) or the
-//     user chosen on the last consent form (cookie twitchtest_login). A
-//     signed-in user who already consented to a superset of the scopes is
-//     redirected at once unless force_verify=true.
+//     user chosen on the last consent form or activation page (cookie
+//     twitchtest_login). A signed-in user who already consented to a
+//     superset of the scopes is redirected at once unless
+//     force_verify=true. Otherwise the page says "Signed in as X · Not
+//     you?": Not you? signs X out and asks again who signs in, for the same
+//     request; without a signed-in user it asks at once. /signout signs the
+//     user out (a page and its form; cross-origin posts are refused).
+//
+// Where the sandbox knowingly differs from Twitch is listed in one place:
+// docs/sandbox.md, "Differences from Twitch".
 //
 // # Helix: authentication, rate limits and choices
 //
@@ -149,6 +173,12 @@
 // Requests("helix:429"), and one per endpoint, "helix:GET /users",
 // "helix:PATCH /channels", …; those names are also SetFault points
 // ("helix" faults every Helix path). ResetRateLimits refills every bucket.
+// ExhaustRateLimit (and POST /_sandbox/ratelimit/exhaust, loopback
+// callers only, {"client_id", "user_id" or "opaque_user_id"} →
+// {"limit","remaining","reset","reset_at"}) empties one bucket and holds it
+// empty until its reset — the time an empty bucket of that limit takes to
+// refill, truncated to a whole second — so that a 429 can be rehearsed
+// without timing; at the reset the bucket is full again.
 //
 // Data: the default users twitchdev, broadcaster and moderator are live at
 // start (sorted by viewer count; SetStreamLive and SetStreamOffline change
@@ -206,13 +236,17 @@
 //	GET, POST /console/signin                    pick a sandbox user; POST /console/signout
 //	GET, POST /console/apps/new                  Register Your Application (?type=extension: Create Extension)
 //	GET, POST /console/apps/{id}                 Manage: rename, category, add/remove redirect URLs
-//	POST      /console/apps/{id}/secret          New Secret (shown once on the next view of the page)
+//	POST      /console/apps/{id}/secret          New Secret: a confirmation page; with confirm=yes it rotates (shown once)
 //	POST      /console/apps/{id}/extension-secret  an extension's Create New Secret
 //	POST, DELETE /console/api/session            {"login"} → {"token","token_type","login","user_id","expires_in"}
 //	GET, POST /console/api/apps                  list {"data":[…]}; register {"name","redirect_urls","category","client_type"} (201)
 //	GET, PATCH /console/api/apps/{id}            show; change {"name","redirect_urls","category"} (absent = unchanged)
 //	POST      /console/api/apps/{id}/secret      {"client_id","client_secret"}
 //	GET, POST /console/api/apps/{id}/extension-secrets  {"client_id","secrets":[{"content","active_at","expires_at"}]}
+//
+// WithConsoleHome adds a link back to the program running the sandbox to
+// every console page (`twitchauth serve --sandbox` links the broker). New
+// Secret asks for confirmation on a page of its own before it rotates.
 //
 // Sign-in: the form sets an HttpOnly, SameSite=Lax cookie (path /console/)
 // for ConsoleSessionLifetime (12 h); POST /console/api/session issues a
@@ -331,13 +365,13 @@
 //     number of subscriptions that you may create with the same combination
 //     of type and condition values."
 //
-// Differences from Twitch, on purpose: callbacks must be loopback hosts
-// (127.0.0.0/8, ::1, localhost), over plain http as well as https on any
-// port (Twitch requires https on 443, and the sandbox never sends traffic
-// off the machine: any other host is a 400, "The sandbox delivers only to
-// loopback callbacks …"); the default delivery client trusts only the
-// system roots (EventSubConfig.Client takes one with your test CA); only
-// the webhook transport exists (websocket and conduit are a 400).
+// Callbacks must be loopback hosts (127.0.0.0/8, ::1, localhost), over
+// plain http or https on any port; any other host is a 400 "The sandbox
+// delivers only to loopback callbacks …": the sandbox never sends traffic
+// off the machine. The default delivery client trusts only the system
+// roots (EventSubConfig.Client takes one with your test CA). Only the
+// webhook transport exists (websocket and conduit are a 400). These are
+// differences from Twitch, listed with the others in docs/sandbox.md.
 // Subscriptions, with their secrets, persist in the state file; one whose
 // challenge was in flight gets it again at start. The Connections page
 // signs in with the consent page's cookie (twitchtest_login); its forms

@@ -51,6 +51,7 @@ type config struct {
 	viewerLimit      rateLimit
 	pubsubLimit      rateLimit
 	secretOverlap    time.Duration
+	consoleHome      consoleLink
 	eventsub         EventSubConfig
 }
 
@@ -149,4 +150,11 @@ func WithExtensionPubSubRateLimit(points int, per time.Duration) Option {
 // console announces).
 func WithExtensionSecretOverlap(d time.Duration) Option {
 	return func(cfg *config) { cfg.secretOverlap = d }
+}
+
+// WithConsoleHome adds a link back to the program that runs the sandbox
+// (label, absolute or root-relative url) to the developer console's pages,
+// as `twitchauth serve --sandbox` does for the broker.
+func WithConsoleHome(label, url string) Option {
+	return func(cfg *config) { cfg.consoleHome = consoleLink{Label: label, URL: url} }
 }

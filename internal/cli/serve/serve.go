@@ -249,7 +249,8 @@ func Run(ctx context.Context, o *Options) error {
 	var adminKey string
 	var sb *twitchtest.Server
 	if o.Sandbox {
-		sb, err = twitchtest.New(twitchtest.WithLogger(log.With("component", "sandbox")))
+		sb, err = twitchtest.New(twitchtest.WithLogger(log.With("component", "sandbox")),
+			twitchtest.WithConsoleHome("Back to the broker", strings.TrimRight(publicURL, "/")+"/"))
 		if err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
