@@ -231,9 +231,9 @@ func TestSandboxScopeCatalogue(t *testing.T) {
 // is reported, equivalent conditions are not.
 func TestDisagreements(t *testing.T) {
 	moderators, _ := scopes.Endpoint("GET", "/moderation/moderators") // moderation:read or channel:manage:moderators
-	chat, _ := scopes.Endpoint("POST", "/chat/messages")               // app-token grants
-	followers, _ := scopes.Endpoint("GET", "/channels/followers")      // Partial
-	users, _ := scopes.Endpoint("GET", "/users")                       // optional user:read:email
+	chat, _ := scopes.Endpoint("POST", "/chat/messages")              // app-token grants
+	followers, _ := scopes.Endpoint("GET", "/channels/followers")     // Partial
+	users, _ := scopes.Endpoint("GET", "/users")                      // optional user:read:email
 	if !followers.Partial || len(chat.AppGrants) == 0 || len(users.Optional) == 0 {
 		t.Fatalf("the table changed under this test: %v / %v / %v", followers, chat, users)
 	}
