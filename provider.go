@@ -29,6 +29,9 @@ var (
 	// ErrGrantDead: refreshing failed permanently (Twitch refused the refresh
 	// token); the user must authorize again.
 	ErrGrantDead = errors.New("twitchauth: the refresh token was refused; the user must authorize again")
+	// ErrIntentChanged: SetIntentIf found the intent pointing at another user
+	// than the caller expected, and changed nothing.
+	ErrIntentChanged = errors.New("twitchauth: the intent points at another user than expected")
 )
 
 // DefaultRefreshMargin is how long before expiry a token is renewed when no
@@ -146,6 +149,7 @@ type Provider struct {
 	intents  atomic.Pointer[map[string]string]   // intent → subject key, copy on write
 	logins   atomic.Pointer[map[string]string]   // lower-case login → user ID, copy on write
 	group    singleflight.Group
+	intentMu sync.Mutex // serialises SetIntent and SetIntentIf
 
 	// testAfterSave, when set, runs after a renewal was saved and before it
 	// is published (crash tests).
@@ -842,6 +846,53 @@ func (p *Provider) SetIntent(ctx context.Context, intent, userID string) error {
 	if intent == "" {
 		return errors.New("twitchauth: empty intent name")
 	}
+	p.intentMu.Lock()
+	defer p.intentMu.Unlock()
+	return p.setIntent(ctx, intent, userID)
+}
+
+// SetIntentIf points intent at the user to (who must be held), or at nobody
+// when to is "", but only if it now points at from ("" = at nobody);
+// otherwise it changes nothing and returns an error wrapping
+// ErrIntentChanged that names the current user. Unlike SetIntent it never
+// moves an intent away from a user the caller did not name: use it when
+// moving an intent must be a deliberate act. Calls in one process are
+// serialised; processes sharing a store can still race (the most recently
+// saved record wins, as with SetIntent).
+func (p *Provider) SetIntentIf(ctx context.Context, intent, from, to string) error {
+	if intent == "" {
+		return errors.New("twitchauth: empty intent name")
+	}
+	p.intentMu.Lock()
+	defer p.intentMu.Unlock()
+	cur := ""
+	if key, ok := (*p.intents.Load())[intent]; ok {
+		cur, _ = store.UserIDFromKey(key)
+	}
+	if cur != from {
+		now := "nobody"
+		if cur != "" {
+			now = "user " + cur
+		}
+		return fmt.Errorf("%w: intent %q points at %s", ErrIntentChanged, intent, now)
+	}
+	if to == from {
+		return nil
+	}
+	if to != "" {
+		return p.setIntent(ctx, intent, to)
+	}
+	s := p.lookup(store.UserKey(from))
+	if s == nil {
+		return nil
+	}
+	return p.updateRecord(ctx, s, func(r *store.Record) {
+		r.Intents = slices.DeleteFunc(r.Intents, func(x string) bool { return x == intent })
+	})
+}
+
+// setIntent is SetIntent with p.intentMu held.
+func (p *Provider) setIntent(ctx context.Context, intent, userID string) error {
 	target := store.UserKey(userID)
 	if _, err := p.subjectFor(ctx, target); err != nil {
 		return err

@@ -29,7 +29,7 @@
 //	GET    /helix/users                   ?id= and ?login= repeated (100 in all); none = the token's user
 //	GET    /helix/streams                 user_id, user_login, game_id, language, type; first, after
 //	GET    /helix/channels                ?broadcaster_id= repeated; PATCH for the token's own channel (204)
-//	GET    /helix/users/extensions        user:read:broadcast or user:edit:broadcast (any token with ?user_id=); PUT
+//	GET    /helix/users/extensions        ?user_id= (required with an app token; default the token's user); PUT
 //	POST   /helix/extensions/pubsub       EBS JWT, role external, pubsub_perms.send covering each target (204)
 //	POST   /helix/extensions/chat         ?broadcaster_id=, EBS JWT (204)
 //	GET    /helix/extensions/jwt/secrets  ?extension_id=, EBS JWT; POST creates a secret (&delay=, default 300)
@@ -39,6 +39,7 @@
 //	GET    /helix/moderation/moderators   ?broadcaster_id= (the token's user), moderation:read
 //	POST   /_sandbox/extension/jwt        the sandbox's own: mints extension JWTs for non-Go tests
 //	POST   /_sandbox/ratelimit/exhaust    the sandbox's own: holds a Helix bucket empty until its reset
+//	GET    /_sandbox/requirements         the sandbox's own: each Helix endpoint's requirement, the scopes it knows
 //	POST   /helix/eventsub/subscriptions  app token, webhook transport (202); GET (one filter, after); DELETE ?id= (204)
 //	GET    /settings/connections          the signed-in user's Connections page (Disconnect); POST its forms
 //	POST   /_sandbox/connections/revoke   the sandbox's own: client_id, user_id (form or JSON) disconnect an app
@@ -133,14 +134,14 @@
 // "message":"..."}: "OAuth token is missing", "Client ID is missing" (checked
 // in that order), "Invalid OAuth token" (unknown, expired or revoked tokens,
 // and any scheme other than Bearer or Extension, including OAuth), "Client
-// ID and OAuth token do not match", "Missing scope: <scope>" (alternatives
-// joined with " or "), "Missing User OAUTH Token" (an app token where a user
-// token is needed). Malformed JSON bodies get 400 "Malformed request body";
+// ID and OAuth token do not match", "Missing scope: <scope>" (the first
+// requirement not met, alternatives joined with " or "), "Missing User OAUTH
+// Token" (an app token where a user token is needed). Malformed JSON bodies get 400 "Malformed request body";
 // wrong methods a Helix-shaped 405; unknown /helix paths 404.
 //
 // Authorization: Extension <Helix JWT> is accepted exactly where user
-// tokens without scopes are (users, streams, channels GET, extensions/live)
-// and refused elsewhere with 401 "The Extension authorization scheme is not
+// tokens without scopes are (users, streams, channels GET, users/extensions
+// GET, extensions/live) and refused elsewhere with 401 "The Extension authorization scheme is not
 // supported by this endpoint". The JWT must be HS256, carry exp, verify
 // with an active secret of the extension named by Client-Id, and have an
 // opaque_user_id; otherwise 401 "Invalid or expired JWT" (Twitch's text for
@@ -193,6 +194,33 @@
 // accepts only registered extension clients as id. Account creation dates
 // are derived from the user ID. Helix data other than extension secrets is
 // not persisted.
+//
+// # Requirements
+//
+// Each Helix endpoint's requirement is data in the endpoint table: the token
+// kinds it takes and the scopes a user token needs, as Twitch's API reference
+// states them (docs/protocol.md#scopes). Helix enforces exactly that data,
+// and GET /_sandbox/requirements (any caller; nothing secret) publishes it,
+// so a client can compare its own knowledge with the sandbox's without
+// sharing code: this module's scopes package does, in its tests. The answer
+// is
+//
+//	{"helix": [{"method": "GET", "path": "/moderation/moderators",
+//	            "tokens": ["user"], "extension_scheme": false,
+//	            "scopes": [["moderation:read", "channel:manage:moderators"]],
+//	            "optional_scopes": []}, …],
+//	 "scopes": [{"name": "analytics:read:extensions", "description": "…"}, …]}
+//
+// with one "helix" entry per endpoint; "path" is relative to /helix. "tokens" lists the bearer tokens accepted: "app",
+// "user", "extension_jwt" (signed by the extension backend, role
+// external); "extension_scheme" says whether Authorization: Extension
+// <Helix JWT> is. "scopes" is what a user token needs, in conjunctive normal
+// form: every inner list must be met by one of its scopes ([] when no scope
+// is needed; [["a"],["b"]] is a and b; [["a","b"]] is a or b).
+// "optional_scopes" add data to the answer (user:read:email adds the email to
+// Get Users). "scopes" at the top level is the catalogue the sandbox accepts
+// at /oauth2/authorize and in MintUserToken, sorted by name: the scopes
+// Twitch's scopes page lists, rows marked deprecated left out, plus openid.
 //
 // # Extensions
 //

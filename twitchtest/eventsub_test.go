@@ -339,6 +339,14 @@ func TestEventSubCreateRules(t *testing.T) {
 	otherApp, _ := s.MintAppToken(other.ID)
 	revokeCond := map[string]string{"client_id": cid}
 	ok := esBody("user.authorization.revoke", "1", revokeCond, rc.url(), esSecret)
+	jwt, err := s.MintHelixJWT(twitchtest.HelixJWTOptions{OpaqueUserID: "U1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"POST", "GET", "DELETE"} {
+		helixDo(t, s, m, "/eventsub/subscriptions?id=x", "Extension "+jwt, s.ExtensionClient().ID, ok).
+			want(t, 401, `{"error":"Unauthorized","status":401,"message":"The Extension authorization scheme is not supported by this endpoint"}`)
+	}
 	cases := []struct {
 		name           string
 		auth, clientID string

@@ -434,6 +434,7 @@ func (s *Server) routes() {
 	s.eventsubRoutes()
 	s.handle("extension_jwt", "/_sandbox/extension/jwt", s.handleMintExtensionJWT, http.MethodPost)
 	s.handle("ratelimit_exhaust", "/_sandbox/ratelimit/exhaust", s.handleExhaust, http.MethodPost)
+	s.handle("requirements", "/_sandbox/requirements", s.handleRequirements, http.MethodGet)
 	s.handle("console", "/console/{$}", s.handleConsoleHome, http.MethodGet)
 	s.handle("console", "/console/signin", s.handleConsoleSignIn, http.MethodGet, http.MethodPost)
 	s.handle("console", "/console/signout", s.handleConsoleSignOut, http.MethodPost)
