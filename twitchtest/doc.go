@@ -221,6 +221,18 @@
 // Get Users). "scopes" at the top level is the catalogue the sandbox accepts
 // at /oauth2/authorize and in MintUserToken, sorted by name: the scopes
 // Twitch's scopes page lists, rows marked deprecated left out, plus openid.
+// "eventsub" lists the subscription types POST /helix/eventsub/subscriptions
+// accepts, in the order of the sandbox's table:
+//
+//	{"type": "channel.follow", "version": "2",
+//	 "condition": ["broadcaster_user_id", "moderator_user_id"], "optional_condition": [],
+//	 "authorized_by": "moderator_user_id", "scopes": [["moderator:read:followers"]],
+//	 "client_condition": false}
+//
+// "authorized_by" names the condition field of the user whose grant to the
+// client the subscription needs ("" for none) and "scopes" what that grant
+// must hold; "client_condition" says condition.client_id must be the app
+// token's client.
 //
 // # Extensions
 //

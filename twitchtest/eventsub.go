@@ -591,3 +591,37 @@ func (s *Server) loadEventSub(subs []esSub) {
 	}
 	s.deliver(pending...)
 }
+
+// eventsubRequirement is one subscription type as GET
+// /_sandbox/requirements publishes it: the same data the POST enforces.
+type eventsubRequirement struct {
+	Type    string `json:"type"`
+	Version string `json:"version"`
+	// Condition are the required condition fields, OptionalCondition the
+	// others accepted.
+	Condition         []string `json:"condition"`
+	OptionalCondition []string `json:"optional_condition"`
+	// AuthorizedBy names the condition field of the user whose grant to
+	// the client the subscription needs ("" for none), with Scopes (every
+	// inner list met by one of its scopes).
+	AuthorizedBy string    `json:"authorized_by"`
+	Scopes       scopeNeed `json:"scopes"`
+	// ClientCondition: condition.client_id must be the token's client.
+	ClientCondition bool `json:"client_condition"`
+}
+
+func eventsubRequirements() []eventsubRequirement {
+	out := make([]eventsubRequirement, 0, len(esTypes))
+	for _, t := range esTypes {
+		need := scopeNeed{}
+		if len(t.scopes) > 0 {
+			need = anyOf(slices.Clone(t.scopes)...)
+		}
+		out = append(out, eventsubRequirement{
+			Type: t.name, Version: t.version, Condition: slices.Clone(t.required),
+			OptionalCondition: append([]string{}, t.optional...), AuthorizedBy: t.authUser, Scopes: need,
+			ClientCondition: t.clientCondition,
+		})
+	}
+	return out
+}
