@@ -35,10 +35,11 @@ type Config struct {
 	// KeysRecord, and follows their changes.
 	Keys *KeySet
 	// KeysFile, when set, is a keys file (WriteKeysFile, `twitchauth serve
-	// keys`) whose keys the broker accepts. It is read again every
-	// KeysReloadInterval and on ReloadKeys: a key created, changed or
-	// deleted there takes effect without a restart. (The store's KeysRecord
-	// is followed the same way, for fleets that share no filesystem.)
+	// keys`) whose keys the broker accepts. New reads it; while Run runs it
+	// is read again every KeysReloadInterval (and on ReloadKeys): a key
+	// created, changed or deleted there takes effect without a restart. The
+	// store's KeysRecord is followed the same way, for fleets that share no
+	// filesystem.
 	KeysFile string
 	// KeysReloadInterval is how often the keys file and the store's
 	// KeysRecord are read again (default DefaultKeysReloadInterval).
