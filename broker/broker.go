@@ -44,6 +44,11 @@ type Config struct {
 	// GET /ext/hello, which answers the verified claims (see package
 	// extension's NewMiddleware).
 	Extension func(http.Handler) http.Handler
+	// HelixTimeout bounds one request through the Helix proxy, waits for
+	// the rate limit and retries included (default DefaultHelixTimeout).
+	// Past it the caller gets 504, or 429 when the subject's rate limit is
+	// what would make it wait longer.
+	HelixTimeout time.Duration
 	// HelixTransport sends the Helix proxy's requests (default: a clone of
 	// http.DefaultTransport). Each subject's twitchauth.Transport wraps it
 	// to add Client-Id and Authorization, renew the token after a 401 and
@@ -133,6 +138,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.HelixTimeout <= 0 {
+		cfg.HelixTimeout = DefaultHelixTimeout
 	}
 	gatherer := cfg.Gatherer
 	if cfg.Registerer == nil {

@@ -187,6 +187,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil || renewTimeout < time.Second {
 		return cliutil.Exitf(cliutil.ExitUsage, "--renew-timeout %q: give a duration of at least 1s, such as 30s", v.get("renew_timeout"))
 	}
+	helixTimeout, err := time.ParseDuration(v.get("helix_timeout"))
+	if err != nil || helixTimeout < time.Second {
+		return cliutil.Exitf(cliutil.ExitUsage, "--helix-timeout %q: give a duration of at least 1s, such as 30s", v.get("helix_timeout"))
+	}
 	secret, err := clientSecret(v)
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
@@ -316,6 +320,7 @@ func Run(ctx context.Context, o *Options) error {
 		Keys:               keys,
 		OpenOnLoopback:     o.Sandbox,
 		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
+		HelixTimeout:       helixTimeout,
 		Links:              sandboxLinks(sb),
 		Extension:          ext,
 		ValidationInterval: interval,
