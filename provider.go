@@ -341,9 +341,19 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 	e.freshUntil = math.MaxInt64
 	if !r.Expiry.IsZero() {
 		e.refreshAt = r.Expiry.Add(-p.margin)
-		e.freshUntil = time.Since(monoBase) + time.Until(e.refreshAt)
+		e.freshUntil = monoDeadline(time.Until(e.refreshAt))
 	}
 	return e
+}
+
+// monoDeadline returns the monotonic reading (since monoBase) d from now,
+// saturating instead of overflowing for an expiry centuries away.
+func monoDeadline(d time.Duration) time.Duration {
+	now := time.Since(monoBase)
+	if d > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + d
 }
 
 func (p *Provider) lookup(key string) *subject {
@@ -719,7 +729,7 @@ func (p *Provider) publishBackoff(s *subject, cur *entry, now time.Time) *entry 
 	}
 	e := *cur
 	e.refreshAt = until
-	e.freshUntil = time.Since(monoBase) + until.Sub(now)
+	e.freshUntil = monoDeadline(until.Sub(now))
 	if s.cur.CompareAndSwap(cur, &e) {
 		return &e
 	}
