@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Registerer.MustRegister(newHelixCollector(b.helix))
+	cfg.Registerer.MustRegister(newHelixCollector(b.helix), newHealthCollector(b))
 	b.handler = b.routes()
 	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
 		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")

@@ -72,6 +72,9 @@ type pageData struct {
 	Ready    string
 	// CredError explains refused client credentials (home page banner).
 	CredError string
+	// Problems are the grants' troubles: unsaved renewals, unreadable
+	// records (home page banner; see degradation).
+	Problems []string
 	// login page
 	LoginError string
 }
@@ -202,6 +205,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 	if err := b.CredentialProblem(); err != nil {
 		d.CredError = err.Error()
 	}
+	d.Problems = degradation(b.health(r.Context()))
 	if f := r.URL.Query().Get("done"); flashes[f] != "" {
 		d.Flash = flashes[f]
 		d.FlashErr = slices.Contains([]string{"failed", "revokefail", "gone", "lostgrant", "credentials"}, f)

@@ -91,7 +91,8 @@ Try it without a Twitch account:
 
 Configuration comes from flags, then environment variables, then the
 configuration file (--config, JSON or "key = value" lines), then defaults.
-See docs/broker.md. API keys: twitchauth serve keys --help.`,
+See docs/broker.md. API keys: twitchauth serve keys --help. Unreadable
+records in the token store: twitchauth serve store --help.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Flags = map[string][]string{}
@@ -141,7 +142,7 @@ See docs/broker.md. API keys: twitchauth serve keys --help.`,
 	f.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
 	f.StringVar(&o.SandboxListen, "sandbox-listen", "127.0.0.1:0", "the sandbox's listen address in --sandbox mode")
 	f.StringVar(&o.RigDir, "rig-dir", "", "in --sandbox mode, the extension front-end folder served by the rig at /sandbox/rig/ (default: the example extension)")
-	cmd.AddCommand(newKeysCommand(stdout, stderr))
+	cmd.AddCommand(newKeysCommand(stdout, stderr), newStoreCommand(stdout, stderr))
 	return cmd
 }
 
