@@ -381,7 +381,7 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		}
 		s, err := postgres.Open(ctx, spec, opts...)
 		if err != nil {
-			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
 		return s, func() error { s.Close(); return nil }, nil
 	case spec == "memory":
@@ -402,7 +402,7 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		}
 		s, err := sqlite.Open(ctx, strings.TrimPrefix(spec, "sqlite:"), opts...)
 		if err != nil {
-			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
 		return s, s.Close, nil
 	}

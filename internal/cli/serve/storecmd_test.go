@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +86,41 @@ func TestStoreCommand(t *testing.T) {
 	}
 	if out, msg, code := run("check"); code != 0 || !strings.Contains(out, "1 records readable") {
 		t.Fatalf("check after the removal: exit %d %s%s", code, out, msg)
+	}
+}
+
+// `serve` with its key file deleted beside a database that holds tokens
+// refuses to start, names the missing file and says to restore it from
+// backup — and creates no new key, so the next start says the same.
+func TestServeRefusesAMissingKeyFile(t *testing.T) {
+	t.Setenv(store.EnvEncryptionKey, "")
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "broker.db")
+	st, err := sqlite.Open(t.Context(), dbPath, sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Save(t.Context(), store.Record{Key: store.GrantKey("cid", store.UserKey("1")), ClientID: "cid", AccessToken: "a", RefreshToken: "r"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := os.Remove(dbPath + ".key"); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TWITCH_CLIENT_ID": "cid", "TWITCH_CLIENT_SECRET": "not-used-0123456789", "HOME": dir,
+		"TWITCHAUTH_STORE": dbPath, "TWITCHAUTH_LISTEN": "127.0.0.1:0", "TWITCHAUTH_KEYS_FILE": filepath.Join(dir, "keys.json")}
+	for attempt := range 2 {
+		err := Run(t.Context(), &Options{Getenv: func(k string) string { return env[k] }, Stderr: io.Discard})
+		if err == nil || !errors.Is(err, store.ErrKeyFileMissing) {
+			t.Fatalf("start %d: %v, want ErrKeyFileMissing", attempt, err)
+		}
+		for _, want := range []string{dbPath + ".key", "backup", "does not exist"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("start %d: %q does not say %q", attempt, err, want)
+			}
+		}
+		if _, serr := os.Stat(dbPath + ".key"); !errors.Is(serr, fs.ErrNotExist) {
+			t.Fatalf("start %d created a new key file beside the encrypted database", attempt)
+		}
 	}
 }
