@@ -278,3 +278,36 @@ func TestFarExpiryStaysFresh(t *testing.T) {
 		t.Fatalf("Token allocates %v times per read: the far expiry left the fast path", n)
 	}
 }
+
+// RunValidation validates every held token at once and again every
+// interval, until its context ends.
+func TestRunValidationRepeats(t *testing.T) {
+	s := newSandbox(t)
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
+	s.ResetCounters()
+	rctx, cancel := context.WithCancel(ctx(t))
+	rounds := make(chan int, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.RunValidation(rctx, 100*time.Millisecond, func(r []twitchauth.ValidationResult) { rounds <- len(r) })
+	}()
+	for i := range 3 {
+		select {
+		case n := <-rounds:
+			if n != 1 {
+				t.Fatalf("round %d validated %d subjects, want 1", i, n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("validation round %d did not come within 5 s (interval 100ms)", i)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("RunValidation ended with %v", err)
+	}
+	if n := s.Requests("validate"); n < 3 {
+		t.Fatalf("the sandbox saw %d validations in 3 rounds", n)
+	}
+}

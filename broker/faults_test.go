@@ -243,3 +243,30 @@ func TestDegradedWhenARecordIsUnreadable(t *testing.T) {
 		t.Fatalf("twitchauth_store_unreadable_records = %s after the removal", v)
 	}
 }
+
+// Broker.Run validates every held token when it starts and then every
+// ValidationInterval (Twitch requires hourly; shortened here).
+func TestBrokerRunValidates(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ValidationInterval = 100 * time.Millisecond })
+	u := sandboxUser(t, e.sb, 0)
+	e.connect(e.browser(), u.Login).Body.Close()
+	e.sb.ResetCounters()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.b.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.sb.Requests("validate") < 3 {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("%d validations in 10 s with a 100ms interval: the validation loop does not run", e.sb.Requests("validate"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if v := e.metric(`twitchauth_validations_total{result="valid"}`); v == "0" || v == "(absent)" {
+		t.Fatalf("twitchauth_validations_total{result=\"valid\"} = %s", v)
+	}
+}
