@@ -47,19 +47,22 @@ func TestFindingResolveRedactsURLPassword(t *testing.T) {
 }
 
 // A 200 answer that is valid JSON without an access_token (or a device
-// code) used to fail with an untyped error; it matches ErrMalformedResponse.
+// code), or JSON with a field of the wrong type, used to fail with an
+// untyped error; it matches ErrMalformedResponse.
 func TestFindingMalformedAnswersAreTyped(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{}`))
-	}))
-	defer srv.Close()
-	cfg := &twitchauth.Config{ClientID: "x", ClientSecret: "y", Endpoints: twitchauth.Endpoints{IDURL: srv.URL, APIURL: srv.URL}}
-	_, err1 := cfg.AppToken(t.Context())
-	_, err2 := cfg.StartDevice(t.Context())
-	for _, err := range []error{err1, err2} {
-		if !errors.Is(err, twitchauth.ErrMalformedResponse) {
-			t.Errorf("error %v does not match ErrMalformedResponse", err)
+	for _, body := range []string{`{}`, `{"access_token":5,"device_code":5}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(body))
+		}))
+		cfg := &twitchauth.Config{ClientID: "x", ClientSecret: "y", Endpoints: twitchauth.Endpoints{IDURL: srv.URL, APIURL: srv.URL}}
+		_, err1 := cfg.AppToken(t.Context())
+		_, err2 := cfg.StartDevice(t.Context())
+		for _, err := range []error{err1, err2} {
+			if !errors.Is(err, twitchauth.ErrMalformedResponse) {
+				t.Errorf("answer %s: error %v does not match ErrMalformedResponse", body, err)
+			}
 		}
+		srv.Close()
 	}
 }
