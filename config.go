@@ -65,7 +65,7 @@ type Config struct {
 	ClientSecret string
 	// RedirectURI is the OAuth redirect URI; it must exactly match one
 	// registered for the application (http://localhost:3000 has no trailing
-	// slash).
+	// slash; docs/protocol.md#authorize).
 	RedirectURI string
 	// Scopes are the scopes requested by AuthorizeURL and StartDevice when
 	// the call does not name its own.

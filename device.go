@@ -86,7 +86,7 @@ func (c *Config) StartDevice(ctx context.Context, scopes ...string) (*DeviceAuth
 // PollDevice waits for the user to approve the device flow and returns the
 // token, with its user filled in (see Identify). It polls every da.Interval,
 // keeps polling while Twitch answers authorization_pending, adds 5 s to the
-// interval on slow_down (RFC 8628), and stops with ErrDeviceCodeExpired once
+// interval on slow_down (RFC 8628; Twitch documents none, docs/protocol.md#device-flow), and stops with ErrDeviceCodeExpired once
 // da.ExpiresAt passes or Twitch says the device code is invalid, with
 // ErrAccessDenied if the user declines, or with ctx's error when ctx ends.
 // PollDevice updates da.Interval; do not share da between goroutines.

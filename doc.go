@@ -23,7 +23,10 @@
 // add a per-grant lease, so that one replica refreshes. A Transport (an
 // http.RoundTripper) and the Helix client built on it inject Client-Id and
 // Authorization, renew once after a 401, wait out a 429 until Ratelimit-Reset
-// and pace requests per rate-limit bucket so that a steady load sees none.
+// and pace requests per rate-limit bucket so that a steady load sees none;
+// they refuse, before sending it, a call that the user token's scopes cannot
+// make (a *MissingScopesError naming the scopes to ask for), from the
+// requirements of every endpoint kept in package scopes.
 //
 // The package owns the wire protocol of the identity service and the token
 // lifecycle. It never imports the sandbox (package twitchtest): the two meet

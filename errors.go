@@ -47,7 +47,51 @@ var (
 	// ErrInvalidIDToken: an OpenID Connect ID token failed verification
 	// (signature, issuer, audience, expiry or nonce).
 	ErrInvalidIDToken = errors.New("twitchauth: invalid ID token")
+	// ErrMissingScopes: a user's grant lacks scopes a call needs. It is
+	// matched by *MissingScopesError (refused before sending) and by a
+	// *HelixError whose 401 or 403 names a missing scope.
+	ErrMissingScopes = errors.New("twitchauth: the grant lacks required scopes")
 )
+
+// MissingScopesError says which scopes a user's grant lacks, and what
+// needs them. The Transport returns it without sending the request when the
+// user token's scopes cannot satisfy the endpoint's requirement (package
+// scopes); Provider.TokenWithScopes returns it too. Ask the user to
+// authorize again with the Missing scopes: AuthorizeURL with WithScopes, or
+// the CLI's `twitchauth token -u --for ENDPOINT`.
+type MissingScopesError struct {
+	// UserID is the user whose grant lacks the scopes; empty if unknown.
+	UserID string
+	// Endpoint names what needs them: "GET /polls", or an EventSub
+	// subscription type such as "channel.chat.message v1"; empty for
+	// Provider.TokenWithScopes.
+	Endpoint string
+	// Required is the endpoint's whole requirement, such as
+	// "channel:read:polls or channel:manage:polls"; empty for
+	// Provider.TokenWithScopes, where every scope asked for is required.
+	Required string
+	// Missing is the smallest set of scopes that, added to the grant,
+	// satisfies the requirement.
+	Missing []string
+}
+
+// Error says what lacks which scopes and how to get them.
+func (e *MissingScopesError) Error() string {
+	who := "the grant of user " + e.UserID
+	if e.UserID == "" {
+		who = "the user's grant"
+	}
+	missing := strings.Join(e.Missing, " ")
+	if e.Endpoint == "" {
+		return fmt.Sprintf("twitchauth: %s lacks the scopes %s; ask the user to authorize again with them", who, missing)
+	}
+	return fmt.Sprintf("twitchauth: %s needs %s, which %s lacks (the request was not sent): ask the user to authorize again adding %s "+
+		"(AuthorizeURL with WithScopes, or `twitchauth token -u --for %q`); if Twitch changed the requirement, WithoutScopeCheck turns this check off",
+		e.Endpoint, e.Required, who, missing, e.Endpoint)
+}
+
+// Is makes errors.Is(err, ErrMissingScopes) true.
+func (e *MissingScopesError) Is(target error) bool { return target == ErrMissingScopes }
 
 // hints tell the reader what to do about a refusal.
 var hints = map[error]string{
@@ -111,7 +155,7 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel errors this refusal matches.
 func (e *APIError) Unwrap() []error { return e.kinds }
 
-// classify maps a status and message (case-insensitively) to sentinels.
+// classify maps a status and message (case-insensitively) to sentinels (docs/protocol.md#identity-error-messages).
 func classify(endpoint string, status int, message string) []error {
 	m := strings.ToLower(strings.TrimSpace(message))
 	has := func(subs ...string) bool {

@@ -3,6 +3,7 @@ package twitchauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -141,4 +142,23 @@ func ExampleNewExtensionHelix() {
 	}
 	fmt.Println(me.Data[0].Login)
 	// Output: twitchdev
+}
+
+// A call whose endpoint needs a scope the user never granted is refused
+// before it is sent, with the scopes to ask for (package scopes knows every
+// endpoint's requirement).
+func ExampleMissingScopesError() {
+	sandbox, cfg, p, userID := exampleHelixSetup() // twitchdev granted user:read:email only
+	defer sandbox.Close()
+
+	hx := twitchauth.NewHelix(cfg, p.UserTokenSource(userID))
+	err := hx.Get(context.Background(), "/polls", url.Values{"broadcaster_id": {userID}}, nil)
+	var mse *twitchauth.MissingScopesError
+	if errors.As(err, &mse) {
+		fmt.Println(mse.Endpoint, "needs", mse.Required)
+		fmt.Println("ask for:", mse.Missing, "- requests sent:", hx.Stats().Requests)
+	}
+	// Output:
+	// GET /polls needs channel:read:polls or channel:manage:polls
+	// ask for: [channel:read:polls] - requests sent: 0
 }

@@ -98,7 +98,7 @@ func TestMain(m *testing.M) {
 
 // newSandbox starts a sandbox whose default client has the recognisable
 // credentials.
-func newSandbox(t *testing.T, opts ...twitchtest.Option) *twitchtest.Server {
+func newSandbox(t testing.TB, opts ...twitchtest.Option) *twitchtest.Server {
 	t.Helper()
 	opts = append([]twitchtest.Option{twitchtest.WithClient(twitchtest.Client{
 		ID: testClientID, Secret: testClientSecret, Name: "Leak Check App",

@@ -3,13 +3,14 @@ package twitchauth
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/twitchauth/twitchauth/internal/loginpage"
 )
 
 // ParseImplicitFragment parses the fragment of an implicit-flow redirect
@@ -100,7 +101,7 @@ func (h *implicitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy",
 			"default-src 'none'; script-src 'nonce-"+nonce+"'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, implicitPageHTML, nonce)
+		_ = loginpage.Render(w, loginpage.Page{Title: "Completing the Twitch login…", Message: "Handing the login over to the application.", PostBack: true, Nonce: nonce})
 	case http.MethodPost:
 		h.receive(w, r)
 	default:
@@ -131,12 +132,19 @@ func (h *implicitHandler) receive(w http.ResponseWriter, r *http.Request) {
 	h.done(tok, err)
 	switch {
 	case errors.Is(err, ErrAccessDenied):
-		writeJSON(w, http.StatusOK, "denied", "Access was denied. You can close this window.")
+		writeResult(w, "denied", "Access denied", "You did not authorize the application. You can close this window.")
 	case err != nil:
-		writeJSON(w, http.StatusOK, "error", "The login failed. You can close this window and check the application.")
+		writeResult(w, "error", "Login failed", "The login failed. You can close this window and check the application.")
 	default:
-		writeJSON(w, http.StatusOK, "ok", "You are logged in. You can close this window.")
+		writeResult(w, "ok", "Logged in", "You are logged in. You can close this window and return to the application.")
 	}
+}
+
+// writeResult answers the page's post-back: {"status","title","message"}.
+func writeResult(w http.ResponseWriter, status, title, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "title": title, "message": message})
 }
 
 // writeJSON answers {"status":…,"message":…}.
@@ -145,28 +153,3 @@ func writeJSON(w http.ResponseWriter, code int, status, message string) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "message": message})
 }
-
-const implicitPageHTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<meta name="referrer" content="no-referrer"><title>Twitch login</title></head>
-<body style="font-family:sans-serif;margin:3em">
-<p id="msg">Completing the Twitch login…</p>
-<noscript><p>This page needs JavaScript to hand the login over to the application.</p></noscript>
-<script nonce="%s">
-(function () {
-  var data = location.hash ? location.hash.substring(1) : location.search.substring(1);
-  history.replaceState(null, "", location.pathname);
-  var msg = document.getElementById("msg");
-  fetch(location.pathname, {
-    method: "POST",
-    headers: {"Content-Type": "application/x-www-form-urlencoded"},
-    body: "fragment=" + encodeURIComponent(data),
-    cache: "no-store",
-    credentials: "same-origin"
-  }).then(function (r) { return r.json(); })
-    .then(function (j) { msg.textContent = j.message; })
-    .catch(function () { msg.textContent = "Could not reach the application. You can close this window and try again."; });
-})();
-</script>
-</body></html>
-`

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twitchauth/twitchauth"
 )
@@ -37,6 +38,10 @@ func TestImplicitFlow(t *testing.T) {
 	}
 	if tok.Login != "twitchdev" || tok.UserID != "141981764" || tok.ClientID != cfg.ClientID {
 		t.Fatalf("identified %v", tok)
+	}
+	// The redirect carries no lifetime: /validate's fills it in.
+	if left := time.Until(tok.Expiry); left <= 3*time.Hour || left > 4*time.Hour {
+		t.Fatalf("identified expiry in %v, want the sandbox's 4 h", left)
 	}
 }
 

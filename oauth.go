@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // AppToken gets an app access token with the client credentials grant. App
@@ -285,9 +286,10 @@ func (c *Config) Validate(ctx context.Context, accessToken string) (*TokenInfo, 
 	return info, nil
 }
 
-// Identify fills in t's UserID, Login and ClientID (and its Scopes when
-// unknown) by validating its access token. ExchangeCode and PollDevice call
-// it; use it for implicit-flow tokens.
+// Identify fills in t's UserID, Login and ClientID (and its Scopes and
+// Expiry when unknown) by validating its access token. ExchangeCode and
+// PollDevice call it; use it for implicit-flow tokens, whose redirect
+// carries no lifetime.
 func (c *Config) Identify(ctx context.Context, t *Token) error {
 	info, err := c.Validate(ctx, t.AccessToken)
 	if err != nil {
@@ -299,6 +301,9 @@ func (c *Config) Identify(ctx context.Context, t *Token) error {
 	}
 	if len(t.Scopes) == 0 {
 		t.Scopes = info.Scopes
+	}
+	if t.Expiry.IsZero() && info.ExpiresIn > 0 {
+		t.Expiry = time.Now().Add(info.ExpiresIn)
 	}
 	return nil
 }

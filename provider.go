@@ -29,28 +29,14 @@ var (
 	// ErrGrantDead: refreshing failed permanently (Twitch refused the refresh
 	// token); the user must authorize again.
 	ErrGrantDead = errors.New("twitchauth: the refresh token was refused; the user must authorize again")
-	// ErrMissingScopes is matched by *MissingScopesError.
-	ErrMissingScopes = errors.New("twitchauth: the grant lacks required scopes")
+	// ErrIntentChanged: SetIntentIf found the intent pointing at another user
+	// than the caller expected, and changed nothing.
+	ErrIntentChanged = errors.New("twitchauth: the intent points at another user than expected")
 )
 
 // DefaultRefreshMargin is how long before expiry a token is renewed when no
 // WithRefreshMargin option is given.
 const DefaultRefreshMargin = 5 * time.Minute
-
-// MissingScopesError says which scopes a user's grant lacks. Ask the user to
-// authorize again with them (AuthorizeURL with WithScopes).
-type MissingScopesError struct {
-	UserID  string
-	Missing []string
-}
-
-func (e *MissingScopesError) Error() string {
-	return fmt.Sprintf("twitchauth: the grant of user %s lacks the scopes %s; ask the user to authorize again with them",
-		e.UserID, strings.Join(e.Missing, " "))
-}
-
-// Is makes errors.Is(err, ErrMissingScopes) true.
-func (e *MissingScopesError) Is(target error) bool { return target == ErrMissingScopes }
 
 // RefreshError is a failed renewal of a subject's token. Dead tells whether
 // the grant is lost (Twitch refused the refresh token: the user must
@@ -177,6 +163,7 @@ type Provider struct {
 	intents  atomic.Pointer[map[string]string]   // intent → subject key, copy on write
 	logins   atomic.Pointer[map[string]string]   // lower-case login → user ID, copy on write
 	group    singleflight.Group
+	intentMu sync.Mutex // serialises SetIntent and SetIntentIf
 
 	unreadable atomic.Pointer[[]store.UnreadableRecord] // from the last List (see Health)
 	persistMu  sync.Mutex                               // guards persisting
@@ -931,6 +918,53 @@ func (p *Provider) SetIntent(ctx context.Context, intent, userID string) error {
 	if intent == "" {
 		return errors.New("twitchauth: empty intent name")
 	}
+	p.intentMu.Lock()
+	defer p.intentMu.Unlock()
+	return p.setIntent(ctx, intent, userID)
+}
+
+// SetIntentIf points intent at the user to (who must be held), or at nobody
+// when to is "", but only if it now points at from ("" = at nobody);
+// otherwise it changes nothing and returns an error wrapping
+// ErrIntentChanged that names the current user. Unlike SetIntent it never
+// moves an intent away from a user the caller did not name: use it when
+// moving an intent must be a deliberate act. Calls in one process are
+// serialised; processes sharing a store can still race (the most recently
+// saved record wins, as with SetIntent).
+func (p *Provider) SetIntentIf(ctx context.Context, intent, from, to string) error {
+	if intent == "" {
+		return errors.New("twitchauth: empty intent name")
+	}
+	p.intentMu.Lock()
+	defer p.intentMu.Unlock()
+	cur := ""
+	if key, ok := (*p.intents.Load())[intent]; ok {
+		cur, _ = store.UserIDFromKey(key)
+	}
+	if cur != from {
+		now := "nobody"
+		if cur != "" {
+			now = "user " + cur
+		}
+		return fmt.Errorf("%w: intent %q points at %s", ErrIntentChanged, intent, now)
+	}
+	if to == from {
+		return nil
+	}
+	if to != "" {
+		return p.setIntent(ctx, intent, to)
+	}
+	s := p.lookup(store.UserKey(from))
+	if s == nil {
+		return nil
+	}
+	return p.updateRecord(ctx, s, func(r *store.Record) {
+		r.Intents = slices.DeleteFunc(r.Intents, func(x string) bool { return x == intent })
+	})
+}
+
+// setIntent is SetIntent with p.intentMu held.
+func (p *Provider) setIntent(ctx context.Context, intent, userID string) error {
 	target := store.UserKey(userID)
 	if _, err := p.subjectFor(ctx, target); err != nil {
 		return err
@@ -1169,6 +1203,23 @@ func (ts *TokenSource) Subject() string {
 
 // ClientID returns the client ID of the Provider's application.
 func (ts *TokenSource) ClientID() string { return ts.p.cfg().ClientID }
+
+var _ ScopeReporter = (*TokenSource)(nil)
+
+// TokenScopes returns the scopes of tok, a user token this source returned
+// (as stored and last validated), so that a Transport can refuse a request
+// they cannot satisfy before sending it (ScopeReporter). App tokens and
+// tokens from elsewhere give ok=false.
+func (ts *TokenSource) TokenScopes(tok *oauth2.Token) ([]string, bool) {
+	if tok == nil {
+		return nil, false
+	}
+	if uid, _ := tok.Extra(extraUserID).(string); uid == "" {
+		return nil, false
+	}
+	sc, ok := tok.Extra(extraScope).([]string)
+	return sc, ok
+}
 
 // Watch keeps the cache coherent with other processes sharing the store:
 // when the store reports that a record changed (store.Watcher), the Provider

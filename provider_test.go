@@ -619,3 +619,43 @@ func TestProviderSecretRotation(t *testing.T) {
 		t.Fatalf("Validate: %+v", r)
 	}
 }
+
+// TestSetIntentIf: the intent moves only from the user the caller names,
+// and "" unassigns; a stale expectation changes nothing.
+func TestSetIntentIf(t *testing.T) {
+	s := newSandbox(t)
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	a := provUser(t, s, p, cfg.ClientID, s.Users()[0].Login, nil)
+	b := provUser(t, s, p, cfg.ClientID, s.Users()[1].Login, nil)
+	if err := p.SetIntentIf(ctx(t), "chat", a.UserID, b.UserID); !errors.Is(err, twitchauth.ErrIntentChanged) {
+		t.Fatalf("moving an unassigned intent from a user: %v, want ErrIntentChanged", err)
+	}
+	if err := p.SetIntentIf(ctx(t), "chat", "", a.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetIntentIf(ctx(t), "chat", "", b.UserID); !errors.Is(err, twitchauth.ErrIntentChanged) {
+		t.Fatalf("assigning a bound intent as if unassigned: %v, want ErrIntentChanged", err)
+	}
+	if got := p.Intents()["chat"]; got != a.UserID {
+		t.Fatalf("a refused SetIntentIf moved the intent to %s", got)
+	}
+	if err := p.SetIntentIf(ctx(t), "chat", a.UserID, b.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Intents()["chat"]; got != b.UserID {
+		t.Fatalf("intent -> %s after the move, want %s", got, b.UserID)
+	}
+	if acct, _ := p.User(a.UserID); slices.Contains(acct.Intents, "chat") {
+		t.Fatal("the previous user still lists the intent")
+	}
+	if err := p.SetIntentIf(ctx(t), "chat", b.UserID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Intents()["chat"]; ok {
+		t.Fatal("the intent is still assigned after unassigning")
+	}
+	if acct, _ := p.User(b.UserID); slices.Contains(acct.Intents, "chat") {
+		t.Fatal("the user still lists the unassigned intent")
+	}
+}

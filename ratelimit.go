@@ -22,7 +22,7 @@ var ErrRateLimited = errors.New("twitchauth: Helix rate limit reached")
 // headers.
 type RateLimit struct {
 	// Limit is the size of the bucket, in points (800 for an app or a user,
-	// 30 for an extension viewer's Helix JWT).
+	// 30 for an extension viewer's Helix JWT; docs/protocol.md#rate-limits).
 	Limit int
 	// Remaining is the number of points left in the bucket.
 	Remaining int

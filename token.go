@@ -165,7 +165,7 @@ func scopesFromAny(v any) []string {
 	return nil
 }
 
-// cleanScopes drops empty entries (twitch-cli's mock answers [""]); it never
+// cleanScopes drops empty entries (twitch-cli's mock answers [""], docs/protocol.md#twitch-cli-compatibility); it never
 // returns nil for a non-nil input so that "no scopes" stays an empty list.
 func cleanScopes(in []string) []string {
 	out := make([]string, 0, len(in))

@@ -109,6 +109,11 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 //     source, or "Extension <jwt>" for an extension viewer), replacing any
 //     the caller set — so a Helix library configured without tokens works
 //     through it;
+//   - refuses, without sending it, a request whose endpoint needs scopes
+//     that the user token lacks, with a *MissingScopesError — when the
+//     token source reports the token's scopes (ScopeReporter; the
+//     Provider's sources do) and the endpoint is in package scopes' table
+//     (WithoutScopeCheck turns this off);
 //   - paces the request against its rate-limit bucket (see Pacer);
 //   - on 401, invalidates the token (one refresh for any number of
 //     concurrent 401s when the source is an Invalidator) and retries once;
@@ -129,7 +134,7 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 // token endpoint, which a Helix library may call with the same client) pass
 // through untouched, without credentials.
 //
-// A Transport is safe for concurrent use.
+// A Transport is safe for concurrent use. The Twitch rules it follows: docs/protocol.md#helix-conventions.
 type Transport struct {
 	cfg       *Config
 	src       oauth2.TokenSource // bearer tokens, or nil
@@ -142,6 +147,7 @@ type Transport struct {
 	apiURL    *url.URL           // requests elsewhere pass through
 	lastExt   atomic.Pointer[extKey]
 	log       *slog.Logger
+	noScopes  bool // WithoutScopeCheck (scopecheck.go)
 
 	requests, waits, waitNanos, retries, limited, refreshes atomic.Int64
 }
@@ -229,9 +235,10 @@ func (t *Transport) clientID() string {
 
 // credential is what authorizes one attempt.
 type credential struct {
-	header string // the Authorization value
-	secret string // the token or JWT (to invalidate it)
-	bucket string // the rate-limit bucket key
+	header string        // the Authorization value
+	secret string        // the token or JWT (to invalidate it)
+	bucket string        // the rate-limit bucket key
+	tok    *oauth2.Token // the bearer token (nil for extension JWTs)
 }
 
 func (t *Transport) credential(ctx context.Context) (credential, error) {
@@ -274,7 +281,7 @@ func (t *Transport) credential(ctx context.Context) (credential, error) {
 		key = fmt.Sprintf("source:%p", t)
 	}
 	// Helix wants "Bearer" whatever token_type says ("bearer" from Twitch).
-	return credential{header: "Bearer " + tok.AccessToken, secret: tok.AccessToken, bucket: cid + "/" + key}, nil
+	return credential{header: "Bearer " + tok.AccessToken, secret: tok.AccessToken, bucket: cid + "/" + key, tok: tok}, nil
 }
 
 // extBucket names the bucket of an extension viewer from the JWT's
@@ -348,6 +355,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for {
 		cred, err := t.credential(ctx)
 		if err != nil {
+			return nil, err
+		}
+		if err := t.checkScopes(req, cred.tok, body); err != nil {
 			return nil, err
 		}
 		var res reservation

@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultValidationInterval is how often RunValidation validates every held
-// token: Twitch requires apps to call /validate at start-up and hourly.
+// token: Twitch requires apps to call /validate at start-up and hourly (docs/protocol.md#validate).
 const DefaultValidationInterval = time.Hour
 
 // ValidationResult is the outcome of validating one subject's token.

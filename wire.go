@@ -17,7 +17,7 @@ import (
 const maxBodySize = 1 << 20
 
 // formContentType is sent with every form body, exactly: twitch-cli's mock
-// server ignores the body when a charset parameter follows it.
+// server ignores the body when a charset parameter follows it (docs/protocol.md#twitch-cli-compatibility).
 const formContentType = "application/x-www-form-urlencoded"
 
 // userAgent identifies the library to Twitch.

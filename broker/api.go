@@ -80,7 +80,7 @@ func (b *Broker) requirePerm(route string, perm Perm, h func(http.ResponseWriter
 			writeError(sw, http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>")
 			return
 		}
-		if !key.Has(perm) {
+		if !allowed(key, perm) {
 			writeError(sw, http.StatusForbidden, "forbidden", "this API key lacks the "+string(perm)+" permission")
 			return
 		}
@@ -146,6 +146,10 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 		writeJSON(w, http.StatusForbidden, errorResponse{Error: "missing_scopes",
 			Message: "the grant lacks scopes; the user must authorize again with them", Missing: ms.Missing})
 	case errors.Is(err, twitchauth.ErrUnknownSubject):
+		if name, ok := strings.CutPrefix(subject, "intent "); ok {
+			writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
 	case errors.Is(err, twitchauth.ErrGrantRevoked), errors.Is(err, twitchauth.ErrGrantDead):
 		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" was revoked or can no longer be refreshed; the user must connect again")
@@ -182,17 +186,54 @@ func parseScopes(r *http.Request) ([]string, bool) {
 	return out, true
 }
 
-// resolveUser maps an ID or a login to a held user's ID.
-func (b *Broker) resolveUser(idOrLogin string) (string, bool) {
-	if userIDRE.MatchString(idOrLogin) {
-		if _, ok := b.provider.User(idOrLogin); ok {
-			return idOrLogin, true
+// userRef is a reference to a user in a route or a subject: a Twitch user
+// ID, or a login. The rule is unambiguous: all digits is always a user ID
+// (Twitch logins may be all digits too: ask for those with login:NAME);
+// "login:NAME" is a login; any other bare name is a login (it cannot be
+// an ID).
+type userRef struct {
+	id, login string
+}
+
+// errUserRef explains a malformed user reference.
+const errUserRef = "the user must be a Twitch user ID (digits) or login:NAME (a bare name that is not all digits is read as a login too)"
+
+// parseUserRef reads a user reference (see userRef).
+func parseUserRef(s string) (userRef, bool) {
+	if name, ok := strings.CutPrefix(s, "login:"); ok {
+		return userRef{login: name}, loginRE.MatchString(name)
+	}
+	if userIDRE.MatchString(s) {
+		return userRef{id: s}, true
+	}
+	return userRef{login: s}, loginRE.MatchString(s)
+}
+
+func (u userRef) String() string {
+	if u.id != "" {
+		return u.id
+	}
+	return "login:" + u.login
+}
+
+// resolveUser maps a user reference to a held user's ID; when none is held,
+// hint says so in the one wording of the API (and points a digits-only
+// login asked as an ID to login:NAME).
+func (b *Broker) resolveUser(u userRef) (id string, found bool, hint string) {
+	if u.id != "" {
+		if _, ok := b.provider.User(u.id); ok {
+			return u.id, true, ""
 		}
+		hint = "no grant is held for user ID " + u.id
+		if _, ok := b.provider.LookupLogin(u.id); ok {
+			hint += "; a user with the login " + u.id + " is held: ask for login:" + u.id
+		}
+		return "", false, hint
 	}
-	if loginRE.MatchString(idOrLogin) {
-		return b.provider.LookupLogin(idOrLogin)
+	if id, ok := b.provider.LookupLogin(u.login); ok {
+		return id, true, ""
 	}
-	return "", false
+	return "", false, "no grant is held for the user with login " + u.login
 }
 
 func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
@@ -204,18 +245,19 @@ func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 	b.writeToken(w, tok)
 }
 
-// userParam reads the {user} path value (a user ID or login) and resolves it
-// to a held user's ID, answering 400 or 404 itself when it cannot.
+// userParam reads the {user} path value (see userRef) and resolves it to a
+// held user's ID, answering 400 or 404 itself when it cannot.
 func (b *Broker) userParam(w http.ResponseWriter, r *http.Request) (who, id string, ok bool) {
-	who = r.PathValue("user")
-	if !userIDRE.MatchString(who) && !loginRE.MatchString(who) {
-		writeError(w, http.StatusBadRequest, "bad_request", "the user must be a Twitch user ID or login")
-		return who, "", false
+	ref, ok := parseUserRef(r.PathValue("user"))
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_request", errUserRef)
+		return "", "", false
 	}
-	if id, ok = b.resolveUser(who); !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no grant is held for user "+who)
+	id, ok, hint := b.resolveUser(ref)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", hint)
 	}
-	return who, id, ok
+	return "user " + ref.String(), id, ok
 }
 
 func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
@@ -230,7 +272,7 @@ func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey)
 	}
 	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
 	if err != nil {
-		b.providerError(w, r, "user "+who, err)
+		b.providerError(w, r, who, err)
 		return
 	}
 	b.writeToken(w, tok)
@@ -239,7 +281,7 @@ func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey)
 func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 	name := r.PathValue("name")
 	if !intentRE.MatchString(name) {
-		writeError(w, http.StatusBadRequest, "bad_request", "an intent name is 1 to 64 letters, digits, '_', '.' or '-'")
+		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
 		return
 	}
 	scopes, ok := parseScopes(r)
@@ -249,7 +291,7 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, _ *APIKe
 	}
 	id, ok := b.provider.Intents()[name]
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no user is connected for intent "+name)
+		writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 		return
 	}
 	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
@@ -267,7 +309,7 @@ func (b *Broker) apiRefresh(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 	}
 	tok, err := b.provider.Refresh(r.Context(), store.UserKey(id))
 	if err != nil {
-		b.providerError(w, r, "user "+who, err)
+		b.providerError(w, r, who, err)
 		return
 	}
 	b.writeToken(w, tok)

@@ -239,7 +239,11 @@ func TestHelixProxy(t *testing.T) {
 		w.Write([]byte(`{"data":[{"id":"1"}]}`))
 	}))
 	t.Cleanup(upstream.Close)
-	e := newEnv(t, func(c *Config) { c.Twitch.Endpoints.APIURL = upstream.URL + "/helix" })
+	e := newEnv(t, func(c *Config) {
+		c.Twitch.Endpoints.APIURL = upstream.URL + "/helix"
+		// Send Chat Message needs it (the Transport checks before sending).
+		c.Twitch.Scopes = append(c.Twitch.Scopes, "user:write:chat")
+	})
 	u := sandboxUser(t, e.sb, 0)
 	e.connect(e.browser(), u.Login).Body.Close()
 	userTok := decode[tokenResponse](t, mustBody(e.do("GET", "/v1/token/user/"+u.ID, e.admin)))
@@ -306,5 +310,31 @@ func TestHelixProxyAgainstSandbox(t *testing.T) {
 	_, metrics := e.do("GET", "/metrics", "")
 	if !strings.Contains(string(metrics), "twitchauth_helix_upstream_requests_total 4") {
 		t.Errorf("upstream counter missing from metrics")
+	}
+}
+
+// A proxied request whose endpoint needs a scope the grant lacks is refused
+// by the broker, naming the scopes, without reaching Helix.
+func TestHelixProxyMissingScopes(t *testing.T) {
+	e := newEnv(t)
+	u := sandboxUser(t, e.sb, 0)
+	e.connect(e.browser(), u.Login).Body.Close() // chat:read user:read:email
+	e.sb.ResetCounters()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/helix/moderation/bans?broadcaster_id="+u.ID+"&moderator_id="+u.ID,
+		strings.NewReader(`{"data":{"user_id":"1"}}`))
+	req.Header.Set("Authorization", "Bearer "+e.keys[PermHelix])
+	req.Header.Set(SubjectHeader, "user:"+u.ID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), `"error":"missing_scopes"`) ||
+		!strings.Contains(string(b), `"moderator:manage:banned_users"`) {
+		t.Errorf("%d %s", resp.StatusCode, b)
+	}
+	if n := e.sb.Requests("helix"); n != 0 {
+		t.Errorf("Helix saw %d requests", n)
 	}
 }

@@ -32,10 +32,25 @@ type Config struct {
 	PublicURL string
 	// Keys are the API keys accepted by the token API and the admin login.
 	Keys *KeySet
-	// OpenOnLoopback opens the operator's pages without a session to browsers
-	// connecting from a loopback address (the --sandbox mode). Leave it false
-	// in production: a reverse proxy makes every request look local.
+	// OpenOnLoopback opens the operator's pages without a sign-in to
+	// browsers on a loopback address (the --sandbox mode): a browser's
+	// navigation from loopback is given an operator session. It grants
+	// nothing to other requests: state-changing requests still need that
+	// session's cookie and CSRF token, so a script on the machine cannot
+	// act without a browser. Leave it false in production: a reverse proxy
+	// makes every request look local.
 	OpenOnLoopback bool
+	// AllowedHosts are host names, besides the public URL's, loopback names
+	// and IP addresses, under which the broker answers (the Host header;
+	// "*.example.com" allows subdomains). Any other Host is refused with 421,
+	// which defeats DNS rebinding. Add the names a reverse proxy or your
+	// services use when they differ from the public URL's.
+	AllowedHosts []string
+	// SigningKey signs the sign-in state cookies and the CSRF tokens (at
+	// least 32 bytes). Empty means the key stored in Store under
+	// SigningKeyRecord, created on first use: every replica sharing the
+	// store then shares it.
+	SigningKey []byte
 	// Links are extra links shown in the pages' navigation, by label, such
 	// as the sandbox's developer console and the extension rig in
 	// --sandbox mode.
@@ -94,8 +109,18 @@ type Broker struct {
 	log      *slog.Logger
 	now      func() time.Time
 	secure   bool
-	states   *stateTable
+	signer   signer
+	spent    *spentStates
 	sessions *sessionTable
+
+	publicHost   string   // the public URL's host name
+	allowedHosts []string // Config.AllowedHosts, lower-cased
+	hostLogAt    atomic.Int64
+
+	mux, web *http.ServeMux // the routers, for 405's Allow
+
+	intents  intentLog  // recent intent changes (accounts page)
+	secretMu sync.Mutex // one client-secret change at a time
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	helix    *helixProxy
@@ -111,7 +136,8 @@ type Broker struct {
 }
 
 // New builds a Broker and its Provider, loading the grants already in the
-// store. It does no network I/O.
+// store and the signing key (created in the store on first use; see
+// SigningKeyRecord). It does no other I/O.
 func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Twitch == nil || cfg.Twitch.ClientID == "" {
 		return nil, errors.New("broker: the Twitch client ID is required")
@@ -166,10 +192,28 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		secure:   pu.Scheme == "https",
-		states:   newStateTable(cfg.StateTTL, cfg.Now),
+		spent:    newSpentStates(cfg.Now),
 		sessions: newSessionTable(cfg.SessionTTL, cfg.Now),
 		gatherer: gatherer,
+
+		publicHost: publicHostOf(pu),
 	}
+	for _, h := range cfg.AllowedHosts {
+		h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+		if h == "" || strings.ContainsAny(h, "/:@ ") {
+			return nil, fmt.Errorf("broker: allowed host %q: give a host name such as auth.internal or *.example.com, without scheme or port", h)
+		}
+		b.allowedHosts = append(b.allowedHosts, h)
+	}
+	key := cfg.SigningKey
+	if len(key) == 0 {
+		if key, err = loadSigningKey(ctx, cfg.Store); err != nil {
+			return nil, err
+		}
+	} else if len(key) < signingKeySize {
+		return nil, fmt.Errorf("broker: the signing key must be at least %d bytes", signingKeySize)
+	}
+	b.signer = signer{key: key}
 	b.metrics = newMetrics(cfg.Registerer, func() float64 {
 		if b.provider == nil {
 			return 0
@@ -259,7 +303,7 @@ func (b *Broker) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				b.states.sweep()
+				b.spent.sweep()
 				b.sessions.sweep()
 			}
 		}

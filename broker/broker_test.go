@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,39 @@ func (e *env) startLogin(c *http.Client, path string) string {
 		e.t.Fatalf("GET %s: status %d, want 302", path, resp.StatusCode)
 	}
 	return resp.Header.Get("Location")
+}
+
+// operatorBrowser returns a browser signed in with the admin key.
+func (e *env) operatorBrowser() *http.Client {
+	e.t.Helper()
+	c := e.browser()
+	resp, err := c.PostForm(e.srv.URL+"/login", url.Values{"key": {e.admin}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("operator sign-in: %d", resp.StatusCode)
+	}
+	return c
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf returns the CSRF token the operator's pages give browser c.
+func (e *env) csrf(c *http.Client) string {
+	e.t.Helper()
+	resp, err := c.Get(e.srv.URL + "/")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	m := csrfRE.FindSubmatch(page)
+	if m == nil {
+		e.t.Fatalf("no CSRF token on the accounts page:\n%s", page)
+	}
+	return string(m[1])
 }
 
 // connect signs login in through the sandbox and returns the callback

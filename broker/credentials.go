@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
-	"github.com/twitchauth/twitchauth/store"
 )
 
 // credProblem records that Twitch refused the broker's client credentials
@@ -78,24 +76,47 @@ func (b *Broker) resetReady() {
 	b.readyMu.Unlock()
 }
 
-// SetClientSecret replaces the client secret without a restart and checks
-// it by fetching a new app token. On success the credential problem, if any,
-// is cleared; on failure the error says what Twitch answered (never the
-// secret).
+// Errors of SetClientSecret; match them with errors.Is. In both cases the
+// new secret was not installed and the previous one stays in use.
+var (
+	// ErrSecretRefused: Twitch refused the new client secret.
+	ErrSecretRefused = errors.New("the client secret was refused by Twitch, so it was not installed; the broker keeps using the previous one. " +
+		"Copy the current secret from the application's page in the Twitch developer console (\"New Secret\" makes a new one and invalidates the old one at once) and give it again")
+	// ErrSecretUnchecked: the new secret could not be checked with Twitch
+	// (network, Twitch unavailable).
+	ErrSecretUnchecked = errors.New("the new client secret could not be checked with Twitch, so it was not installed; the broker keeps using the previous one. Try again")
+)
+
+// SetClientSecret replaces the client secret without a restart, after
+// checking it with Twitch: a client-credentials grant with the new secret,
+// against the configured endpoints. Only a secret Twitch accepts is
+// installed; then the credential problem, if any, is cleared. A refused
+// secret gives an error wrapping ErrSecretRefused, a failed check one
+// wrapping ErrSecretUnchecked; either way nothing changes. The error never
+// contains the secret.
 func (b *Broker) SetClientSecret(ctx context.Context, secret string) error {
-	if strings.TrimSpace(secret) == "" {
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
 		return errors.New("the client secret is empty")
 	}
-	b.provider.SetClientSecret(secret)
-	_, err := b.provider.Refresh(ctx, store.AppKey())
-	b.noteRenewal(err)
-	if err != nil {
+	b.secretMu.Lock()
+	defer b.secretMu.Unlock()
+	check := *b.twitch
+	check.ClientSecret = secret
+	if _, err := check.AppToken(ctx); err != nil {
 		if ce := credentialError(err); ce != nil {
-			return ce
+			b.log.Error("client secret refused by Twitch; not installed, the previous one stays", "err", err)
+			if errors.Is(err, twitchauth.ErrInvalidClientSecret) {
+				return ErrSecretRefused
+			}
+			return fmt.Errorf("%w (%v)", ErrSecretRefused, ce)
 		}
-		return fmt.Errorf("checking the new secret: %w", err)
+		b.log.Error("the new client secret could not be checked with Twitch; not installed, the previous one stays", "err", err)
+		return fmt.Errorf("%w (%v)", ErrSecretUnchecked, err)
 	}
-	b.log.Info("client secret replaced")
+	b.provider.SetClientSecret(secret)
+	b.noteRenewal(nil)
+	b.log.Info("client secret checked with Twitch and installed")
 	return nil
 }
 
@@ -104,15 +125,16 @@ func (b *Broker) apiSetClientSecret(w http.ResponseWriter, r *http.Request, _ *A
 	var body struct {
 		ClientSecret string `json:"client_secret"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.ClientSecret == "" {
-		writeError(w, http.StatusBadRequest, "bad_request", `send {"client_secret": "<the current secret>"} as JSON`)
+	if !decodeJSON(w, r, &body) || strings.TrimSpace(body.ClientSecret) == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", `send one JSON object, {"client_secret": "<the current secret>"}, and nothing after it`)
 		return
 	}
-	if err := b.SetClientSecret(r.Context(), body.ClientSecret); err != nil {
+	switch err := b.SetClientSecret(r.Context(), body.ClientSecret); {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "message": "Twitch accepts the secret; it is installed"})
+	case errors.Is(err, ErrSecretRefused):
 		writeError(w, http.StatusUnprocessableEntity, "secret_refused", err.Error())
-		return
+	default:
+		writeError(w, http.StatusBadGateway, "secret_unchecked", err.Error())
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

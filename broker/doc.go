@@ -3,18 +3,27 @@
 // hands them to internal services, so that only it ever sees a refresh token.
 //
 // It owns:
+//   - the trust model (trust.go; docs/broker.md, "Trust model"): anyone may
+//     connect their own account; only the operator binds or moves an intent;
+//     operator actions need a session and its CSRF token, also on loopback;
+//     an API key grants its permissions (one check, allowed); only the
+//     public host, loopback names, IP addresses and Config.AllowedHosts are
+//     answered (421 otherwise, against DNS rebinding);
 //   - the web pages where users connect their Twitch account (sign-in,
 //     /authorize, /callback) and where the operator lists, validates,
-//     refreshes and revokes the connected accounts (HTML templates and
-//     assets embedded with embed.FS, no script, a strict
-//     Content-Security-Policy, CSRF protection by http.CrossOriginProtection);
-//   - the OAuth state of sign-ins in progress: single-use, valid
-//     DefaultStateTTL, bound to the browser by an HttpOnly SameSite=Lax
-//     cookie and compared in constant time;
+//     refreshes and revokes the connected accounts and assigns intents (HTML
+//     templates and assets embedded with embed.FS, no script, a strict
+//     Content-Security-Policy, http.CrossOriginProtection and per-session
+//     CSRF tokens);
+//   - the OAuth state of sign-ins in progress: valid DefaultStateTTL, held
+//     by the browser in an HttpOnly SameSite=Lax cookie signed with the key
+//     every replica shares through the store (SigningKeyRecord), compared in
+//     constant time, spent by its callback;
 //   - the JSON token API for internal services (/v1/...), guarded by API keys
 //     stored as SHA-256 hashes, each with a name and permissions (Perm);
 //   - the Helix proxy (/helix/...), which adds Client-Id and the token of the
-//     subject named by the Twitch-Subject header;
+//     subject named by the Twitch-Subject header, for clean paths under
+//     /helix/ only, and never relays a redirect;
 //   - an example extension route (/ext/hello) behind package extension's
 //     middleware;
 //   - /healthz, /readyz (store reachable, client credentials accepted),
@@ -25,7 +34,7 @@
 // persistence and encryption (package store), extension JWT verification
 // (package extension), or the sandbox (package twitchtest, which only the
 // serve command's --sandbox mode starts). The broker never gives out a
-// refresh token: Twitch may rotate it on every refresh, and a second holder
+// refresh token: Twitch may rotate it on every refresh (docs/protocol.md#lifetimes-and-rotation), and a second holder
 // would race the broker and lose the grant.
 //
 // See docs/broker.md for configuration, the API and key management.

@@ -146,15 +146,7 @@ func (e *env) metric(name string) string {
 	return "(absent)"
 }
 
-func (e *env) homePage() string {
-	resp, err := http.Get(e.srv.URL + "/") // loopback: the operator's page (OpenOnLoopback)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
+func (e *env) homePage() string { return e.page("/") }
 
 // A renewal the store refuses makes the broker say so — /readyz
 // "degraded: 1 grant not persisted", a gauge, the accounts page — while it
@@ -162,7 +154,7 @@ func (e *env) homePage() string {
 // it.
 func TestDegradedWhenARenewalIsNotPersisted(t *testing.T) {
 	st := &flakyStore{Store: store.NewMemory()}
-	e := newEnv(t, func(c *Config) { c.Store = st; c.OpenOnLoopback = true })
+	e := newEnv(t, func(c *Config) { c.Store = st })
 	u := sandboxUser(t, e.sb, 0)
 	e.connect(e.browser(), u.Login).Body.Close()
 	if code, body := e.readyz(); code != 200 || body["status"] != "ready" {
@@ -214,7 +206,6 @@ func TestDegradedWhenARecordIsUnreadable(t *testing.T) {
 	e = newEnv(t, func(c *Config) {
 		st.badKey = store.GrantKey(c.Twitch.ClientID, store.UserKey("999999"))
 		c.Store = st
-		c.OpenOnLoopback = true
 	})
 	u := sandboxUser(t, e.sb, 0)
 	e.connect(e.browser(), u.Login).Body.Close()

@@ -66,26 +66,30 @@ func (fb *fuzzBroker) serve(r *http.Request) *httptest.ResponseRecorder {
 	return w
 }
 
-// issueState starts a sign-in and returns the state the broker issued (from
-// its state cookie).
-func (fb *fuzzBroker) issueState(t *testing.T) string {
+// issueState starts a sign-in and returns the state the broker sent to
+// Twitch and the signed state cookie it set.
+func (fb *fuzzBroker) issueState(t *testing.T) (state, cookie string) {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, fb.public+"/authorize", nil)
 	w := fb.serve(r)
 	if w.Code != http.StatusFound {
 		t.Fatalf("GET /authorize: %d", w.Code)
 	}
+	loc, err := url.Parse(w.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range w.Result().Cookies() {
 		if c.Name == "twitchauth_state" {
-			return c.Value
+			return loc.Query().Get("state"), c.Value
 		}
 	}
 	t.Fatal("GET /authorize set no state cookie")
-	return ""
+	return "", ""
 }
 
 // FuzzCallback sends arbitrary queries and state cookies to GET /callback,
-// sometimes with a state the broker really issued. No request without a
+// sometimes with a state the broker really issued and its signed cookie. No request without a
 // valid Twitch code connects an account (the fuzzer cannot mint one), so
 // every answer is a 4xx or 502 page, never a success, a redirect or a 500.
 func FuzzCallback(f *testing.F) {
@@ -110,10 +114,10 @@ func FuzzCallback(f *testing.F) {
 	f.Fuzz(func(t *testing.T, query, cookie string, real bool) {
 		raw := query
 		if real {
-			st := fb.issueState(t)
+			st, ck := fb.issueState(t)
 			raw = "state=" + url.QueryEscape(st) + "&" + query
 			if cookie == "REAL" {
-				cookie = st
+				cookie = ck
 			}
 		}
 		r, err := http.NewRequest(http.MethodGet, fb.public+"/callback", nil)
@@ -137,7 +141,8 @@ func FuzzCallback(f *testing.F) {
 
 // FuzzAPIRequest sends arbitrary methods, paths, bodies and credentials to
 // the token API and the Helix proxy. Without a valid key the answer is
-// always 401; any refusal is a JSON error body; nothing answers 500.
+// always 401 (or the catch-all's 404, or 405 with Allow for a known path);
+// any refusal is a JSON error body; nothing answers 500.
 func FuzzAPIRequest(f *testing.F) {
 	fb := newFuzzBroker(f)
 	for _, s := range []struct {
@@ -194,10 +199,14 @@ func FuzzAPIRequest(f *testing.F) {
 			return
 		}
 		valid := auth%5 == 2 || auth%5 == 3
-		if !valid && isAPIPath(r.URL.Path) && w.Code != http.StatusUnauthorized && w.Code != http.StatusNotFound {
-			// 404 is the catch-all of unknown /v1/ routes, which reveals
-			// nothing; every route that does something needs a key.
+		if !valid && isAPIPath(r.URL.Path) && w.Code != http.StatusUnauthorized && w.Code != http.StatusNotFound && w.Code != http.StatusMethodNotAllowed {
+			// 404 and 405 are the catch-all of unknown /v1/ routes and
+			// methods, which reveal nothing but the documented routes; every
+			// route that does something needs a key.
 			t.Fatalf("%s %s without a valid key: status %d", method, r.URL, w.Code)
+		}
+		if w.Code == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
+			t.Fatalf("%s %s: 405 without Allow", method, r.URL)
 		}
 		if w.Code == http.StatusInternalServerError {
 			t.Fatalf("%s %s: 500", method, r.URL)

@@ -18,10 +18,11 @@ import (
 	"github.com/twitchauth/twitchauth"
 )
 
-// SubjectHeader names the Helix proxy's subject: "app", "user:<id or
-// login>" or "intent:<name>". The query parameter SubjectParam is accepted
-// too; both are removed before the request is forwarded. Without either,
-// the app token is used.
+// SubjectHeader names the Helix proxy's subject: "app", "user:<user ID>",
+// "user:login:<login>" or "intent:<name>" (a bare "user:<login>" that is
+// not all digits is read as a login too; all digits is always an ID). The
+// query parameter SubjectParam is accepted too; both are removed before
+// the request is forwarded. Without either, the app token is used.
 const (
 	SubjectHeader = "Twitch-Subject"
 	SubjectParam  = "twitch_subject"
@@ -99,6 +100,9 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 		}),
 		BufferPool: bufferPool{},
 		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.StatusCode != http.StatusNotModified {
+				return fmt.Errorf("%w (HTTP %d)", errUpstreamRedirect, resp.StatusCode)
+			}
 			resp.Header.Del("Set-Cookie")
 			b.metrics.helixStatus(resp.StatusCode)
 			return nil
@@ -110,8 +114,14 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 			}
 			switch {
 			case errors.Is(err, twitchauth.ErrUnknownSubject), errors.Is(err, twitchauth.ErrGrantRevoked),
-				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err):
+				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err),
+				errors.Is(err, twitchauth.ErrMissingScopes): // refused before sending (403 missing_scopes)
 				b.providerError(w, r, label, err)
+				return
+			case errors.Is(err, errUpstreamRedirect):
+				b.metrics.helixStatus(http.StatusBadGateway)
+				b.log.Warn("helix proxy: upstream answered a redirect; not relayed", "path", r.URL.Path, "subject", label, "err", err)
+				writeError(w, http.StatusBadGateway, "upstream_redirect", "Helix answered with a redirect, which the proxy does not follow or relay")
 				return
 			case errors.Is(err, twitchauth.ErrRateLimited):
 				b.metrics.helixStatus(http.StatusTooManyRequests)
@@ -177,6 +187,10 @@ func (p *helixProxy) stats() twitchauth.TransportStats {
 }
 
 func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+	if !cleanHelixPath(r.URL) {
+		writeError(w, http.StatusBadRequest, "bad_path", "the Helix path must be a clean path under /helix/: no '.' or '..' segments, empty segments, encoded slashes or backslashes")
+		return
+	}
 	subj := r.Header.Get(SubjectHeader)
 	if subj == "" {
 		subj = r.URL.Query().Get(SubjectParam)
@@ -187,7 +201,7 @@ func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 		return
 	}
 	if t == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+label)
+		writeError(w, http.StatusNotFound, "not_found", label)
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -213,6 +227,32 @@ func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// cleanHelixPath reports whether u's path may be sent upstream: under
+// /helix/, with no dot segment, no empty segment, no backslash and no
+// encoded slash or backslash (which would become path separators, or dot
+// segments, on the way). Only such paths leave the broker with a subject's
+// token.
+func cleanHelixPath(u *url.URL) bool {
+	raw := strings.ToLower(u.EscapedPath())
+	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") || strings.ContainsRune(u.Path, '\\') {
+		return false
+	}
+	rest, ok := strings.CutPrefix(u.Path, "/helix/")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// errUpstreamRedirect: Helix answered a redirect, which the proxy does not
+// relay (it would lead the caller, with its API key, out of /helix).
+var errUpstreamRedirect = errors.New("broker: Helix answered a redirect")
+
 // route resolves a subject name to its Transport; a nil Transport with a
 // nil error means the subject is well-formed but not held.
 func (p *helixProxy) route(subj string) (*twitchauth.Transport, string, error) {
@@ -224,24 +264,25 @@ func (p *helixProxy) route(subj string) (*twitchauth.Transport, string, error) {
 		}
 		return p.transport("app", prov.AppTokenSource), "the app", nil
 	case "user":
-		if !userIDRE.MatchString(name) && !loginRE.MatchString(name) {
+		ref, ok := parseUserRef(name)
+		if !ok {
 			break
 		}
-		id, ok := p.b.resolveUser(name)
-		if !ok {
-			return nil, "user " + name, nil
+		id, found, hint := p.b.resolveUser(ref)
+		if !found {
+			return nil, hint, nil
 		}
-		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + name, nil
+		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + ref.String(), nil
 	case "intent":
 		if !intentRE.MatchString(name) {
 			break
 		}
 		if _, ok := prov.Intents()[name]; !ok {
-			return nil, "intent " + name, nil
+			return nil, noIntentUser(name), nil
 		}
 		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, nil
 	}
-	return nil, "", errors.New(SubjectHeader + " must be app, user:<id or login> or intent:<name>")
+	return nil, "", errors.New(SubjectHeader + " must be app, user:<user ID>, user:login:<login> or intent:<name>")
 }
 
 // helixCollector exports the transports' counters at scrape time.

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +30,15 @@ const (
 )
 
 // contentSecurityPolicy allows nothing but the broker's own stylesheet and
-// forms posting to itself: the pages need no script.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// forms posting to itself, whose answer may redirect to Twitch's authorize
+// page (authOrigin; browsers apply form-action to a form's redirects too):
+// the pages need no script.
+func contentSecurityPolicy(authOrigin string) string {
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' " + authOrigin + "; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// maxForm bounds the body of the pages' forms.
+const maxForm = 4096
 
 type pages struct {
 	t map[string]*template.Template
@@ -41,7 +47,7 @@ type pages struct {
 func newPages() (*pages, error) {
 	funcs := template.FuncMap{"join": strings.Join}
 	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range []string{"home", "signin", "login", "message"} {
+	for _, name := range []string{"home", "signin", "login", "message", "confirm"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("broker: parsing template %s: %w", name, err)
@@ -55,33 +61,48 @@ func newPages() (*pages, error) {
 type pageData struct {
 	Title    string
 	Operator bool
-	Session  bool
-	Sandbox  bool
-	Links    []Link
+	// Session is true for a signed-in operator (not the loopback-open
+	// sandbox mode's automatic session): the page offers Sign out.
+	Session bool
+	Sandbox bool
+	Links   []Link
+	// CSRF is the operator session's CSRF token, put in every form.
+	CSRF string
 	// message pages
 	Heading, Message, Hint string
 	Link, LinkText         string
 	// sign-in page
-	Scopes []string
-	Intent string
+	Scopes       []string
+	Intent       string
+	IntentHolder string // who the intent points at now, for the operator
 	// home page
-	Accounts []accountView
-	Flash    string
-	FlashErr bool
-	ClientID string
-	Ready    string
-	// CredError explains refused client credentials (home page banner).
-	CredError string
+	Accounts      []accountView
+	Flash         string
+	FlashErr      bool
+	FlashReadyz   bool // the flash ends with a link to /readyz
+	ClientID      string
+	CredError     string // refused client credentials (banner)
+	IntentChanges []intentChangeView
 	// Problems are the grants' troubles: unsaved renewals, unreadable
-	// records (home page banner; see degradation).
+	// records (banner; see degradation).
 	Problems []string
 	// login page
 	LoginError string
+	// confirmation pages
+	Action string
+	Fields []field
+	Button string
+	Danger bool
+	Cancel string
 }
 
+// field is a hidden field of a confirmation form.
+type field struct{ Name, Value string }
+
 type accountView struct {
-	UserID, Login, Scopes, Intents, Expires, Validated, Status string
-	Active                                                     bool
+	UserID, Login, Scopes, Expires, Validated, Status string
+	Intents                                           []string
+	Active                                            bool
 }
 
 func (b *Broker) render(w http.ResponseWriter, status int, name string, d pageData) {
@@ -95,10 +116,11 @@ func (b *Broker) render(w http.ResponseWriter, status int, name string, d pageDa
 }
 
 // securityHeaders adds the headers every page and asset carries.
-func securityHeaders(next http.Handler) http.Handler {
+func (b *Broker) securityHeaders(next http.Handler) http.Handler {
+	csp := contentSecurityPolicy(b.authOrigin())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		// The callback URL carries the authorization code: never send it
@@ -108,18 +130,14 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// operator reports whether the request comes from the operator: a valid
-// session, or a loopback client when OpenOnLoopback is set.
-func (b *Broker) operator(r *http.Request) (ok, viaSession bool) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if _, ok := b.sessions.get(c.Value); ok {
-			return true, true
-		}
+// authOrigin returns the origin of Twitch's authorize page
+// (https://id.twitch.tv, or the sandbox's).
+func (b *Broker) authOrigin() string {
+	u, err := url.Parse(b.twitch.AuthorizeURL("x"))
+	if err != nil || u.Host == "" {
+		return "https://id.twitch.tv"
 	}
-	if b.cfg.OpenOnLoopback && isLoopback(r.RemoteAddr) {
-		return true, false
-	}
-	return false, false
+	return u.Scheme + "://" + u.Host
 }
 
 // loopbackAlias reports whether the request reached the broker under another
@@ -155,47 +173,94 @@ func isLoopback(remoteAddr string) bool {
 }
 
 func (b *Broker) base(r *http.Request) pageData {
-	op, sess := b.operator(r)
-	return pageData{Operator: op, Session: sess, Sandbox: b.cfg.OpenOnLoopback, Links: b.cfg.Links}
+	d := pageData{Sandbox: b.cfg.OpenOnLoopback, Links: b.cfg.Links}
+	if s, ok := b.operator(r); ok {
+		d.Operator, d.Session, d.CSRF = true, s.keyName != loopbackOperator, b.csrfToken(s)
+	}
+	return d
 }
 
 func (b *Broker) handleRoot(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		d := b.base(r)
-		d.Title, d.Heading, d.Message = "Not found", "Page not found", "There is nothing at this address."
-		d.Link, d.LinkText = "/", "Go to the start page"
-		b.render(w, http.StatusNotFound, "message", d)
-		return
-	}
-	if op, _ := b.operator(r); !op {
+	if _, op := b.operator(r); !op {
 		b.handleSignin(w, r)
 		return
 	}
 	b.handleHome(w, r)
 }
 
+// badIntent answers a malformed intent name.
+func (b *Broker) badIntent(w http.ResponseWriter, r *http.Request, name string) {
+	b.messagePage(w, r, http.StatusBadRequest, "Not a valid intent name",
+		fmt.Sprintf("%q is not an intent name: an intent name is 1 to 64 letters, digits, '_', '.' or '-'.", name),
+		"Check the link you were given.")
+}
+
+// intentRefused answers a visitor who asks to connect for an intent: only
+// the operator binds intents.
+func (b *Broker) intentRefused(w http.ResponseWriter, r *http.Request, name string) {
+	d := b.base(r)
+	d.Title, d.Heading = "Only the operator assigns intents", "Only the operator assigns intents"
+	d.Message = fmt.Sprintf("This link asks to connect your Twitch account as %q, a role that this broker's operator assigns. "+
+		"You can connect your own account now; the operator can then assign it that role on the accounts page.", name)
+	d.Hint = "Operator: sign in at /login first, then open this link again."
+	d.Link, d.LinkText = "/signin", "Connect my account"
+	b.render(w, http.StatusForbidden, "message", d)
+}
+
 func (b *Broker) handleSignin(w http.ResponseWriter, r *http.Request) {
 	d := b.base(r)
 	d.Title = "Connect your Twitch account"
 	d.Scopes = b.twitch.Scopes
-	if in := r.URL.Query().Get("intent"); intentRE.MatchString(in) {
+	q := r.URL.Query()
+	if q.Has("intent") {
+		in := q.Get("intent")
+		switch {
+		case !intentRE.MatchString(in):
+			b.badIntent(w, r, in)
+			return
+		case !d.Operator:
+			b.intentRefused(w, r, in)
+			return
+		}
 		d.Intent = in
+		if id, ok := b.provider.Intents()[in]; ok {
+			d.IntentHolder = b.describeUser(id)
+		}
 	}
 	b.render(w, http.StatusOK, "signin", d)
 }
 
-// flashes are the fixed messages the home page shows after an action.
-var flashes = map[string]string{
-	"connected":   "Account connected.",
-	"validated":   "Tokens validated with Twitch.",
-	"refreshed":   "Token refreshed.",
-	"revoked":     "Access revoked and account disconnected.",
-	"failed":      "The action failed; see the broker's log.",
-	"revokefail":  "Twitch did not confirm the revocation; the account is kept. Try again.",
-	"gone":        "That account is no longer connected.",
-	"signedin":    "Signed in.",
-	"lostgrant":   "Twitch refused the refresh token: the user must connect again.",
-	"credentials": "Twitch refused the broker's client credentials; see /readyz.",
+// describeUser names a held user for a page or a log: "login (id N)".
+func (b *Broker) describeUser(id string) string {
+	if a, ok := b.provider.User(id); ok && a.Login != "" {
+		return a.Login + " (id " + id + ")"
+	}
+	return "user " + id
+}
+
+// flash is a fixed message the home page shows after an action.
+type flash struct {
+	text   string
+	err    bool
+	readyz bool // ends with a link to /readyz
+}
+
+var flashes = map[string]flash{
+	"connected":        {text: "Account connected."},
+	"bound":            {text: "Account connected, and the intent now points at it."},
+	"validated":        {text: "Tokens validated with Twitch."},
+	"refreshed":        {text: "Token refreshed."},
+	"revoked":          {text: "Access revoked and account disconnected."},
+	"failed":           {text: "The action failed; see the broker's log.", err: true},
+	"revokefail":       {text: "Twitch did not confirm the revocation; the account is kept. Try again.", err: true},
+	"gone":             {text: "That account is no longer connected.", err: true},
+	"signedin":         {text: "Signed in."},
+	"lostgrant":        {text: "Twitch refused the refresh token: the user must connect again.", err: true},
+	"credentials":      {text: "Twitch refused the broker's client credentials; see", err: true, readyz: true},
+	"intentassigned":   {text: "Intent assigned."},
+	"intentmoved":      {text: "Intent moved."},
+	"intentunassigned": {text: "Intent unassigned."},
+	"intentchanged":    {text: "The intent changed while you were deciding; nothing was done. Look at it again.", err: true},
 }
 
 func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
@@ -206,9 +271,8 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 		d.CredError = err.Error()
 	}
 	d.Problems = degradation(b.health(r.Context()))
-	if f := r.URL.Query().Get("done"); flashes[f] != "" {
-		d.Flash = flashes[f]
-		d.FlashErr = slices.Contains([]string{"failed", "revokefail", "gone", "lostgrant", "credentials"}, f)
+	if f, ok := flashes[r.URL.Query().Get("done")]; ok {
+		d.Flash, d.FlashErr, d.FlashReadyz = f.text, f.err, f.readyz
 	}
 	now := b.now()
 	for _, a := range b.provider.Users() {
@@ -218,7 +282,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 		v := accountView{
 			UserID: a.UserID, Login: a.Login, Scopes: strings.Join(a.Scopes, " "),
-			Intents: strings.Join(a.Intents, ", "), Status: st, Active: st == store.StatusActive,
+			Intents: a.Intents, Status: st, Active: st == store.StatusActive,
 			Expires: "unknown", Validated: "never",
 		}
 		if v.Scopes == "" {
@@ -236,6 +300,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Accounts = append(d.Accounts, v)
 	}
+	d.IntentChanges = b.intentViews(now)
 	b.render(w, http.StatusOK, "home", d)
 }
 
@@ -253,8 +318,10 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-// handleAuthorize starts a sign-in: a new single-use state, kept in an
-// HttpOnly cookie, and a redirect to Twitch's consent page.
+// handleAuthorize (GET) starts a sign-in that connects the visitor's own
+// account. A link with ?intent= (how intents were bound before) leads to
+// the sign-in page, which offers the operator the intent sign-in and tells
+// anyone else that the operator assigns intents.
 func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if b.loopbackAlias(r) {
 		// Opened as 127.0.0.1 while the redirect URI says localhost (or the
@@ -262,30 +329,70 @@ func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, b.cfg.PublicURL+r.URL.RequestURI(), http.StatusFound)
 		return
 	}
-	intent := r.URL.Query().Get("intent")
-	if intent != "" && !intentRE.MatchString(intent) {
-		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The intent name is not valid.", "")
+	q := r.URL.Query()
+	if q.Has("intent") {
+		in := q.Get("intent")
+		if !intentRE.MatchString(in) {
+			b.badIntent(w, r, in)
+			return
+		}
+		http.Redirect(w, r, "/signin?intent="+url.QueryEscape(in), http.StatusSeeOther)
 		return
 	}
-	state := b.states.issue(intent)
-	if state == "" {
-		b.messagePage(w, r, http.StatusServiceUnavailable, "Too many sign-ins", "Too many sign-ins are in progress. Try again in a few minutes.", "")
-		return
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: stateCookie, Value: state, Path: "/callback",
-		MaxAge: int(b.cfg.StateTTL / time.Second), HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode,
-	})
 	var opts []twitchauth.AuthOption
-	if r.URL.Query().Get("force_verify") == "true" {
+	if q.Get("force_verify") == "true" {
 		opts = append(opts, twitchauth.ForceVerify())
 	}
+	b.startSignIn(w, r, "", "", opts...)
+}
+
+// handleAuthorizePost is the sign-in page's form: without an intent it
+// starts a visitor's sign-in; with one it needs the operator's session and
+// its CSRF token, and the state then carries the intent and the operator.
+// Twitch is asked to show its consent page even to a user who consented
+// before (force_verify), so that the operator sees which account signs in.
+func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "")
+		return
+	}
+	in := r.PostForm.Get("intent")
+	if in == "" {
+		b.startSignIn(w, r, "", "")
+		return
+	}
+	if !intentRE.MatchString(in) {
+		b.badIntent(w, r, in)
+		return
+	}
+	s, ok := b.operator(r)
+	if !ok {
+		b.intentRefused(w, r, in)
+		return
+	}
+	if !b.checkCSRF(r, s) {
+		b.staleForm(w, r)
+		return
+	}
+	b.startSignIn(w, r, in, s.keyName, twitchauth.ForceVerify())
+}
+
+// startSignIn sets the signed state cookie and redirects to Twitch.
+func (b *Broker) startSignIn(w http.ResponseWriter, r *http.Request, intent, by string, opts ...twitchauth.AuthOption) {
+	state, cookie := b.issueState(intent, by)
+	http.SetCookie(w, &http.Cookie{
+		Name: stateCookie, Value: cookie, Path: "/callback",
+		MaxAge: int(b.cfg.StateTTL / time.Second), HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode,
+	})
 	http.Redirect(w, r, b.twitch.AuthorizeURL(state, opts...), http.StatusFound)
 }
 
 // handleCallback completes a sign-in: the state must be the one issued to
 // this browser (cookie), unused and not expired; then the code is exchanged
-// and the grant stored.
+// and the grant stored. A sign-in never moves an intent: one the operator
+// started binds its intent only if the intent points at nobody (or already
+// at this user).
 func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/callback", MaxAge: -1,
@@ -298,13 +405,13 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(stateCookie); err == nil {
 		cookie = c.Value
 	}
-	pending, res := b.states.take(q.Get("state"), cookie)
+	st, res := b.checkState(q.Get("state"), cookie)
 	switch res {
 	case stateUnknown, stateExpired:
 		b.metrics.logins.WithLabelValues("bad_state").Inc()
 		b.messagePage(w, r, http.StatusBadRequest, "This sign-in link has expired",
-			"The sign-in was already completed, took longer than 10 minutes, or did not start here.",
-			"Start again: sign-ins must finish within 10 minutes, and each link works once.")
+			"The sign-in was already completed, took longer than 10 minutes, or was started in another browser.",
+			"Start again: sign-ins must finish within 10 minutes, in the browser that started them, and each link works once.")
 		return
 	case stateNotBound:
 		b.metrics.logins.WithLabelValues("bad_state").Inc()
@@ -326,25 +433,67 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 		b.loginFailed(w, r, twitchauth.ErrInvalidCode)
 		return
 	}
-	var intents []string
-	if pending.intent != "" {
-		intents = []string{pending.intent}
-	}
-	tok, err := b.provider.AddUserFromCode(r.Context(), code, intents...)
+	tok, err := b.provider.AddUserFromCode(r.Context(), code)
 	if err != nil {
 		b.loginFailed(w, r, err)
 		return
 	}
 	b.metrics.logins.WithLabelValues("ok").Inc()
-	b.log.Info("account connected", "user_id", tok.UserID, "login", tok.Login, "scopes", tok.Scopes, "intent", pending.intent)
-	if op, _ := b.operator(r); op {
-		http.Redirect(w, r, "/?done=connected", http.StatusSeeOther)
+	b.log.Info("account connected", "user_id", tok.UserID, "login", tok.Login, "scopes", tok.Scopes)
+
+	done := "connected"
+	if st.Intent != "" && st.By != "" {
+		holder, bound := b.provider.Intents()[st.Intent]
+		switch {
+		case bound && holder == tok.UserID:
+		case !bound:
+			if err := b.changeIntent(r, st.Intent, "", tok.UserID, st.By, "sign-in"); err != nil {
+				if !errors.Is(err, twitchauth.ErrIntentChanged) {
+					b.log.Warn("binding an intent after a sign-in failed", "intent", st.Intent, "user_id", tok.UserID, "err", err)
+				}
+				holder, bound = b.provider.Intents()[st.Intent]
+				if !bound {
+					b.messagePage(w, r, http.StatusBadGateway, "Connected, but the intent was not assigned",
+						tok.Login+" is connected; assigning it the intent "+st.Intent+" failed.", "Assign it from the accounts page.")
+					return
+				}
+				b.intentKept(w, r, st.Intent, holder, tok)
+				return
+			}
+			done = "bound"
+		default:
+			b.intentKept(w, r, st.Intent, holder, tok)
+			return
+		}
+	}
+	if _, op := b.operator(r); op {
+		http.Redirect(w, r, "/?done="+done, http.StatusSeeOther)
 		return
 	}
 	d := b.base(r)
 	d.Title, d.Heading = "Connected", "Connected as "+tok.Login
 	d.Message = "Your Twitch account is connected. You can close this page."
 	d.Hint = "To disconnect it later, remove the app under Settings → Connections on Twitch."
+	if st.By != "" {
+		// The operator's sign-in; the session cookie (SameSite=Strict) is
+		// not sent on Twitch's redirect, but is on a click from here.
+		d.Message = flashes[done].text
+		d.Hint = ""
+		d.Link, d.LinkText = "/", "Back to the accounts"
+	}
+	b.render(w, http.StatusOK, "message", d)
+}
+
+// intentKept tells the operator that a sign-in for an intent connected
+// another user than the one it points at, and offers the explicit move.
+func (b *Broker) intentKept(w http.ResponseWriter, r *http.Request, intent, holder string, tok *twitchauth.Token) {
+	d := b.base(r)
+	d.Title, d.Heading = "Connected", "Connected as "+tok.Login
+	d.Message = fmt.Sprintf("Intent %q still points at %s: a sign-in never moves an intent. %s is connected without it.",
+		intent, b.describeUser(holder), tok.Login)
+	d.Hint = "If " + tok.Login + " should act as " + intent + ", move the intent explicitly."
+	d.Link = "/intents/assign?" + url.Values{"intent": {intent}, "user": {tok.UserID}}.Encode()
+	d.LinkText = "Move " + intent + " to " + tok.Login + "…"
 	b.render(w, http.StatusOK, "message", d)
 }
 
@@ -388,18 +537,49 @@ func (b *Broker) messagePage(w http.ResponseWriter, r *http.Request, status int,
 	b.render(w, status, "message", d)
 }
 
-// operatorOnly guards the operator's pages and actions.
-func (b *Broker) operatorOnly(h http.HandlerFunc) http.HandlerFunc {
+// staleForm answers an operator's form without its CSRF token.
+func (b *Broker) staleForm(w http.ResponseWriter, r *http.Request) {
+	b.messagePage(w, r, http.StatusForbidden, "Form refused",
+		"This form was not sent from this broker's page in your signed-in browser (or the page is older than your session), so it was refused.",
+		"Reload the page and try again.")
+}
+
+// operatorOnly guards the operator's pages (GET): others are sent to /login.
+func (b *Broker) operatorOnly(h func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if op, _ := b.operator(r); !op {
-			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/login", http.StatusSeeOther)
-				return
-			}
-			b.messagePage(w, r, http.StatusUnauthorized, "Sign in first", "This action is for the broker's operator.", "Sign in with an admin API key at /login.")
+		s, ok := b.operator(r)
+		if !ok {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		h(w, r)
+		h(w, r, s)
+	}
+}
+
+// operatorPost guards the operator's actions (POST): the session cookie and
+// its CSRF token in the form, also on loopback (401 without a session, 403
+// without the token).
+func (b *Broker) operatorPost(h func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := b.operator(r)
+		if !ok {
+			hint := "Sign in with an admin API key at /login."
+			if b.cfg.OpenOnLoopback {
+				hint = "Open the broker's pages in a browser on this machine (they sign it in), or sign in at /login; scripts use the token API with an API key."
+			}
+			b.messagePage(w, r, http.StatusUnauthorized, "Sign in first", "This action is for the broker's operator.", hint)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "")
+			return
+		}
+		if !b.checkCSRF(r, s) {
+			b.staleForm(w, r)
+			return
+		}
+		h(w, r, s)
 	}
 }
 
@@ -412,13 +592,13 @@ func (b *Broker) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 // handleLogin signs the operator in with an admin API key, once; the browser
 // then holds only a random session ID in an HttpOnly cookie.
 func (b *Broker) handleLogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "")
 		return
 	}
 	key, ok := b.keys.Lookup(strings.TrimSpace(r.PostForm.Get("key")))
-	if !ok || !key.Has(PermAdmin) {
+	if !ok || !allowed(key, PermAdmin) {
 		b.log.Warn("operator sign-in refused", "remote", r.RemoteAddr)
 		d := b.base(r)
 		d.Title = "Operator sign-in"
@@ -426,34 +606,71 @@ func (b *Broker) handleLogin(w http.ResponseWriter, r *http.Request) {
 		b.render(w, http.StatusUnauthorized, "login", d)
 		return
 	}
-	id := b.sessions.create(key.Name)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/",
-		MaxAge: int(b.cfg.SessionTTL / time.Second), HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteStrictMode})
+	b.startSession(w, nil, key.Name)
 	b.log.Info("operator signed in", "key", key.Name)
 	http.Redirect(w, r, "/?done=signedin", http.StatusSeeOther)
 }
 
 func (b *Broker) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		b.sessions.delete(c.Value)
+	if s, ok := b.operator(r); ok {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if r.ParseForm() != nil || !b.checkCSRF(r, s) {
+			b.staleForm(w, r)
+			return
+		}
+		b.sessions.delete(s.id)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
-// handleAccountAction runs validate, refresh or revoke for one account from
-// the home page's buttons.
-func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request) {
+// accountParam reads the {id} of an account route: a held user's ID. It
+// answers the page itself when not.
+func (b *Broker) accountParam(w http.ResponseWriter, r *http.Request) (twitchauth.Account, bool) {
 	id := r.PathValue("id")
 	if !userIDRE.MatchString(id) {
-		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "Unknown account.", "")
+		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
+		return twitchauth.Account{}, false
+	}
+	a, held := b.provider.User(id)
+	if !held {
+		b.messagePage(w, r, http.StatusNotFound, "No such account", "No account with ID "+id+" is connected.", "")
+		return twitchauth.Account{}, false
+	}
+	return a, true
+}
+
+// handleRevokeConfirm asks the operator to confirm Revoke & disconnect.
+func (b *Broker) handleRevokeConfirm(w http.ResponseWriter, r *http.Request, s session) {
+	a, ok := b.accountParam(w, r)
+	if !ok {
+		return
+	}
+	d := b.base(r)
+	d.Title, d.Heading = "Revoke and disconnect?", "Revoke and disconnect "+a.Login+"?"
+	d.Message = "The broker revokes " + a.Login + "'s tokens at Twitch and forgets the grant. Services asking for this user get 404 until the user connects again."
+	if len(a.Intents) > 0 {
+		d.Message += " The intents " + strings.Join(a.Intents, ", ") + " then point at nobody."
+	}
+	d.Action = "/accounts/" + a.UserID + "/revoke"
+	d.Button, d.Danger, d.Cancel = "Revoke & disconnect", true, "/"
+	b.render(w, http.StatusOK, "confirm", d)
+}
+
+// handleAccountAction runs validate, refresh or revoke for one account from
+// the home page's buttons.
+func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	if !userIDRE.MatchString(id) {
+		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return
 	}
 	_, held := b.provider.User(id)
 	done := "gone"
+	action := r.PathValue("action")
 	if held {
-		switch r.PathValue("action") {
+		switch action {
 		case "validate":
 			res := b.provider.Validate(r.Context(), store.UserKey(id))
 			b.metrics.validated([]twitchauth.ValidationResult{res})
@@ -477,28 +694,39 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request) {
 			}
 		case "revoke":
 			done = "revoked"
-			actor := "loopback"
-			if c, err := r.Cookie(sessionCookie); err == nil {
-				if s, ok := b.sessions.get(c.Value); ok {
-					actor = s.keyName
-				}
-			}
-			if err := b.removeUser(r, id, "web", actor); err != nil {
+			if err := b.removeUser(r, id, "web", s.keyName); err != nil {
 				done = "revokefail"
 			}
 		default:
-			b.messagePage(w, r, http.StatusNotFound, "Not found", "Unknown action.", "")
+			b.messagePage(w, r, http.StatusNotFound, "Not found", "Unknown action "+action+": use validate, refresh or revoke.", "")
 			return
 		}
 	}
 	http.Redirect(w, r, "/?done="+done, http.StatusSeeOther)
 }
 
+// staticHandler serves the embedded assets; it never lists a directory.
 func staticHandler() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	fsrv := http.FileServerFS(sub)
+	fsrv := http.FileServerFS(noDirs{sub})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})
+}
+
+// noDirs is a file system whose directories do not exist, so that
+// http.FileServer answers 404 instead of a listing.
+type noDirs struct{ fsys fs.FS }
+
+func (n noDirs) Open(name string) (fs.File, error) {
+	f, err := n.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
 }

@@ -70,20 +70,28 @@ func TestOperatorPagesNeedAnAdminSession(t *testing.T) {
 	if text := body(t, resp); !strings.Contains(text, `id="account-`+u.ID+`"`) {
 		t.Fatalf("operator home lacks the account: %s", text)
 	}
+	// Without the session's CSRF token, an action is refused.
+	if resp := post("/accounts/"+u.ID+"/refresh", nil, ""); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("refresh without the CSRF token: %d", resp.StatusCode)
+	}
+	if resp := post("/accounts/"+u.ID+"/refresh", url.Values{"csrf": {"bm90LXRoZS10b2tlbg"}}, ""); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("refresh with a wrong CSRF token: %d", resp.StatusCode)
+	}
+	tok := url.Values{"csrf": {e.csrf(c)}}
 	// A cross-site form cannot revoke, even with the session.
-	if resp := post("/accounts/"+u.ID+"/revoke", nil, "https://evil.example"); resp.StatusCode != http.StatusForbidden {
+	if resp := post("/accounts/"+u.ID+"/revoke", tok, "https://evil.example"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site revoke: %d", resp.StatusCode)
 	}
-	if resp := post("/accounts/"+u.ID+"/refresh", nil, ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?done=refreshed" {
+	if resp := post("/accounts/"+u.ID+"/refresh", tok, ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?done=refreshed" {
 		t.Fatalf("refresh: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp := post("/accounts/"+u.ID+"/revoke", nil, ""); resp.Header.Get("Location") != "/?done=revoked" {
+	if resp := post("/accounts/"+u.ID+"/revoke", tok, ""); resp.Header.Get("Location") != "/?done=revoked" {
 		t.Fatalf("revoke: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if n := len(e.b.Provider().Users()); n != 0 {
 		t.Fatalf("%d users after revoke", n)
 	}
-	post("/logout", nil, "")
+	post("/logout", tok, "")
 	resp, _ = c.Get(e.srv.URL + "/")
 	if text := body(t, resp); strings.Contains(text, "Connected accounts") {
 		t.Fatal("still an operator after logout")

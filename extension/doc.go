@@ -2,7 +2,7 @@
 // extension backend service (EBS) with net/http middleware.
 //
 // Twitch hands every extension front end a JWT (onAuthorized's auth.token),
-// signed with HS256 using one of the extension's shared secrets. The front end
+// signed with HS256 (docs/protocol.md#extensions) using one of the extension's shared secrets. The front end
 // sends it to the EBS, usually as "Authorization: Bearer <jwt>" or in an
 // "x-extension-jwt" header. The EBS verifies it with [Verifier], reads the
 // typed [Claims], and may call Twitch itself with a short-lived backend JWT

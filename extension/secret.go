@@ -20,7 +20,7 @@ import (
 //
 // A secret verifies tokens from Active (minus the verifier's leeway) until
 // Expires; a zero Active means "since always", a zero Expires "never".
-// Creating a new secret on Twitch leaves the old one valid for about an hour.
+// Creating a new secret on Twitch leaves the old one valid for about an hour (docs/protocol.md#extensions).
 //
 // Secret's String, GoString and LogValue never reveal the key.
 type Secret struct {

@@ -2,7 +2,9 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/internal/cli/serve"
+	"github.com/twitchauth/twitchauth/internal/pgtest"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -250,4 +254,74 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	t.Logf("leak check: %d secrets against %d texts (%d log lines, %d URLs, %d error messages): no leak",
 		len(secrets), len(texts), strings.Count(logs.String(), "\n"), len(rs.urls)+len(brokerURLs), len(errs))
+}
+
+// leakDBPassword is the database password of TestNoDSNPasswordLeaks.
+const leakDBPassword = "LEAKSUITE-db-password-9f8e7d6c"
+
+// runServe runs `twitchauth serve` in this process with flags until it logs
+// its listening line (then stops it) or fails, and returns what it printed
+// (banner, logs at debug level) and its error.
+func runServe(t *testing.T, sandbox bool, env map[string]string, flags map[string][]string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out := newLockedBuffer()
+	flags["listen"] = []string{"127.0.0.1:0"}
+	flags["log_level"] = []string{"debug"}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve.Run(ctx, &serve.Options{Sandbox: sandbox, SandboxListen: "127.0.0.1:0", Flags: flags,
+			Getenv: func(k string) string { return env[k] }, Stdout: out, Stderr: out})
+	}()
+	for {
+		select {
+		case err := <-done:
+			return out.String(), err
+		case <-time.After(20 * time.Millisecond):
+		}
+		if strings.Contains(out.String(), "broker listening") {
+			cancel()
+			err := <-done
+			return out.String(), err
+		}
+	}
+}
+
+// TestNoDSNPasswordLeaks runs `twitchauth serve` on a PostgreSQL store named
+// by a URL carrying a password — in the userinfo and as a password=
+// parameter — and on an unreachable one, and scans everything it prints
+// (banner, logs at debug level, errors): the password never appears. Before
+// the fix the "broker listening" line logged the URL with its password.
+func TestNoDSNPasswordLeaks(t *testing.T) {
+	dbURL := pgtest.Start(t)
+	key, _ := store.GenerateKey()
+	t.Setenv(store.EnvEncryptionKey, store.EncodeKey(key))
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withUser := *u
+	withUser.User = url.UserPassword(u.User.Username(), leakDBPassword) // trust authentication ignores it
+	withParam := *u
+	q := withParam.Query()
+	q.Set("password", leakDBPassword)
+	withParam.RawQuery = q.Encode()
+	env := map[string]string{"HOME": t.TempDir()}
+	for _, dsn := range []string{withUser.String(), withParam.String()} {
+		out, err := runServe(t, true, env, map[string][]string{"store": {dsn}})
+		if err != nil || !strings.Contains(out, "broker listening") || !strings.Contains(out, "xxxxx") {
+			t.Errorf("serve: %v; its output lacks the listening line or the redacted store:\n%s", err, out)
+		}
+		if strings.Contains(out, leakDBPassword) {
+			t.Errorf("serve --store %s prints the database password:\n%s", strings.ReplaceAll(dsn, leakDBPassword, "<password>"), out)
+		}
+	}
+	// An unreachable server: the error is printed, the password is not.
+	bad := fmt.Sprintf("postgres://twitchauth:%s@127.0.0.1:1/db?connect_timeout=2", leakDBPassword)
+	out, err := runServe(t, false, map[string]string{"HOME": t.TempDir(), "TWITCH_CLIENT_ID": "x", "TWITCH_CLIENT_SECRET": "y"},
+		map[string][]string{"store": {bad}})
+	if err == nil || strings.Contains(out+err.Error(), leakDBPassword) || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("serve on an unreachable database: %v\n%s", err, out)
+	}
 }

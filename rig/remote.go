@@ -173,3 +173,32 @@ func (b *remoteBackend) users(ctx context.Context) ([]twitchtest.User, error) {
 }
 
 func (b *remoteBackend) helix() http.Handler { return b.proxy }
+
+// exhaust calls the sandbox's POST /_sandbox/ratelimit/exhaust (loopback
+// only), whose shapes twitchtest's doc.go gives.
+func (b *remoteBackend) exhaust(ctx context.Context, hb twitchtest.HelixBucket) (twitchtest.RateLimitState, error) {
+	body, _ := json.Marshal(map[string]string{"client_id": hb.ClientID, "user_id": hb.UserID, "opaque_user_id": hb.OpaqueUserID})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base.String()+"/_sandbox/ratelimit/exhaust", bytes.NewReader(body))
+	if err != nil {
+		return twitchtest.RateLimitState{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return twitchtest.RateLimitState{}, fmt.Errorf("reaching the sandbox: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Limit     int    `json:"limit"`
+		Remaining int    `json:"remaining"`
+		Reset     int64  `json:"reset"`
+		Message   string `json:"message"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil || (resp.StatusCode == http.StatusOK && out.Reset == 0) {
+		return twitchtest.RateLimitState{}, fmt.Errorf("the sandbox's rate-limit endpoint answered %d with an unexpected body", resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return twitchtest.RateLimitState{}, fmt.Errorf("the sandbox's rate-limit endpoint answered %d: %s", resp.StatusCode, out.Message)
+	}
+	return twitchtest.RateLimitState{Limit: out.Limit, Remaining: out.Remaining, Reset: time.Unix(out.Reset, 0)}, nil
+}

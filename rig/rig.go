@@ -33,16 +33,13 @@ const (
 	DefaultKeepAlive = 15 * time.Second
 )
 
-// Limits Twitch documents for extensions, enforced by the rig.
+// Limits for extensions (docs/protocol.md#extensions), enforced by the rig.
 const (
 	// MaxPubSubMessage is the largest Extension PubSub message: 5 KB.
 	MaxPubSubMessage = 5 * 1024
 	// MaxConfigSegment is the largest configuration segment content: 5 KB.
 	MaxConfigSegment = 5 * 1024
 )
-
-// maxExhaustRequests bounds the requests of one /api/exhaust call.
-const maxExhaustRequests = 1000
 
 // Config configures a Rig.
 type Config struct {
@@ -524,19 +521,25 @@ type exhaustRequest struct {
 	OpaqueUserID string `json:"opaque_user_id"`
 }
 
-// exhaustResponse reports the burn.
+// exhaustResponse reports the exhausted bucket: what the viewer's next
+// Helix call answers and when the bucket is full again.
 type exhaustResponse struct {
-	Requests  int    `json:"requests"`
 	Exhausted bool   `json:"exhausted"`
 	Status    int    `json:"status"`
 	Limit     string `json:"ratelimit_limit,omitempty"`
 	Reset     string `json:"ratelimit_reset,omitempty"`
+	// ResetAt is Ratelimit-Reset as RFC 3339.
+	ResetAt string `json:"reset_at,omitempty"`
 }
 
 var opaqueRE = regexp.MustCompile(`^[UA][A-Za-z0-9]{1,64}$`)
 
-// apiExhaust empties the viewer's Helix bucket at the sandbox by calling
-// GET /helix/users with a Helix JWT of that viewer until Helix answers 429.
+// apiExhaust empties the viewer's Helix bucket at the sandbox and holds it
+// empty until its reset (twitchtest's ExhaustRateLimit), then checks with
+// one GET /helix/users, with a Helix JWT of that viewer, that Helix
+// answers 429 and reports that reset. Holding the bucket makes the demo
+// independent of timing: the bucket's continuous refill would otherwise
+// let a call through a couple of seconds later.
 func (r *Rig) apiExhaust(w http.ResponseWriter, req *http.Request) {
 	var er exhaustRequest
 	if !readJSON(w, req, &er) {
@@ -551,40 +554,37 @@ func (r *Rig) apiExhaust(w http.ResponseWriter, req *http.Request) {
 		r.sandboxError(w, err)
 		return
 	}
+	st, err := r.b.exhaust(req.Context(), twitchtest.HelixBucket{ClientID: ids.ClientID, OpaqueUserID: er.OpaqueUserID})
+	if err != nil {
+		r.sandboxError(w, fmt.Errorf("exhausting the bucket: %w", err))
+		return
+	}
 	tok, err := r.b.mintHelixJWT(req.Context(), twitchtest.HelixJWTOptions{ClientID: ids.ClientID, OpaqueUserID: er.OpaqueUserID, TTL: time.Minute})
 	if err != nil {
 		r.sandboxError(w, fmt.Errorf("minting the Helix JWT: %w", err))
 		return
 	}
-	h := r.b.helix()
-	out := exhaustResponse{}
-	for out.Requests < maxExhaustRequests {
-		if err := req.Context().Err(); err != nil {
-			return
-		}
-		hr, err := http.NewRequestWithContext(req.Context(), http.MethodGet, "/helix/users?id="+url.QueryEscape(ids.Channel.ID), nil)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		hr.Header.Set("Authorization", "Extension "+tok)
-		hr.Header.Set("Client-Id", ids.ClientID)
-		rec := newRecorder()
-		h.ServeHTTP(rec, hr)
-		out.Requests++
-		out.Status = rec.status
-		out.Limit = rec.header.Get("Ratelimit-Limit")
-		out.Reset = rec.header.Get("Ratelimit-Reset")
-		if rec.status == http.StatusTooManyRequests {
-			out.Exhausted = true
-			break
-		}
-		if rec.status != http.StatusOK {
-			writeError(w, http.StatusBadGateway, fmt.Sprintf("the sandbox's Helix answered %d: %s", rec.status, strings.TrimSpace(rec.body.String())))
-			return
-		}
+	hr, err := http.NewRequestWithContext(req.Context(), http.MethodGet, "/helix/users?id="+url.QueryEscape(ids.Channel.ID), nil)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
 	}
-	r.log.Info("rig: viewer's Helix bucket burned", "opaque_user_id", er.OpaqueUserID, "requests", out.Requests, "exhausted", out.Exhausted)
+	hr.Header.Set("Authorization", "Extension "+tok)
+	hr.Header.Set("Client-Id", ids.ClientID)
+	rec := newRecorder()
+	r.b.helix().ServeHTTP(rec, hr)
+	out := exhaustResponse{
+		Exhausted: rec.status == http.StatusTooManyRequests,
+		Status:    rec.status,
+		Limit:     rec.header.Get("Ratelimit-Limit"),
+		Reset:     rec.header.Get("Ratelimit-Reset"),
+		ResetAt:   st.Reset.UTC().Format(time.RFC3339),
+	}
+	if !out.Exhausted {
+		writeError(w, http.StatusBadGateway, fmt.Sprintf("the sandbox's Helix answered %d after the bucket was exhausted: %s", rec.status, strings.TrimSpace(rec.body.String())))
+		return
+	}
+	r.log.Info("rig: viewer's Helix bucket exhausted", "opaque_user_id", er.OpaqueUserID, "reset", out.ResetAt)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -570,27 +572,33 @@ func TestConfiguration(t *testing.T) {
 	if resp, _ := e.do(t, "PUT", "/api/config", "", map[string]string{"segment": "viewer"}); resp.StatusCode != 400 {
 		t.Errorf("unknown segment: %d", resp.StatusCode)
 	}
-	resp, b = e.do(t, "GET", "/api/config", "", nil)
+	_, b = e.do(t, "GET", "/api/config", "", nil)
 	if !strings.Contains(string(b), "purple") || !strings.Contains(string(b), `"global":null`) {
 		t.Errorf("config after: %s", b)
 	}
 }
 
+// TestExhaust: Exhaust leaves the viewer's bucket empty until the reset it
+// reports (not refilled a point at a time in between), other viewers
+// untouched, and full again at the reset.
 func TestExhaust(t *testing.T) {
-	e := newEnv(t, twitchtest.WithExtensionViewerRateLimit(5, time.Minute))
+	clk := &testClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e := newEnv(t, twitchtest.WithClock(clk.Now), twitchtest.WithExtensionViewerRateLimit(30, time.Minute))
 	vw := e.auth(t, map[string]any{"viewer": "viewer"})
 	other := e.auth(t, map[string]any{"viewer": "moderator"})
 	resp, b := e.do(t, "POST", "/api/exhaust", "", map[string]string{"opaque_user_id": vw.UserID})
 	var out struct {
-		Requests  int    `json:"requests"`
 		Exhausted bool   `json:"exhausted"`
 		Status    int    `json:"status"`
+		Limit     string `json:"ratelimit_limit"`
 		Reset     string `json:"ratelimit_reset"`
+		ResetAt   string `json:"reset_at"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("exhaust: %d %s", resp.StatusCode, b)
 	}
-	if !out.Exhausted || out.Requests != 6 || out.Status != 429 || out.Reset == "" {
+	wantReset := clk.Now().Add(time.Minute)
+	if !out.Exhausted || out.Status != 429 || out.Limit != "30" || out.Reset != fmt.Sprint(wantReset.Unix()) || out.ResetAt != "2025-03-01T12:01:00Z" {
 		t.Errorf("exhaust: %+v", out)
 	}
 	helix := func(a authResp) int {
@@ -610,14 +618,41 @@ func TestExhaust(t *testing.T) {
 	if got := helix(other); got != 200 {
 		t.Errorf("another viewer: %d, want 200", got)
 	}
+	clk.Add(30 * time.Second) // 15 points' worth of refill: still held
+	if got := helix(vw); got != 429 {
+		t.Errorf("half-way to the reset: %d, want 429", got)
+	}
+	clk.Add(30 * time.Second)
+	vw = e.auth(t, map[string]any{"viewer": "viewer"}) // the same viewer, a token not yet expired
+	if got := helix(vw); got != 200 {
+		t.Errorf("at the reset: %d, want 200", got)
+	}
 	if resp, _ := e.do(t, "POST", "/api/exhaust", "", map[string]string{"opaque_user_id": "bad id"}); resp.StatusCode != 400 {
 		t.Errorf("bad opaque ID: %d", resp.StatusCode)
 	}
 }
 
+// testClock is a settable clock for twitchtest.WithClock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 func TestRemoteSandbox(t *testing.T) {
 	sb := twitchtest.NewServer(t)
-	r, err := rig.New(rig.Config{Files: testFiles(), SandboxURL: sb.URL()})
+	r, err := rig.New(rig.Config{Files: testFiles(), SandboxURL: sb.URL(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,6 +677,11 @@ func TestRemoteSandbox(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"login":"broadcaster"`) {
 		t.Errorf("remote Helix: %d %s", resp.StatusCode, b)
+	}
+	// Exhaust through the sandbox's HTTP endpoint.
+	resp, b = e.do(t, "POST", "/api/exhaust", "", map[string]string{"opaque_user_id": a.UserID})
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"exhausted":true`) {
+		t.Errorf("remote exhaust: %d %s", resp.StatusCode, b)
 	}
 	ex := e.auth(t, map[string]any{"viewer": "viewer", "expired": true})
 	if time.UnixMilli(ex.ExpiresAt).After(time.Now()) {

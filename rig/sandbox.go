@@ -17,6 +17,8 @@ type backend interface {
 	mintHelixJWT(ctx context.Context, o twitchtest.HelixJWTOptions) (string, error)
 	// helix serves /helix/... requests (paths as the sandbox has them).
 	helix() http.Handler
+	// exhaust holds a Helix bucket empty until its reset.
+	exhaust(ctx context.Context, b twitchtest.HelixBucket) (twitchtest.RateLimitState, error)
 }
 
 // localBackend is a sandbox in the same process.
@@ -37,3 +39,7 @@ func (b localBackend) mintHelixJWT(_ context.Context, o twitchtest.HelixJWTOptio
 }
 
 func (b localBackend) helix() http.Handler { return b.s.Handler() }
+
+func (b localBackend) exhaust(_ context.Context, hb twitchtest.HelixBucket) (twitchtest.RateLimitState, error) {
+	return b.s.ExhaustRateLimit(hb)
+}

@@ -1,6 +1,7 @@
 package twitchtest
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -44,7 +45,8 @@ type consentRequest struct {
 	ExpiresAt time.Time
 }
 
-// consentCookie remembers the user signed in through the consent form.
+// consentCookie remembers the user signed in through the consent form
+// (or the activation page), as twitch.tv's session does.
 const consentCookie = "twitchtest_login"
 
 // consentLifetime bounds how long a consent page can be submitted.
@@ -53,11 +55,60 @@ const consentLifetime = 10 * time.Minute
 const (
 	deniedError       = "access_denied"
 	deniedDescription = "The user denied you access"
+	// mismatchError and mismatchDescription are what Twitch redirects with
+	// when redirect_uri is not registered (docs/protocol.md#authorize).
+	mismatchError       = "redirect_mismatch"
+	mismatchDescription = "Parameter redirect_uri does not match registered URI"
 )
 
-// parseAuthorize validates the query of an authorization request. Errors are
-// pages: nothing is redirected unless client and redirect_uri are valid.
-func (s *Server) parseAuthorize(q url.Values) (*authzRequest, *pageError) {
+// AuthorizeError is an authorization request the sandbox refused by
+// sending the browser back to the application, as Twitch does when
+// redirect_uri is missing or not registered: the browser goes to the
+// client's first registered redirect URI with error, error_description and
+// state in the query (twitchdev/issues#762; see doc.go). Authorize and Deny
+// return it together with that URL. Requests refused without a usable
+// redirect URI return an error page's text instead.
+type AuthorizeError struct {
+	// Code is the OAuth error code: "redirect_mismatch".
+	Code string
+	// Description is Twitch's error_description.
+	Description string
+	// Redirect is where the browser is sent.
+	Redirect *url.URL
+}
+
+func (e *AuthorizeError) Error() string {
+	return fmt.Sprintf("twitchtest: authorize refused: %s: %s (browser sent to %s://%s%s)", e.Code, e.Description, e.Redirect.Scheme, e.Redirect.Host, e.Redirect.Path)
+}
+
+// redirectError builds the AuthorizeError of code for client c, or nil
+// when c has no registered redirect URI that can take it.
+func redirectError(c Client, code, description, state string) *AuthorizeError {
+	if len(c.RedirectURIs) == 0 {
+		return nil
+	}
+	u, err := url.Parse(c.RedirectURIs[0])
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return nil
+	}
+	q := u.Query()
+	q.Set("error", code)
+	q.Set("error_description", description)
+	if state != "" {
+		q.Set("state", state)
+	}
+	u.RawQuery = q.Encode()
+	u.Fragment, u.RawFragment = "", ""
+	return &AuthorizeError{Code: code, Description: description, Redirect: u}
+}
+
+// parseAuthorize validates the query of an authorization request. The
+// error is an *AuthorizeError when the browser is to be redirected to the
+// application (redirect_uri not registered) and a *pageError when the
+// sandbox shows the refusal itself: without a known client there is no
+// trusted redirect URI, and Twitch answers scope and parameter errors with
+// a 400 of its own rather than a redirect (see doc.go).
+func (s *Server) parseAuthorize(q url.Values) (*authzRequest, error) {
 	id := q.Get("client_id")
 	if id == "" {
 		return nil, &pageError{Status: http.StatusBadRequest, Title: "Missing client_id", Message: "The authorization request has no client_id parameter."}
@@ -66,16 +117,19 @@ func (s *Server) parseAuthorize(q url.Values) (*authzRequest, *pageError) {
 	if !ok {
 		return nil, &pageError{Status: http.StatusBadRequest, Title: "Unknown client", Message: "No application with this client_id is registered in the sandbox.", Details: []string{"client_id=" + id}}
 	}
-	if c.Type == Public {
-		return nil, &pageError{Status: http.StatusBadRequest, Title: "unauthorized_client", Message: "Public clients can only use the device code flow (POST /oauth2/device)."}
-	}
 	ru := q.Get("redirect_uri")
 	if !slices.Contains(c.RedirectURIs, ru) {
+		if ae := redirectError(c, mismatchError, mismatchDescription, q.Get("state")); ae != nil {
+			return nil, ae
+		}
 		details := []string{"redirect_uri=" + ru}
 		for _, r := range c.RedirectURIs {
 			details = append(details, "registered: "+r)
 		}
-		return nil, &pageError{Status: http.StatusBadRequest, Title: "redirect_mismatch", Message: "Parameter redirect_uri does not match registered URI", Details: details}
+		if len(c.RedirectURIs) == 0 {
+			details = append(details, "the application has no registered redirect URI to send the error to")
+		}
+		return nil, &pageError{Status: http.StatusBadRequest, Title: mismatchError, Message: mismatchDescription, Details: details}
 	}
 	rt := splitResponseType(q.Get("response_type"))
 	supported := [][]string{{"code"}, {"token"}, {"id_token"}, {"token", "id_token"}, {"code", "id_token"}}
@@ -90,7 +144,7 @@ func (s *Server) parseAuthorize(q url.Values) (*authzRequest, *pageError) {
 	}
 	scopes, unknown := parseScopes(q.Get("scope"))
 	if len(unknown) > 0 {
-		return nil, &pageError{Status: http.StatusBadRequest, Title: "invalid_scope", Message: "These scopes are not Twitch scopes:", Details: unknown}
+		return nil, &pageError{Status: http.StatusBadRequest, Title: "invalid_scope", Message: "invalid scope requested: '" + unknown[0] + "'. These scopes are not Twitch scopes:", Details: unknown}
 	}
 	if rt["id_token"] && !hasScope(scopes, "openid") {
 		return nil, &pageError{Status: http.StatusBadRequest, Title: "invalid_scope", Message: "An id_token response type requires the openid scope."}
@@ -185,40 +239,80 @@ func denied(req *authzRequest) (*url.URL, error) {
 
 // Authorize performs the consent of login without a browser: given a full
 // /oauth2/authorize URL it returns the URL the browser would be redirected
-// to (code in the query, tokens in the fragment). Invalid requests return the
-// error the consent page would show.
+// to (code in the query, tokens in the fragment). A request Twitch refuses
+// by redirecting (redirect_uri not registered) returns that redirect and an
+// *AuthorizeError; other invalid requests return a nil URL and the error
+// the sandbox's page would show.
 func (s *Server) Authorize(authorizeURL, login string) (*url.URL, error) {
-	au, err := url.Parse(authorizeURL)
+	req, base, err := s.parseAuthorizeURL(authorizeURL)
 	if err != nil {
-		return nil, fmt.Errorf("twitchtest: authorize URL: %w", err)
-	}
-	req, perr := s.parseAuthorize(au.Query())
-	if perr != nil {
-		return nil, fmt.Errorf("twitchtest: %w", perr)
+		return redirectOf(err), err
 	}
 	user, ok := s.User(login)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownUser, login)
 	}
-	base := s.URL()
-	if au.Host != "" {
-		base = au.Scheme + "://" + au.Host
-	}
 	return s.complete(req, user, base)
 }
 
 // Deny returns the redirect of a user pressing Cancel on the consent page
-// of authorizeURL (error=access_denied).
+// of authorizeURL (error=access_denied). Invalid requests are answered as
+// by Authorize.
 func (s *Server) Deny(authorizeURL string) (*url.URL, error) {
-	au, err := url.Parse(authorizeURL)
+	req, _, err := s.parseAuthorizeURL(authorizeURL)
 	if err != nil {
-		return nil, fmt.Errorf("twitchtest: authorize URL: %w", err)
-	}
-	req, perr := s.parseAuthorize(au.Query())
-	if perr != nil {
-		return nil, fmt.Errorf("twitchtest: %w", perr)
+		return redirectOf(err), err
 	}
 	return denied(req)
+}
+
+// parseAuthorizeURL parses a whole authorize URL for Authorize and Deny,
+// and returns the sandbox's base URL as that URL names it.
+func (s *Server) parseAuthorizeURL(authorizeURL string) (*authzRequest, string, error) {
+	au, err := url.Parse(authorizeURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("twitchtest: authorize URL: %w", err)
+	}
+	req, err := s.parseAuthorize(au.Query())
+	if err != nil {
+		var pe *pageError
+		if errors.As(err, &pe) {
+			return nil, "", fmt.Errorf("twitchtest: %w", pe)
+		}
+		return nil, "", err
+	}
+	base := s.URL()
+	if au.Host != "" {
+		base = au.Scheme + "://" + au.Host
+	}
+	return req, base, nil
+}
+
+// redirectOf returns the redirect of an *AuthorizeError, else nil.
+func redirectOf(err error) *url.URL {
+	var ae *AuthorizeError
+	if errors.As(err, &ae) {
+		return ae.Redirect
+	}
+	return nil
+}
+
+// signedIn returns the user of the consent cookie, if any.
+func (s *Server) signedIn(r *http.Request) (User, bool) {
+	ck, err := r.Cookie(consentCookie)
+	if err != nil || ck.Value == "" {
+		return User{}, false
+	}
+	return s.User(ck.Value)
+}
+
+// setSignedIn sets (login != "") or clears the consent cookie.
+func setSignedIn(w http.ResponseWriter, login string) {
+	ck := &http.Cookie{Name: consentCookie, Value: login, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if login == "" {
+		ck.MaxAge = -1
+	}
+	http.SetCookie(w, ck)
 }
 
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
@@ -226,24 +320,32 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.handleConsentPost(w, r)
 		return
 	}
-	req, perr := s.parseAuthorize(r.URL.Query())
-	if perr != nil {
-		renderError(w, perr)
+	req, err := s.parseAuthorize(r.URL.Query())
+	if err != nil {
+		var ae *AuthorizeError
+		if errors.As(err, &ae) {
+			s.log.Debug("authorize refused by redirect", "client_id", r.URL.Query().Get("client_id"), "error", ae.Code)
+			http.Redirect(w, r, ae.Redirect.String(), http.StatusFound)
+			return
+		}
+		renderError(w, err.(*pageError))
 		return
 	}
 	// The signed-in user: the auto-approve user, else the consent cookie.
 	var signedIn User
-	auto := false
 	if s.cfg.autoApprove != "" {
-		signedIn, auto = s.User(s.cfg.autoApprove)
-	} else if ck, err := r.Cookie(consentCookie); err == nil {
-		signedIn, _ = s.User(ck.Value)
+		if u, ok := s.User(s.cfg.autoApprove); ok {
+			s.redirectComplete(w, r, req, u)
+			return
+		}
+	} else {
+		signedIn, _ = s.signedIn(r)
 	}
-	if signedIn.ID != "" {
+	if signedIn.ID != "" && !req.ForceVerify {
 		s.mu.RLock()
 		consented := s.consentedLocked(req.Client.ID, signedIn.ID, req.Scopes)
 		s.mu.RUnlock()
-		if auto || (consented && !req.ForceVerify) {
+		if consented {
 			s.redirectComplete(w, r, req, signedIn)
 			return
 		}
@@ -253,12 +355,24 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	s.sweepConsentsLocked()
 	s.consents[cr.ID] = cr
 	s.mu.Unlock()
-	selected := signedIn.Login
-	renderPage(w, http.StatusOK, "consent", map[string]any{
+	s.renderConsent(w, r, cr, signedIn, http.StatusOK)
+}
+
+// renderConsent shows the consent page of cr. With a signed-in user it
+// says who ("Signed in as X · Not you?"); without one it asks which
+// sandbox user signs in, as Twitch's login form would.
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, cr *consentRequest, signedIn User, status int) {
+	req := cr.Req
+	data := map[string]any{
 		"Title": "Authorize " + req.Client.Name, "AppName": req.Client.Name, "Scopes": scopeViews(req.Scopes),
-		"Action": s.base(r) + "/oauth2/authorize", "ConsentID": cr.ID, "Users": s.Users(), "Selected": selected,
-		"RedirectURI": req.RedirectURI,
-	})
+		"Action": s.base(r) + "/oauth2/authorize", "ConsentID": cr.ID, "RedirectURI": req.RedirectURI,
+	}
+	if signedIn.ID != "" {
+		data["SignedIn"] = signedIn
+	} else {
+		data["Users"] = s.Users()
+	}
+	renderPage(w, status, "consent", data)
 }
 
 // sweepConsentsLocked drops expired consent requests.
@@ -278,15 +392,24 @@ func (s *Server) handleConsentPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PostForm.Get("consent_id")
+	action := r.PostForm.Get("action")
 	s.mu.Lock()
 	cr, ok := s.consents[id]
-	delete(s.consents, id)
+	if action != "switch" {
+		// Authorize and Cancel spend the page; "Not you?" keeps it.
+		delete(s.consents, id)
+	}
 	s.mu.Unlock()
 	if !ok || !s.now().Before(cr.ExpiresAt) {
 		renderError(w, &pageError{Status: http.StatusBadRequest, Title: "Consent request expired", Message: "This consent page was already submitted or has expired. Start the sign-in again from the application."})
 		return
 	}
-	switch r.PostForm.Get("action") {
+	switch action {
+	case "switch":
+		// "Not you?": sign out and ask again who signs in, for the same
+		// request.
+		setSignedIn(w, "")
+		s.renderConsent(w, r, cr, User{}, http.StatusOK)
 	case "cancel":
 		u, err := denied(cr.Req)
 		if err != nil {
@@ -300,10 +423,10 @@ func (s *Server) handleConsentPost(w http.ResponseWriter, r *http.Request) {
 			renderError(w, &pageError{Status: http.StatusBadRequest, Title: "Unknown user", Message: "Pick one of the sandbox users."})
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: consentCookie, Value: user.Login, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		setSignedIn(w, user.Login)
 		s.redirectComplete(w, r, cr.Req, user)
 	default:
-		renderError(w, &pageError{Status: http.StatusBadRequest, Title: "Bad request", Message: "The form must say authorize or cancel."})
+		renderError(w, &pageError{Status: http.StatusBadRequest, Title: "Bad request", Message: "The form must say authorize, cancel or switch."})
 	}
 }
 
@@ -316,4 +439,21 @@ func (s *Server) redirectComplete(w http.ResponseWriter, r *http.Request, req *a
 	}
 	s.log.Debug("authorized", "client_id", req.Client.ID, "user_id", user.ID, "scopes", req.Scopes)
 	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+// handleSignOut serves /signout: a page naming the signed-in sandbox user
+// with a Sign out button (GET), and the sign-out itself (POST), which
+// clears the cookie so that the next consent page asks who signs in.
+func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	if err := consoleCOP.Check(r); err != nil {
+		renderError(w, &pageError{Status: http.StatusForbidden, Title: "Cross-origin request refused", Message: "Sign out from the sandbox's own page."})
+		return
+	}
+	if r.Method == http.MethodPost {
+		setSignedIn(w, "")
+		renderPage(w, http.StatusOK, "done", map[string]any{"Title": "Signed out", "Message": "You are signed out of the Twitch sandbox. The next consent page asks which sandbox user signs in."})
+		return
+	}
+	u, _ := s.signedIn(r)
+	renderPage(w, http.StatusOK, "signout", map[string]any{"Title": "Sign out", "SignedIn": u, "Action": s.base(r) + "/signout"})
 }

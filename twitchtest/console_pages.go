@@ -24,6 +24,21 @@ type consolePage struct {
 	User   User
 	Notice string
 	Error  string
+	// Home links back to the program that runs the sandbox
+	// (WithConsoleHome), when it gave one.
+	Home *consoleLink
+}
+
+// consoleLink is a link of the console's navigation.
+type consoleLink struct{ Label, URL string }
+
+// consoleHome returns the WithConsoleHome link, if any.
+func (s *Server) consoleHome() *consoleLink {
+	if s.cfg.consoleHome.URL == "" {
+		return nil
+	}
+	l := s.cfg.consoleHome
+	return &l
 }
 
 func renderConsole(w http.ResponseWriter, status int, name string, data any) {
@@ -69,7 +84,7 @@ func (s *Server) handleConsoleSignIn(w http.ResponseWriter, r *http.Request) {
 		consolePage
 		Users    []User
 		Selected string
-	}{consolePage: consolePage{Title: "Sign in to the developer console"}, Users: s.Users()}
+	}{consolePage: consolePage{Title: "Sign in to the developer console", Home: s.consoleHome()}, Users: s.Users()}
 	if r.Method == http.MethodGet {
 		if _, ok, _ := s.consoleSignedIn(r, false); ok {
 			http.Redirect(w, r, "/console/", http.StatusSeeOther)
@@ -121,7 +136,7 @@ func (s *Server) handleConsoleHome(w http.ResponseWriter, r *http.Request) {
 		consolePage
 		Apps, Extensions []consoleApp
 		IDURL            string
-	}{consolePage: consolePage{Title: "Developer console", User: a.user}, IDURL: s.base(r) + "/oauth2"}
+	}{consolePage: consolePage{Title: "Developer console", User: a.user, Home: s.consoleHome()}, IDURL: s.base(r) + "/oauth2"}
 	if f := s.takeConsoleFlash(a.token, ""); f != nil {
 		data.Notice = f.notice
 	}
@@ -157,7 +172,7 @@ func (s *Server) handleConsoleNewApp(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := newAppPage{consolePage: consolePage{Title: "Register Your Application", User: a.user}, Categories: appCategories, Max: MaxRedirectURLs}
+	data := newAppPage{consolePage: consolePage{Title: "Register Your Application", User: a.user, Home: s.consoleHome()}, Categories: appCategories, Max: MaxRedirectURLs}
 	if r.Method == http.MethodGet {
 		data.Extension = r.URL.Query().Get("type") == string(Extension)
 		if data.Extension {
@@ -193,12 +208,14 @@ type appPage struct {
 	consolePage
 	App        consoleApp
 	Secret     string // a new client secret, shown this once
+	Rotated    bool   // Secret replaced an older one (New Secret)
 	Warnings   []string
 	Categories []string
 	Max        int
 	ExtSecrets []extSecretRow
 	Overlap    string
 	IDURL      string
+	APIURL     string
 }
 
 // extSecretRow is an extension secret as the Manage page lists it.
@@ -219,7 +236,7 @@ func (s *Server) handleConsoleApp(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		data := s.appPageData(r, a, c)
 		if f := s.takeConsoleFlash(a.token, c.ID); f != nil {
-			data.Secret, data.Notice = f.secret, f.notice
+			data.Secret, data.Rotated, data.Notice = f.secret, f.rotated, f.notice
 		}
 		renderConsole(w, http.StatusOK, "console_app", data)
 		return
@@ -286,6 +303,20 @@ func (s *Server) handleConsoleNewSecret(w http.ResponseWriter, r *http.Request) 
 	if !ok {
 		return
 	}
+	if c.Type == Public {
+		data := s.appPageData(r, a, c)
+		data.Error = consoleErrText(ErrNoSecret)
+		renderConsole(w, http.StatusBadRequest, "console_app", data)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("confirm") != "yes" {
+		// The button asks first: the current secret dies at once.
+		data := s.appPageData(r, a, c)
+		data.Title = "New secret for " + c.Name + "?"
+		renderConsole(w, http.StatusOK, "console_confirm_secret", data)
+		return
+	}
 	sec, err := s.RotateClientSecret(c.ID)
 	if err != nil {
 		data := s.appPageData(r, a, c)
@@ -293,7 +324,7 @@ func (s *Server) handleConsoleNewSecret(w http.ResponseWriter, r *http.Request) 
 		renderConsole(w, http.StatusBadRequest, "console_app", data)
 		return
 	}
-	s.setConsoleFlash(a.token, consoleFlash{clientID: c.ID, secret: sec, notice: "New client secret generated."})
+	s.setConsoleFlash(a.token, consoleFlash{clientID: c.ID, secret: sec, rotated: true, notice: "New client secret generated."})
 	http.Redirect(w, r, "/console/apps/"+c.ID, http.StatusSeeOther)
 }
 
@@ -336,7 +367,7 @@ func (s *Server) consolePageClient(w http.ResponseWriter, r *http.Request, u Use
 
 func (s *Server) appPageData(r *http.Request, a consoleAuth, c Client) appPage {
 	v := appView(c)
-	data := appPage{consolePage: consolePage{Title: c.Name, User: a.user}, App: v, Warnings: v.Warnings, Categories: appCategories, Max: MaxRedirectURLs, IDURL: s.base(r) + "/oauth2", Overlap: shortDuration(s.secretOverlap())}
+	data := appPage{consolePage: consolePage{Title: c.Name, User: a.user, Home: s.consoleHome()}, App: v, Warnings: v.Warnings, Categories: appCategories, Max: MaxRedirectURLs, IDURL: s.base(r) + "/oauth2", APIURL: s.base(r) + "/helix", Overlap: shortDuration(s.secretOverlap())}
 	if c.Type == Extension {
 		if sec, err := s.ExtensionSecrets(c.ID); err == nil {
 			for _, e := range sec {

@@ -48,6 +48,7 @@ type consoleSession struct {
 type consoleFlash struct {
 	clientID string
 	secret   string // a new client secret, shown once and never again
+	rotated  bool   // secret replaced an older one (New Secret), not the first
 	notice   string
 }
 

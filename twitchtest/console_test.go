@@ -173,9 +173,17 @@ func TestConsoleRegisterAndRotateOverHTTP(t *testing.T) {
 		t.Fatalf("app not listed:\n%s", page)
 	}
 
-	// New Secret: shown once; the old one is refused at once.
+	// New Secret asks first: the confirmation page changes nothing.
 	old := c.Secret
-	resp, _ = postForm(t, b, s.URL()+loc+"/secret", nil)
+	resp, page = postForm(t, b, s.URL()+loc+"/secret", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "stops working <strong>at once</strong>") || !strings.Contains(page, `<input type="hidden" name="confirm" value="yes">`) {
+		t.Fatalf("New Secret without confirmation: %d\n%s", resp.StatusCode, page)
+	}
+	if st, body := clientCredentials(t, s, id, old); st != 200 {
+		t.Fatalf("the unconfirmed New Secret changed the secret: %d %s", st, body)
+	}
+	// Confirmed: shown once; the old one is refused at once.
+	resp, _ = postForm(t, b, s.URL()+loc+"/secret", url.Values{"confirm": {"yes"}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != loc {
 		t.Fatalf("new secret: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -275,8 +283,9 @@ func TestConsoleRedirectURLRules(t *testing.T) {
 	}
 	nb := browser(t)
 	q := url.Values{"client_id": {c.ID}, "response_type": {"code"}, "scope": {"chat:read"}, "redirect_uri": {"http://localhost:3000"}}
-	if resp, page := get(t, nb, s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != 400 || !strings.Contains(page, "redirect_mismatch") {
-		t.Fatalf("slashless redirect_uri: %d", resp.StatusCode)
+	if resp, _ := get(t, nb, s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != http.StatusFound ||
+		!strings.HasPrefix(resp.Header.Get("Location"), "http://localhost:3000/?error=redirect_mismatch&") {
+		t.Fatalf("slashless redirect_uri: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	q.Set("redirect_uri", "http://localhost:3000/")
 	if resp, _ := get(t, nb, s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != 200 {
@@ -342,8 +351,9 @@ func TestConsoleManageApp(t *testing.T) {
 		t.Fatalf("authorize with the added redirect URL: %d", resp.StatusCode)
 	}
 	q.Set("redirect_uri", "https://one.example.com/cb")
-	if resp, _ := get(t, browser(t), s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != 400 {
-		t.Fatalf("authorize with the removed redirect URL: %d", resp.StatusCode)
+	if resp, _ := get(t, browser(t), s.IDURL()+"/authorize?"+q.Encode()); resp.StatusCode != http.StatusFound ||
+		!strings.HasPrefix(resp.Header.Get("Location"), "http://localhost:4000/cb?error=redirect_mismatch&") {
+		t.Fatalf("authorize with the removed redirect URL: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
 	// Public clients: no secret, no New Secret button.
@@ -353,7 +363,7 @@ func TestConsoleManageApp(t *testing.T) {
 	if strings.Contains(page, "client-secret") || strings.Contains(page, "/secret\"") || !strings.Contains(page, "Public clients have no secret") {
 		t.Fatalf("public client page:\n%s", page)
 	}
-	if resp, _ := postForm(t, b, s.URL()+ploc+"/secret", nil); resp.StatusCode != 400 {
+	if resp, _ := postForm(t, b, s.URL()+ploc+"/secret", url.Values{"confirm": {"yes"}}); resp.StatusCode != 400 {
 		t.Fatalf("New Secret on a public client: %d", resp.StatusCode)
 	}
 	if resp, page := registerForm(t, s, b, "No Category", "https://x.example.com", "", "confidential"); resp.StatusCode != 400 || !strings.Contains(page, "choose a category") {
@@ -787,5 +797,65 @@ func TestConsoleAppsPersist(t *testing.T) {
 	tok := consoleToken(t, s2, "twitchdev")
 	if st, m, _ := apiCall(t, s2, "GET", "/console/api/apps/"+c.ID, tok, ""); st != 200 || m["name"] != "Persisted" {
 		t.Fatalf("owner after restart: %d %v", st, m)
+	}
+}
+
+// TestConsolePagesFinished: the first secret is not announced as a
+// rotation; an application without a category says so instead of
+// preselecting one that Save would set; the "Use it" snippet keeps the
+// secret off the command line and names both URLs; WithConsoleHome links
+// back to the program running the sandbox.
+func TestConsolePagesFinished(t *testing.T) {
+	s := twitchtest.NewServer(t, twitchtest.WithConsoleHome("Broker", "http://127.0.0.1:8080/"))
+	b := consoleBrowser(t, s, "twitchdev")
+	resp, _ := registerForm(t, s, b, "First Secret App", "http://localhost:3000", "Chat Bot", "confidential")
+	loc := resp.Header.Get("Location")
+	_, page := get(t, b, s.URL()+loc)
+	if !strings.Contains(page, "This is the application's first secret") || strings.Contains(page, "stopped working") {
+		t.Errorf("the first secret's box:\n%s", page)
+	}
+	snippet := regexp.MustCompile(`(?s)<pre id="use-it"><code>(.*?)</code></pre>`).FindStringSubmatch(page)
+	if snippet == nil {
+		t.Fatalf("no Use it snippet:\n%s", page)
+	}
+	for _, want := range []string{"--id-url " + s.IDURL(), "--api-url " + s.APIURL(), "twitchauth configure        # Client ID: "} {
+		if !strings.Contains(snippet[1], want) {
+			t.Errorf("Use it lacks %q:\n%s", want, snippet[1])
+		}
+	}
+	if strings.Contains(snippet[1], "SECRET=") || strings.Contains(snippet[1], "--secret ") {
+		t.Errorf("Use it puts the secret on the command line:\n%s", snippet[1])
+	}
+	if !strings.Contains(page, `<a class="home" id="home-link" href="http://127.0.0.1:8080/">← Broker</a>`) {
+		t.Errorf("no link back to the broker on the Manage page")
+	}
+	postForm(t, b, s.URL()+loc+"/secret", url.Values{"confirm": {"yes"}})
+	if _, page = get(t, b, s.URL()+loc); !strings.Contains(page, "The previous secret stopped working at once") {
+		t.Errorf("the rotated secret's box:\n%s", page)
+	}
+
+	// The sandbox's own app has no category: listed as not set, no
+	// category preselected, and saving none is refused.
+	def := s.DefaultClient()
+	_, home := get(t, b, s.URL()+"/console/")
+	row := regexp.MustCompile(`<tr><td>` + regexp.QuoteMeta(def.Name) + `.*?</tr>`).FindString(home)
+	if !strings.Contains(row, `<span class="unset">not set</span>`) || !strings.Contains(home, `id="home-link"`) {
+		t.Errorf("the sandbox app's row: %s", row)
+	}
+	_, page = get(t, b, s.URL()+"/console/apps/"+def.ID)
+	if !strings.Contains(page, `<option value="" selected disabled>`) || strings.Contains(page, `<option value="Analytics Tool" selected>`) {
+		t.Errorf("the category select of an app without one:\n%s", page)
+	}
+	resp, page = postForm(t, b, s.URL()+"/console/apps/"+def.ID, url.Values{"action": {"category"}, "category": {""}})
+	if resp.StatusCode != 400 || !strings.Contains(page, "choose a category") {
+		t.Errorf("saving no category: %d", resp.StatusCode)
+	}
+	if c, _ := s.Client(def.ID); c.Category != "" {
+		t.Errorf("category became %q", c.Category)
+	}
+	// Without WithConsoleHome there is no link.
+	s2 := twitchtest.NewServer(t)
+	if _, page := get(t, consoleBrowser(t, s2, "twitchdev"), s2.URL()+"/console/"); strings.Contains(page, "home-link") {
+		t.Error("a home link without WithConsoleHome")
 	}
 }

@@ -56,7 +56,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	raw := p.Get("scopes")
 	if _, plural := p["scopes"]; !plural {
-		raw = p.Get("scope") // tolerated; Twitch documents "scopes"
+		raw = p.Get("scope") // tolerated; Twitch documents "scopes" (docs/protocol.md#device-flow)
 	}
 	scopes, unknown := parseScopes(raw)
 	if len(unknown) > 0 {
@@ -183,8 +183,8 @@ func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) {
 	}
 	code := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("device-code")))
 	data := map[string]any{"Title": "Activate", "Action": s.base(r) + "/activate", "UserCode": code, "Users": s.Users(), "Selected": ""}
-	if ck, err := r.Cookie(consentCookie); err == nil {
-		data["Selected"] = ck.Value
+	if u, ok := s.signedIn(r); ok {
+		data["Selected"] = u.Login
 	}
 	if code != "" {
 		s.mu.RLock()
@@ -220,7 +220,7 @@ func (s *Server) handleActivatePost(w http.ResponseWriter, r *http.Request) {
 		login := r.PostForm.Get("login")
 		err = s.ApproveDevice(code, login)
 		if err == nil {
-			http.SetCookie(w, &http.Cookie{Name: consentCookie, Value: login, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			setSignedIn(w, login)
 		}
 		done = map[string]any{"Title": "Device connected", "Message": "You're all set. Return to your device to continue."}
 	case "deny":

@@ -7,7 +7,7 @@
 //
 // The package owns the sandbox's state (clients, users, consents, codes,
 // tokens, the ID-token signing key) and its wire formats, written from
-// shared/twitch-protocol.md. It must not import the twitchauth client (the
+// docs/protocol.md. It must not import the twitchauth client (the
 // root package): the two meet only over HTTP, so that one mistake in a shared
 // struct cannot pass on both sides. Helix routes (helix.go) and extension
 // routes (extension.go) are added to the same router with one s.handle call
@@ -22,13 +22,14 @@
 //	GET  /oauth2/validate                    Authorization: OAuth <token> or Bearer <token>
 //	POST /oauth2/revoke                      client_id, token
 //	GET  /oauth2/.well-known/openid-configuration, GET /oauth2/keys, GET/POST /oauth2/userinfo
+//	GET, POST /signout                       sign the sandbox user out (the consent page's session)
 //
 // Helix subset (under /helix, each with Twitch's JSON shapes):
 //
 //	GET    /helix/users                   ?id= and ?login= repeated (100 in all); none = the token's user
 //	GET    /helix/streams                 user_id, user_login, game_id, language, type; first, after
 //	GET    /helix/channels                ?broadcaster_id= repeated; PATCH for the token's own channel (204)
-//	GET    /helix/users/extensions        user:read:broadcast or user:edit:broadcast (any token with ?user_id=); PUT
+//	GET    /helix/users/extensions        ?user_id= (required with an app token; default the token's user); PUT
 //	POST   /helix/extensions/pubsub       EBS JWT, role external, pubsub_perms.send covering each target (204)
 //	POST   /helix/extensions/chat         ?broadcaster_id=, EBS JWT (204)
 //	GET    /helix/extensions/jwt/secrets  ?extension_id=, EBS JWT; POST creates a secret (&delay=, default 300)
@@ -37,6 +38,8 @@
 //	DELETE /helix/moderation/bans         ?broadcaster_id=&moderator_id=&user_id= (204)
 //	GET    /helix/moderation/moderators   ?broadcaster_id= (the token's user), moderation:read
 //	POST   /_sandbox/extension/jwt        the sandbox's own: mints extension JWTs for non-Go tests
+//	POST   /_sandbox/ratelimit/exhaust    the sandbox's own: holds a Helix bucket empty until its reset
+//	GET    /_sandbox/requirements         the sandbox's own: each Helix endpoint's requirement, the scopes it knows
 //
 // Parameters of token, device and revoke are read from an urlencoded or
 // multipart body and from the query string (twitch-cli sends them in the
@@ -68,9 +71,24 @@
 //     {"status":400,"message":"missing client secret"}; a wrong secret gets
 //     403 "invalid client secret". Public clients need no secret for refresh
 //     and device polls; a secret they send anyway is ignored.
-//   - Public clients can only use the device code flow: /oauth2/authorize
-//     shows an unauthorized_client page for them, and client_credentials
-//     answers "missing client secret".
+//   - Public clients pass /oauth2/authorize like any client (the implicit
+//     flow works for them, as twitch-cli's comments say); their code
+//     exchange answers {"status":400,"message":"public clients cannot use
+//     the authorization code flow; use the device code flow"} with or
+//     without a secret, and spends the code (Twitch answers 400, which
+//     twitch-cli's "use --dcf" message keys on; its text is not recorded).
+//     client_credentials answers "missing client secret".
+//   - Authorize errors: a missing or unregistered redirect_uri sends the
+//     browser to the client's first registered redirect URI with
+//     error=redirect_mismatch, error_description "Parameter redirect_uri
+//     does not match registered URI" and the state, as Twitch does
+//     (twitchdev/issues#762), never to the unregistered URI; Authorize and
+//     Deny return that URL with an *AuthorizeError. Without a known client
+//     or a registered redirect URI there is nowhere safe to redirect, and an
+//     HTML error page (400) says why. Unknown scopes ("invalid scope
+//     requested: 'x'"), unsupported response types and bad claims get the
+//     page too: third-party reports show Twitch answering those with a 400
+//     of its own, not a redirect.
 //   - Device polling sooner than the interval answers authorization_pending,
 //     as Twitch documents no slow_down; WithDeviceSlowDown(true) answers
 //     {"status":400,"message":"slow_down"} instead (without growing the
@@ -95,9 +113,16 @@
 //     in a process) or loaded from the state file.
 //   - The signed-in user of /oauth2/authorize is the WithAutoApprove user
 //     (who consents to everything at once, even with force_verify) or the
-//     user chosen on the last consent form (cookie twitchtest_login). A
-//     signed-in user who already consented to a superset of the scopes is
-//     redirected at once unless force_verify=true.
+//     user chosen on the last consent form or activation page (cookie
+//     twitchtest_login). A signed-in user who already consented to a
+//     superset of the scopes is redirected at once unless
+//     force_verify=true. Otherwise the page says "Signed in as X · Not
+//     you?": Not you? signs X out and asks again who signs in, for the same
+//     request; without a signed-in user it asks at once. /signout signs the
+//     user out (a page and its form; cross-origin posts are refused).
+//
+// Where the sandbox knowingly differs from Twitch is listed in one place:
+// docs/sandbox.md, "Differences from Twitch".
 //
 // # Helix: authentication, rate limits and choices
 //
@@ -106,14 +131,14 @@
 // "message":"..."}: "OAuth token is missing", "Client ID is missing" (checked
 // in that order), "Invalid OAuth token" (unknown, expired or revoked tokens,
 // and any scheme other than Bearer or Extension, including OAuth), "Client
-// ID and OAuth token do not match", "Missing scope: <scope>" (alternatives
-// joined with " or "), "Missing User OAUTH Token" (an app token where a user
-// token is needed). Malformed JSON bodies get 400 "Malformed request body";
+// ID and OAuth token do not match", "Missing scope: <scope>" (the first
+// requirement not met, alternatives joined with " or "), "Missing User OAUTH
+// Token" (an app token where a user token is needed). Malformed JSON bodies get 400 "Malformed request body";
 // wrong methods a Helix-shaped 405; unknown /helix paths 404.
 //
 // Authorization: Extension <Helix JWT> is accepted exactly where user
-// tokens without scopes are (users, streams, channels GET, extensions/live)
-// and refused elsewhere with 401 "The Extension authorization scheme is not
+// tokens without scopes are (users, streams, channels GET, users/extensions
+// GET, extensions/live) and refused elsewhere with 401 "The Extension authorization scheme is not
 // supported by this endpoint". The JWT must be HS256, carry exp, verify
 // with an active secret of the extension named by Client-Id, and have an
 // opaque_user_id; otherwise 401 "Invalid or expired JWT" (Twitch's text for
@@ -146,6 +171,12 @@
 // Requests("helix:429"), and one per endpoint, "helix:GET /users",
 // "helix:PATCH /channels", …; those names are also SetFault points
 // ("helix" faults every Helix path). ResetRateLimits refills every bucket.
+// ExhaustRateLimit (and POST /_sandbox/ratelimit/exhaust, loopback
+// callers only, {"client_id", "user_id" or "opaque_user_id"} →
+// {"limit","remaining","reset","reset_at"}) empties one bucket and holds it
+// empty until its reset — the time an empty bucket of that limit takes to
+// refill, truncated to a whole second — so that a 429 can be rehearsed
+// without timing; at the reset the bucket is full again.
 //
 // Data: the default users twitchdev, broadcaster and moderator are live at
 // start (sorted by viewer count; SetStreamLive and SetStreamOffline change
@@ -160,6 +191,33 @@
 // accepts only registered extension clients as id. Account creation dates
 // are derived from the user ID. Helix data other than extension secrets is
 // not persisted.
+//
+// # Requirements
+//
+// Each Helix endpoint's requirement is data in the endpoint table: the token
+// kinds it takes and the scopes a user token needs, as Twitch's API reference
+// states them (docs/protocol.md#scopes). Helix enforces exactly that data,
+// and GET /_sandbox/requirements (any caller; nothing secret) publishes it,
+// so a client can compare its own knowledge with the sandbox's without
+// sharing code: this module's scopes package does, in its tests. The answer
+// is
+//
+//	{"helix": [{"method": "GET", "path": "/moderation/moderators",
+//	            "tokens": ["user"], "extension_scheme": false,
+//	            "scopes": [["moderation:read", "channel:manage:moderators"]],
+//	            "optional_scopes": []}, …],
+//	 "scopes": [{"name": "analytics:read:extensions", "description": "…"}, …]}
+//
+// with one "helix" entry per endpoint; "path" is relative to /helix. "tokens" lists the bearer tokens accepted: "app",
+// "user", "extension_jwt" (signed by the extension backend, role
+// external); "extension_scheme" says whether Authorization: Extension
+// <Helix JWT> is. "scopes" is what a user token needs, in conjunctive normal
+// form: every inner list must be met by one of its scopes ([] when no scope
+// is needed; [["a"],["b"]] is a and b; [["a","b"]] is a or b).
+// "optional_scopes" add data to the answer (user:read:email adds the email to
+// Get Users). "scopes" at the top level is the catalogue the sandbox accepts
+// at /oauth2/authorize and in MintUserToken, sorted by name: the scopes
+// Twitch's scopes page lists, rows marked deprecated left out, plus openid.
 //
 // # Extensions
 //
@@ -203,13 +261,17 @@
 //	GET, POST /console/signin                    pick a sandbox user; POST /console/signout
 //	GET, POST /console/apps/new                  Register Your Application (?type=extension: Create Extension)
 //	GET, POST /console/apps/{id}                 Manage: rename, category, add/remove redirect URLs
-//	POST      /console/apps/{id}/secret          New Secret (shown once on the next view of the page)
+//	POST      /console/apps/{id}/secret          New Secret: a confirmation page; with confirm=yes it rotates (shown once)
 //	POST      /console/apps/{id}/extension-secret  an extension's Create New Secret
 //	POST, DELETE /console/api/session            {"login"} → {"token","token_type","login","user_id","expires_in"}
 //	GET, POST /console/api/apps                  list {"data":[…]}; register {"name","redirect_urls","category","client_type"} (201)
 //	GET, PATCH /console/api/apps/{id}            show; change {"name","redirect_urls","category"} (absent = unchanged)
 //	POST      /console/api/apps/{id}/secret      {"client_id","client_secret"}
 //	GET, POST /console/api/apps/{id}/extension-secrets  {"client_id","secrets":[{"content","active_at","expires_at"}]}
+//
+// WithConsoleHome adds a link back to the program running the sandbox to
+// every console page (`twitchauth serve --sandbox` links the broker). New
+// Secret asks for confirmation on a page of its own before it rotates.
 //
 // Sign-in: the form sets an HttpOnly, SameSite=Lax cookie (path /console/)
 // for ConsoleSessionLifetime (12 h); POST /console/api/session issues a

@@ -80,7 +80,7 @@ func requireExternal(w http.ResponseWriter, c *helixCaller) bool {
 	return true
 }
 
-// maxPubSubMessage is Twitch's PubSub message limit: 5 KB.
+// maxPubSubMessage is Twitch's PubSub message limit: 5 KB (docs/protocol.md#extensions).
 const maxPubSubMessage = 5 * 1024
 
 // helixPostPubSub serves POST /helix/extensions/pubsub (204).

@@ -1,6 +1,8 @@
 package twitchtest_test
 
 import (
+	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -144,10 +146,10 @@ func TestConsentPageOverHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "http://localhost:3000?code=") {
 		t.Fatalf("consented user not redirected at once: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	// force_verify shows the page again, with the signed-in user selected.
+	// force_verify shows the page again, naming the signed-in user.
 	resp, page = get(t, b, authorizeURL(s, c, url.Values{"force_verify": {"true"}}))
-	if resp.StatusCode != 200 || !strings.Contains(page, `value="broadcaster" selected`) {
-		t.Fatalf("force_verify: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Signed in as <strong>Broadcaster</strong>") || !strings.Contains(page, "Not you?") {
+		t.Fatalf("force_verify: %d\n%s", resp.StatusCode, page)
 	}
 	// More scopes than consented: the page again.
 	resp, page = get(t, b, authorizeURL(s, c, url.Values{"scope": {"chat:read"}}))
@@ -179,15 +181,19 @@ func postForm(t *testing.T, c *http.Client, u string, v url.Values) (*http.Respo
 func TestAuthorizeErrorPages(t *testing.T) {
 	s := twitchtest.NewServer(t)
 	c := s.DefaultClient()
+	bare, err := s.AddClient(twitchtest.Client{Name: "No Redirect URIs"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		url   string
 		wants []string
 	}{
-		{"redirect mismatch", authorizeURL(s, c, url.Values{"redirect_uri": {"http://localhost:3000/"}}), []string{"redirect_mismatch", "Parameter redirect_uri does not match registered URI", "http://localhost:3000/"}},
-		{"unknown scope", authorizeURL(s, c, url.Values{"scope": {"chat:read user:fly"}}), []string{"invalid_scope", "user:fly"}},
+		{"unknown scope", authorizeURL(s, c, url.Values{"scope": {"chat:read user:fly"}}), []string{"invalid_scope", "invalid scope requested: 'user:fly'"}},
 		{"unknown client", authorizeURL(s, twitchtest.Client{ID: "nope"}, nil), []string{"Unknown client"}},
-		{"public client", authorizeURL(s, s.PublicClient(), nil), []string{"device code flow"}},
+		{"missing client_id", authorizeURL(s, twitchtest.Client{}, nil), []string{"Missing client_id"}},
+		{"mismatch without a registered URI", authorizeURL(s, bare, nil), []string{"redirect_mismatch", "Parameter redirect_uri does not match registered URI", "no registered redirect URI"}},
 		{"bad response_type", authorizeURL(s, c, url.Values{"response_type": {"password"}}), []string{"unsupported_response_type"}},
 		{"id_token without openid", authorizeURL(s, c, url.Values{"response_type": {"id_token"}}), []string{"openid"}},
 	}
@@ -207,6 +213,206 @@ func TestAuthorizeErrorPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAuthorizeRedirectMismatch: an unregistered or missing redirect_uri
+// sends the browser to the client's first registered redirect URI with
+// Twitch's error, error_description and the state, as Twitch does; nothing
+// is issued and the unregistered URI is never visited.
+func TestAuthorizeRedirectMismatch(t *testing.T) {
+	s := twitchtest.NewServer(t)
+	c, err := s.AddClient(twitchtest.Client{Name: "Two URIs", RedirectURIs: []string{"http://localhost:3000/cb", "https://app.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "http://localhost:3000/cb?error=redirect_mismatch&error_description=Parameter+redirect_uri+does+not+match+registered+URI&state=c3ab8aa609ea11e793ae92361f002671"
+	for name, ru := range map[string][]string{
+		"trailing slash": {"http://localhost:3000/cb/"},
+		"other host":     {"https://evil.example.com/cb"},
+		"missing":        nil,
+		"empty":          {""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := authorizeURL(s, c, url.Values{"redirect_uri": ru, "response_type": {"token"}})
+			resp, _ := get(t, browser(t), u)
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+				t.Fatalf("%d %q, want a redirect to %s", resp.StatusCode, resp.Header.Get("Location"), want)
+			}
+			loc, err := s.Authorize(u, "twitchdev")
+			var ae *twitchtest.AuthorizeError
+			if !errors.As(err, &ae) || ae.Code != "redirect_mismatch" || loc == nil || loc.String() != want || ae.Redirect.String() != want {
+				t.Fatalf("Authorize: %v %v", loc, err)
+			}
+			if strings.Contains(err.Error(), "evil") {
+				t.Errorf("the error names the unregistered URI as its destination: %v", err)
+			}
+			if d, err := s.Deny(u); !errors.As(err, &ae) || d.String() != want {
+				t.Fatalf("Deny: %v %v", d, err)
+			}
+		})
+	}
+	if n := s.Requests("token"); n != 0 {
+		t.Fatalf("%d token requests", n)
+	}
+	// Without a state, none is added.
+	u := authorizeURL(s, c, url.Values{"redirect_uri": {"http://nope"}, "state": nil})
+	if resp, _ := get(t, browser(t), u); !strings.HasSuffix(resp.Header.Get("Location"), "+registered+URI") {
+		t.Fatalf("without state: %q", resp.Header.Get("Location"))
+	}
+}
+
+// TestPublicClientCodeFlow: as on Twitch, a public client passes the
+// authorize step of the code flow and its code exchange is refused with a
+// 400 (what twitch-cli's "use --dcf" message keys on), with or without a
+// secret, and the code is spent.
+func TestPublicClientCodeFlow(t *testing.T) {
+	s := twitchtest.NewServer(t)
+	p := s.PublicClient()
+	loc, err := s.Authorize(authorizeURL(s, p, nil), "viewer")
+	if err != nil {
+		t.Fatalf("authorize refused a public client: %v", err)
+	}
+	code := loc.Query().Get("code")
+	if code == "" {
+		t.Fatalf("no code: %s", loc)
+	}
+	// twitch-cli's request: every parameter in the query, empty body, the
+	// configured secret (a public app has none: whatever is configured).
+	for _, secret := range []string{"", "whatever-is-configured"} {
+		q := url.Values{"client_id": {p.ID}, "client_secret": {secret}, "redirect_uri": {"http://localhost:3000"}, "code": {code}, "grant_type": {"authorization_code"}}
+		resp, err := http.Post(s.IDURL()+"/token?"+q.Encode(), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"status":400`) || !strings.Contains(string(body), "device code flow") {
+			t.Fatalf("secret %q: %d %s, want 400", secret, resp.StatusCode, body)
+		}
+	}
+	// The code was spent: a confidential exchange of it fails too.
+	c := s.DefaultClient()
+	if st, body := exchange(t, s, c, code, "http://localhost:3000"); st != http.StatusBadRequest || !strings.Contains(body, "Invalid authorization code") {
+		t.Fatalf("spent code: %d %s", st, body)
+	}
+	// The implicit flow is open to public clients (twitch-cli: "Implicit
+	// Auth or Device Code Flow").
+	loc, err = s.Authorize(authorizeURL(s, p, url.Values{"response_type": {"token"}}), "viewer")
+	if err != nil || !strings.Contains(loc.Fragment, "access_token=") {
+		t.Fatalf("implicit for a public client: %v %v", loc, err)
+	}
+}
+
+// TestConsentSwitchUser: a signed-in user sees "Signed in as X · Not you?";
+// Not you? signs out and shows the user picker for the same request; a
+// second user then consents; /signout clears the session.
+func TestConsentSwitchUser(t *testing.T) {
+	s := twitchtest.NewServer(t)
+	c := s.DefaultClient()
+	b := browser(t)
+	consent := func(login string, extra url.Values) *url.URL {
+		t.Helper()
+		_, page := get(t, b, authorizeURL(s, c, extra))
+		f := parseForm(t, page)
+		f.fields.Set("login", login)
+		f.fields.Set("action", "authorize")
+		resp, _ := postForm(t, b, f.action, f.fields)
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" {
+			t.Fatalf("consent as %s: %d %s", login, resp.StatusCode, loc)
+		}
+		return loc
+	}
+	consent("broadcaster", nil)
+
+	// force_verify: the page names broadcaster and offers Not you?
+	_, page := get(t, b, authorizeURL(s, c, url.Values{"force_verify": {"true"}}))
+	f := parseForm(t, page)
+	if !strings.Contains(page, `id="signed-in"`) || f.fields.Get("login") != "broadcaster" || len(f.options) != 0 ||
+		strings.Join(f.buttons, ",") != "switch,authorize,cancel" {
+		t.Fatalf("signed-in consent page: %+v\n%s", f, page)
+	}
+	f.fields.Set("action", "switch")
+	resp, page := postForm(t, b, f.action, f.fields)
+	if resp.StatusCode != 200 || strings.Contains(page, `id="signed-in"`) {
+		t.Fatalf("after Not you?: %d\n%s", resp.StatusCode, page)
+	}
+	g := parseForm(t, page)
+	if g.fields.Get("consent_id") != f.fields.Get("consent_id") || len(g.options) != 4 {
+		t.Fatalf("picker after Not you?: %+v", g)
+	}
+	// Not you? signed broadcaster out: a new request asks who signs in.
+	if _, p := get(t, b, authorizeURL(s, c, url.Values{"force_verify": {"true"}})); !strings.Contains(p, `id="login"`) || strings.Contains(p, `id="signed-in"`) {
+		t.Fatal("Not you? left broadcaster signed in")
+	}
+	g.fields.Set("login", "moderator")
+	g.fields.Set("action", "authorize")
+	resp, _ = postForm(t, b, g.action, g.fields)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	tok := exchangeCode(t, s, c, loc.Query().Get("code"))
+	if tok["login"] != "moderator" {
+		t.Fatalf("switched consent issued a token for %v", tok["login"])
+	}
+	// moderator is now the signed-in user: no page for scopes consented.
+	resp, _ = get(t, b, authorizeURL(s, c, nil))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("moderator consented but saw the page again: %d", resp.StatusCode)
+	}
+
+	// Sign out: the page names the user; the POST clears the cookie.
+	_, page = get(t, b, s.URL()+"/signout")
+	if !strings.Contains(page, "Signed in as <strong>Moderator</strong>") {
+		t.Fatalf("sign-out page:\n%s", page)
+	}
+	resp, page = postForm(t, b, s.URL()+"/signout", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Signed out") {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	resp, page = get(t, b, authorizeURL(s, c, nil))
+	if resp.StatusCode != 200 || strings.Contains(page, `id="signed-in"`) || len(parseForm(t, page).options) != 4 {
+		t.Fatalf("after sign-out the consent page does not ask who signs in: %d", resp.StatusCode)
+	}
+	// A cross-origin sign-out is refused.
+	req, _ := http.NewRequest(http.MethodPost, s.URL()+"/signout", nil)
+	req.Header.Set("Origin", "https://evil.example.com")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := b.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin sign-out: %v %v", resp, err)
+	}
+}
+
+// exchangeCode redeems code and validates the token, returning /validate's
+// answer.
+func exchangeCode(t *testing.T, s *twitchtest.Server, c twitchtest.Client, code string) map[string]any {
+	t.Helper()
+	return exchangeCodeAt(t, s, c, code, "http://localhost:3000")
+}
+
+// exchangeCodeAt is exchangeCode for the redirect URI redirect.
+func exchangeCodeAt(t *testing.T, s *twitchtest.Server, c twitchtest.Client, code, redirect string) map[string]any {
+	t.Helper()
+	st, body := exchange(t, s, c, code, redirect)
+	if st != 200 {
+		t.Fatalf("exchange: %d %s", st, body)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &tr); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.IDURL()+"/validate", nil)
+	req.Header.Set("Authorization", "OAuth "+tr.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func exchange(t *testing.T, s *twitchtest.Server, c twitchtest.Client, code, redirect string) (int, string) {

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
 
-// Helix error messages. Those in shared/twitch-protocol.md §3 are Twitch's;
+// Helix error messages. Those in docs/protocol.md#helix-conventions are Twitch's;
 // the others are the sandbox's own wording where Twitch's is not recorded
 // (see doc.go).
 const (
@@ -67,18 +66,22 @@ type helixCaller struct {
 	jwt      *extClaims // callerExtJWT and callerViewer
 }
 
-// helixEndpoint is one Helix method+path.
+// helixEndpoint is one Helix method+path and its requirement. The
+// requirement is data: authenticateHelix enforces it and GET
+// /_sandbox/requirements publishes it (requirements.go), so the two cannot
+// disagree; a test outside the package compares it with the client's table
+// (docs/protocol.md#scopes).
 type helixEndpoint struct {
 	method string
 	path   string // under /helix, e.g. "/users"
 	access access
-	// scopes: a user token needs one of them. unlessParam names a query
-	// parameter whose presence lifts the scope need and admits app tokens
-	// (Get User Active Extensions with user_id).
-	scopes      []string
-	unlessParam string
-	points      int
-	serve       func(s *Server, w http.ResponseWriter, r *http.Request, c *helixCaller)
+	// need is what a user token's scopes must meet (app tokens and
+	// extension JWTs carry no scope). optional scopes unlock data in the
+	// answer (the handler tests the same constant, scopeUserReadEmail).
+	need     scopeNeed
+	optional []string
+	points   int
+	serve    func(s *Server, w http.ResponseWriter, r *http.Request, c *helixCaller)
 }
 
 // name is the endpoint's counter and fault name, "helix:GET /users".
@@ -87,25 +90,30 @@ func (e *helixEndpoint) name() string { return "helix:" + e.method + " " + e.pat
 // extensionSchemeOK reports whether the Extension scheme (a viewer's Helix
 // JWT) is accepted: only where user tokens without scopes are.
 func (e *helixEndpoint) extensionSchemeOK() bool {
-	return e.access&accessUser != 0 && len(e.scopes) == 0
+	return e.access&accessUser != 0 && len(e.need) == 0
 }
 
-// helixEndpoints is the Helix subset the sandbox serves.
+// scopeUserReadEmail is Get Users' optional scope: it adds the email.
+const scopeUserReadEmail = "user:read:email"
+
+// helixEndpoints is the Helix subset the sandbox serves, with each
+// endpoint's requirement as Twitch's API reference states it
+// (docs/protocol.md#scopes).
 var helixEndpoints = []*helixEndpoint{
-	{method: http.MethodGet, path: "/users", access: accessApp | accessUser, serve: (*Server).helixGetUsers},
+	{method: http.MethodGet, path: "/users", access: accessApp | accessUser, optional: []string{scopeUserReadEmail}, serve: (*Server).helixGetUsers},
 	{method: http.MethodGet, path: "/streams", access: accessApp | accessUser, serve: (*Server).helixGetStreams},
 	{method: http.MethodGet, path: "/channels", access: accessApp | accessUser, serve: (*Server).helixGetChannels},
-	{method: http.MethodPatch, path: "/channels", access: accessUser, scopes: []string{"channel:manage:broadcast"}, serve: (*Server).helixPatchChannels},
-	{method: http.MethodGet, path: "/users/extensions", access: accessApp | accessUser, scopes: []string{"user:read:broadcast", "user:edit:broadcast"}, unlessParam: "user_id", serve: (*Server).helixGetUserExtensions},
-	{method: http.MethodPut, path: "/users/extensions", access: accessUser, scopes: []string{"user:edit:broadcast"}, serve: (*Server).helixPutUserExtensions},
+	{method: http.MethodPatch, path: "/channels", access: accessUser, need: anyOf("channel:manage:broadcast"), serve: (*Server).helixPatchChannels},
+	{method: http.MethodGet, path: "/users/extensions", access: accessApp | accessUser, serve: (*Server).helixGetUserExtensions},
+	{method: http.MethodPut, path: "/users/extensions", access: accessUser, need: anyOf("user:edit:broadcast"), serve: (*Server).helixPutUserExtensions},
 	{method: http.MethodPost, path: "/extensions/pubsub", access: accessJWT, serve: (*Server).helixPostPubSub},
 	{method: http.MethodPost, path: "/extensions/chat", access: accessJWT, serve: (*Server).helixPostExtensionChat},
 	{method: http.MethodGet, path: "/extensions/jwt/secrets", access: accessJWT, serve: (*Server).helixGetSecrets},
 	{method: http.MethodPost, path: "/extensions/jwt/secrets", access: accessJWT, serve: (*Server).helixPostSecrets},
 	{method: http.MethodGet, path: "/extensions/live", access: accessApp | accessUser, serve: (*Server).helixGetLiveChannels},
-	{method: http.MethodPost, path: "/moderation/bans", access: accessUser, scopes: []string{"moderator:manage:banned_users"}, serve: (*Server).helixPostBan},
-	{method: http.MethodDelete, path: "/moderation/bans", access: accessUser, scopes: []string{"moderator:manage:banned_users"}, serve: (*Server).helixDeleteBan},
-	{method: http.MethodGet, path: "/moderation/moderators", access: accessUser, scopes: []string{"moderation:read", "channel:manage:moderators"}, serve: (*Server).helixGetModerators},
+	{method: http.MethodPost, path: "/moderation/bans", access: accessUser, need: anyOf("moderator:manage:banned_users"), serve: (*Server).helixPostBan},
+	{method: http.MethodDelete, path: "/moderation/bans", access: accessUser, need: anyOf("moderator:manage:banned_users"), serve: (*Server).helixDeleteBan},
+	{method: http.MethodGet, path: "/moderation/moderators", access: accessUser, need: anyOf("moderation:read", "channel:manage:moderators"), serve: (*Server).helixGetModerators},
 }
 
 // helixCounterNames are the Helix counters: "helix" (every request under
@@ -274,18 +282,17 @@ func (s *Server) authenticateHelix(e *helixEndpoint, r *http.Request) (*helixCal
 	if at.UserID != "" {
 		c.kind = callerUser
 	}
-	lifted := e.unlessParam != "" && r.URL.Query().Get(e.unlessParam) != ""
 	switch c.kind {
 	case callerApp:
-		if e.access&accessApp == 0 && !lifted {
+		if e.access&accessApp == 0 {
 			return nil, http.StatusUnauthorized, msgHelixMissingUser
 		}
 	case callerUser:
 		if e.access&accessUser == 0 {
 			return nil, http.StatusUnauthorized, msgHelixInvalidToken
 		}
-		if len(e.scopes) > 0 && !lifted && !slices.ContainsFunc(e.scopes, func(sc string) bool { return hasScope(at.Scopes, sc) }) {
-			return nil, http.StatusUnauthorized, "Missing scope: " + strings.Join(e.scopes, " or ")
+		if clause := e.need.unmet(at.Scopes); clause != nil {
+			return nil, http.StatusUnauthorized, missingScopeMessage(clause)
 		}
 	}
 	return c, 0, ""

@@ -72,7 +72,7 @@ func (s *Server) helixGetUsers(w http.ResponseWriter, r *http.Request, c *helixC
 		}
 		seen[u.ID] = true
 		hu := toHelixUser(u)
-		if c.kind == callerUser && c.userID == u.ID && hasScope(c.scopes, "user:read:email") {
+		if c.kind == callerUser && c.userID == u.ID && hasScope(c.scopes, scopeUserReadEmail) {
 			hu.Email = u.Email
 		}
 		out = append(out, hu)
@@ -127,12 +127,17 @@ func (s *Server) activeExtensionsLocked(userID string) activeExtensions {
 	return out
 }
 
-// helixGetUserExtensions serves GET /helix/users/extensions: the token's
-// user's active extensions, or user_id's (then any token will do).
+// helixGetUserExtensions serves GET /helix/users/extensions: user_id's
+// active extensions, by default the token's user's. No scope is needed; an
+// app token must name user_id (docs/protocol.md#scopes).
 func (s *Server) helixGetUserExtensions(w http.ResponseWriter, r *http.Request, c *helixCaller) {
 	uid := r.URL.Query().Get("user_id")
 	if uid == "" {
 		uid = c.userID
+	}
+	if uid == "" {
+		writeHelixError(w, http.StatusBadRequest, `Missing required parameter "user_id"`)
+		return
 	}
 	s.mu.RLock()
 	_, ok := s.users[uid]

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Default lifetimes, chosen to match what Twitch issues (see doc.go).
+// Default lifetimes, chosen to match what Twitch issues (docs/protocol.md#lifetimes-and-rotation).
 const (
 	// DefaultUserTokenLifetime is the lifetime of user access tokens: Twitch
 	// documents "4 hours".
@@ -51,6 +51,7 @@ type config struct {
 	viewerLimit      rateLimit
 	pubsubLimit      rateLimit
 	secretOverlap    time.Duration
+	consoleHome      consoleLink
 }
 
 func defaultConfig() config {
@@ -148,4 +149,11 @@ func WithExtensionPubSubRateLimit(points int, per time.Duration) Option {
 // console announces).
 func WithExtensionSecretOverlap(d time.Duration) Option {
 	return func(cfg *config) { cfg.secretOverlap = d }
+}
+
+// WithConsoleHome adds a link back to the program that runs the sandbox
+// (label, absolute or root-relative url) to the developer console's pages,
+// as `twitchauth serve --sandbox` does for the broker.
+func WithConsoleHome(label, url string) Option {
+	return func(cfg *config) { cfg.consoleHome = consoleLink{Label: label, URL: url} }
 }

@@ -11,14 +11,26 @@ var pages = template.Must(template.New("layout").Parse(`{{define "head"}}<!docty
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} · Twitch sandbox</title>
 <style>
-body{font-family:system-ui,sans-serif;background:#0e0e10;color:#efeff1;margin:0;display:flex;justify-content:center}
-main{background:#18181b;margin:3rem 1rem;padding:2rem;border-radius:8px;max-width:32rem;width:100%}
-h1{font-size:1.3rem} .sandbox{color:#bf94ff;font-size:.8rem;text-transform:uppercase;letter-spacing:.1em}
-ul{padding-left:1.2rem} li{margin:.4rem 0} code{background:#26262c;padding:0 .2rem;border-radius:3px}
-.error{border-left:4px solid #eb0400;padding-left:1rem} .muted{color:#adadb8;font-size:.9rem}
-button{font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;border:0;margin-right:.5rem;cursor:pointer}
-button.primary{background:#9147ff;color:#fff} button.secondary{background:#3a3a3d;color:#efeff1}
-select,input{font-size:1rem;padding:.3rem;margin:.3rem 0 1rem}
+:root{color-scheme:dark}
+body{font-family:system-ui,sans-serif;background:#0e0e10;color:#efeff1;margin:0;display:flex;justify-content:center;line-height:1.45}
+main{background:#18181b;margin:3rem 1rem;padding:2rem;border-radius:8px;max-width:32rem;width:100%;box-sizing:border-box}
+h1{font-size:1.3rem;line-height:1.3} h2{font-size:1.1rem} h3{font-size:1rem;margin-top:1.5rem}
+.sandbox{color:#bf94ff;font-size:.8rem;text-transform:uppercase;letter-spacing:.1em;margin-top:0}
+ul{padding-left:1.2rem} li{margin:.4rem 0} code{background:#26262c;padding:0 .2rem;border-radius:3px;overflow-wrap:anywhere}
+a{color:#bf94ff} .error{border-left:4px solid #eb0400;padding-left:1rem} .muted{color:#adadb8;font-size:.9rem}
+label{display:inline-block;margin-top:.5rem;font-weight:600}
+button{font:inherit;font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;border:0;margin:.25rem .5rem .25rem 0;cursor:pointer}
+button.primary{background:#9147ff;color:#fff} button.primary:hover{background:#772ce8}
+button.secondary{background:#3a3a3d;color:#efeff1} button.secondary:hover{background:#464649}
+button.danger{background:#eb0400;color:#fff} button.danger:hover{background:#bf0300}
+a.button{display:inline-block;font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;background:#3a3a3d;color:#efeff1;text-decoration:none} a.button:hover{background:#464649}
+button.link{background:none;color:#bf94ff;padding:0;margin:0;font-size:inherit;text-decoration:underline}
+button:focus-visible,select:focus,input:focus,textarea:focus{outline:2px solid #bf94ff;outline-offset:1px}
+select,input,textarea{font:inherit;font-size:1rem;color:#efeff1;background:#0e0e10;border:1px solid #53535f;border-radius:4px;padding:.45rem .55rem;margin:.3rem 0 1rem;max-width:100%;box-sizing:border-box}
+input[type=radio],input[type=checkbox]{margin:0 .3rem 0 0;accent-color:#9147ff}
+.account{background:#26262c;border-radius:6px;padding:.6rem .8rem}
+.actions{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:1rem} .actions button{margin:0}
+@media (max-width:480px){main{margin:0;border-radius:0;padding:1.25rem;min-height:100vh}}
 </style></head><body><main><p class="sandbox">Twitch sandbox (twitchtest) — not twitch.tv</p>{{end}}
 {{define "foot"}}</main></body></html>{{end}}
 
@@ -29,17 +41,30 @@ select,input{font-size:1rem;padding:.3rem;margin:.3rem 0 1rem}
 
 {{define "consent"}}{{template "head" .}}
 <h1><strong>{{.AppName}}</strong> wants to access your Twitch account</h1>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="consent_id" value="{{.ConsentID}}">
+{{with .SignedIn}}<p class="account" id="signed-in">Signed in as <strong>{{.DisplayName}}</strong> <span class="muted">({{.Login}}, id {{.ID}})</span> · <button class="link" id="not-you" type="submit" name="action" value="switch">Not you?</button></p>
+<input type="hidden" name="login" value="{{.Login}}">
+{{else}}<label for="login">Sign in as</label><br>
+<select id="login" name="login">{{range .Users}}<option value="{{.Login}}">{{.DisplayName}} ({{.Login}}, id {{.ID}})</option>{{end}}</select><br>
+<span class="muted">A sandbox has no passwords: pick the user who signs in.</span>{{end}}
 {{if .Scopes}}<p>This will allow {{.AppName}} to:</p>
 <ul>{{range .Scopes}}<li>{{.Description}} <span class="muted"><code>{{.Name}}</code></span></li>{{end}}</ul>
 {{else}}<p>{{.AppName}} asks for no permissions beyond your public profile.</p>{{end}}
-<form method="post" action="{{.Action}}">
-<input type="hidden" name="consent_id" value="{{.ConsentID}}">
-<label for="login">Sign in as</label><br>
-<select id="login" name="login">{{range .Users}}<option value="{{.Login}}"{{if eq .Login $.Selected}} selected{{end}}>{{.DisplayName}} ({{.Login}}, id {{.ID}})</option>{{end}}</select><br>
+<div class="actions">
 <button class="primary" type="submit" name="action" value="authorize">Authorize</button>
 <button class="secondary" type="submit" name="action" value="cancel">Cancel</button>
+</div>
 </form>
 <p class="muted">You will be redirected to <code>{{.RedirectURI}}</code></p>
+{{template "foot"}}{{end}}
+
+{{define "signout"}}{{template "head" .}}
+<h1>Sign out of the Twitch sandbox</h1>
+{{with .SignedIn}}<p class="account" id="signed-in">Signed in as <strong>{{.DisplayName}}</strong> <span class="muted">({{.Login}}, id {{.ID}})</span></p>
+{{else}}<p id="signed-in">Nobody is signed in.</p>{{end}}
+<form method="post" action="{{.Action}}"><div class="actions"><button class="primary" id="sign-out" type="submit">Sign out</button></div></form>
+<p class="muted">After signing out, the next consent page asks which sandbox user signs in.</p>
 {{template "foot"}}{{end}}
 
 {{define "activate"}}{{template "head" .}}

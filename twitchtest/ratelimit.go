@@ -1,9 +1,13 @@
 package twitchtest
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -45,15 +49,26 @@ type bucketState struct {
 }
 
 // bucket is one token bucket; points refill continuously at limit.points
-// per limit.per.
+// per limit.per, except while it is held empty (ExhaustRateLimit).
 type bucket struct {
 	level float64
 	at    time.Time
 	limit rateLimit
+	// heldUntil, when set, keeps the bucket empty until that time, when
+	// it is full again.
+	heldUntil time.Time
 }
 
 // refill brings the bucket's level up to now.
 func (b *bucket) refill(now time.Time) {
+	if !b.heldUntil.IsZero() {
+		if now.Before(b.heldUntil) {
+			b.level, b.at = 0, now
+			return
+		}
+		b.level, b.at, b.heldUntil = float64(b.limit.points), now, time.Time{}
+		return
+	}
 	if el := now.Sub(b.at); el > 0 {
 		b.level = math.Min(float64(b.limit.points), b.level+float64(el)*float64(b.limit.points)/float64(b.limit.per))
 		b.at = now
@@ -61,6 +76,9 @@ func (b *bucket) refill(now time.Time) {
 }
 
 func (b *bucket) state(now time.Time) bucketState {
+	if !b.heldUntil.IsZero() {
+		return bucketState{limit: b.limit.points, remaining: 0, reset: b.heldUntil}
+	}
 	missing := float64(b.limit.points) - b.level
 	reset := now
 	if missing > 0 {
@@ -126,6 +144,21 @@ func (l *rateLimiter) peek(key string, lim rateLimit, now time.Time) bucketState
 	return l.get(key, lim, now).state(now)
 }
 
+// hold empties key's bucket and keeps it empty until now plus the time an
+// empty bucket takes to refill, truncated to a whole second so that
+// Ratelimit-Reset names that instant exactly; then the bucket is full.
+func (l *rateLimiter) hold(key string, lim rateLimit, now time.Time) bucketState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.get(key, lim, now)
+	until := now.Add(lim.per).Truncate(time.Second)
+	if !until.After(now) {
+		until = now.Add(time.Second).Truncate(time.Second)
+	}
+	b.level, b.at, b.heldUntil = 0, now, until
+	return b.state(now)
+}
+
 // reset empties the limiter: every bucket is full again.
 func (l *rateLimiter) reset() {
 	l.mu.Lock()
@@ -148,3 +181,113 @@ func setRateHeaders(h http.Header, st bucketState) {
 // ResetRateLimits refills every Helix bucket (app, user, extension viewer
 // and extension PubSub).
 func (s *Server) ResetRateLimits() { s.limiter.reset() }
+
+// HelixBucket names one of Helix's rate-limit buckets (see doc.go).
+type HelixBucket struct {
+	// ClientID is the client whose bucket it is. Required.
+	ClientID string
+	// UserID selects the bucket of user tokens of ClientID for that user.
+	UserID string
+	// OpaqueUserID selects the bucket of an extension viewer calling
+	// Helix with a Helix JWT (Authorization: Extension). At most one of
+	// UserID and OpaqueUserID is set; with neither, the bucket is the
+	// client's app bucket (app tokens and EBS JWTs).
+	OpaqueUserID string
+}
+
+// RateLimitState is a bucket's state as the Ratelimit-* headers report it.
+type RateLimitState struct {
+	// Limit is the bucket's size (Ratelimit-Limit).
+	Limit int
+	// Remaining is the whole points left (Ratelimit-Remaining).
+	Remaining int
+	// Reset is when the bucket is full again (Ratelimit-Reset).
+	Reset time.Time
+}
+
+// ExhaustRateLimit empties bucket b and holds it empty until its reset, so
+// that a 429 can be rehearsed without timing: every Helix request drawing
+// from b answers 429 with Ratelimit-Remaining 0 and Ratelimit-Reset at that
+// instant, and at the reset the bucket is full again. The reset is the time
+// an empty bucket of that limit takes to refill (one minute by default),
+// truncated to a whole second. It returns the bucket's state; it fails for
+// an unknown client or user, or when both UserID and OpaqueUserID are set.
+// POST /_sandbox/ratelimit/exhaust does the same over HTTP.
+func (s *Server) ExhaustRateLimit(b HelixBucket) (RateLimitState, error) {
+	key, lim, err := s.bucketKey(b)
+	if err != nil {
+		return RateLimitState{}, err
+	}
+	st := s.limiter.hold(key, lim, s.now())
+	s.log.Debug("helix bucket held empty", "client_id", b.ClientID, "user_id", b.UserID, "opaque_user_id", b.OpaqueUserID, "until", st.reset)
+	return RateLimitState{Limit: st.limit, Remaining: st.remaining, Reset: st.reset}, nil
+}
+
+// bucketKey returns the limiter key and limit of b, as bucketFor names the
+// bucket of a request.
+func (s *Server) bucketKey(b HelixBucket) (string, rateLimit, error) {
+	c, ok := s.Client(b.ClientID)
+	if !ok {
+		return "", rateLimit{}, fmt.Errorf("%w: %q", ErrUnknownClient, b.ClientID)
+	}
+	switch {
+	case b.UserID != "" && b.OpaqueUserID != "":
+		return "", rateLimit{}, errors.New("twitchtest: a Helix bucket is a user's or an extension viewer's, not both")
+	case b.UserID != "":
+		s.mu.RLock()
+		_, ok := s.users[b.UserID]
+		s.mu.RUnlock()
+		if !ok {
+			return "", rateLimit{}, fmt.Errorf("%w: id %q", ErrUnknownUser, b.UserID)
+		}
+		return "user:" + c.ID + ":" + b.UserID, s.helixLimit(), nil
+	case b.OpaqueUserID != "":
+		return "viewer:" + c.ID + ":" + b.OpaqueUserID, s.viewerLimit(), nil
+	}
+	return "app:" + c.ID, s.helixLimit(), nil
+}
+
+// exhaustRequest is POST /_sandbox/ratelimit/exhaust's body.
+type exhaustRequest struct {
+	ClientID     string `json:"client_id"`
+	UserID       string `json:"user_id"`
+	OpaqueUserID string `json:"opaque_user_id"`
+}
+
+// exhaustResponse is its answer: the bucket's Ratelimit-* values.
+type exhaustResponse struct {
+	Limit     int    `json:"limit"`
+	Remaining int    `json:"remaining"`
+	Reset     int64  `json:"reset"`
+	ResetAt   string `json:"reset_at"`
+}
+
+// handleExhaust serves POST /_sandbox/ratelimit/exhaust (loopback callers
+// only): ExhaustRateLimit over HTTP, for `twitchauth mock` and the rig.
+func (s *Server) handleExhaust(w http.ResponseWriter, r *http.Request) {
+	if !isLoopback(r) {
+		writeError(w, http.StatusForbidden, "the rate-limit endpoint answers loopback callers only")
+		return
+	}
+	var req exhaustRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxHelixBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request body: send {\"client_id\", and \"user_id\" or \"opaque_user_id\"}")
+		return
+	}
+	if req.ClientID == "" {
+		writeError(w, http.StatusBadRequest, "missing client_id")
+		return
+	}
+	st, err := s.ExhaustRateLimit(HelixBucket(req))
+	switch {
+	case errors.Is(err, ErrUnknownClient), errors.Is(err, ErrUnknownUser):
+		writeError(w, http.StatusNotFound, strings.TrimPrefix(err.Error(), "twitchtest: "))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "twitchtest: "))
+		return
+	}
+	writeJSON(w, http.StatusOK, exhaustResponse{Limit: st.Limit, Remaining: st.Remaining, Reset: st.Reset.Unix(), ResetAt: st.Reset.UTC().Format(time.RFC3339)})
+}

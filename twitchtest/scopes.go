@@ -3,8 +3,12 @@ package twitchtest
 import "strings"
 
 // scopeCatalogue lists the Twitch scope names the sandbox accepts, with the
-// short description shown on the consent page. Requests naming any other
-// scope are refused, as Twitch refuses unknown scopes.
+// short description shown on the consent page: the scopes Twitch's scopes
+// page lists (docs/protocol.md#scopes), rows marked deprecated left out,
+// plus openid (OpenID Connect, docs/protocol.md#oidc). Requests naming any
+// other scope are refused, as Twitch refuses unknown scopes. GET
+// /_sandbox/requirements publishes the names, and a test outside the
+// package compares them with the client's list.
 var scopeCatalogue = map[string]string{
 	"analytics:read:extensions":         "View analytics data for the Twitch Extensions owned by the authorized account",
 	"analytics:read:games":              "View analytics data for the games owned by the authorized account",
@@ -40,6 +44,7 @@ var scopeCatalogue = map[string]string{
 	"chat:edit":                         "Send chat messages to a chatroom using an IRC connection",
 	"chat:read":                         "View chat messages sent in a chatroom using an IRC connection",
 	"clips:edit":                        "Manage Clips for a channel",
+	"editor:manage:clips":               "Manage Clips as an editor",
 	"moderation:read":                   "View a channel's moderation data including Moderators, Bans, Timeouts, and AutoMod settings",
 	"moderator:manage:announcements":    "Send announcements in channels where you have the moderator role",
 	"moderator:manage:automod":          "Manage messages held for review by AutoMod in channels where you are a moderator",
@@ -53,6 +58,8 @@ var scopeCatalogue = map[string]string{
 	"moderator:manage:chat_messages":    "Delete chat messages in channels where you have the moderator role",
 	"moderator:read:chat_settings":      "View a broadcaster's chat room settings",
 	"moderator:manage:chat_settings":    "Manage a broadcaster's chat room settings",
+	"moderator:read:guest_star":         "Read Guest Star details for channels where you are a Guest Star moderator",
+	"moderator:manage:guest_star":       "Manage Guest Star for channels where you are a Guest Star moderator",
 	"moderator:read:chatters":           "View the chatters in a broadcaster's chat room",
 	"moderator:read:followers":          "Read the followers of a broadcaster",
 	"moderator:read:moderators":         "Read the list of moderators in channels where you have the moderator role",
@@ -61,6 +68,7 @@ var scopeCatalogue = map[string]string{
 	"moderator:read:shoutouts":          "View a broadcaster's shoutouts",
 	"moderator:manage:shoutouts":        "Manage a broadcaster's shoutouts",
 	"moderator:read:suspicious_users":   "Read chat messages from suspicious users",
+	"moderator:manage:suspicious_users": "Manage suspicious user statuses in channels where you have the moderator role",
 	"moderator:read:unban_requests":     "View a broadcaster's unban requests",
 	"moderator:manage:unban_requests":   "Manage a broadcaster's unban requests",
 	"moderator:read:vips":               "Read the list of VIPs in channels where you have the moderator role",
@@ -84,7 +92,6 @@ var scopeCatalogue = map[string]string{
 	"user:manage:whispers":              "Receive whispers sent to your user, and send whispers on your user's behalf",
 	"user:write:chat":                   "Send chat messages to a chatroom",
 	"whispers:read":                     "View your whisper messages",
-	"whispers:edit":                     "Send whisper messages",
 }
 
 // KnownScope reports whether scope is in the sandbox's catalogue of Twitch

@@ -151,7 +151,7 @@ func (s *Server) seed(loaded bool) error {
 		}
 	}
 	if s.publicClient == "" {
-		if _, err := s.AddClient(Client{Name: "Sandbox Public App", Type: Public}); err != nil {
+		if _, err := s.AddClient(Client{Name: "Sandbox Public App", Type: Public, RedirectURIs: []string{"http://localhost:3000"}}); err != nil {
 			return err
 		}
 	}
@@ -414,6 +414,7 @@ func (s *Server) routes() {
 	s.handle("authorize", "/oauth2/authorize", s.handleAuthorize, http.MethodGet, http.MethodPost)
 	s.handle("device", "/oauth2/device", s.handleDevice, http.MethodPost)
 	s.handle("activate", "/activate", s.handleActivate, http.MethodGet, http.MethodPost)
+	s.handle("signout", "/signout", s.handleSignOut, http.MethodGet, http.MethodPost)
 	s.handle("discovery", "/oauth2/.well-known/openid-configuration", s.handleDiscovery, http.MethodGet)
 	s.handle("keys", "/oauth2/keys", s.handleKeys, http.MethodGet)
 	s.handle("userinfo", "/oauth2/userinfo", s.handleUserinfo, http.MethodGet, http.MethodPost)
@@ -429,6 +430,8 @@ func (s *Server) routes() {
 	s.handle("helix", "/helix/moderation/moderators", s.helixRoute("/moderation/moderators"), helixMethods...)
 	s.handle("helix", "/helix/", s.helixNotFound, helixMethods...)
 	s.handle("extension_jwt", "/_sandbox/extension/jwt", s.handleMintExtensionJWT, http.MethodPost)
+	s.handle("ratelimit_exhaust", "/_sandbox/ratelimit/exhaust", s.handleExhaust, http.MethodPost)
+	s.handle("requirements", "/_sandbox/requirements", s.handleRequirements, http.MethodGet)
 	s.handle("console", "/console/{$}", s.handleConsoleHome, http.MethodGet)
 	s.handle("console", "/console/signin", s.handleConsoleSignIn, http.MethodGet, http.MethodPost)
 	s.handle("console", "/console/signout", s.handleConsoleSignOut, http.MethodPost)

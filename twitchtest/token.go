@@ -11,7 +11,7 @@ import (
 const grantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 
 // Error messages of the identity endpoints. Those from
-// shared/twitch-protocol.md are Twitch's; the rest are the sandbox's own
+// docs/protocol.md#identity-error-messages are Twitch's; the rest are the sandbox's own
 // wording in the same {"status","message"} shape (see doc.go).
 const (
 	msgInvalidClient       = "invalid client"
@@ -31,6 +31,10 @@ const (
 	msgClientNotExist      = "client does not exist"
 	msgUnsupportedGrant    = "unsupported grant type"
 	msgMissingGrant        = "missing grant type"
+	// msgPublicCodeGrant is the sandbox's wording for the 400 Twitch
+	// answers a public client's code exchange with (twitch-cli keys on
+	// the status only; Twitch's message is not recorded).
+	msgPublicCodeGrant = "public clients cannot use the authorization code flow; use the device code flow"
 )
 
 // tokenResponse is the JSON of a successful /oauth2/token answer. Scope is
@@ -140,6 +144,9 @@ func (s *Server) grantClientCredentials(w http.ResponseWriter, p url.Values) {
 }
 
 func (s *Server) grantAuthorizationCode(w http.ResponseWriter, r *http.Request, p url.Values) {
+	if s.refusePublicCodeGrant(w, p) {
+		return
+	}
 	c, ok := s.authenticateClient(w, p, secretRequired)
 	if !ok {
 		return
@@ -186,6 +193,27 @@ func (s *Server) grantAuthorizationCode(w http.ResponseWriter, r *http.Request, 
 	}
 	s.log.Debug("token issued", "grant", "authorization_code", "client_id", c.ID, "user_id", user.ID)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// refusePublicCodeGrant answers a public client's code exchange: Twitch
+// lets a public client through /oauth2/authorize with response_type=code
+// and refuses the exchange with a 400, whether or not a secret is sent
+// (docs/protocol.md#authorize). The code is spent, as by any failed
+// redemption attempt of its client.
+func (s *Server) refusePublicCodeGrant(w http.ResponseWriter, p url.Values) bool {
+	s.mu.Lock()
+	c, ok := s.clients[p.Get("client_id")]
+	public := ok && c.Type == Public
+	if public {
+		if ac, found := s.codes[p.Get("code")]; found && ac.ClientID == c.ID {
+			delete(s.codes, ac.Code)
+		}
+	}
+	s.mu.Unlock()
+	if public {
+		writeError(w, http.StatusBadRequest, msgPublicCodeGrant)
+	}
+	return public
 }
 
 func (s *Server) grantRefresh(w http.ResponseWriter, p url.Values) {

@@ -127,11 +127,13 @@ func TestBinaryAPIUserToken(t *testing.T) {
 		t.Errorf("invalid body: %s (%d Helix requests)", r.stderr, s.srv.Requests("helix"))
 	}
 
-	// A scope the grant lacks: exit 1, Helix's message on stderr.
+	// A scope the grant lacks: exit 1, refused before sending, the scopes
+	// to ask for on stderr.
+	s.srv.ResetCounters()
 	r = run(t, s.environ, "", nil, "api", "get", "moderation/moderators", "-u", "-q", "broadcaster_id="+dev.ID)
 	want(t, r, 1)
-	if !strings.Contains(r.stderr, "Missing scope") {
-		t.Errorf("missing scope: %s", r.stderr)
+	if !strings.Contains(r.stderr, "needs moderation:read or channel:manage:moderators") || s.srv.Requests("helix") != 0 {
+		t.Errorf("missing scope: %s (%d Helix requests)", r.stderr, s.srv.Requests("helix"))
 	}
 
 	// The stored access token expires early: the Transport refreshes it on

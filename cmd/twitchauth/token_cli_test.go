@@ -160,10 +160,47 @@ func TestBinaryAppTokenAndValidate(t *testing.T) {
 	}
 }
 
+// loginOnFreePort runs a browser login of the binary on the sandbox's
+// registered port. The port was free when newSandbox probed it, but another
+// process may bind it before the binary does: then the binary exits 4
+// saying so, and the login is run again on a new port, registered first
+// (at most three times).
+func loginOnFreePort(t *testing.T, s *sandbox, args ...string) (result, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := fmt.Sprint(s.port)
+		r := run(t, s.environ, "", visitAuthorizeURL(t), append(args, "-p", port)...)
+		if r.code != 4 || !strings.Contains(r.stderr, "already in use") || attempt == 3 {
+			return r, port
+		}
+		t.Logf("port %s was taken before the binary bound it; trying another", port)
+		s.port = clitest.FreePort(t)
+		if _, err := s.srv.UpdateClient(s.client.ID, twitchtest.ClientUpdate{RedirectURIs: []string{fmt.Sprintf("http://localhost:%d", s.port)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBinaryLoginRetriesATakenPort: the race loginOnFreePort absorbs,
+// forced: the registered port is taken before the binary runs.
+func TestBinaryLoginRetriesATakenPort(t *testing.T) {
+	s := newSandbox(t)
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))
+	if err != nil {
+		t.Skipf("the probed port is already gone: %v", err)
+	}
+	defer l.Close()
+	taken := fmt.Sprint(s.port)
+	r, port := loginOnFreePort(t, s, "token", "-u", "--no-browser", "--no-store", "--json")
+	want(t, r, 0)
+	if port == taken {
+		t.Fatalf("logged in on the taken port %s", port)
+	}
+}
+
 func TestBinaryCodeFlowAndCache(t *testing.T) {
 	s := newSandbox(t)
-	port := fmt.Sprint(s.port)
-	r := run(t, s.environ, "", visitAuthorizeURL(t), "token", "-u", "-s", "chat:read chat:edit", "-p", port, "--no-browser", "--json")
+	r, port := loginOnFreePort(t, s, "token", "-u", "-s", "chat:read chat:edit", "--no-browser", "--json")
 	want(t, r, 0)
 	m := jsonObject(t, r.stdout)
 	if m["login"] != "twitchdev" || m["refresh_token"] == nil || m["cached"] != nil {
@@ -246,14 +283,16 @@ func TestBinaryErrorExitCodes(t *testing.T) {
 		t.Errorf("wrong secret message: %s", wrong.stderr)
 	}
 
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))
+	// A port this test holds: busy for the binary, whoever else runs.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	busy := run(t, s.environ, "", nil, "token", "-u", "-p", fmt.Sprint(s.port), "--no-browser", "--no-store")
+	taken := l.Addr().(*net.TCPAddr).Port
+	busy := run(t, s.environ, "", nil, "token", "-u", "-p", fmt.Sprint(taken), "--no-browser", "--no-store")
 	l.Close()
 	want(t, busy, 4)
-	if !strings.Contains(busy.stderr, fmt.Sprintf("port %d", s.port)) {
+	if !strings.Contains(busy.stderr, fmt.Sprintf("port %d", taken)) {
 		t.Errorf("port in use message: %s", busy.stderr)
 	}
 

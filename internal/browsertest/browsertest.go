@@ -8,6 +8,7 @@ package browsertest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,4 +64,52 @@ func New(t testing.TB) context.Context {
 	}
 	stopWatch()
 	return browserCtx
+}
+
+// ScreenshotsEnv names the environment variable that makes Screenshot save
+// pictures: a directory (created if missing). Unset, Screenshot does
+// nothing, so tests never write outside their temporary directories.
+const ScreenshotsEnv = "TWITCHAUTH_SCREENSHOTS"
+
+// Screenshot saves a full-page PNG of the current page of ctx as
+// $TWITCHAUTH_SCREENSHOTS/name.png, for a person to look at once; without
+// the variable it does nothing. A failure is reported with t.Errorf.
+func Screenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv(ScreenshotsEnv)
+	if dir == "" {
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// Viewport sizes for EmulateViewport.
+const (
+	// PhoneWidth, PhoneHeight: a common phone in portrait (CSS pixels).
+	PhoneWidth, PhoneHeight = 390, 844
+	// DesktopWidth, DesktopHeight: a laptop screen.
+	DesktopWidth, DesktopHeight = 1280, 800
+)
+
+// Viewport sets the page's viewport to width × height CSS pixels.
+func Viewport(t testing.TB, ctx context.Context, width, height int64) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatalf("viewport %dx%d: %v", width, height, err)
+	}
 }

@@ -17,6 +17,7 @@
   var frame = null;
   var lastAuth = null;
   var countdown = null;
+  var bucketTimer = null;
 
   function log(text, level) {
     var li = document.createElement('li');
@@ -101,6 +102,28 @@
     countdown = setInterval(render, 1000);
   }
 
+  function secondsUntil(ms) { return Math.max(0, Math.ceil((ms - Date.now()) / 1000)); }
+
+  // showBucket counts down to the reset of an exhausted bucket.
+  function showBucket(who, reset) {
+    clearInterval(bucketTimer);
+    var el = $('bucket');
+    el.hidden = false;
+    var render = function () {
+      var left = secondsUntil(reset);
+      if (left > 0) {
+        el.className = '';
+        el.textContent = 'Helix bucket of ' + who + ' empty: 429 until ' + new Date(reset).toLocaleTimeString() + ' (resets in ' + left + ' s)';
+        return;
+      }
+      el.className = 'full';
+      el.textContent = 'Helix bucket of ' + who + ' full again';
+      clearInterval(bucketTimer);
+    };
+    render();
+    bucketTimer = setInterval(render, 250);
+  }
+
   window.addEventListener('message', function (ev) {
     if (!frame || ev.source !== frame.contentWindow || ev.origin !== location.origin) return;
     var m = ev.data;
@@ -139,10 +162,15 @@
     $('keep-expired').addEventListener('change', function () { state.expire = this.checked ? 'always' : 'never'; settings(true); });
     $('exhaust').addEventListener('click', function () {
       if (!lastAuth) { log('no viewer yet', 'error'); return; }
-      api('POST', 'api/exhaust', { opaque_user_id: lastAuth.opaqueId }).then(function (r) {
-        log(r.exhausted ? 'Helix bucket of ' + lastAuth.opaqueId + ' exhausted after ' + r.requests + ' requests (Ratelimit-Reset ' + r.ratelimit_reset + ')'
-          : 'Helix bucket not exhausted after ' + r.requests + ' requests', r.exhausted ? '' : 'error');
-      }).catch(function (e) { log(e.message, 'error'); });
+      var who = lastAuth.opaqueId;
+      var btn = this;
+      btn.disabled = true;
+      api('POST', 'api/exhaust', { opaque_user_id: who }).then(function (r) {
+        var reset = Number(r.ratelimit_reset) * 1000;
+        log('Helix bucket of ' + who + ' exhausted: Helix answers ' + r.status + ' until ' + new Date(reset).toLocaleTimeString() +
+          ' (Ratelimit-Reset ' + r.ratelimit_reset + ', in ' + secondsUntil(reset) + ' s), then the bucket is full again');
+        showBucket(who, reset);
+      }).catch(function (e) { log(e.message, 'error'); }).then(function () { btn.disabled = false; });
     });
     $('theme').addEventListener('change', function () {
       state.theme = this.value;

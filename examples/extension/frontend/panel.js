@@ -18,16 +18,29 @@
     $('events').appendChild(li);
   }
 
-  // options for fetchHelix/fetchEBS that record retries.
-  function tracking(name) {
-    var t = { retriedAfter: null };
+  // options for fetchHelix/fetchEBS that record retries and, while one
+  // waits, say so in the field being loaded (a countdown for a 429).
+  function tracking(name, field) {
+    var t = { retriedAfter: null, timer: null };
     t.options = {
       onRetry: function (info) {
         t.retriedAfter = info.status;
         note(name + ': ' + info.status + ', ' + info.reason + (info.status === 429 ? ' (' + Math.ceil(info.waitMs / 1000) + ' s)' : ''), 'retry');
+        clearInterval(t.timer);
+        if (info.status === 429) {
+          var until = Date.now() + info.waitMs;
+          var render = function () {
+            $(field).textContent = 'rate-limited: retrying in ' + Math.max(0, Math.ceil((until - Date.now()) / 1000)) + ' s…';
+          };
+          render();
+          t.timer = setInterval(render, 250);
+        } else {
+          $(field).textContent = 'token expired: waiting for a new one…';
+        }
       }
     };
     t.done = function (status) {
+      clearInterval(t.timer);
       var text = name + ': ' + status + (t.retriedAfter ? ' after retrying a ' + t.retriedAfter : '');
       note(text, status >= 400 ? 'error' : '');
     };
@@ -36,7 +49,7 @@
 
   async function loadBroadcaster() {
     var auth = TwitchAuthExt.auth();
-    var t = tracking('helix');
+    var t = tracking('helix', 'broadcaster');
     $('broadcaster').textContent = 'loading…';
     try {
       var r = await TwitchAuthExt.fetchHelix('/users?id=' + encodeURIComponent(auth.channelId), {}, t.options);
@@ -49,13 +62,14 @@
       var body = await r.json();
       $('broadcaster').textContent = body.data.length ? body.data[0].display_name : 'unknown channel';
     } catch (e) {
+      clearInterval(t.timer);
       note('helix: ' + e.message, 'error');
       $('broadcaster').textContent = 'network error';
     }
   }
 
   async function loadGreeting() {
-    var t = tracking('ebs');
+    var t = tracking('ebs', 'ebs');
     $('ebs').textContent = 'loading…';
     try {
       var r = await TwitchAuthExt.fetchEBS(EBS + '/api/greeting', {}, t.options);
@@ -63,6 +77,7 @@
       var body = await r.json().catch(function () { return {}; });
       $('ebs').textContent = r.ok ? body.message : 'backend error ' + r.status + (body.message ? ': ' + body.message : '');
     } catch (e) {
+      clearInterval(t.timer);
       note('ebs: ' + e.message, 'error');
       $('ebs').textContent = 'cannot reach the backend';
     }

@@ -49,6 +49,11 @@ type Options struct {
 	Paginate bool
 	Pages    int
 
+	// NoScopeCheck sends the request even when the stored grant lacks the
+	// scopes the endpoint needs (by default it is refused before sending;
+	// see twitchauth.WithoutScopeCheck).
+	NoScopeCheck bool
+
 	// Raw prints the JSON answer compact instead of indented.
 	Raw bool
 	// Verbose prints the request line, the HTTP status and the rate-limit
@@ -109,6 +114,7 @@ goes to stderr), 2 bad usage or missing configuration, 3 network or a 5xx,
 	fl.StringVarP(&o.Body, "body", "b", "", "JSON body: the JSON itself, @FILE, or - for stdin")
 	fl.BoolVarP(&o.User, "user", "u", false, "use the user token stored by \"twitchauth token -u\" instead of the app token")
 	fl.StringVar(&o.Login, "login", "", "the stored user to act as, when several are stored (with -u)")
+	fl.BoolVar(&o.NoScopeCheck, "no-scope-check", false, "send the request even if the user token lacks the scopes the endpoint needs (see twitchauth scopes)")
 	fl.BoolVar(&o.Raw, "raw", false, "print the JSON answer compact instead of indented")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "print the request, HTTP status and rate-limit headers on stderr")
 	fl.StringVar(&o.ClientID, "client-id", "", "client ID to use instead of the configured one (not saved)")

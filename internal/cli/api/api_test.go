@@ -319,12 +319,23 @@ func TestUserToken(t *testing.T) {
 	res = h.run(ban, `{"data":{"user_id":"`+victim.ID+`"}}`)
 	wantCode(t, res, 0)
 
-	// A scope the grant lacks: Helix's 401 is shown, exit 1, no refresh.
-	refreshes := h.srv.Requests("token:refresh_token")
+	// A scope the grant lacks: refused before sending (the Transport knows
+	// the stored grant's scopes), exit 1, the scopes to ask for named, no
+	// request and no refresh.
+	refreshes, helixCalls := h.srv.Requests("token:refresh_token"), h.srv.Requests("helix")
 	res = h.run(Options{Method: "GET", Path: []string{"moderation/moderators"}, User: true, Query: []string{"broadcaster_id=" + dev.ID}}, "")
 	wantCode(t, res, 1)
-	if !strings.Contains(res.stderr, "Missing scope") || !strings.Contains(res.stdout, `"status": 401`) {
+	if !strings.Contains(res.stderr, "needs moderation:read or channel:manage:moderators") || !strings.Contains(res.stderr, "not sent") || res.stdout != "" {
 		t.Errorf("missing scope: stdout %s stderr %s", res.stdout, res.stderr)
+	}
+	if h.srv.Requests("token:refresh_token") != refreshes || h.srv.Requests("helix") != helixCalls {
+		t.Error("a missing scope caused a refresh or a request")
+	}
+	// --no-scope-check sends it: Helix's 401 is shown, still no refresh.
+	res = h.run(Options{Method: "GET", Path: []string{"moderation/moderators"}, User: true, NoScopeCheck: true, Query: []string{"broadcaster_id=" + dev.ID}}, "")
+	wantCode(t, res, 1)
+	if !strings.Contains(res.stderr, "Missing scope") || !strings.Contains(res.stdout, `"status": 401`) || h.srv.Requests("helix") != helixCalls+1 {
+		t.Errorf("--no-scope-check: stdout %s stderr %s", res.stdout, res.stderr)
 	}
 	if h.srv.Requests("token:refresh_token") != refreshes {
 		t.Error("a missing scope caused a refresh")

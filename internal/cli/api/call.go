@@ -32,6 +32,9 @@ func newCaller(e *env, sess *session) *caller {
 	if hc := e.f.HTTPClient; hc != nil && hc.Transport != nil {
 		opts = append(opts, twitchauth.WithBase(hc.Transport))
 	}
+	if e.o.NoScopeCheck {
+		opts = append(opts, twitchauth.WithoutScopeCheck())
+	}
 	tr := twitchauth.NewTransport(sess.cfg, sess.src, opts...)
 	return &caller{
 		e: e, sess: sess, tr: tr, base: sess.cfg.APIBaseURL(),

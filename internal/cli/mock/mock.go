@@ -38,8 +38,16 @@ type Options struct {
 	AutoApprove      string
 	TokenLifetime    time.Duration
 	AppTokenLifetime time.Duration
-	StateFile        string
-	Verbose          bool
+	// HelixLimit and HelixWindow are the size of Helix's app and user
+	// buckets and the time an empty one takes to refill.
+	HelixLimit  int
+	HelixWindow time.Duration
+	// ViewerLimit and ViewerWindow are the same for each extension
+	// viewer's bucket (Helix JWTs).
+	ViewerLimit  int
+	ViewerWindow time.Duration
+	StateFile    string
+	Verbose      bool
 
 	Stdout io.Writer // the ready line
 	Stderr io.Writer // logs
@@ -67,8 +75,22 @@ rotate client secrets and create extensions, as on dev.twitch.tv/console.
 Its apps are the sandbox's clients and persist with --state-file.
 
 Without flags it creates a confidential client (redirect http://localhost:3000),
-a public client, an extension client and the users twitchdev, broadcaster,
-moderator and viewer, with random IDs and secrets.`,
+a public client (same redirect; device code flow, as on Twitch its code
+exchange is refused), an extension client and the users twitchdev,
+broadcaster, moderator and viewer, with random IDs and secrets.
+
+Rate limits: Helix answers 429 {"error":"Too Many Requests",...} when the
+caller's bucket is empty: the app bucket of a client (app tokens), the bucket
+of each user of a client (user tokens), each extension viewer's (Helix JWTs).
+Buckets refill continuously; every answer carries Ratelimit-Limit,
+Ratelimit-Remaining and Ratelimit-Reset. To rehearse a 429:
+  - shrink the bucket: --helix-limit 5 --helix-window 1m, then send six
+    requests with one token within the minute; or
+  - hold a bucket empty until its reset (one window), without timing:
+      curl -s -X POST http://127.0.0.1:8090/_sandbox/ratelimit/exhaust \
+        -d '{"client_id":"<id>","user_id":"<user id>"}'
+    (no user_id: the app bucket; "opaque_user_id" instead: an extension
+    viewer's). Loopback callers only; it answers the bucket's limit and reset.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -86,6 +108,10 @@ moderator and viewer, with random IDs and secrets.`,
 	f.StringVar(&o.AutoApprove, "auto-approve", "", "act as if LOGIN is signed in and consents to everything (authorize and device codes approve at once)")
 	f.DurationVar(&o.TokenLifetime, "token-lifetime", twitchtest.DefaultUserTokenLifetime, "lifetime of user access tokens")
 	f.DurationVar(&o.AppTokenLifetime, "app-token-lifetime", twitchtest.DefaultAppTokenLifetime, "lifetime of app access tokens")
+	f.IntVar(&o.HelixLimit, "helix-limit", twitchtest.DefaultHelixRatePoints, "points in each Helix app and user bucket (Twitch: 800)")
+	f.DurationVar(&o.HelixWindow, "helix-window", twitchtest.DefaultRatePeriod, "time an empty Helix app or user bucket takes to refill")
+	f.IntVar(&o.ViewerLimit, "viewer-limit", twitchtest.DefaultExtensionViewerRatePoints, "Helix requests per window per extension viewer (Twitch: 30)")
+	f.DurationVar(&o.ViewerWindow, "viewer-window", twitchtest.DefaultRatePeriod, "time an extension viewer's empty Helix bucket takes to refill")
 	f.StringVar(&o.StateFile, "state-file", "", "persist clients, users, grants and tokens to this JSON file (mode 0600)")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "log every issued token event (debug level)")
 	return cmd
@@ -165,8 +191,9 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	// The banner comes first: whoever sees the ready line finds it on stderr.
 	fmt.Fprintf(stderr, "twitchauth mock: Twitch sandbox at %s (id_url %s, api_url %s)\n"+
-		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n",
-		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL)
+		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n"+
+		"twitchauth mock: Helix buckets %d points per %v (app, user), %d per %v (extension viewer); see --help to trigger a 429\n",
+		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL, o.HelixLimit, o.HelixWindow, o.ViewerLimit, o.ViewerWindow)
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))
@@ -183,10 +210,18 @@ func (o *Options) serverOptions(log *slog.Logger) ([]twitchtest.Option, error) {
 	if o.TokenLifetime <= 0 || o.AppTokenLifetime <= 0 {
 		return nil, errors.New("--token-lifetime and --app-token-lifetime must be positive")
 	}
+	if o.HelixLimit <= 0 || o.HelixWindow <= 0 {
+		return nil, fmt.Errorf("--helix-limit (%d) and --helix-window (%v) must be positive (Twitch: 800 points per 1m)", o.HelixLimit, o.HelixWindow)
+	}
+	if o.ViewerLimit <= 0 || o.ViewerWindow <= 0 {
+		return nil, fmt.Errorf("--viewer-limit (%d) and --viewer-window (%v) must be positive (Twitch: 30 per 1m)", o.ViewerLimit, o.ViewerWindow)
+	}
 	opts := []twitchtest.Option{
 		twitchtest.WithLogger(log),
 		twitchtest.WithUserTokenLifetime(o.TokenLifetime),
 		twitchtest.WithAppTokenLifetime(o.AppTokenLifetime),
+		twitchtest.WithHelixRateLimit(o.HelixLimit, o.HelixWindow),
+		twitchtest.WithExtensionViewerRateLimit(o.ViewerLimit, o.ViewerWindow),
 	}
 	if o.ClientID != "" || o.ClientSecret != "" || len(o.RedirectURIs) > 0 {
 		ru := o.RedirectURIs
@@ -196,7 +231,7 @@ func (o *Options) serverOptions(log *slog.Logger) ([]twitchtest.Option, error) {
 		opts = append(opts, twitchtest.WithClient(twitchtest.Client{ID: o.ClientID, Secret: o.ClientSecret, Name: "Sandbox App", Type: twitchtest.Confidential, RedirectURIs: ru}))
 	}
 	if o.PublicClientID != "" {
-		opts = append(opts, twitchtest.WithClient(twitchtest.Client{ID: o.PublicClientID, Name: "Sandbox Public App", Type: twitchtest.Public}))
+		opts = append(opts, twitchtest.WithClient(twitchtest.Client{ID: o.PublicClientID, Name: "Sandbox Public App", Type: twitchtest.Public, RedirectURIs: []string{"http://localhost:3000"}}))
 	}
 	for _, login := range o.Users {
 		if !loginRE.MatchString(login) {

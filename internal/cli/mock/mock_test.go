@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 )
 
 // startMock runs the command in-process and returns the ready line.
@@ -88,7 +92,7 @@ func post(t *testing.T, u string, form url.Values) (int, map[string]any) {
 }
 
 func TestMockDefaults(t *testing.T) {
-	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: 2 * time.Hour})
+	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: 2 * time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	if !strings.HasPrefix(r.URL, "http://127.0.0.1:") || r.IDURL != r.URL+"/oauth2" || r.APIURL != r.URL+"/helix" {
 		t.Fatalf("ready URLs: %+v", r)
 	}
@@ -142,7 +146,7 @@ func TestMockFlagsAndStateFile(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.json")
 	o := &Options{Addr: "127.0.0.1:0", ClientID: "myclient", ClientSecret: "mysecret", RedirectURIs: []string{"http://localhost:1/cb", "http://localhost:2/cb"},
 		PublicClientID: "mypublic", Users: []string{"alice", "bob"}, AutoApprove: "alice", StateFile: state,
-		TokenLifetime: time.Hour, AppTokenLifetime: time.Hour}
+		TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute}
 	r, stop := startMock(t, o)
 	var conf ReadyClient
 	for _, c := range r.Clients {
@@ -176,7 +180,7 @@ func TestMockFlagsAndStateFile(t *testing.T) {
 		t.Fatalf("state file mode %v, want 0600", fi.Mode().Perm())
 	}
 	// Restart from the state file: the token and the users survive.
-	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour})
+	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	if len(r2.Users) != 2 || r2.Users[0].ID != r.Users[0].ID {
 		t.Fatalf("users after restart: %+v (before %+v)", r2.Users, r.Users)
 	}
@@ -193,13 +197,110 @@ func TestMockFlagsAndStateFile(t *testing.T) {
 }
 
 func TestMockBadFlags(t *testing.T) {
-	for _, o := range []*Options{
-		{Addr: "127.0.0.1:0", Users: []string{"Not Valid"}, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour},
-		{Addr: "127.0.0.1:0", AutoApprove: "nobody", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour},
-		{Addr: "127.0.0.1:0", TokenLifetime: 0, AppTokenLifetime: time.Hour},
+	valid := func() *Options {
+		return &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+			HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute}
+	}
+	for _, tc := range []struct {
+		change func(*Options)
+		want   string
+	}{
+		{func(o *Options) { o.Users = []string{"Not Valid"} }, "a Twitch login"},
+		{func(o *Options) { o.AutoApprove = "nobody" }, "nobody"},
+		{func(o *Options) { o.TokenLifetime = 0 }, "--token-lifetime"},
+		{func(o *Options) { o.HelixLimit = 0 }, "--helix-limit"},
+		{func(o *Options) { o.HelixWindow = -time.Second }, "--helix-window"},
+		{func(o *Options) { o.ViewerLimit = 0 }, "--viewer-limit"},
+		{func(o *Options) { o.ViewerWindow = 0 }, "--viewer-window"},
 	} {
-		if err := Run(context.Background(), o); err == nil {
-			t.Errorf("Run(%+v) succeeded, want a usage error", o)
+		o := valid()
+		tc.change(o)
+		err := Run(context.Background(), o)
+		var ee *cliutil.ExitError
+		if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Run(%+v) = %v, want a usage error naming %q", o, err, tc.want)
+		}
+	}
+}
+
+// TestMockHelixRateLimit: --helix-limit and --helix-window size the
+// buckets (a 429 after that many requests), the banner says so, the
+// exhaust endpoint of --help works against the process, and --help tells
+// how to trigger a 429.
+func TestMockHelixRateLimit(t *testing.T) {
+	var stderr lockedBuffer
+	o := &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+		HelixLimit: 2, HelixWindow: time.Hour, ViewerLimit: 30, ViewerWindow: time.Minute, Stderr: &stderr}
+	r, _ := startMock(t, o)
+	var conf ReadyClient
+	for _, c := range r.Clients {
+		if c.Type == "confidential" {
+			conf = c
+		}
+	}
+	_, tok := post(t, r.IDURL+"/token", url.Values{"client_id": {conf.ID}, "client_secret": {conf.Secret}, "grant_type": {"client_credentials"}})
+	users := func() *http.Response {
+		req, _ := http.NewRequest("GET", r.APIURL+"/users?login=twitchdev", nil)
+		req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+		req.Header.Set("Client-Id", conf.ID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i, want := range []int{200, 200, 429} {
+		if resp := users(); resp.StatusCode != want || resp.Header.Get("Ratelimit-Limit") != "2" {
+			t.Fatalf("request %d: %d (limit %s), want %d", i+1, resp.StatusCode, resp.Header.Get("Ratelimit-Limit"), want)
+		}
+	}
+	if !strings.Contains(stderr.String(), "Helix buckets 2 points per 1h0m0s") {
+		t.Errorf("banner: %s", stderr.String())
+	}
+
+	// The help's recipe: the exhaust endpoint, then a 429 until the reset.
+	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+		HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
+	var c2 ReadyClient
+	for _, c := range r2.Clients {
+		if c.Type == "confidential" {
+			c2 = c
+		}
+	}
+	resp, err := http.Post(r2.URL+"/_sandbox/ratelimit/exhaust", "application/json", strings.NewReader(`{"client_id":"`+c2.ID+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex map[string]any
+	json.NewDecoder(resp.Body).Decode(&ex)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || ex["limit"].(float64) != 800 || ex["remaining"].(float64) != 0 {
+		t.Fatalf("exhaust: %d %v", resp.StatusCode, ex)
+	}
+	_, tok2 := post(t, r2.IDURL+"/token", url.Values{"client_id": {c2.ID}, "client_secret": {c2.Secret}, "grant_type": {"client_credentials"}})
+	req, _ := http.NewRequest("GET", r2.APIURL+"/users?login=twitchdev", nil)
+	req.Header.Set("Authorization", "Bearer "+tok2["access_token"].(string))
+	req.Header.Set("Client-Id", c2.ID)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Ratelimit-Reset") != fmt.Sprint(int64(ex["reset"].(float64))) {
+		t.Fatalf("after exhaust: %d reset %s (exhaust said %v)", resp.StatusCode, resp.Header.Get("Ratelimit-Reset"), ex["reset"])
+	}
+
+	var help bytes.Buffer
+	cmd := NewCommand(io.Discard, io.Discard)
+	cmd.SetOut(&help)
+	cmd.SetArgs([]string{"--help"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--helix-limit", "--helix-window", "--viewer-limit", "To rehearse a 429", "/_sandbox/ratelimit/exhaust"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("mock --help lacks %q", want)
 		}
 	}
 }
@@ -225,7 +326,7 @@ func (l *lockedBuffer) String() string {
 func TestMockConsole(t *testing.T) {
 	var stderr lockedBuffer
 	state := filepath.Join(t.TempDir(), "state.json")
-	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, Stderr: &stderr})
+	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute, Stderr: &stderr})
 	if r.ConsoleURL != r.URL+"/console/" {
 		t.Fatalf("console_url %q (url %q)", r.ConsoleURL, r.URL)
 	}
@@ -272,7 +373,7 @@ func TestMockConsole(t *testing.T) {
 	}
 
 	// The app survives a restart from the state file.
-	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour})
+	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	found := false
 	for _, c := range r2.Clients {
 		found = found || (c.ID == id && c.Secret == secret && c.Name == "Mock Console App")

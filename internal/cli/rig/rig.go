@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -193,11 +194,16 @@ func Run(ctx context.Context, o *Options) error {
 	if o.EBS != "" {
 		fmt.Fprintf(&b, "  EBS            %s\n", o.EBS)
 	}
+	// The example EBS listens on EBS_ADDR; it must be where --ebs points.
+	ebsAddr, ebsNote := ebsListenAddr(o.EBS)
 	fmt.Fprintf(&b, "Start your EBS with, for example:\n")
 	if secretFile != "" {
-		fmt.Fprintf(&b, "  EXTENSION_SECRET_FILE=%s EBS_ALLOWED_ORIGINS=%s go run ./examples/extension\n", secretFile, origin)
+		fmt.Fprintf(&b, "  EXTENSION_SECRET_FILE=%s EBS_ALLOWED_ORIGINS=%s EBS_ADDR=%s go run ./examples/extension\n", secretFile, origin, ebsAddr)
 	} else {
-		fmt.Fprintf(&b, "  EBS_ALLOWED_ORIGINS=%s (and the sandbox's extension secret)\n", origin)
+		fmt.Fprintf(&b, "  EBS_ALLOWED_ORIGINS=%s EBS_ADDR=%s (and the sandbox's extension secret)\n", origin, ebsAddr)
+	}
+	if ebsNote != "" {
+		fmt.Fprintf(&b, "  (%s)\n", ebsNote)
 	}
 	fmt.Fprintf(&b, "Press Ctrl-C to stop.\n")
 	if _, err := io.WriteString(stdout, b.String()); err != nil {
@@ -257,4 +263,38 @@ func writeSecret(sb *twitchtest.Server, path string) (string, error) {
 		return "", fmt.Errorf("secret file: %w", err)
 	}
 	return path, nil
+}
+
+// defaultEBSAddr is where the example EBS listens without EBS_ADDR.
+const defaultEBSAddr = "127.0.0.1:8081"
+
+// ebsListenAddr returns the EBS_ADDR matching the --ebs URL, and a note
+// when there is no --ebs (the front end then has no EBS URL) or its host
+// is not an address to listen on.
+func ebsListenAddr(ebs string) (addr, note string) {
+	if ebs == "" {
+		return defaultEBSAddr, "and restart the rig with --ebs http://" + defaultEBSAddr + " so that the front end knows where it is"
+	}
+	u, err := url.Parse(ebs)
+	if err != nil || u.Host == "" {
+		return defaultEBSAddr, ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip == nil {
+		return net.JoinHostPort("127.0.0.1", port), "--ebs names " + u.Host + ": point it at this machine's EBS"
+	}
+	if u.Scheme == "https" {
+		note = "the example EBS serves plain http: give --ebs an http:// URL"
+	}
+	return net.JoinHostPort(host, port), note
 }

@@ -28,7 +28,7 @@ func TestRunServesAndStops(t *testing.T) {
 	urlc := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := &Options{Dir: dir, Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", EBS: "http://127.0.0.1:8081",
+	o := &Options{Dir: dir, Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", EBS: "http://127.0.0.1:9123",
 		TokenTTL: time.Minute, ExpiredRecovery: time.Second, ViewerLimit: 30, ViewerWindow: time.Minute,
 		Stdout: &out, Stderr: &logs, ready: func(u string) { urlc <- u }}
 	done := make(chan error, 1)
@@ -42,7 +42,7 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Fatal("rig not ready in 10s")
 	}
 	banner := out.String()
-	for _, want := range []string{"channel page   " + base + "/", "EBS            http://127.0.0.1:8081", "EBS_ALLOWED_ORIGINS=" + base} {
+	for _, want := range []string{"channel page   " + base + "/", "EBS            http://127.0.0.1:9123", "EBS_ALLOWED_ORIGINS=" + base, " EBS_ADDR=127.0.0.1:9123 go run ./examples/extension"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -145,3 +145,20 @@ func TestCommandFlags(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestEBSListenAddr: the start hint's EBS_ADDR follows --ebs.
+func TestEBSListenAddr(t *testing.T) {
+	for _, tc := range []struct{ ebs, addr, note string }{
+		{"", "127.0.0.1:8081", "--ebs http://127.0.0.1:8081"},
+		{"http://127.0.0.1:9000", "127.0.0.1:9000", ""},
+		{"http://localhost:9001/api", "127.0.0.1:9001", ""},
+		{"http://[::1]:9002", "[::1]:9002", ""},
+		{"http://ebs.example.com", "127.0.0.1:80", "--ebs names ebs.example.com"},
+		{"https://127.0.0.1:9443", "127.0.0.1:9443", "plain http"},
+	} {
+		addr, note := ebsListenAddr(tc.ebs)
+		if addr != tc.addr || (tc.note == "") != (note == "") || !strings.Contains(note, tc.note) {
+			t.Errorf("ebsListenAddr(%q) = %q, %q; want %q, …%q…", tc.ebs, addr, note, tc.addr, tc.note)
+		}
+	}
+}

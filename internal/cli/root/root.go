@@ -17,6 +17,7 @@ import (
 	"github.com/twitchauth/twitchauth/internal/cli/extension"
 	"github.com/twitchauth/twitchauth/internal/cli/mock"
 	"github.com/twitchauth/twitchauth/internal/cli/rig"
+	"github.com/twitchauth/twitchauth/internal/cli/scopes"
 	"github.com/twitchauth/twitchauth/internal/cli/serve"
 	"github.com/twitchauth/twitchauth/internal/cli/token"
 )
@@ -38,6 +39,7 @@ func New(version string, stdout, stderr io.Writer) *cobra.Command {
 	cmd.AddCommand(extension.NewCommand(stdout, stderr))
 	cmd.AddCommand(mock.NewCommand(stdout, stderr))
 	cmd.AddCommand(rig.NewCommand(stdout, stderr))
+	cmd.AddCommand(scopes.NewCommand(stdout, stderr))
 	cmd.AddCommand(serve.NewCommand(stdout, stderr))
 	cmd.AddCommand(token.NewCommand(stdout, stderr))
 	return cmd

@@ -16,7 +16,7 @@ type setting struct {
 	flag string // command-line flag
 	help string
 	def  string
-	list bool // may be given several times (api_key)
+	list bool // may be given several times (api_key, allowed_hosts)
 }
 
 // settings lists every configuration value of `twitchauth serve`. Precedence:
@@ -24,6 +24,7 @@ type setting struct {
 var settings = []setting{
 	{key: "listen", env: "TWITCHAUTH_LISTEN", flag: "listen", def: "127.0.0.1:8080", help: "listen address (host:port); loopback by default"},
 	{key: "public_url", env: "TWITCHAUTH_PUBLIC_URL", flag: "public-url", help: "base URL browsers use to reach the broker; the redirect URI is <public-url>/callback (default http://localhost:<port>)"},
+	{key: "allowed_hosts", env: "TWITCHAUTH_ALLOWED_HOSTS", flag: "allowed-host", list: true, help: "extra host name the broker answers under, besides the public URL's, loopback names and IP addresses (repeatable, or comma-separated; *.example.com allows subdomains); other Host headers get 421"},
 	{key: "client_id", env: "TWITCH_CLIENT_ID", flag: "client-id", help: "Twitch application client ID"},
 	{key: "client_secret", env: "TWITCH_CLIENT_SECRET", help: "Twitch application client secret (environment or file only: a flag would show in ps)"},
 	{key: "client_secret_file", env: "TWITCHAUTH_CLIENT_SECRET_FILE", flag: "client-secret-file", help: "file holding the client secret (mode 0600); re-read on SIGHUP, so a rotated secret is picked up without a restart"},

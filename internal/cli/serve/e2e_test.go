@@ -74,8 +74,10 @@ func startSandboxBroker(t testing.TB, extra map[string][]string) (Info, *syncBuf
 
 // TestSandboxBrowserEndToEnd clicks through the broker in real headless
 // Chromium: sign-in page, Connect, the sandbox's consent page (pick a user,
-// Authorize), the home page listing the account, Validate, then Revoke; the
-// account is gone.
+// Authorize), the home page listing the account, Validate, then Revoke and
+// its confirmation; the account is gone. The loopback browser is the
+// operator without a sign-in (its navigation got a session), and every
+// button it pressed carried that session's CSRF token.
 func TestSandboxBrowserEndToEnd(t *testing.T) {
 	browsertest.Require(t)
 	info, logs := startSandboxBroker(t, nil)
@@ -163,8 +165,15 @@ func TestSandboxBrowserEndToEnd(t *testing.T) {
 		t.Error("the validate button did not reach Twitch's /validate")
 	}
 	revokesBefore := info.Sandbox.Requests("revoke")
-	step("revoke and disconnect",
+	step("revoke asks for confirmation",
 		chromedp.Click(chromedp.CSS("#"+card+" button.revoke")),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+	)
+	if n := len(info.Broker.Provider().Users()); n != 1 {
+		t.Fatalf("%d accounts held before the revoke is confirmed", n)
+	}
+	step("confirm revoke and disconnect",
+		chromedp.Click(chromedp.ID("confirm")),
 		chromedp.WaitVisible(chromedp.ID("empty")),
 	)
 	if text := read("flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(text, "revoked") {
@@ -175,5 +184,60 @@ func TestSandboxBrowserEndToEnd(t *testing.T) {
 	}
 	if info.Sandbox.Requests("revoke") <= revokesBefore {
 		t.Fatal("the sandbox saw no revocation")
+	}
+}
+
+// TestSandboxBrowserIntentMove walks the operator's intent flow in real
+// headless Chromium (which applies the pages' Content-Security-Policy, also
+// to a form's redirect to Twitch): /signin?intent=broadcaster, Connect as
+// broadcaster (the form posts with the session's CSRF token and is
+// redirected to the consent page), consent as one user (the intent is
+// bound), again as another (the intent stays, and the page offers the
+// move), the move's confirmation, and the accounts page listing the change.
+func TestSandboxBrowserIntentMove(t *testing.T) {
+	browsertest.Require(t)
+	info, _ := startSandboxBroker(t, nil)
+	first, second := info.Sandbox.Users()[1], info.Sandbox.Users()[2]
+	browserCtx := browsertest.New(t)
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(browserCtx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			c2, cancel2 := context.WithTimeout(browserCtx, 5*time.Second)
+			defer cancel2()
+			loc, _ := chromedp.Run(c2, chromedp.Location())
+			html, _ := chromedp.Run(c2, chromedp.OuterHTML(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\nat %s\n%s", name, err, loc, html)
+		}
+	}
+	// consentAs signs login in on the sandbox's consent page; switch first
+	// presses "Not you?" (the sandbox remembers the last user, as Twitch does).
+	consentAs := func(login string, switchUser bool) []chromedp.Action[chromedp.Void] {
+		a := []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(info.URL + "/signin?intent=broadcaster"),
+			chromedp.Click(chromedp.ID("connect")),
+		}
+		if switchUser {
+			a = append(a, chromedp.WaitVisible(chromedp.ID("not-you")), chromedp.Click(chromedp.ID("not-you")))
+		}
+		return append(a,
+			chromedp.WaitVisible(chromedp.CSS("select#login")),
+			chromedp.SetValue(chromedp.CSS("select#login"), login),
+			chromedp.Click(chromedp.CSS(`button[value="authorize"]`)),
+		)
+	}
+	step("connect the first user for the intent", append(consentAs(first.Login, false), chromedp.WaitVisible(chromedp.ID("account-"+first.ID)))...)
+	if got := info.Broker.Provider().Intents()["broadcaster"]; got != first.ID {
+		t.Fatalf("intent broadcaster -> %q after the operator's sign-in, want %s", got, first.ID)
+	}
+	step("another user consents: the intent stays", append(consentAs(second.Login, true), chromedp.WaitVisible(chromedp.ID("heading")))...)
+	if got := info.Broker.Provider().Intents()["broadcaster"]; got != first.ID {
+		t.Fatalf("a second sign-in moved the intent to %q", got)
+	}
+	step("the explicit move", chromedp.Click(chromedp.CSS("a.button")), chromedp.WaitVisible(chromedp.ID("confirm")),
+		chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("intent-changes")))
+	if got := info.Broker.Provider().Intents()["broadcaster"]; got != second.ID {
+		t.Fatalf("after the move: intent broadcaster -> %q, want %s", got, second.ID)
 	}
 }

@@ -254,7 +254,8 @@ func Run(ctx context.Context, o *Options) error {
 	var adminKey string
 	var sb *twitchtest.Server
 	if o.Sandbox {
-		sb, err = twitchtest.New(twitchtest.WithLogger(log.With("component", "sandbox")))
+		sb, err = twitchtest.New(twitchtest.WithLogger(log.With("component", "sandbox")),
+			twitchtest.WithConsoleHome("Back to the broker", strings.TrimRight(publicURL, "/")+"/"))
 		if err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
@@ -314,11 +315,16 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	defer closeStore()
 
+	var allowedHosts []string
+	for _, v := range v["allowed_hosts"] {
+		allowedHosts = append(allowedHosts, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
+	}
 	b, err := broker.New(ctx, broker.Config{
 		Twitch:             tw,
 		Store:              st,
 		PublicURL:          publicURL,
 		Keys:               keys,
+		AllowedHosts:       allowedHosts,
 		OpenOnLoopback:     o.Sandbox,
 		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
 		HelixTimeout:       helixTimeout,
@@ -337,13 +343,13 @@ func Run(ctx context.Context, o *Options) error {
 		if err != nil {
 			return err
 		}
-		handler = top
+		handler = b.CheckHost(top)
 		rigURL = publicURL + "/sandbox/rig/"
 	}
 	go reloadOnSignal(ctx, o, b, log)
 	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
 	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
-		"client_id", tw.ClientID, "store", storeSpec, "api_keys", len(keys.Keys()))
+		"client_id", tw.ClientID, "store", store.RedactDSN(storeSpec), "api_keys", len(keys.Keys()))
 	if o.ready != nil {
 		o.ready(Info{URL: publicURL, AdminKey: adminKey, Sandbox: sb, Broker: b, RigURL: rigURL})
 	}
@@ -551,7 +557,7 @@ func printBanner(w io.Writer, b *broker.Broker, publicURL, adminKey string, sb *
 	for _, u := range sb.Users() {
 		logins = append(logins, u.Login)
 	}
-	where := storePath
+	where := store.RedactDSN(storePath)
 	if tempStore {
 		where += " (temporary, deleted on exit)"
 	}

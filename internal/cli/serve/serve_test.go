@@ -200,6 +200,57 @@ func TestReloadPicksUpRotatedSecret(t *testing.T) {
 	<-done
 }
 
+// TestReloadRefusesWrongSecret: SIGHUP with a wrong secret in
+// client_secret_file (a typo, a stale copy) installs nothing: the broker
+// checks it with Twitch first, logs the refusal, and keeps renewing with the
+// secret it had (it used to install the typo, and every renewal failed).
+func TestReloadRefusesWrongSecret(t *testing.T) {
+	sb := twitchtest.NewServer(t)
+	cl := sb.DefaultClient()
+	secretFile := writeFile(t, "secret", cl.Secret+"\n")
+	env := map[string]string{"TWITCH_CLIENT_ID": cl.ID, "TWITCH_ID_URL": sb.IDURL(), "TWITCH_API_URL": sb.APIURL()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reload := make(chan struct{})
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() {
+		done <- Run(ctx, &Options{
+			Flags: map[string][]string{"listen": {"127.0.0.1:0"}, "store": {"memory"}, "client_secret_file": {secretFile},
+				"keys_file": {filepath.Join(t.TempDir(), "keys.json")}},
+			Getenv: func(k string) string { return env[k] }, Stderr: logs, Reload: reload, ready: func(i Info) { ready <- i },
+		})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secretFile, []byte("typo-of-the-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "reload: the client secret was not accepted"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal logged after the reload:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "not installed") {
+		t.Errorf("the log does not say the secret was not installed:\n%s", logs)
+	}
+	if _, err := info.Broker.Provider().Refresh(ctx, store.AppKey()); err != nil {
+		t.Fatalf("renewal after a refused reload: %v (the wrong secret was installed)", err)
+	}
+	if strings.Contains(logs.String(), "typo-of-the-secret") || strings.Contains(logs.String(), cl.Secret) {
+		t.Fatal("a secret appears in the logs")
+	}
+	cancel()
+	<-done
+}
+
 // TestSandboxMountsRigAndEBS: in --sandbox mode the rig and the example
 // extension's backend are served beside the broker.
 func TestSandboxMountsRigAndEBS(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -149,9 +148,4 @@ func runStoreRemove(ctx context.Context, o *storeOptions, key string) error {
 
 // redactSpec returns a store spec fit for a message: a database URL
 // without its password.
-func redactSpec(spec string) string {
-	if u, err := url.Parse(spec); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return spec
-}
+func redactSpec(spec string) string { return store.RedactDSN(spec) }

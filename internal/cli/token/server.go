@@ -3,7 +3,6 @@ package token
 import (
 	"context"
 	"errors"
-	"html/template"
 	"net"
 	"net/http"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
+	"github.com/twitchauth/twitchauth/internal/loginpage"
 )
 
 // listen binds the redirect server to the given IP and port only, and
@@ -161,15 +161,6 @@ func (h *codeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{{.Title}} – twitchauth</title></head>
-<body style="font-family:system-ui,sans-serif;margin:4em auto;max-width:36em;line-height:1.5">
-<h1 style="color:{{if .OK}}#2e7d32{{else}}#b71c1c{{end}}">{{.Title}}</h1>
-<p>{{.Message}}</p>
-</body></html>
-`))
-
 // page answers a small HTML page. The redirect's URL carries the
 // authorization code, so the page sends no Referer and is not cached.
 func page(w http.ResponseWriter, status int, title, message string, ok bool) {
@@ -180,8 +171,9 @@ func page(w http.ResponseWriter, status int, title, message string, ok bool) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, struct {
-		Title, Message string
-		OK             bool
-	}{title, message, ok})
+	kind := loginpage.Failed
+	if ok {
+		kind = loginpage.OK
+	}
+	_ = loginpage.Render(w, loginpage.Page{Title: title, Message: message, Kind: kind})
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,7 +21,7 @@ import (
 	"github.com/twitchauth/twitchauth/internal/cli/config"
 )
 
-// Defaults of the local redirect server, as twitch-cli: the redirect URI is
+// Defaults of the local redirect server, as twitch-cli (docs/protocol.md#twitch-cli-compatibility): the redirect URI is
 // http://localhost:3000 (no trailing slash), served on loopback only.
 const (
 	DefaultIP           = "127.0.0.1"
@@ -31,12 +32,13 @@ const (
 
 // Options are the flags of `twitchauth token`.
 type Options struct {
-	UserToken   bool   // -u: a user token (authorization code flow unless DCF or Implicit)
-	Scopes      string // -s: space- (or comma-) separated scopes
-	DCF         bool   // device code flow
-	Implicit    bool   // implicit flow
-	ForceVerify bool   // force_verify=true; also bypasses the token store
-	Force       bool   // bypass the token store
+	UserToken   bool     // -u: a user token (authorization code flow unless DCF or Implicit)
+	Scopes      string   // -s: space- (or comma-) separated scopes
+	For         []string // --for ENDPOINT (repeatable): add the smallest scope set these need
+	DCF         bool     // device code flow
+	Implicit    bool     // implicit flow
+	ForceVerify bool     // force_verify=true; also bypasses the token store
+	Force       bool     // bypass the token store
 
 	Revoke   string // -r TOKEN
 	Validate string // -v TOKEN
@@ -56,6 +58,8 @@ type Options struct {
 	Store   string // token store path (default $XDG_DATA_HOME/twitchauth/tokens.db)
 	NoStore bool   // neither read nor write the token store
 	Login   string // which stored user to answer for
+
+	forScopes []string // the set --for needs (resolveFor)
 }
 
 // NewCommand returns the `token` command for the real program.
@@ -83,6 +87,7 @@ Exit codes: 0 success, 1 Twitch refused (or the login was denied or timed out),
 2 bad usage or missing configuration, 3 network, 4 local failure (port in use…).`,
 		Example: `  twitchauth token
   twitchauth token -u -s "user:read:email chat:read"
+  twitchauth token -u --for "POST /chat/messages" --for "GET /polls"
   twitchauth token -u --dcf -s chat:read --json
   twitchauth token -v TOKEN
   twitchauth token -R REFRESH_TOKEN
@@ -98,6 +103,7 @@ Exit codes: 0 success, 1 Twitch refused (or the login was denied or timed out),
 	fl := cmd.Flags()
 	fl.BoolVarP(&o.UserToken, "user-token", "u", false, "get a user access token (authorization code flow in the browser)")
 	fl.StringVarP(&o.Scopes, "scopes", "s", "", `space-separated scopes for a user token, quoted: "chat:read chat:edit"`)
+	fl.StringArrayVar(&o.For, "for", nil, `request the scopes this endpoint or EventSub type needs, "POST /chat/messages" (repeatable; see twitchauth scopes)`)
 	fl.BoolVar(&o.DCF, "dcf", false, "use the device code flow (implies -u)")
 	fl.BoolVar(&o.Implicit, "implicit", false, "use the implicit flow (implies -u; the token cannot be refreshed)")
 	fl.BoolVar(&o.ForceVerify, "forceverify", false, "make Twitch ask for consent again (force_verify); implies --force")
@@ -143,7 +149,7 @@ func (o *Options) check() error {
 		for _, x := range []struct {
 			name string
 			on   bool
-		}{{"--scopes", o.Scopes != ""}, {"--forceverify", o.ForceVerify}, {"--force", o.Force}, {"--login", o.Login != ""}} {
+		}{{"--scopes", o.Scopes != ""}, {"--for", len(o.For) > 0}, {"--forceverify", o.ForceVerify}, {"--force", o.Force}, {"--login", o.Login != ""}} {
 			if x.on {
 				return cliutil.Exitf(cliutil.ExitUsage, "%s only applies to user tokens: add -u", x.name)
 			}
@@ -164,12 +170,19 @@ func (o *Options) check() error {
 	if o.Store != "" && o.NoStore {
 		return cliutil.Exitf(cliutil.ExitUsage, "--store and --no-store cannot be combined")
 	}
-	return nil
+	return o.resolveFor()
 }
 
-// scopes returns the requested scopes.
+// scopes returns the requested scopes: those of -s, then those --for
+// needs that -s does not name.
 func (o *Options) scopes() []string {
-	return strings.FieldsFunc(o.Scopes, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+	out := strings.FieldsFunc(o.Scopes, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+	for _, s := range o.forScopes {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // env is one run's dependencies and streams.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/clitest"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
@@ -386,6 +388,17 @@ func TestImplicitFlow(t *testing.T) {
 	if r.Login != "twitchdev" || r.AccessToken == "" || r.RefreshToken != "" || strings.Join(r.Scopes, " ") != "user:read:email" {
 		t.Errorf("implicit token = %+v", r)
 	}
+	// docs/cli.md's sample shows the lifetime /validate reports, stored
+	// or not.
+	if r.ExpiresIn <= 0 || r.ExpiresAt == "" {
+		t.Errorf("implicit token without expires_in/expires_at: %+v", r)
+	}
+	ns := h.run(Options{Implicit: true, NoStore: true, Scopes: "user:read:email", JSON: true})
+	wantCode(t, ns, 0)
+	h.page()
+	if nr := decode(t, ns.stdout); nr.ExpiresIn <= 0 || nr.ExpiresAt == "" {
+		t.Errorf("implicit token (--no-store) without expires_in/expires_at: %+v", nr)
+	}
 	if p := h.page(); p.Status != 200 || !strings.Contains(p.Body, `"ok"`) {
 		t.Errorf("post-back answer %d %s", p.Status, p.Body)
 	}
@@ -478,33 +491,46 @@ func TestAccessDenied(t *testing.T) {
 }
 
 func TestRedirectMismatch(t *testing.T) {
-	t.Run("consent page refuses", func(t *testing.T) {
+	t.Run("sent to the registered URI, where nothing listens", func(t *testing.T) {
 		h := newHarness(t)
 		other := clitest.FreePort(t) // not a registered redirect URI
+		h.browser = func(ctx context.Context, u string) (*clitest.Page, error) {
+			// One hop: where the sandbox sends the browser.
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.Get(u)
+			if err != nil {
+				return nil, err
+			}
+			resp.Body.Close()
+			return &clitest.Page{Status: resp.StatusCode, Body: resp.Header.Get("Location")}, nil
+		}
 		res := h.run(Options{UserToken: true, NoStore: true, Port: other, Timeout: 2 * time.Second})
 		wantCode(t, res, cliutil.ExitRefused)
 		want := fmt.Sprintf("http://localhost:%d", other)
 		if !strings.Contains(res.err.Error(), want) || !strings.Contains(res.err.Error(), "redirect_mismatch") {
 			t.Errorf("error does not explain what to register: %v", res.err)
 		}
-		if p := h.page(); p.Status != 400 || !strings.Contains(p.Body, "redirect_mismatch") {
-			t.Errorf("sandbox page %d %s", p.Status, p.Body)
+		registered := fmt.Sprintf("http://localhost:%d?error=redirect_mismatch&", h.port)
+		if p := h.page(); p.Status != http.StatusFound || !strings.HasPrefix(p.Body, registered) {
+			t.Errorf("the sandbox sent the browser to %d %q, want %s…", p.Status, p.Body, registered)
 		}
 	})
-	t.Run("redirected with the error", func(t *testing.T) {
+	t.Run("registered with a slash: the command stops at once", func(t *testing.T) {
+		// twitch-cli's case: the app registered http://localhost:PORT/,
+		// the command sends it without the slash, and Twitch's redirect of
+		// the error reaches the command's own server.
 		h := newHarness(t)
-		h.browser = func(ctx context.Context, u string) (*clitest.Page, error) {
-			au, _ := url.Parse(u)
-			back := fmt.Sprintf("http://localhost:%d/?error=redirect_mismatch&error_description=Parameter+redirect_uri+does+not+match+registered+URI&state=%s",
-				h.port, url.QueryEscape(au.Query().Get("state")))
-			return clitest.Visit(ctx, back)
+		if _, err := h.srv.UpdateClient(h.client.ID, twitchtest.ClientUpdate{RedirectURIs: []string{fmt.Sprintf("http://localhost:%d/", h.port)}}); err != nil {
+			t.Fatal(err)
 		}
 		res := h.run(Options{UserToken: true, NoStore: true})
 		wantCode(t, res, cliutil.ExitRefused)
-		if !strings.Contains(res.err.Error(), "redirect") {
-			t.Errorf("error %v", res.err)
+		if !errors.Is(res.err, twitchauth.ErrRedirectMismatch) {
+			t.Errorf("error %v, want ErrRedirectMismatch", res.err)
 		}
-		h.page()
+		if p := h.page(); p.Status != http.StatusBadGateway || !strings.Contains(p.Body, "redirect_uri does not match") {
+			t.Errorf("the browser ended on %d %s", p.Status, p.Body)
+		}
 	})
 }
 
