@@ -146,9 +146,11 @@ func TestScopeCheckEventSub(t *testing.T) {
 	if err := h.Post(ctx(t), "eventsub/subscriptions", nil, ok, nil); errors.As(err, &mse) || s.Requests("helix") != 1 {
 		t.Errorf("channel.cheer with bits:read: %v, %d requests", err, s.Requests("helix"))
 	}
+	// (The sandbox refuses a webhook with a user token with a 401, which the
+	// Transport retries once after a refresh: sent means at least once.)
 	for _, body := range []map[string]any{sub("webhook"), {"type": "channel.not.a.type", "version": "1"}} {
 		s.ResetCounters()
-		if err := h.Post(ctx(t), "eventsub/subscriptions", nil, body, nil); errors.As(err, &mse) || s.Requests("helix") != 1 {
+		if err := h.Post(ctx(t), "eventsub/subscriptions", nil, body, nil); errors.As(err, &mse) || s.Requests("helix") == 0 {
 			t.Errorf("%v: %v, %d requests; want it sent", body, err, s.Requests("helix"))
 		}
 	}

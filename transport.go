@@ -122,7 +122,9 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 //     past the context's deadline: the 429 response is then returned at once.
 //     A reset further ahead than a bucket can need (MaxBucketRefill) or in
 //     the past is treated as unknown: the wait is then one second. No wait
-//     lasts longer than MaxBucketRefill, whatever the headers say;
+//     lasts longer than MaxBucketRefill, whatever the headers say. A 429
+//     whose Ratelimit-Remaining is above 0 refuses a quota, not a rate
+//     (EventSub's "too many subscriptions"), and is returned at once;
 //   - on 503, retries once; on other 5xx, retries idempotent requests (GET,
 //     HEAD, PUT, DELETE, OPTIONS) up to twice, with jittered exponential
 //     back-off.
@@ -336,6 +338,18 @@ func (t *Transport) invalidate(ctx context.Context, c credential) (bool, error) 
 	return tok != nil && tok.AccessToken != c.secret, nil
 }
 
+// quota429 reports whether a 429 refuses a quota rather than a rate: its
+// Ratelimit-Remaining says the bucket still holds points. EventSub answers
+// 429 when too many subscriptions share a type and condition
+// (docs/protocol.md#eventsub).
+func quota429(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return false
+	}
+	rl, ok := ParseRateLimit(resp.Header)
+	return ok && rl.Remaining > 0
+}
+
 // RoundTrip sends req to Helix as described on Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.inScope(req.URL) {
@@ -374,15 +388,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.Body, r.GetBody = body.reader(), body.getBody()
 		t.requests.Add(1)
 		resp, err := t.baseRT().RoundTrip(r)
+		quota := err == nil && quota429(resp)
 		if t.pacer != nil {
-			if err != nil {
+			switch {
+			case err != nil:
 				t.pacer.done(res, 0, nil)
-			} else {
+			case quota:
+				// The request took its point like any refusal.
+				t.pacer.done(res, http.StatusBadRequest, resp.Header)
+			default:
 				t.pacer.done(res, resp.StatusCode, resp.Header)
 			}
 		}
 		if err != nil {
 			return nil, err
+		}
+		if quota {
+			return resp, nil // waiting would not change the answer
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			t.limited.Add(1)

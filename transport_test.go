@@ -456,6 +456,39 @@ func TestTransport429WaitsForReset(t *testing.T) {
 	}
 }
 
+// A 429 whose bucket still has points refuses a quota (EventSub's "too many
+// subscriptions"): it comes back at once, with no wait and no retry, paced
+// or not.
+func TestTransportQuota429NotRetried(t *testing.T) {
+	var n atomic.Int32
+	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Ratelimit-Limit", "800")
+		w.Header().Set("Ratelimit-Remaining", "799")
+		w.Header().Set("Ratelimit-Reset", strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10))
+		writeHelixJSON(w, 429, map[string]any{"error": "Too Many Requests", "status": 429, "message": "too many subscriptions"})
+	})
+	for _, paced := range []bool{false, true} {
+		n.Store(0)
+		opts := []twitchauth.TransportOption{}
+		if !paced {
+			opts = append(opts, twitchauth.WithoutPacing())
+		}
+		tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
+		if code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/eventsub/subscriptions", nil); code != 429 {
+			t.Fatalf("paced %v: status %d, want 429", paced, code)
+		}
+		if st := tr.Stats(); n.Load() != 1 || st.Retries != 0 || st.Waits != 0 || st.RateLimited != 0 {
+			t.Fatalf("paced %v: %d requests, stats %+v: a quota 429 must come back at once", paced, n.Load(), st)
+		}
+		// The bucket is not marked empty: the next request goes out.
+		trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/eventsub/subscriptions", nil)
+		if n.Load() != 2 || tr.Stats().Waits != 0 {
+			t.Fatalf("paced %v: the next request waited or was not sent (%d requests)", paced, n.Load())
+		}
+	}
+}
+
 // A reset beyond the context's deadline: the 429 comes back at once
 // rather than after the deadline.
 func TestTransport429PastDeadline(t *testing.T) {

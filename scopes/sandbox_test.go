@@ -32,7 +32,13 @@ type sandboxEndpoint struct {
 
 // sandboxRequirements is the body of GET /_sandbox/requirements.
 type sandboxRequirements struct {
-	Helix  []sandboxEndpoint `json:"helix"`
+	Helix    []sandboxEndpoint `json:"helix"`
+	EventSub []struct {
+		Type         string     `json:"type"`
+		Version      string     `json:"version"`
+		AuthorizedBy string     `json:"authorized_by"`
+		Scopes       [][]string `json:"scopes"`
+	} `json:"eventsub"`
 	Scopes []struct {
 		Name string `json:"name"`
 	} `json:"scopes"`
@@ -264,6 +270,42 @@ func TestDisagreements(t *testing.T) {
 			t.Errorf("%s: reported %q", c.name, d)
 		case c.want != "" && !slices.ContainsFunc(d, func(s string) bool { return strings.Contains(s, c.want) }):
 			t.Errorf("%s: reported %q, want a %q difference", c.name, d, c.want)
+		}
+	}
+}
+
+// TestSandboxEventSubMatchesTable: each subscription type the sandbox serves
+// needs, over a webhook, the grant of the same user with the same scopes as
+// the table says (the sandbox's authorized_by names the condition field of
+// that user; the table names the role).
+func TestSandboxEventSubMatchesTable(t *testing.T) {
+	sb := fetchSandbox(t)
+	if len(sb.EventSub) == 0 {
+		t.Fatal("the sandbox publishes no EventSub type")
+	}
+	roles := map[string]scopes.Role{"": scopes.NoRole, "broadcaster_user_id": scopes.Broadcaster, "moderator_user_id": scopes.Moderator}
+	for _, e := range sb.EventSub {
+		r, ok := scopes.EventSub(e.Type, e.Version)
+		if !ok {
+			t.Errorf("%s v%s: the sandbox serves a type the table does not know", e.Type, e.Version)
+			continue
+		}
+		if r.Tokens&scopes.App == 0 {
+			t.Errorf("%s v%s: the table says webhooks (app tokens) cannot subscribe", e.Type, e.Version)
+		}
+		role, known := roles[e.AuthorizedBy]
+		if !known {
+			t.Errorf("%s v%s: authorized_by %q is not a role this test knows", e.Type, e.Version, e.AuthorizedBy)
+		}
+		var tableNeed [][]string
+		for _, c := range r.Need {
+			tableNeed = append(tableNeed, []string(c))
+		}
+		if len(tableNeed) > 0 && role != r.Role {
+			t.Errorf("%s v%s: the sandbox asks the grant of %q, the table of role %v", e.Type, e.Version, e.AuthorizedBy, r.Role)
+		}
+		if got, want := canonical(e.Scopes), canonical(tableNeed); !slices.Equal(got, want) {
+			t.Errorf("%s v%s: the sandbox needs %v, the table %v", e.Type, e.Version, got, want)
 		}
 	}
 }

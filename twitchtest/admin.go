@@ -188,6 +188,9 @@ func (s *Server) RevokeGrant(clientID, userID string) {
 }
 
 func (s *Server) revokeGrantLocked(clientID, userID string) {
+	if _, had := s.grants[grantKey{clientID, userID}]; had {
+		defer s.esRevokedLocked(clientID, userID) // EventSub: user.authorization.revoke
+	}
 	delete(s.grants, grantKey{clientID, userID})
 	for k, at := range s.access {
 		if at.ClientID == clientID && at.UserID == userID {
@@ -210,6 +213,7 @@ func (s *Server) consentLocked(clientID, userID string, scopes []string) {
 		g.Scopes = unionScopes(g.Scopes, scopes)
 	} else {
 		s.grants[k] = &grant{ClientID: clientID, UserID: userID, Scopes: slices.Clone(scopes)}
+		s.esGrantedLocked(clientID, userID) // EventSub: user.authorization.grant
 	}
 	s.markDirty()
 }

@@ -40,6 +40,9 @@
 //	POST   /_sandbox/extension/jwt        the sandbox's own: mints extension JWTs for non-Go tests
 //	POST   /_sandbox/ratelimit/exhaust    the sandbox's own: holds a Helix bucket empty until its reset
 //	GET    /_sandbox/requirements         the sandbox's own: each Helix endpoint's requirement, the scopes it knows
+//	POST   /helix/eventsub/subscriptions  app token, webhook transport (202); GET (one filter, after); DELETE ?id= (204)
+//	GET    /settings/connections          the signed-in user's Connections page (Disconnect); POST its forms
+//	POST   /_sandbox/connections/revoke   the sandbox's own: client_id, user_id (form or JSON) disconnect an app
 //
 // Parameters of token, device and revoke are read from an urlencoded or
 // multipart body and from the query string (twitch-cli sends them in the
@@ -218,6 +221,18 @@
 // Get Users). "scopes" at the top level is the catalogue the sandbox accepts
 // at /oauth2/authorize and in MintUserToken, sorted by name: the scopes
 // Twitch's scopes page lists, rows marked deprecated left out, plus openid.
+// "eventsub" lists the subscription types POST /helix/eventsub/subscriptions
+// accepts, in the order of the sandbox's table:
+//
+//	{"type": "channel.follow", "version": "2",
+//	 "condition": ["broadcaster_user_id", "moderator_user_id"], "optional_condition": [],
+//	 "authorized_by": "moderator_user_id", "scopes": [["moderator:read:followers"]],
+//	 "client_condition": false}
+//
+// "authorized_by" names the condition field of the user whose grant to the
+// client the subscription needs ("" for none) and "scopes" what that grant
+// must hold; "client_condition" says condition.client_id must be the app
+// token's client.
 //
 // # Extensions
 //
@@ -317,12 +332,98 @@
 // client already has are not checked again when it is updated, so fixture
 // clients stay manageable in the console.
 //
+// # EventSub
+//
+// Webhook subscriptions follow docs/protocol.md#eventsub: POST with an app
+// token of the client named by Client-Id (a user token gets 401 "Webhook
+// and conduit subscriptions require an app access token."), a known type
+// and version, a condition with exactly the type's fields (users must
+// exist), a secret of 10 to 100 ASCII characters, and answers 202 with the
+// subscription webhook_callback_verification_pending, total, total_cost and
+// max_total_cost. user.authorization.grant and .revoke need condition
+// client_id equal to the token's client (403 otherwise); types that need
+// the user's authorization (channel.follow v2: moderator_user_id with
+// moderator:read:followers; channel.subscribe, channel.ban,
+// channel.moderator.add/remove and channel points redemptions: the
+// broadcaster with the type's scope) need that user's grant to the client
+// (403 "The access token is missing the required scopes." otherwise); the
+// token's own scopes do not matter. Also served: stream.online,
+// stream.offline, channel.update v2, user.update. A live subscription
+// (enabled or pending) with the same type, version, condition and callback
+// is a 409; a fourth one sharing type, version and condition a 429. GET
+// takes at most one of status, type, user_id (any *_user_id of the
+// condition) and subscription_id, returns 100 a page oldest first with
+// "pagination":{} on the last, and counts total over all the client's
+// subscriptions and total_cost over the live ones. EventSubSubscriptions
+// and EventSubDeliveries show the state in Go.
+//
+// After the 202 the sandbox POSTs the challenge to the callback; 200 with
+// the exact challenge as the body enables the subscription, anything else
+// (or no answer within the timeout) makes it
+// webhook_callback_verification_failed. Only enabled subscriptions get
+// notifications. Every delivery carries Content-Type: application/json and
+// the Twitch-Eventsub-Message-Id, -Retry, -Type, -Timestamp (RFC 3339, UTC,
+// nanoseconds), -Signature (sha256= and the lowercase hex HMAC-SHA256 of
+// id, timestamp and body under the subscription's secret),
+// -Subscription-Type and -Version headers. A user who disconnects an app
+// (the Connections page, POST /_sandbox/connections/revoke, Disconnect or
+// RevokeGrant) loses the grant and every token of it; the client's enabled
+// user.authorization.revoke subscriptions get the notification, and its
+// live subscriptions that needed that user's grant become
+// authorization_revoked with a revocation message. A grant that did not
+// exist before (the first consent, or one after a disconnect) delivers
+// user.authorization.grant.
+//
+// Choices where Twitch is silent (UNCONFIRMED on Twitch, kept here in one
+// place; EventSubConfig changes the numbers):
+//
+//   - Deliveries: a callback has 5 s to answer (Twitch: "a few seconds"); a
+//     notification that fails (no 2xx, no answer, an error) is sent again
+//     up to 3 times after 1 s, 2 s and 4 s, with the same Message-Id,
+//     timestamp and signature and Message-Retry counting the attempts
+//     (0, 1, …). 5 consecutive failed attempts end the subscription with
+//     notification_failures_exceeded and one revocation message; a success
+//     resets the count. Challenges and revocations are sent once.
+//   - The challenge's answer is judged on its status (200) and body (the
+//     challenge byte for byte); its Content-Type is not checked.
+//   - A revoke delivers the user.authorization.revoke notification first,
+//     then the revocations; they travel independently, so a receiver may
+//     see them in any order. Subscriptions that need no authorization
+//     (stream.online, …) stay enabled after a revoke. A grant that only
+//     adds scopes delivers nothing; a refresh-token reuse that revokes a
+//     public client's grant counts as a disconnect.
+//   - Cost: 0 for types needing authorization and for any type whose
+//     condition user authorized the client; 1 otherwise; max_total_cost is
+//     10000 (the documentation's example figure) and going over it is a
+//     429.
+//   - Error wording the sandbox chose: "The combination of values in the
+//     type and version fields is not valid.", "The condition's X field is
+//     missing or empty.", "The condition field "X" is not valid for T.",
+//     "The condition's X field does not name a user.", "Missing required
+//     parameter "id"", "The request must specify at most one of status,
+//     type, user_id and subscription_id.", and 429 "The request exceeds the
+//     number of subscriptions that you may create with the same combination
+//     of type and condition values."
+//
+// Callbacks must be loopback hosts (127.0.0.0/8, ::1, localhost), over
+// plain http or https on any port; any other host is a 400 "The sandbox
+// delivers only to loopback callbacks …": the sandbox never sends traffic
+// off the machine. The default delivery client trusts only the system
+// roots (EventSubConfig.Client takes one with your test CA). Only the
+// webhook transport exists (websocket and conduit are a 400). These are
+// differences from Twitch, listed with the others in docs/sandbox.md.
+// Subscriptions, with their secrets, persist in the state file; one whose
+// challenge was in flight gets it again at start. The Connections page
+// signs in with the consent page's cookie (twitchtest_login); its forms
+// refuse cross-origin POSTs.
+//
 // # State
 //
 // Everything lives in memory behind one RWMutex; validate is a map lookup
 // under a read lock and no password hashing is done. WithStateFile persists
 // clients (the console's applications with their owner, category and
-// current secret), users, consents, live tokens, extension secrets and the signing key to a JSON file
+// current secret), users, consents, live tokens, extension secrets, EventSub
+// subscriptions and the signing key to a JSON file
 // (mode 0600, written atomically shortly after each change and on Close) and
 // reloads them at start. Codes, consent pages and device codes are not
 // persisted. Access tokens are 30 lowercase alphanumeric characters and

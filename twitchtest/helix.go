@@ -81,7 +81,10 @@ type helixEndpoint struct {
 	need     scopeNeed
 	optional []string
 	points   int
-	serve    func(s *Server, w http.ResponseWriter, r *http.Request, c *helixCaller)
+	// noExtension refuses the Extension scheme where it would otherwise
+	// be accepted (EventSub subscriptions take app or user tokens only).
+	noExtension bool
+	serve       func(s *Server, w http.ResponseWriter, r *http.Request, c *helixCaller)
 }
 
 // name is the endpoint's counter and fault name, "helix:GET /users".
@@ -90,7 +93,7 @@ func (e *helixEndpoint) name() string { return "helix:" + e.method + " " + e.pat
 // extensionSchemeOK reports whether the Extension scheme (a viewer's Helix
 // JWT) is accepted: only where user tokens without scopes are.
 func (e *helixEndpoint) extensionSchemeOK() bool {
-	return e.access&accessUser != 0 && len(e.need) == 0
+	return e.access&accessUser != 0 && len(e.need) == 0 && !e.noExtension
 }
 
 // scopeUserReadEmail is Get Users' optional scope: it adds the email.
@@ -114,6 +117,9 @@ var helixEndpoints = []*helixEndpoint{
 	{method: http.MethodPost, path: "/moderation/bans", access: accessUser, need: anyOf("moderator:manage:banned_users"), serve: (*Server).helixPostBan},
 	{method: http.MethodDelete, path: "/moderation/bans", access: accessUser, need: anyOf("moderator:manage:banned_users"), serve: (*Server).helixDeleteBan},
 	{method: http.MethodGet, path: "/moderation/moderators", access: accessUser, need: anyOf("moderation:read", "channel:manage:moderators"), serve: (*Server).helixGetModerators},
+	{method: http.MethodPost, path: "/eventsub/subscriptions", access: accessApp | accessUser, noExtension: true, serve: (*Server).helixCreateEventSub},
+	{method: http.MethodGet, path: "/eventsub/subscriptions", access: accessApp | accessUser, noExtension: true, serve: (*Server).helixListEventSub},
+	{method: http.MethodDelete, path: "/eventsub/subscriptions", access: accessApp | accessUser, noExtension: true, serve: (*Server).helixDeleteEventSub},
 }
 
 // helixCounterNames are the Helix counters: "helix" (every request under

@@ -52,6 +52,7 @@ type config struct {
 	pubsubLimit      rateLimit
 	secretOverlap    time.Duration
 	consoleHome      consoleLink
+	eventsub         EventSubConfig
 }
 
 func defaultConfig() config {

@@ -32,6 +32,8 @@ type stateFile struct {
 	SigningKey      string         `json:"signing_key,omitempty"` // PKCS#8 PEM
 	// ExtensionSecrets are the extension clients' shared secrets (base64).
 	ExtensionSecrets map[string][]ExtensionSecret `json:"extension_secrets,omitempty"`
+	// EventSub are the EventSub subscriptions, with their secrets.
+	EventSub []esSub `json:"eventsub_subscriptions,omitempty"`
 }
 
 // loadState reads path into the empty server. It reports false when the
@@ -76,6 +78,7 @@ func (s *Server) loadState(path string) (bool, error) {
 	}
 	s.defaultClient, s.publicClient, s.extClient = st.DefaultClient, st.PublicClient, st.ExtensionClient
 	s.helix.secrets = st.ExtensionSecrets
+	s.loadEventSub(st.EventSub)
 	if st.SigningKey != "" && s.key == nil {
 		blk, _ := pem.Decode([]byte(st.SigningKey))
 		if blk == nil {
@@ -124,6 +127,7 @@ func (s *Server) snapshot() (stateFile, error) {
 			st.ExtensionSecrets[id] = slices.Clone(sec)
 		}
 	}
+	st.EventSub = s.eventsubSnapshotLocked()
 	if s.key != nil {
 		der, err := x509.MarshalPKCS8PrivateKey(s.key)
 		if err != nil {

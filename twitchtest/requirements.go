@@ -36,8 +36,11 @@ const (
 
 // requirementsResponse is the body of GET /_sandbox/requirements.
 type requirementsResponse struct {
-	Helix  []endpointRequirement `json:"helix"`
-	Scopes []scopeEntry          `json:"scopes"`
+	Helix []endpointRequirement `json:"helix"`
+	// EventSub are the subscription types the sandbox serves
+	// (eventsub.go).
+	EventSub []eventsubRequirement `json:"eventsub"`
+	Scopes   []scopeEntry          `json:"scopes"`
 }
 
 // endpointRequirement is what one Helix endpoint requires of its token, as
@@ -97,6 +100,7 @@ func (s *Server) handleRequirements(w http.ResponseWriter, r *http.Request) {
 	for _, e := range helixEndpoints {
 		out.Helix = append(out.Helix, e.requirement())
 	}
+	out.EventSub = eventsubRequirements()
 	for name, desc := range scopeCatalogue {
 		out.Scopes = append(out.Scopes, scopeEntry{Name: name, Description: desc})
 	}

@@ -21,6 +21,15 @@ type published struct {
 		Scopes          [][]string `json:"scopes"`
 		OptionalScopes  []string   `json:"optional_scopes"`
 	} `json:"helix"`
+	EventSub []struct {
+		Type              string     `json:"type"`
+		Version           string     `json:"version"`
+		Condition         []string   `json:"condition"`
+		OptionalCondition []string   `json:"optional_condition"`
+		AuthorizedBy      string     `json:"authorized_by"`
+		Scopes            [][]string `json:"scopes"`
+		ClientCondition   bool       `json:"client_condition"`
+	} `json:"eventsub"`
 	Scopes []struct {
 		Name        string `json:"name"`
 		Description string `json:"description"`

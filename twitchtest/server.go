@@ -48,9 +48,10 @@ type Server struct {
 	key           *rsa.PrivateKey
 	helix         helixState // Helix and extension data (helix.go, extension.go)
 
-	issued  issuedLog    // the last refresh tokens issued per grant (issued.go)
-	limiter rateLimiter  // Helix token buckets (ratelimit.go)
-	console consoleState // developer console sessions (console_session.go)
+	issued   issuedLog     // the last refresh tokens issued per grant (issued.go)
+	limiter  rateLimiter   // Helix token buckets (ratelimit.go)
+	console  consoleState  // developer console sessions (console_session.go)
+	eventsub eventsubState // EventSub subscriptions and deliveries (eventsub*.go)
 
 	baseURL  atomic.Pointer[string]
 	srv      *http.Server
@@ -89,7 +90,7 @@ func New(opts ...Option) (*Server, error) {
 		key:          cfg.signingKey,
 		done:         make(chan struct{}),
 	}
-	for _, name := range slices.Concat(counterNames, helixCounterNames, extensionCounterNames, consoleCounterNames) {
+	for _, name := range slices.Concat(counterNames, helixCounterNames, extensionCounterNames, consoleCounterNames, eventsubCounterNames) {
 		s.counters[name] = new(atomic.Int64)
 	}
 	empty := map[string]Fault{}
@@ -272,6 +273,7 @@ func (s *Server) Close() error {
 			cancel()
 		}
 		close(s.done)
+		s.stopEventSub()
 		s.wg.Wait()
 		if s.cfg.stateFile != "" {
 			s.closeErr = s.saveState()
@@ -428,7 +430,9 @@ func (s *Server) routes() {
 	s.handle("helix", "/helix/extensions/live", s.helixRoute("/extensions/live"), helixMethods...)
 	s.handle("helix", "/helix/moderation/bans", s.helixRoute("/moderation/bans"), helixMethods...)
 	s.handle("helix", "/helix/moderation/moderators", s.helixRoute("/moderation/moderators"), helixMethods...)
+	s.handle("helix", "/helix/eventsub/subscriptions", s.helixRoute("/eventsub/subscriptions"), helixMethods...)
 	s.handle("helix", "/helix/", s.helixNotFound, helixMethods...)
+	s.eventsubRoutes()
 	s.handle("extension_jwt", "/_sandbox/extension/jwt", s.handleMintExtensionJWT, http.MethodPost)
 	s.handle("ratelimit_exhaust", "/_sandbox/ratelimit/exhaust", s.handleExhaust, http.MethodPost)
 	s.handle("requirements", "/_sandbox/requirements", s.handleRequirements, http.MethodGet)

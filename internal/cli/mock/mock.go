@@ -74,6 +74,11 @@ register applications (name, OAuth redirect URLs, category, client type),
 rotate client secrets and create extensions, as on dev.twitch.tv/console.
 Its apps are the sandbox's clients and persist with --state-file.
 
+The sandbox also serves EventSub webhook subscriptions
+(/helix/eventsub/subscriptions, loopback callbacks) and a user's Connections
+page (/settings/connections): disconnecting an app there revokes its tokens
+and delivers user.authorization.revoke.
+
 Without flags it creates a confidential client (redirect http://localhost:3000),
 a public client (same redirect; device code flow, as on Twitch its code
 exchange is refused), an extension client and the users twitchdev,
@@ -192,8 +197,9 @@ func Run(ctx context.Context, o *Options) error {
 	// The banner comes first: whoever sees the ready line finds it on stderr.
 	fmt.Fprintf(stderr, "twitchauth mock: Twitch sandbox at %s (id_url %s, api_url %s)\n"+
 		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n"+
-		"twitchauth mock: Helix buckets %d points per %v (app, user), %d per %v (extension viewer); see --help to trigger a 429\n",
-		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL, o.HelixLimit, o.HelixWindow, o.ViewerLimit, o.ViewerWindow)
+		"twitchauth mock: Helix buckets %d points per %v (app, user), %d per %v (extension viewer); see --help to trigger a 429\n"+
+		"twitchauth mock: a user's connections at %s: disconnect an app (EventSub user.authorization.revoke)\n",
+		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL, o.HelixLimit, o.HelixWindow, o.ViewerLimit, o.ViewerWindow, s.ConnectionsURL())
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))

@@ -330,6 +330,9 @@ func TestMockConsole(t *testing.T) {
 	if r.ConsoleURL != r.URL+"/console/" {
 		t.Fatalf("console_url %q (url %q)", r.ConsoleURL, r.URL)
 	}
+	if !strings.Contains(stderr.String(), "connections at "+r.URL+"/settings/connections") {
+		t.Errorf("stderr does not name the Connections page: %s", stderr.String())
+	}
 	if !strings.Contains(stderr.String(), "developer console at "+r.ConsoleURL) {
 		t.Fatalf("stderr banner lacks the console URL:\n%s", stderr.String())
 	}
