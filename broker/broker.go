@@ -77,6 +77,11 @@ type Config struct {
 	// GET /ext/hello, which answers the verified claims (see package
 	// extension's NewMiddleware).
 	Extension func(http.Handler) http.Handler
+	// HelixTimeout bounds one request through the Helix proxy, waits for
+	// the rate limit and retries included (default DefaultHelixTimeout).
+	// Past it the caller gets 504, or 429 when the subject's rate limit is
+	// what would make it wait longer.
+	HelixTimeout time.Duration
 	// HelixTransport sends the Helix proxy's requests (default: a clone of
 	// http.DefaultTransport). Each subject's twitchauth.Transport wraps it
 	// to add Client-Id and Authorization, renew the token after a 401 and
@@ -184,6 +189,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.KeysReloadInterval <= 0 {
 		cfg.KeysReloadInterval = DefaultKeysReloadInterval
 	}
+	if cfg.HelixTimeout <= 0 {
+		cfg.HelixTimeout = DefaultHelixTimeout
+	}
 	gatherer := cfg.Gatherer
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
@@ -264,7 +272,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Registerer.MustRegister(newHelixCollector(b.helix))
+	cfg.Registerer.MustRegister(newHelixCollector(b.helix), newHealthCollector(b))
 	b.handler = b.routes()
 	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
 		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")

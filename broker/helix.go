@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +27,12 @@ const (
 	SubjectHeader = "Twitch-Subject"
 	SubjectParam  = "twitch_subject"
 )
+
+// DefaultHelixTimeout is the deadline of one request through the Helix
+// proxy when Config.HelixTimeout is not set: room for a rate-limit wait
+// (at most twitchauth.MaxBucketRefill) and a few retries, short enough that
+// a subject in trouble answers its callers instead of holding them.
+const DefaultHelixTimeout = 30 * time.Second
 
 // maxHelixBody bounds a proxied request body; the body is buffered so that
 // the transport can replay it after a 401 or a 503 (Helix request bodies are
@@ -119,6 +126,12 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 			case errors.Is(err, twitchauth.ErrRateLimited):
 				b.metrics.helixStatus(http.StatusTooManyRequests)
 				writeError(w, http.StatusTooManyRequests, "rate_limited", "the Helix rate limit of "+label+" is spent until after this request's deadline")
+				return
+			case errors.Is(err, context.DeadlineExceeded):
+				b.metrics.helixStatus(http.StatusGatewayTimeout)
+				b.log.Warn("helix proxy: no answer within the deadline", "path", r.URL.Path, "subject", label, "timeout", b.cfg.HelixTimeout)
+				writeError(w, http.StatusGatewayTimeout, "upstream_timeout",
+					fmt.Sprintf("Helix did not answer for %s within %s (the broker's helix_timeout)", label, b.cfg.HelixTimeout))
 				return
 			}
 			b.metrics.helixStatus(0)
@@ -214,7 +227,12 @@ func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, key *APIKey) 
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		r.ContentLength = int64(len(body))
 	}
-	ctx := context.WithValue(r.Context(), routeCtxKey{}, helixRoute{t: t, label: label})
+	// A deadline for the whole request: rate-limit waits, 429 resets and
+	// retries all end within it (a caller without a timeout is never held
+	// longer).
+	ctx, cancel := context.WithTimeout(r.Context(), p.b.cfg.HelixTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, routeCtxKey{}, helixRoute{t: t, label: label})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 	if sw, ok := w.(*statusWriter); !ok || sw.errCode == "" {
 		noteUse(r, "helix", userID) // Helix answered: the token was used

@@ -84,6 +84,9 @@ type pageData struct {
 	ClientID      string
 	CredError     string // refused client credentials (banner)
 	IntentChanges []intentChangeView
+	// Problems are the grants' troubles: unsaved renewals, unreadable
+	// records (banner; see degradation).
+	Problems []string
 	// login page
 	LoginError string
 	// confirmation pages
@@ -269,6 +272,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 	if err := b.CredentialProblem(); err != nil {
 		d.CredError = err.Error()
 	}
+	d.Problems = degradation(b.health(r.Context()))
 	if f, ok := flashes[r.URL.Query().Get("done")]; ok {
 		d.Flash, d.FlashErr, d.FlashReadyz = f.text, f.err, f.readyz
 	}

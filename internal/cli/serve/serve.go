@@ -92,7 +92,8 @@ Try it without a Twitch account:
 
 Configuration comes from flags, then environment variables, then the
 configuration file (--config, JSON or "key = value" lines), then defaults.
-See docs/broker.md. API keys: twitchauth serve keys --help.`,
+See docs/broker.md. API keys: twitchauth serve keys --help. Unreadable
+records in the token store: twitchauth serve store --help.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Flags = map[string][]string{}
@@ -142,7 +143,7 @@ See docs/broker.md. API keys: twitchauth serve keys --help.`,
 	f.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
 	f.StringVar(&o.SandboxListen, "sandbox-listen", "127.0.0.1:0", "the sandbox's listen address in --sandbox mode")
 	f.StringVar(&o.RigDir, "rig-dir", "", "in --sandbox mode, the extension front-end folder served by the rig at /sandbox/rig/ (default: the example extension)")
-	cmd.AddCommand(newKeysCommand(stdout, stderr))
+	cmd.AddCommand(newKeysCommand(stdout, stderr), newStoreCommand(stdout, stderr))
 	return cmd
 }
 
@@ -187,6 +188,10 @@ func Run(ctx context.Context, o *Options) error {
 	renewTimeout, err := time.ParseDuration(v.get("renew_timeout"))
 	if err != nil || renewTimeout < time.Second {
 		return cliutil.Exitf(cliutil.ExitUsage, "--renew-timeout %q: give a duration of at least 1s, such as 30s", v.get("renew_timeout"))
+	}
+	helixTimeout, err := time.ParseDuration(v.get("helix_timeout"))
+	if err != nil || helixTimeout < time.Second {
+		return cliutil.Exitf(cliutil.ExitUsage, "--helix-timeout %q: give a duration of at least 1s, such as 30s", v.get("helix_timeout"))
 	}
 	secret, err := clientSecret(v)
 	if err != nil {
@@ -334,6 +339,7 @@ func Run(ctx context.Context, o *Options) error {
 		AllowedHosts:       allowedHosts,
 		OpenOnLoopback:     o.Sandbox,
 		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
+		HelixTimeout:       helixTimeout,
 		Links:              sandboxLinks(sb),
 		Extension:          ext,
 		ValidationInterval: interval,
@@ -393,7 +399,7 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		}
 		s, err := postgres.Open(ctx, spec, opts...)
 		if err != nil {
-			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
 		return s, func() error { s.Close(); return nil }, nil
 	case spec == "memory":
@@ -414,7 +420,7 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		}
 		s, err := sqlite.Open(ctx, strings.TrimPrefix(spec, "sqlite:"), opts...)
 		if err != nil {
-			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
 		return s, s.Close, nil
 	}

@@ -120,7 +120,7 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rec, err := st.Load(ctx, store.UserKey(tok.UserID))
+	rec, err := st.Load(ctx, store.GrantKey(cl.ID, store.UserKey(tok.UserID)))
 	if err != nil || rec.RefreshToken != refresh {
 		t.Fatalf("the grant is not in PostgreSQL: %v", err)
 	}
