@@ -32,7 +32,7 @@ type Config struct {
 	PublicURL string
 	// Keys are the API keys accepted by the token API and the admin login.
 	// The broker adds to it the keys of KeysFile and of the store's
-	// KeysRecord, and follows their changes.
+	// KeysRecord of its application, and follows their changes.
 	Keys *KeySet
 	// KeysFile, when set, is a keys file (WriteKeysFile, `twitchauth serve
 	// keys`) whose keys the broker accepts. New reads it; while Run runs it

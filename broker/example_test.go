@@ -78,7 +78,7 @@ func ExampleUpdateStoreKeys() {
 	}
 	defer st.Close()
 	botKey := broker.GenerateKey() // shown once: give it to the bot
-	err = broker.UpdateStoreKeys(ctx, st, func(keys []broker.APIKey) ([]broker.APIKey, error) {
+	err = broker.UpdateStoreKeys(ctx, st, os.Getenv("TWITCH_CLIENT_ID"), func(keys []broker.APIKey) ([]broker.APIKey, error) {
 		return append(keys, broker.APIKey{
 			Name: "chat-bot", SHA256: broker.HashKey(botKey),
 			Perms:    []broker.Perm{broker.PermTokenIntent, broker.PermTokenRefresh, broker.PermHelix},

@@ -19,18 +19,24 @@ import (
 //
 //   - the keys file (Config.KeysFile), for one broker on one machine: read
 //     again every Config.KeysReloadInterval and on ReloadKeys (SIGHUP);
-//   - the store's KeysRecord, for a fleet: replicas need not share a
-//     filesystem, but they share the store. Every replica reads the record
-//     every KeysReloadInterval (one primary-key read; the record is sealed
-//     like a token, so a database writer without the encryption key cannot
-//     forge one).
+//   - the store's KeysRecord of its application, for a fleet: replicas need
+//     not share a filesystem, but they share the store. Every replica reads
+//     the record every KeysReloadInterval (one primary-key read; the record
+//     is sealed like a token, so a database writer without the encryption
+//     key cannot forge one).
 //
 // Polling bounds the time to revocation by the interval (1 s by default)
 // whatever happens to notifications, and costs one small read a second.
 
-// KeysRecord is the store key of the API keys shared by every replica using
-// the store (`twitchauth serve keys --store`). The Provider ignores it.
-const KeysRecord = "broker:api-keys"
+// keysSubject names the API keys' record within an application's records.
+const keysSubject = "broker:api-keys"
+
+// KeysRecord returns the store key of the API keys shared by every replica
+// of the broker of the application clientID (`twitchauth serve keys
+// --store`): "<client id>/broker:api-keys". Keys are per application, like
+// the grants (store.GrantKey): the keys of one application's broker do not
+// open another's that shares the store. The Provider ignores the record.
+func KeysRecord(clientID string) string { return store.GrantKey(clientID, keysSubject) }
 
 // DefaultKeysReloadInterval is how often a broker reads its keys file and
 // the store's KeysRecord again.
@@ -42,10 +48,14 @@ const (
 	sourceStore = "store"
 )
 
-// LoadStoreKeys returns the API keys kept in st under KeysRecord (none
-// when there is no such record) and the record's version (0 when absent).
-func LoadStoreKeys(ctx context.Context, st store.Store) ([]APIKey, int64, error) {
-	rec, err := st.Load(ctx, KeysRecord)
+// LoadStoreKeys returns the API keys kept in st for the application
+// clientID (KeysRecord; none when there is no such record) and the record's
+// version (0 when absent).
+func LoadStoreKeys(ctx context.Context, st store.Store, clientID string) ([]APIKey, int64, error) {
+	if clientID == "" {
+		return nil, 0, errors.New("the API keys in the store belong to an application: give its client ID")
+	}
+	rec, err := st.Load(ctx, KeysRecord(clientID))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, nil
 	}
@@ -54,19 +64,20 @@ func LoadStoreKeys(ctx context.Context, st store.Store) ([]APIKey, int64, error)
 	}
 	keys, err := decodeKeys([]byte(rec.AccessToken))
 	if err != nil {
-		return nil, 0, fmt.Errorf("the API keys in the store (%s): %w", KeysRecord, err)
+		return nil, 0, fmt.Errorf("the API keys in the store (%s): %w", KeysRecord(clientID), err)
 	}
 	return keys, rec.Version, nil
 }
 
-// UpdateStoreKeys changes the API keys kept in st under KeysRecord: fn gets
-// the current keys and returns the new ones (or an error, which stops the
-// update). The write is a compare-and-swap, retried when another process
-// changed the keys meanwhile (fn is then called again). Every broker using
-// st applies the change within its KeysReloadInterval.
-func UpdateStoreKeys(ctx context.Context, st store.Store, fn func([]APIKey) ([]APIKey, error)) error {
+// UpdateStoreKeys changes the API keys kept in st for the application
+// clientID (KeysRecord): fn gets the current keys and returns the new ones
+// (or an error, which stops the update). The write is a compare-and-swap,
+// retried when another process changed the keys meanwhile (fn is then
+// called again). Every broker of that application using st applies the
+// change within its KeysReloadInterval.
+func UpdateStoreKeys(ctx context.Context, st store.Store, clientID string, fn func([]APIKey) ([]APIKey, error)) error {
 	for range 10 {
-		keys, version, err := LoadStoreKeys(ctx, st)
+		keys, version, err := LoadStoreKeys(ctx, st, clientID)
 		if err != nil {
 			return err
 		}
@@ -81,7 +92,7 @@ func UpdateStoreKeys(ctx context.Context, st store.Store, fn func([]APIKey) ([]A
 		if err != nil {
 			return err
 		}
-		_, err = st.Save(ctx, store.Record{Key: KeysRecord, AccessToken: string(data), TokenType: "api-keys"}, version)
+		_, err = st.Save(ctx, store.Record{Key: KeysRecord(clientID), ClientID: clientID, AccessToken: string(data), TokenType: "api-keys"}, version)
 		if err == nil {
 			return nil
 		}
@@ -195,7 +206,8 @@ func (kr *keyReloader) reloadFile(path string) error {
 func (kr *keyReloader) reloadStore(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rec, err := kr.b.cfg.Store.Load(ctx, KeysRecord)
+	record := KeysRecord(kr.b.twitch.ClientID)
+	rec, err := kr.b.cfg.Store.Load(ctx, record)
 	version := rec.Version
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -209,7 +221,7 @@ func (kr *keyReloader) reloadStore(ctx context.Context) error {
 	var keys []APIKey
 	if version != 0 {
 		if keys, err = decodeKeys([]byte(rec.AccessToken)); err != nil {
-			return fmt.Errorf("the API keys in the store (%s): %w", KeysRecord, err)
+			return fmt.Errorf("the API keys in the store (%s): %w", record, err)
 		}
 	}
 	kr.storeVersion = version

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
 // revocationBound is the bound issue 23 sets: a key change takes effect in
@@ -95,18 +96,28 @@ func TestKeysFileFollowedWithoutRestart(t *testing.T) {
 	}
 }
 
-// TestStoreKeysFollowedByEveryReplica: two brokers sharing a store (and no
-// file) both apply a key created, then deleted, in the store within 5 s.
+// TestStoreKeysFollowedByEveryReplica: two brokers of one application
+// sharing a store (and no file) both apply a key created, then deleted, in
+// the store within 5 s; a broker of another application sharing the store
+// never accepts it.
 func TestStoreKeysFollowedByEveryReplica(t *testing.T) {
 	shared := store.NewMemory()
+	app := twitchtest.Client{ID: "fleetclient000000000000000001", Secret: "fleet-secret", Name: "fleet", Type: twitchtest.Confidential,
+		RedirectURIs: []string{"http://127.0.0.1/callback"}}
 	var replicas []*env
 	for range 2 {
-		e := newEnv(t, func(c *Config) { c.Store = shared; c.KeysReloadInterval = 100 * time.Millisecond })
+		e := newEnvSandbox(t, []twitchtest.Option{twitchtest.WithClient(app)}, func(c *Config) {
+			c.Store = shared
+			c.KeysReloadInterval = 100 * time.Millisecond
+			c.Twitch.ClientID, c.Twitch.ClientSecret = app.ID, app.Secret
+		})
 		e.run()
 		replicas = append(replicas, e)
 	}
+	other := newEnv(t, func(c *Config) { c.Store = shared; c.KeysReloadInterval = 100 * time.Millisecond })
+	other.run()
 	k := GenerateKey()
-	err := UpdateStoreKeys(t.Context(), shared, func(keys []APIKey) ([]APIKey, error) {
+	err := UpdateStoreKeys(t.Context(), shared, app.ID, func(keys []APIKey) ([]APIKey, error) {
 		return append(keys, APIKey{Name: "fleet", SHA256: HashKey(k), Perms: []Perm{PermTokenApp}, Subjects: []string{"app"}}), nil
 	})
 	if err != nil {
@@ -115,17 +126,21 @@ func TestStoreKeysFollowedByEveryReplica(t *testing.T) {
 	for i, e := range replicas {
 		within(t, "replica "+string(rune('0'+i))+" accepts the store's key", func() bool { return e.status("GET", "/v1/token/app", k) == 200 })
 	}
-	if err := UpdateStoreKeys(t.Context(), shared, func([]APIKey) ([]APIKey, error) { return nil, nil }); err != nil {
+	if err := other.b.ReloadKeys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := other.status("GET", "/v1/token/app", k); got != 401 {
+		t.Errorf("another application's broker on the same store accepted the key: %d", got)
+	}
+	if err := UpdateStoreKeys(t.Context(), shared, app.ID, func([]APIKey) ([]APIKey, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	for i, e := range replicas {
 		d := within(t, "replica "+string(rune('0'+i))+" refuses the deleted key", func() bool { return e.status("GET", "/v1/token/app", k) == 401 })
 		t.Logf("replica %d refused the deleted key after %v", i, d.Round(time.Millisecond))
 	}
-	// The record is sealed like a token: a memory store keeps it as given,
-	// so look at what a database would hold through the store contract.
-	rec, err := shared.Load(t.Context(), KeysRecord)
-	if err != nil || rec.TokenType != "api-keys" {
+	rec, err := shared.Load(t.Context(), KeysRecord(app.ID))
+	if err != nil || rec.TokenType != "api-keys" || rec.Key != app.ID+"/broker:api-keys" {
 		t.Fatalf("the keys record: %+v %v", rec, err)
 	}
 }
@@ -142,7 +157,7 @@ func TestUpdateStoreKeysConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			first := true
-			err := UpdateStoreKeys(t.Context(), st, func(keys []APIKey) ([]APIKey, error) {
+			err := UpdateStoreKeys(t.Context(), st, "client", func(keys []APIKey) ([]APIKey, error) {
 				if first {
 					first = false
 					read.Done()
@@ -156,7 +171,7 @@ func TestUpdateStoreKeysConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	keys, _, err := LoadStoreKeys(t.Context(), st)
+	keys, _, err := LoadStoreKeys(t.Context(), st, "client")
 	if err != nil || len(keys) != 8 {
 		t.Fatalf("%d keys after 8 concurrent creations: %v", len(keys), err)
 	}

@@ -19,7 +19,8 @@ import (
 )
 
 // keyBackend is where `serve keys` keeps the keys: the keys file (one
-// broker) or the store's broker.KeysRecord (a fleet on PostgreSQL).
+// broker) or the store's broker.KeysRecord of one application (a fleet on
+// PostgreSQL).
 type keyBackend interface {
 	// where names the place for messages.
 	where() string
@@ -57,18 +58,19 @@ func (f fileKeys) applies() string {
 func (fileKeys) close() {}
 
 type storeKeys struct {
-	st   store.Store
-	name string
-	done func() error
+	st       store.Store
+	clientID string
+	name     string
+	done     func() error
 }
 
 func (s storeKeys) where() string { return s.name }
 func (s storeKeys) list(ctx context.Context) ([]broker.APIKey, error) {
-	keys, _, err := broker.LoadStoreKeys(ctx, s.st)
+	keys, _, err := broker.LoadStoreKeys(ctx, s.st, s.clientID)
 	return keys, err
 }
 func (s storeKeys) update(ctx context.Context, fn func([]broker.APIKey) ([]broker.APIKey, error)) error {
-	return broker.UpdateStoreKeys(ctx, s.st, fn)
+	return broker.UpdateStoreKeys(ctx, s.st, s.clientID, fn)
 }
 func (storeKeys) applies() string {
 	return "Every broker using this store applies it within a second (each replica reads the store's keys every second)."
@@ -76,7 +78,7 @@ func (storeKeys) applies() string {
 func (s storeKeys) close() { s.done() }
 
 func newKeysCommand(stdout, stderr io.Writer) *cobra.Command {
-	var keysFile, storeDSN, keyFile string
+	var keysFile, storeDSN, keyFile, clientID string
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage the broker's API keys (create, list, rotate, delete)",
@@ -99,6 +101,7 @@ calls to those methods and path prefixes. See docs/broker.md, "API keys".`,
 	cmd.PersistentFlags().StringVar(&keysFile, "keys-file", "", "API keys file (default $TWITCHAUTH_KEYS_FILE or $XDG_DATA_HOME/twitchauth/broker-keys.json)")
 	cmd.PersistentFlags().StringVar(&storeDSN, "store", "", "keep the keys in this PostgreSQL store (postgres://…), shared by every replica, instead of the keys file; needs the store's encryption key ($"+store.EnvEncryptionKey+" or --encryption-key-file)")
 	cmd.PersistentFlags().StringVar(&keyFile, "encryption-key-file", "", "with --store: file holding the store's encryption key")
+	cmd.PersistentFlags().StringVar(&clientID, "client-id", "", "with --store: the Twitch client ID of the application whose brokers use these keys (default $TWITCH_CLIENT_ID); each application's keys are its own")
 	backend := func(ctx context.Context, c *cobra.Command) (keyBackend, error) {
 		if c.Flags().Changed("store") {
 			if storeDSN == "" {
@@ -110,11 +113,18 @@ calls to those methods and path prefixes. See docs/broker.md, "API keys".`,
 			if keysFile != "" {
 				return nil, cliutil.Exitf(cliutil.ExitUsage, "give --store or --keys-file, not both")
 			}
+			id := clientID
+			if !c.Flags().Changed("client-id") {
+				id = os.Getenv("TWITCH_CLIENT_ID")
+			}
+			if id == "" {
+				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store: give --client-id (or set TWITCH_CLIENT_ID): the keys in the store belong to one Twitch application, as its grants do")
+			}
 			st, done, err := openStore(ctx, storeDSN, keyFile, slog.New(slog.DiscardHandler))
 			if err != nil {
 				return nil, err
 			}
-			return storeKeys{st: st, name: "the store " + store.RedactDSN(storeDSN), done: done}, nil
+			return storeKeys{st: st, clientID: id, name: "the store " + store.RedactDSN(storeDSN) + " (application " + id + ")", done: done}, nil
 		}
 		if c.Flags().Changed("keys-file") && keysFile == "" {
 			return nil, cliutil.Exitf(cliutil.ExitUsage, "--keys-file is empty: give a file path")

@@ -106,6 +106,10 @@ func TestKeysCommand(t *testing.T) {
 			t.Errorf("%q: %v (exit %d), want a usage error saying %q", c.args, err, exitCode(err), c.want)
 		}
 	}
+	t.Setenv("TWITCH_CLIENT_ID", "")
+	if _, _, err := keysCLI()("create", "--name", "x", "--perm", "helix", "--store", "postgres://127.0.0.1:1/db"); exitCode(err) != cliutil.ExitUsage || !strings.Contains(err.Error(), "--client-id") {
+		t.Errorf("--store without a client ID: %v", err)
+	}
 	out, _, err = run("list")
 	if err != nil || strings.Contains(out, key) || strings.Contains(out, chatKey) {
 		t.Fatalf("list: %q %v", out, err)
@@ -338,7 +342,7 @@ func TestFleetRevocationOnPostgres(t *testing.T) {
 			t.Fatalf("replica %d did not start", i)
 		}
 	}
-	run := keysCLI("--store", dbURL)
+	run := keysCLI("--store", dbURL, "--client-id", cl.ID)
 	out, msg, err := run("create", "--name", "fleet-bot", "--perm", "token:app", "--subject", "app")
 	if err != nil {
 		t.Fatal(err, msg)
