@@ -186,20 +186,29 @@ func (p *helixProxy) stats() twitchauth.TransportStats {
 	return s
 }
 
-func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, key *APIKey) {
 	if !cleanHelixPath(r.URL) {
 		writeError(w, http.StatusBadRequest, "bad_path", "the Helix path must be a clean path under /helix/: no '.' or '..' segments, empty segments, encoded slashes or backslashes")
 		return
 	}
-	subj := r.Header.Get(SubjectHeader)
-	if subj == "" {
-		subj = r.URL.Query().Get(SubjectParam)
+	name := r.Header.Get(SubjectHeader)
+	if name == "" {
+		name = r.URL.Query().Get(SubjectParam)
 	}
-	t, label, err := p.route(subj)
+	subj, err := parseHelixSubject(name)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_subject", err.Error())
 		return
 	}
+	if !p.b.checkSubject(w, r, key, subj) {
+		return
+	}
+	if path := strings.TrimPrefix(r.URL.Path, "/helix"); !helixAllowed(key, r.Method, path) {
+		writeError(w, http.StatusForbidden, "helix_forbidden", fmt.Sprintf("API key %q may not call %s /helix%s (its Helix rules: %s)",
+			key.Name, r.Method, path, strings.Join(key.Helix, "; ")))
+		return
+	}
+	t, label, userID := p.route(subj)
 	if t == nil {
 		writeError(w, http.StatusNotFound, "not_found", label)
 		return
@@ -225,6 +234,11 @@ func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 	defer cancel()
 	ctx = context.WithValue(ctx, routeCtxKey{}, helixRoute{t: t, label: label})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	if sw, ok := w.(*statusWriter); !ok || sw.errCode == "" {
+		noteUse(r, "helix", userID) // Helix answered: the token was used
+	} else {
+		auditOf(r).userID = userID
+	}
 }
 
 // cleanHelixPath reports whether u's path may be sent upstream: under
@@ -253,36 +267,50 @@ func cleanHelixPath(u *url.URL) bool {
 // relay (it would lead the caller, with its API key, out of /helix).
 var errUpstreamRedirect = errors.New("broker: Helix answered a redirect")
 
-// route resolves a subject name to its Transport; a nil Transport with a
-// nil error means the subject is well-formed but not held.
-func (p *helixProxy) route(subj string) (*twitchauth.Transport, string, error) {
-	prov := p.b.provider
-	switch kind, name, _ := strings.Cut(strings.TrimSpace(subj), ":"); kind {
-	case "", "app":
-		if name != "" {
-			break
+// errHelixSubject explains the forms of the Twitch-Subject header.
+var errHelixSubject = errors.New(SubjectHeader + " must be app, user:<user ID>, user:login:<login> or intent:<name>")
+
+// parseHelixSubject reads the proxy's subject (SubjectHeader); empty is
+// the app.
+func parseHelixSubject(name string) (subjectRef, error) {
+	switch kind, rest, _ := strings.Cut(strings.TrimSpace(name), ":"); kind {
+	case "", kindApp:
+		if rest == "" {
+			return appSubject(), nil
 		}
-		return p.transport("app", prov.AppTokenSource), "the app", nil
-	case "user":
-		ref, ok := parseUserRef(name)
-		if !ok {
-			break
+	case kindUser:
+		if ref, ok := parseUserRef(rest); ok {
+			return userSubject(ref), nil
 		}
-		id, found, hint := p.b.resolveUser(ref)
-		if !found {
-			return nil, hint, nil
+	case kindIntent:
+		if intentRE.MatchString(rest) {
+			return intentSubject(rest), nil
 		}
-		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + ref.String(), nil
-	case "intent":
-		if !intentRE.MatchString(name) {
-			break
-		}
-		if _, ok := prov.Intents()[name]; !ok {
-			return nil, noIntentUser(name), nil
-		}
-		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, nil
 	}
-	return nil, "", errors.New(SubjectHeader + " must be app, user:<user ID>, user:login:<login> or intent:<name>")
+	return subjectRef{}, errHelixSubject
+}
+
+// route resolves a subject to its Transport, its label for messages and
+// its user ID ("" for the app); a nil Transport means the subject is not
+// held, and the label then says so.
+func (p *helixProxy) route(s subjectRef) (*twitchauth.Transport, string, string) {
+	prov := p.b.provider
+	switch s.kind {
+	case kindUser:
+		id, found, hint := p.b.resolveUser(s.user)
+		if !found {
+			return nil, hint, ""
+		}
+		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + s.user.String(), id
+	case kindIntent:
+		id, ok := prov.Intents()[s.intent]
+		if !ok {
+			return nil, noIntentUser(s.intent), ""
+		}
+		name := s.intent
+		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, id
+	}
+	return p.transport("app", prov.AppTokenSource), "the app", ""
 }
 
 // helixCollector exports the transports' counters at scrape time.

@@ -258,7 +258,7 @@ func TestBrokerRoutesNeedAPIKey(t *testing.T) {
 	sb := newSecBroker(t)
 	routes := []struct{ method, path string }{
 		{"GET", "/v1/token/app"}, {"GET", "/v1/token/user/12345"}, {"GET", "/v1/token/user/twitchdev"},
-		{"GET", "/v1/token/intent/chat"}, {"POST", "/v1/token/user/12345/refresh"}, {"GET", "/v1/users"},
+		{"GET", "/v1/token/intent/chat"}, {"POST", "/v1/token/user/12345/refresh"}, {"POST", "/v1/token/intent/chat/refresh"}, {"GET", "/v1/users"},
 		{"DELETE", "/v1/users/12345"}, {"GET", "/helix/users"}, {"POST", "/helix/moderation/bans"},
 	}
 	for _, r := range routes {

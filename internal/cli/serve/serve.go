@@ -52,7 +52,8 @@ type Options struct {
 	// /sandbox/rig/ in --sandbox mode (default: the example extension).
 	RigDir string
 	// Reload, when not nil, receives a value for each configuration reload
-	// request (SIGHUP); the client secret is then read again.
+	// request (SIGHUP): the API keys are read again, the audit log is
+	// reopened and the client secret is read again.
 	Reload <-chan struct{}
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
@@ -204,7 +205,8 @@ func Run(ctx context.Context, o *Options) error {
 		Logger:       log,
 	}
 
-	// Keys: the keys file, then specs from the configuration.
+	// Keys: specs from the configuration (fixed); the broker reads the keys
+	// file and the store's keys itself, and follows their changes.
 	keysPath := v.get("keys_file")
 	if keysPath == "" && !o.Sandbox {
 		if keysPath, err = dataPath(o.Getenv, "broker-keys.json"); err != nil {
@@ -212,11 +214,6 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	var apiKeys []broker.APIKey
-	if keysPath != "" {
-		if apiKeys, err = broker.ReadKeysFile(keysPath); err != nil {
-			return cliutil.Exit(cliutil.ExitUsage, err)
-		}
-	}
 	for _, spec := range v["api_key"] {
 		k, err := broker.ParseKeySpec(spec)
 		if err != nil {
@@ -227,6 +224,19 @@ func Run(ctx context.Context, o *Options) error {
 	keys, err := broker.NewKeySet(apiKeys...)
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	var audit *broker.AuditLog
+	if p := v.get("audit_log"); p != "" {
+		if audit, err = broker.OpenAuditLog(p, log); err != nil {
+			return cliutil.Exitf(cliutil.ExitUsage, "--audit-log: %v", err)
+		}
+		defer func() {
+			if err := audit.Close(); err != nil {
+				log.Error("audit log: last entries not written", "err", err)
+			}
+		}()
+	} else if _, set := v["audit_log"]; set {
+		return cliutil.Exitf(cliutil.ExitUsage, "--audit-log is empty: give a file path")
 	}
 
 	listen := v.get("listen")
@@ -324,6 +334,8 @@ func Run(ctx context.Context, o *Options) error {
 		Store:              st,
 		PublicURL:          publicURL,
 		Keys:               keys,
+		KeysFile:           keysPath,
+		Audit:              audit,
 		AllowedHosts:       allowedHosts,
 		OpenOnLoopback:     o.Sandbox,
 		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
@@ -346,7 +358,7 @@ func Run(ctx context.Context, o *Options) error {
 		handler = b.CheckHost(top)
 		rigURL = publicURL + "/sandbox/rig/"
 	}
-	go reloadOnSignal(ctx, o, b, log)
+	go reloadOnSignal(ctx, o, b, audit, log)
 	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
 	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
 		"client_id", tw.ClientID, "store", store.RedactDSN(storeSpec), "api_keys", len(keys.Keys()))
@@ -517,11 +529,13 @@ func clientSecret(v values) (string, error) {
 	return secret, nil
 }
 
-// reloadOnSignal reads the client secret again (configuration file,
-// client_secret_file) on each reload request, and hands a changed one to the
+// reloadOnSignal handles each reload request (SIGHUP): it reads the API
+// keys again (the broker also does every second), reopens the audit log
+// (after logrotate moved it), and reads the client secret again
+// (configuration file, client_secret_file), handing a changed one to the
 // broker, which checks it with Twitch.
-func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, log *slog.Logger) {
-	if o.Reload == nil || o.Sandbox {
+func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, audit *broker.AuditLog, log *slog.Logger) {
+	if o.Reload == nil {
 		return
 	}
 	for {
@@ -529,6 +543,21 @@ func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, log *slog
 		case <-ctx.Done():
 			return
 		case <-o.Reload:
+		}
+		if err := b.ReloadKeys(ctx); err != nil {
+			log.Error("reload: API keys not all read; the keys of a source that failed stay in use", "err", err)
+		} else {
+			log.Info("reload: API keys read")
+		}
+		if audit != nil {
+			if err := audit.Reopen(); err != nil {
+				log.Error("reload: the audit log could not be reopened; retrying every second", "err", err)
+			} else {
+				log.Info("reload: audit log reopened", "path", audit.Path())
+			}
+		}
+		if o.Sandbox {
+			continue
 		}
 		v, err := o.settings()
 		if err != nil {
