@@ -3,6 +3,7 @@ package cliutil
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -253,4 +254,27 @@ func (v *portValue) Set(s string) error {
 func PortVarP(fs *pflag.FlagSet, p *int, name, short string, def int, usage string) {
 	*p = def
 	fs.VarP(&portValue{p: p}, name, short, usage)
+}
+
+// AddLogFlags adds a server's --log-level and --log-format.
+func AddLogFlags(fs *pflag.FlagSet, level, format *string) {
+	StringVarP(fs, level, FlagLogLevel, "", "info", "log `LEVEL`: debug, info, warn or error")
+	StringVarP(fs, format, FlagLogFormat, "", "text", "log `FORMAT`: text or json")
+}
+
+// NewLogger returns a server's logger on w (stderr) at level in format, as
+// --log-level and --log-format give them.
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, Exitf(ExitUsage, "--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, Exitf(ExitUsage, "--log-format %q: use text or json", format)
 }
