@@ -28,13 +28,13 @@ const DefaultListen = "127.0.0.1:8090"
 
 // Options are the flags of `twitchauth mock`.
 type Options struct {
-	Listen           string
-	ClientID         string
-	ClientSecret     string
-	RedirectURIs     []string
-	PublicClientID   string
-	Users            []string
-	AutoApprove      string
+	Listen            string
+	ClientID          string
+	ClientSecret      string
+	RedirectURIs      []string
+	PublicClientID    string
+	Users             []string
+	AutoApprove       string
 	UserTokenLifetime time.Duration
 	AppTokenLifetime  time.Duration
 	// HelixLimit and HelixWindow are the size of Helix's app and user
