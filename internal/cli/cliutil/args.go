@@ -77,6 +77,9 @@ func Group(cmd *cobra.Command, args []string) error {
 		return Exitf(ExitUsage, "%s needs a command: %s", cmd.CommandPath(), strings.Join(subcommands(cmd), ", "))
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	} else {

@@ -22,8 +22,8 @@ func Listen(ctx context.Context, addr, flag string) (net.Listener, error) {
 		return l, nil
 	}
 	if IsAddrInUse(err) {
-		return nil, Exit(ExitInternal, fmt.Errorf("%s is already in use: stop the program listening there, or choose another address with --%s (port 0 picks a free one): %w",
-			addr, flag, syscall.EADDRINUSE))
+		return nil, Exit(ExitInternal, &addrInUseError{fmt.Sprintf("%s is already in use: stop the program listening there, or choose another address with --%s (port 0 picks a free one)",
+			addr, flag)})
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
@@ -31,3 +31,10 @@ func Listen(ctx context.Context, addr, flag string) (net.Listener, error) {
 	}
 	return nil, Exit(ExitInternal, fmt.Errorf("cannot listen on %s (--%s): %w", addr, flag, err))
 }
+
+// addrInUseError says what to do about an address in use, and matches
+// syscall.EADDRINUSE without repeating its text.
+type addrInUseError struct{ msg string }
+
+func (e *addrInUseError) Error() string        { return e.msg }
+func (e *addrInUseError) Is(target error) bool { return target == syscall.EADDRINUSE }

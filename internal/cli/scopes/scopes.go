@@ -56,6 +56,7 @@ added since is unknown here (exit code 2).`,
 		Example: `  twitchauth scopes "POST /chat/messages" "GET /polls"
   twitchauth scopes channel.chat.message --json
   twitchauth scopes | grep moderator`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
 			if runF != nil {
