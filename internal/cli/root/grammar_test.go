@@ -448,4 +448,3 @@ func TestJSONIsCompactLines(t *testing.T) {
 		t.Errorf("extension verify without --json: %q", out)
 	}
 }
-
