@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -426,5 +427,41 @@ func TestDurationSettingsRefused(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage {
 			t.Errorf("%s=%q: %v, want a usage error", c.key, c.val, err)
 		}
+	}
+}
+
+// TestServeJSONReadyLine: with --json the broker prints one compact ready
+// line on stdout (the sandbox's admin key with it); the banner stays on
+// stderr.
+func TestServeJSONReadyLine(t *testing.T) {
+	var stdout, stderr cliutil.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	o := &Options{Sandbox: true, SandboxListen: "127.0.0.1:0", JSON: true,
+		Flags:   map[string][]string{"listen": {"127.0.0.1:0"}, "log_level": {"warn"}},
+		Factory: &cliutil.Factory{IO: &cliutil.IOStreams{Out: &stdout, ErrOut: &stderr}, Getenv: func(string) string { return "" }},
+		ready:   func(i Info) { ready <- i }}
+	go func() { done <- Run(ctx, o) }()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	var r Ready
+	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil || strings.Count(stdout.String(), "\n") != 1 {
+		t.Fatalf("stdout %q: %v", stdout.String(), err)
+	}
+	if r.URL != info.URL || r.AdminKey != info.AdminKey || r.AdminKey == "" || r.RedirectURI != info.URL+"/callback" || r.ConsoleURL == "" {
+		t.Errorf("ready line %+v, info %+v", r, info)
+	}
+	if !strings.Contains(stderr.String(), "sandbox mode") || strings.Contains(stdout.String(), "sandbox mode") {
+		t.Errorf("the banner is not on stderr alone")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
