@@ -70,14 +70,15 @@ func (c *Config) StartDevice(ctx context.Context, scopes ...string) (*DeviceAuth
 		DeviceCode:      dr.DeviceCode,
 		UserCode:        dr.UserCode,
 		VerificationURI: dr.VerificationURI,
-		Interval:        time.Duration(dr.Interval) * time.Second,
 		Scopes:          scopes,
 	}
-	if da.Interval <= 0 {
+	if d, _ := lifetime(dr.Interval); d > 0 {
+		da.Interval = d
+	} else {
 		da.Interval = defaultDeviceInterval
 	}
-	if dr.ExpiresIn > 0 {
-		da.ExpiresAt = time.Now().Add(time.Duration(dr.ExpiresIn) * time.Second)
+	if d, known := lifetime(dr.ExpiresIn); known {
+		da.ExpiresAt = time.Now().Add(d) // negative: expired already
 	}
 	return da, nil
 }

@@ -267,12 +267,18 @@ func (c *Config) Validate(ctx context.Context, accessToken string) (*TokenInfo, 
 	if err != nil {
 		return nil, err
 	}
+	if vr.ExpiresIn < 0 {
+		// Valid yet expired: contradictory, unlike a refresh answer
+		// there is nothing to keep.
+		return nil, fmt.Errorf("%w: validate: negative expires_in", ErrMalformedResponse)
+	}
+	ttl, _ := lifetime(vr.ExpiresIn)
 	info := &TokenInfo{
 		ClientID:  vr.ClientID,
 		Login:     vr.Login,
 		UserID:    vr.UserID,
 		Scopes:    []string(vr.Scopes),
-		ExpiresIn: time.Duration(vr.ExpiresIn) * time.Second,
+		ExpiresIn: ttl,
 	}
 	if info.Scopes == nil {
 		info.Scopes = []string{}

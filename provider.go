@@ -44,7 +44,8 @@ const DefaultRefreshMargin = 5 * time.Minute
 // configuration problem (a refused client secret) that leaves the grant
 // intact.
 type RefreshError struct {
-	// Subject is the store key: "app" or "user:<id>".
+	// Subject is "app" or "user:<id>" (its store key is
+	// store.GrantKey(clientID, Subject)).
 	Subject string
 	// Dead is true when the grant can no longer be refreshed.
 	Dead bool
@@ -69,10 +70,16 @@ func (e *RefreshError) Unwrap() []error {
 
 // Hooks are called by a Provider as tokens change. They run synchronously on
 // the goroutine that renewed or validated the token, after the new state is
-// stored and published: keep them quick. Any may be nil.
+// published (and stored, unless the store refused it: see OnRefresh): keep
+// them quick. Any may be nil.
 type Hooks struct {
-	// OnRefresh is called after a token was renewed and stored. subject is
-	// "app" or "user:<id>".
+	// OnRefresh is called after a token was renewed and handed to the
+	// cache, before it is returned to the callers. subject is "app" or
+	// "user:<id>". The new token is normally stored already; if the store
+	// refused the write, it is handed out all the same — with a single-use
+	// refresh token the old one is spent, so withholding the new token
+	// would lose the grant for certain — and Provider.Health lists the
+	// subject as Unsaved until a background retry stores it.
 	OnRefresh func(subject string, tok *Token)
 	// OnRefreshFailure is called when a renewal failed; err.Dead tells
 	// whether the grant is lost.
@@ -88,9 +95,12 @@ type Hooks struct {
 // ProviderOption configures a Provider.
 type ProviderOption func(*Provider)
 
-// WithStore persists every token in s (a store.Memory is used otherwise).
-// The rotated refresh token is saved before the new access token is handed
-// out, and a grant that another process rotated is reloaded from s.
+// WithStore persists every token in s (a store.Memory is used otherwise),
+// under keys that hold the client ID (store.GrantKey), so applications may
+// share one store. A renewed token is saved before it is handed out; if s
+// refuses the write, the token is handed out anyway, kept in memory and
+// saved again in the background (see Health). A grant that another process
+// rotated is reloaded from s.
 func WithStore(s store.Store) ProviderOption { return func(p *Provider) { p.store = s } }
 
 // WithRefreshMargin renews tokens this long before they expire (default
@@ -132,11 +142,15 @@ func WithValidationConcurrency(n int) ProviderOption {
 // tokens fetched again, user tokens refreshed — by exactly one upstream
 // request per subject, whatever the number of concurrent callers; all of
 // them get its result. Every renewal is saved to the Store before it is
-// handed out.
+// handed out; one the Store refuses is handed out all the same, listed by
+// Health and saved again in the background until the Store accepts it.
+// A stored record the Store cannot read is skipped and listed by Health;
+// the other grants keep working.
 //
 // A Provider is safe for concurrent use.
 type Provider struct {
 	cfgp         atomic.Pointer[Config] // replaced whole by SetClientSecret
+	clientID     string                 // cfg.ClientID: the first part of every store key
 	store        store.Store
 	margin       time.Duration
 	now          func() time.Time
@@ -152,6 +166,10 @@ type Provider struct {
 	logins   atomic.Pointer[map[string]string]   // lower-case login → user ID, copy on write
 	group    singleflight.Group
 	intentMu sync.Mutex // serialises SetIntent and SetIntentIf
+
+	unreadable atomic.Pointer[[]store.UnreadableRecord] // from the last List (see Health)
+	persistMu  sync.Mutex                               // guards persisting
+	persisting bool                                     // persistLoop runs
 
 	// testAfterSave, when set, runs after a renewal was saved and before it
 	// is published (crash tests).
@@ -223,6 +241,7 @@ func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Pro
 		validateConc: 4,
 	}
 	p.cfgp.Store(cfg)
+	p.clientID = cfg.ClientID
 	for _, o := range opts {
 		o(p)
 	}
@@ -246,32 +265,69 @@ func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Pro
 	return p, nil
 }
 
+// storeKey returns the store key of a subject of this Provider's
+// application ("app", "user:<id>"): the one place where the Provider names
+// records (see store.GrantKey).
+func (p *Provider) storeKey(subject string) string { return store.GrantKey(p.clientID, subject) }
+
+// subjectOf returns the subject a store key names, and false for a record
+// of another application or of any other kind.
+func (p *Provider) subjectOf(key string) (string, bool) {
+	subj, ok := store.SubjectOf(key, p.clientID)
+	if !ok {
+		return "", false
+	}
+	if subj != store.AppKey() {
+		if _, ok := store.UserIDFromKey(subj); !ok {
+			return "", false
+		}
+	}
+	return subj, true
+}
+
 // Reload reads every grant from the store again, adopting those that
 // another process changed. NewProvider calls it; a broker calls it when told
 // that another replica changed a grant.
+//
+// Records the store cannot read (store.UnreadableError) do not stop the
+// others: they are logged and listed by Health until an operator restores
+// the right key or removes them; their users' tokens are not served.
 func (p *Provider) Reload(ctx context.Context) error {
 	recs, err := p.store.List(ctx)
-	if err != nil {
+	var ue *store.UnreadableError
+	switch {
+	case errors.As(err, &ue):
+		p.setUnreadable(ue.Records)
+	case err != nil:
 		return fmt.Errorf("twitchauth: loading the stored grants: %w", err)
+	default:
+		p.setUnreadable(nil)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subjects.Load()
 	m := make(map[string]*subject, len(recs))
 	for _, r := range recs {
-		if r.Key != store.AppKey() {
-			if _, ok := store.UserIDFromKey(r.Key); !ok {
-				continue
-			}
+		key, ok := p.subjectOf(r.Key)
+		if !ok {
+			continue
 		}
-		s := old[r.Key]
+		s := old[key]
 		if s == nil {
-			s = &subject{key: r.Key}
+			s = &subject{key: key}
 		}
 		if cur := s.cur.Load(); cur == nil || cur.rec.Version < r.Version {
 			s.cur.Store(p.newEntry(r, false))
 		}
-		m[r.Key] = s
+		m[key] = s
+	}
+	// A grant renewed but never saved (the store refused it) is kept.
+	for key, s := range old {
+		if _, ok := m[key]; !ok {
+			if e := s.cur.Load(); e != nil && e.dirty {
+				m[key] = s
+			}
+		}
 	}
 	p.subjects.Store(&m)
 	p.rebuildIndexesLocked()
@@ -330,9 +386,19 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 	e.freshUntil = math.MaxInt64
 	if !r.Expiry.IsZero() {
 		e.refreshAt = r.Expiry.Add(-p.margin)
-		e.freshUntil = time.Since(monoBase) + time.Until(e.refreshAt)
+		e.freshUntil = monoDeadline(time.Until(e.refreshAt))
 	}
 	return e
+}
+
+// monoDeadline returns the monotonic reading (since monoBase) d from now,
+// saturating instead of overflowing for an expiry centuries away.
+func monoDeadline(d time.Duration) time.Duration {
+	now := time.Since(monoBase)
+	if d > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + d
 }
 
 func (p *Provider) lookup(key string) *subject {
@@ -348,7 +414,7 @@ func (p *Provider) subjectFor(ctx context.Context, key string) (*subject, error)
 	if key == store.AppKey() {
 		return p.addSubject(key, nil), nil
 	}
-	r, err := p.store.Load(ctx, key)
+	r, err := p.store.Load(ctx, p.storeKey(key))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownSubject, key)
 	}
@@ -515,6 +581,11 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 		if r.Err != nil {
 			return nil, r.Err
 		}
+		if _, ok := r.Val.(persisted); ok {
+			// We joined a flight that saved an unsaved token, not a
+			// renewal: renew now.
+			return p.renew(ctx, s, bad)
+		}
 		e := r.Val.(*entry)
 		if bad != "" && e.tok.AccessToken == bad {
 			// We joined a flight that did not know about our refused token
@@ -550,16 +621,19 @@ func (p *Provider) acceptable(e *entry, bad string, now time.Time) bool {
 func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry, error) {
 	now := p.now()
 	cur := s.cur.Load()
+	if cur != nil && cur.dirty {
+		// First try again to save the renewal the store refused: its
+		// refresh token is the newest.
+		p.persistDirty(ctx, s, cur)
+		cur = s.cur.Load()
+	}
 	if p.acceptable(cur, bad, now) {
 		return cur, nil // renewed by the flight before ours
-	}
-	if cur != nil && cur.dirty {
-		p.persistDirty(ctx, s, cur)
 	}
 	// Replicas sharing the store take the subject's lease, so that one of
 	// them refreshes; the others find its result in the store below.
 	if l, ok := p.store.(store.Leaser); ok {
-		release, err := l.Lease(ctx, s.key, p.leaseTTL())
+		release, err := l.Lease(ctx, p.storeKey(s.key), p.leaseTTL())
 		if err != nil {
 			if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
 				return p.publishBackoff(s, cur, now), nil
@@ -577,7 +651,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	workDeadline, _ := ctx.Deadline()
 	// Another process may have renewed it already: the store is the truth.
 	var rec store.Record
-	loaded, err := p.store.Load(ctx, s.key)
+	loaded, err := p.store.Load(ctx, p.storeKey(s.key))
 	switch {
 	case err == nil:
 		if cur == nil || loaded.Version > cur.rec.Version {
@@ -598,7 +672,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 			p.dropSubject(s.key)
 			return nil, fmt.Errorf("%w: %s was removed", ErrUnknownSubject, s.key)
 		}
-		rec = store.Record{Key: s.key, ClientID: p.cfg().ClientID}
+		rec = store.Record{Key: p.storeKey(s.key), ClientID: p.clientID}
 		if cur != nil {
 			rec = cur.rec
 		}
@@ -618,18 +692,18 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 		return nil, fmt.Errorf("%w (%s)", ErrGrantDead, s.key)
 	}
 
-	tok, err := p.upstream(ctx, rec)
+	tok, err := p.upstream(ctx, s.key, rec)
 	if err != nil && errors.Is(err, ErrInvalidRefreshToken) {
 		// Another process may have rotated the refresh token since we read
 		// it: reload before declaring the grant dead.
-		if again, lerr := p.store.Load(ctx, s.key); lerr == nil && again.RefreshToken != rec.RefreshToken {
+		if again, lerr := p.store.Load(ctx, p.storeKey(s.key)); lerr == nil && again.RefreshToken != rec.RefreshToken {
 			e := p.newEntry(again, false)
 			p.publish(s, e)
 			if p.acceptable(e, bad, now) {
 				return e, nil
 			}
 			rec = again
-			tok, err = p.upstream(ctx, rec)
+			tok, err = p.upstream(ctx, s.key, rec)
 		}
 	}
 	if err != nil {
@@ -650,7 +724,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	if len(tok.Scopes) > 0 || s.key == store.AppKey() {
 		next.Scopes = tok.Scopes
 	}
-	next.ClientID = p.cfg().ClientID
+	next.ClientID = p.clientID
 	next.Status = store.StatusActive
 	// The rotated refresh token is only in memory now: the save gets its own
 	// window, not what the upstream request left of ctx (a slow upstream
@@ -659,10 +733,14 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	saveCtx, cancelSave := context.WithDeadline(context.WithoutCancel(ctx), workDeadline.Add(p.saveWindow()))
 	defer cancelSave()
 	e, err := p.save(saveCtx, s, next, rec.Version)
-	if err != nil {
-		// The token is good but could not be stored: keep it in memory
-		// (marked dirty, saved again on the next renewal or validation).
-		p.log.Error("token renewed but not stored; keeping it in memory", "subject", s.key, "err", err)
+	unsaved := err != nil
+	if unsaved {
+		// The token is good but could not be stored. It is handed out all
+		// the same: the refresh token it replaces may be spent (single-use
+		// tokens), so withholding it would lose the grant for certain. It
+		// is kept in memory, marked dirty, listed by Health, and saved
+		// again in the background until the store accepts it.
+		p.log.Error("token renewed but not stored; keeping it in memory and retrying the save", "subject", s.key, "err", err)
 		next.Version = rec.Version
 		e = p.newEntry(next, true)
 	}
@@ -670,6 +748,9 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 		p.testAfterSave(s.key)
 	}
 	p.publish(s, e)
+	if unsaved {
+		p.startPersister()
+	}
 	p.log.Debug("token renewed", "subject", s.key, "expires", e.tok.Expiry)
 	if h := p.hooks.OnRefresh; h != nil {
 		h(s.key, e.tok)
@@ -677,12 +758,12 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	return e, nil
 }
 
-func (p *Provider) upstream(ctx context.Context, rec store.Record) (*Token, error) {
-	if rec.Key == store.AppKey() {
+func (p *Provider) upstream(ctx context.Context, subject string, rec store.Record) (*Token, error) {
+	if subject == store.AppKey() {
 		return p.cfg().AppToken(ctx)
 	}
 	if rec.RefreshToken == "" {
-		return nil, &RefreshError{Subject: rec.Key, Dead: true, Err: errors.New("the grant has no refresh token (an implicit-flow token cannot be refreshed)")}
+		return nil, &RefreshError{Subject: subject, Dead: true, Err: errors.New("the grant has no refresh token (an implicit-flow token cannot be refreshed)")}
 	}
 	return p.cfg().Refresh(ctx, rec.RefreshToken)
 }
@@ -732,7 +813,7 @@ func (p *Provider) publishBackoff(s *subject, cur *entry, now time.Time) *entry 
 	}
 	e := *cur
 	e.refreshAt = until
-	e.freshUntil = time.Since(monoBase) + until.Sub(now)
+	e.freshUntil = monoDeadline(until.Sub(now))
 	if s.cur.CompareAndSwap(cur, &e) {
 		return &e
 	}
@@ -758,7 +839,7 @@ func (p *Provider) save(ctx context.Context, s *subject, next store.Record, expe
 		if !errors.Is(err, store.ErrConflict) {
 			return nil, err
 		}
-		latest, lerr := p.store.Load(ctx, s.key)
+		latest, lerr := p.store.Load(ctx, p.storeKey(s.key))
 		switch {
 		case errors.Is(lerr, store.ErrNotFound):
 			expect = 0
@@ -773,15 +854,6 @@ func (p *Provider) save(ctx context.Context, s *subject, next store.Record, expe
 		}
 	}
 	return nil, fmt.Errorf("twitchauth: saving %s: too many concurrent writers", s.key)
-}
-
-func (p *Provider) persistDirty(ctx context.Context, s *subject, cur *entry) {
-	e, err := p.save(ctx, s, cur.rec, cur.rec.Version)
-	if err != nil {
-		p.log.Error("token still not stored", "subject", s.key, "err", err)
-		return
-	}
-	p.publish(s, e)
 }
 
 func (p *Provider) publish(s *subject, e *entry) {
@@ -836,12 +908,12 @@ func (p *Provider) AddUserToken(ctx context.Context, tok *Token, intents ...stri
 	}
 	key := store.UserKey(t.UserID)
 	rec := store.Record{
-		Key: key, ClientID: t.ClientID, UserID: t.UserID, Login: t.Login,
+		Key: p.storeKey(key), ClientID: t.ClientID, UserID: t.UserID, Login: t.Login,
 		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType,
 		Scopes: t.Scopes, Expiry: t.Expiry, Status: store.StatusActive, LastValidated: p.now(),
 	}
 	var expect int64
-	if old, err := p.store.Load(ctx, key); err == nil {
+	if old, err := p.store.Load(ctx, rec.Key); err == nil {
 		expect = old.Version
 		rec.Intents = old.Intents
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -951,7 +1023,7 @@ func (p *Provider) setIntent(ctx context.Context, intent, userID string) error {
 // and publishes the result.
 func (p *Provider) updateRecord(ctx context.Context, s *subject, change func(*store.Record)) error {
 	for range 5 {
-		rec, err := p.store.Load(ctx, s.key)
+		rec, err := p.store.Load(ctx, p.storeKey(s.key))
 		if err != nil {
 			return err
 		}
@@ -974,7 +1046,7 @@ func (p *Provider) updateRecord(ctx context.Context, s *subject, change func(*st
 // the grant is kept).
 func (p *Provider) RemoveUser(ctx context.Context, userID string, revoke bool) error {
 	key := store.UserKey(userID)
-	rec, err := p.store.Load(ctx, key)
+	rec, err := p.store.Load(ctx, p.storeKey(key))
 	if errors.Is(err, store.ErrNotFound) {
 		p.dropSubject(key)
 		return fmt.Errorf("%w: %s", ErrUnknownSubject, key)
@@ -992,7 +1064,7 @@ func (p *Provider) RemoveUser(ctx context.Context, userID string, revoke bool) e
 			}
 		}
 	}
-	if err := p.store.Delete(ctx, key); err != nil {
+	if err := p.store.Delete(ctx, p.storeKey(key)); err != nil {
 		return err
 	}
 	p.dropSubject(key)
@@ -1195,14 +1267,13 @@ func (p *Provider) Watch(ctx context.Context) error {
 	return err
 }
 
-// reloadKey adopts the stored state of key.
-func (p *Provider) reloadKey(ctx context.Context, key string) {
-	if key != store.AppKey() {
-		if _, ok := store.UserIDFromKey(key); !ok {
-			return
-		}
+// reloadKey adopts the stored state of the record storeKey.
+func (p *Provider) reloadKey(ctx context.Context, storeKey string) {
+	key, ok := p.subjectOf(storeKey)
+	if !ok {
+		return
 	}
-	r, err := p.store.Load(ctx, key)
+	r, err := p.store.Load(ctx, storeKey)
 	if errors.Is(err, store.ErrNotFound) {
 		p.dropSubject(key)
 		return

@@ -83,7 +83,7 @@ func TestProviderStoresRefreshThatUsedItsDeadline(t *testing.T) {
 	if len(slow.deadlines) != 1 || slow.deadlines[0].IsZero() {
 		t.Fatalf("refresh requests' deadlines = %v, want one deadline", slow.deadlines)
 	}
-	rec, err := st.Load(ctx(t), key)
+	rec, err := st.Load(ctx(t), store.GrantKey(cfg.ClientID, key))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
 // sharedStore is a store.Memory shared by several Providers standing for
@@ -107,13 +108,18 @@ func TestProviderReplicasOneRefresh(t *testing.T) {
 	}
 	clock.Advance(5 * time.Hour)
 	s.ResetCounters()
+	// A slow refresh answer makes the replicas' renewals overlap: without
+	// the lease each would refresh (and spend the single-use token).
+	s.SetFault("token", twitchtest.Latency(150*time.Millisecond))
 	var wg sync.WaitGroup
 	errs := make(chan error, 3000)
 	for i := range 3000 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := replicas[i%3].UserToken(context.Background(), users[i%len(users)]); err != nil {
+			// Every replica asks for every user (i%3 picks the replica,
+			// i/3 the user).
+			if _, err := replicas[i%3].UserToken(context.Background(), users[(i/3)%len(users)]); err != nil {
 				errs <- err
 			}
 		}()

@@ -317,7 +317,7 @@ func TestProviderInvalidRefreshTokenReloads(t *testing.T) {
 	clock := newProvClock()
 	a := newProvider(t, cfg, twitchauth.WithStore(shared), twitchauth.WithClock(clock.Now))
 	tok := provUser(t, s, a, cfg.ClientID, "twitchdev", nil)
-	key := store.UserKey(tok.UserID)
+	key := store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID))
 	// Another process refreshed: the store now holds a newer refresh token.
 	nt, err := cfg.Refresh(ctx(t), tok.RefreshToken)
 	if err != nil {
@@ -386,7 +386,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	if !errors.As(err, &re) || re.Dead || errors.Is(err, twitchauth.ErrGrantDead) {
 		t.Fatalf("expired + 500: %v; want a transient *RefreshError", err)
 	}
-	if rec, _ := st.Load(ctx(t), store.UserKey(tok.UserID)); rec.RefreshToken != tok.RefreshToken || rec.Status != store.StatusActive {
+	if rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID))); rec.RefreshToken != tok.RefreshToken || rec.Status != store.StatusActive {
 		t.Fatalf("a transient failure changed the stored grant: %+v", rec.Status)
 	}
 	s.SetFault("token", nil)
@@ -399,7 +399,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	if !errors.Is(err, twitchauth.ErrGrantDead) || !errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
 		t.Fatalf("revoked grant: %v; want ErrGrantDead wrapping ErrInvalidRefreshToken", err)
 	}
-	rec, err := st.Load(ctx(t), store.UserKey(tok.UserID))
+	rec, err := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID)))
 	if err != nil || rec.Status != store.StatusDead || rec.RefreshToken != tok.RefreshToken {
 		t.Fatalf("stored grant after death: %v %+v", err, rec.Status)
 	}
@@ -448,7 +448,7 @@ func TestProviderValidation(t *testing.T) {
 	// stored scopes differ from what Twitch says.
 	s.RevokeGrant(cfg.ClientID, b.UserID)
 	s.ExpireAccessToken(c.AccessToken)
-	rec, _ := st.Load(ctx(t), store.UserKey(a.UserID))
+	rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(a.UserID)))
 	rec.Scopes = []string{"chat:read", "chat:edit"}
 	if _, err := st.Save(ctx(t), rec, rec.Version); err != nil {
 		t.Fatal(err)
@@ -470,7 +470,7 @@ func TestProviderValidation(t *testing.T) {
 	if r := byKey[store.UserKey(a.UserID)]; !r.ScopesChanged || changed.Load() != 1 {
 		t.Fatalf("scopes: %+v", r)
 	}
-	if got, _ := st.Load(ctx(t), store.UserKey(a.UserID)); !slices.Equal(got.Scopes, []string{"chat:read"}) || got.LastValidated.IsZero() {
+	if got, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(a.UserID))); !slices.Equal(got.Scopes, []string{"chat:read"}) || got.LastValidated.IsZero() {
 		t.Fatalf("validation did not store scopes/time: %v %v", got.Scopes, got.LastValidated)
 	}
 	if _, err := p.UserToken(ctx(t), b.UserID); !errors.Is(err, twitchauth.ErrGrantRevoked) {
@@ -483,8 +483,13 @@ func TestProviderValidation(t *testing.T) {
 	go func() {
 		done <- p.RunValidation(rctx, time.Hour, func(r []twitchauth.ValidationResult) { rounds <- r })
 	}()
-	if r := <-rounds; len(r) != 3 { // the revoked grant is skipped
-		t.Fatalf("first round: %d results", len(r))
+	select {
+	case r := <-rounds:
+		if len(r) != 3 { // the revoked grant is skipped
+			t.Fatalf("first round: %d results", len(r))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunValidation did not validate at once")
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -599,7 +604,7 @@ func TestProviderSecretRotation(t *testing.T) {
 	if len(failures) != 1 || failures[0].Dead {
 		t.Fatalf("hook: %+v", failures)
 	}
-	if rec, _ := st.Load(ctx(t), store.UserKey(tok.UserID)); rec.Status != store.StatusActive {
+	if rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID))); rec.Status != store.StatusActive {
 		t.Fatalf("grant status %q after a refused secret", rec.Status)
 	}
 	if _, err := p.Refresh(ctx(t), store.AppKey()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {

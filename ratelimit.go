@@ -37,6 +37,31 @@ const (
 	maxRateLimitReset  = 253402300799 // 9999-12-31T23:59:59Z
 )
 
+// MaxBucketRefill is the longest a Helix rate-limit bucket can need to
+// refill from empty: Twitch's buckets are sized per minute and refill
+// within one (docs/protocol.md#rate-limits). No wait of the Transport or
+// the Pacer for a point, a 429's reset or a bucket blocked after a 429
+// lasts longer than this, whatever the headers say.
+const MaxBucketRefill = time.Minute
+
+// resetSlack is how far past MaxBucketRefill a Ratelimit-Reset may lie and
+// still be believed: Reset is rounded to whole seconds, and clocks differ
+// a little.
+const resetSlack = 2 * time.Second
+
+// resetWait returns how long from now until rl.Reset, and false when that
+// reset is not believable: further ahead than a bucket can need
+// (MaxBucketRefill, plus resetSlack) — a hostile or broken header, or a
+// clock far off Twitch's — or further in the past than resetSlack. An
+// unbelievable reset is treated as unknown.
+func resetWait(reset, now time.Time) (time.Duration, bool) {
+	d := reset.Sub(now)
+	if d > MaxBucketRefill+resetSlack || d < -resetSlack {
+		return 0, false
+	}
+	return max(d, 0), true
+}
+
 // ParseRateLimit reads the Ratelimit-Limit, Ratelimit-Remaining and
 // Ratelimit-Reset headers of a Helix response. It reports ok only when all
 // three are present and well formed: non-negative decimal integers
@@ -93,6 +118,10 @@ func parseHeaderInt(v string, limit int64) (int64, bool) {
 // Until a bucket's first response arrives one request at a time is sent,
 // to learn its size. A bucket whose responses carry no Ratelimit headers
 // (a mock server) is not paced.
+//
+// Headers cannot stall a subject: a Ratelimit-Reset further ahead than a
+// bucket can need (MaxBucketRefill) is ignored, and no request waits
+// longer than MaxBucketRefill for a point.
 //
 // A Pacer is safe for concurrent use. Share one Pacer between Transports
 // that act for the same subjects with the same client ID (WithPacer); each
@@ -215,15 +244,19 @@ type bucket struct {
 func (b *bucket) margin() float64 { return max(1, math.Round(b.limit/100)) }
 
 // refill returns the refill rate in use: measured, else derived from
-// Ratelimit-Reset, else the documented Limit points per minute.
+// Ratelimit-Reset, else the documented Limit points per minute — never
+// below a tenth of the documented rate, however many 429s slowed it down
+// (a bucket refills within MaxBucketRefill; the tenth leaves room for
+// endpoints that cost more than one point).
 func (b *bucket) refill() float64 {
+	floor := b.limit / MaxBucketRefill.Seconds() / 10
 	switch {
 	case b.measured && b.rate > 0:
-		return b.rate
+		return max(b.rate, floor)
 	case b.resetRate > 0:
-		return b.resetRate
+		return max(b.resetRate, floor)
 	default:
-		return b.limit / 60
+		return b.limit / MaxBucketRefill.Seconds()
 	}
 }
 
@@ -312,7 +345,7 @@ func (p *Pacer) reserve(ctx context.Context, key string) (reservation, time.Dura
 func (b *bucket) try(now time.Time) (wait time.Duration, changed <-chan struct{}, ok bool) {
 	switch {
 	case now.Before(b.blocked):
-		return b.blocked.Sub(now), nil, false
+		return min(b.blocked.Sub(now), MaxBucketRefill), nil, false
 	case b.state == bucketUnmetered:
 		return 0, nil, true
 	case b.state == bucketUnknown:
@@ -328,7 +361,7 @@ func (b *bucket) try(now time.Time) (wait time.Duration, changed <-chan struct{}
 		return 0, nil, true
 	}
 	wait = time.Duration((need - avail) / b.refill() * float64(time.Second))
-	return max(wait, time.Millisecond), nil, false
+	return min(max(wait, time.Millisecond), MaxBucketRefill), nil, false
 }
 
 // estimate returns how long w should wait for its point: the points the
@@ -343,8 +376,10 @@ func (b *bucket) estimate(now time.Time, w *waiter) time.Duration {
 	}
 	need := b.margin() + 1 + float64(pos) - b.available(now)
 	est := time.Duration(max(0, need) / b.refill() * float64(time.Second))
+	// Each point is back within MaxBucketRefill, whatever the model says.
+	est = min(est, time.Duration(pos+1)*MaxBucketRefill)
 	if now.Before(b.blocked) {
-		est += b.blocked.Sub(now)
+		est += min(b.blocked.Sub(now), MaxBucketRefill)
 	}
 	return est
 }
@@ -455,12 +490,15 @@ func (b *bucket) observe(rl RateLimit, status int, overlap float64, now time.Tim
 	if status != http.StatusTooManyRequests {
 		b.spent++
 	}
-	b.reset = rl.Reset
-
-	// Refill implied by the reset, when well conditioned (a quarter of
-	// the bucket or more to refill, a second or more away).
-	if until := rl.Reset.Sub(now).Seconds(); limit-rem >= limit/4 && until >= 1 {
-		b.resetRate = (limit - rem) / until
+	// Refill implied by the reset, when believable (see resetWait) and well
+	// conditioned (a quarter of the bucket or more to refill, a second or
+	// more away). An unbelievable reset is ignored: the rate stays the
+	// measured or documented one.
+	if until, ok := resetWait(rl.Reset, now); ok {
+		b.reset = rl.Reset
+		if limit-rem >= limit/4 && until >= time.Second {
+			b.resetRate = (limit - rem) / until.Seconds()
+		}
 	}
 
 	// The measured refill: points that came back since the anchor, plus
@@ -504,6 +542,7 @@ func (b *bucket) observe(rl RateLimit, status int, overlap float64, now time.Tim
 		}
 		b.resetRate *= 0.8
 		b.calAt = time.Time{}
-		b.blocked = now.Add(time.Duration((b.margin() + 1) / b.refill() * float64(time.Second)))
+		block := time.Duration((b.margin() + 1) / b.refill() * float64(time.Second))
+		b.blocked = now.Add(min(block, MaxBucketRefill))
 	}
 }

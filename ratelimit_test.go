@@ -3,6 +3,7 @@ package twitchauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -212,32 +213,137 @@ func TestPacerUnmeteredServer(t *testing.T) {
 // Before the first answer, one request at a time: a burst from a cold
 // start cannot overrun a bucket whose size is unknown.
 func TestPacerProbesColdBucket(t *testing.T) {
-	var inflight, peak atomic.Int32
+	// The concurrency is read in the handler, just before the first answer
+	// is written: requests sent after that answer arrived do not count.
+	var inflight, atFirst atomic.Int32
+	var first sync.Once
 	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
-		n := inflight.Add(1)
+		inflight.Add(1)
 		defer inflight.Add(-1)
-		if peak.Load() < n {
-			peak.Store(n)
-		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // time for unpaced requests to pile up
+		first.Do(func() { atFirst.Store(inflight.Load()) })
 		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
 	})
 	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("bot"))
 	c := &http.Client{Transport: tr}
-	var first atomic.Int32
 	var wg sync.WaitGroup
 	for range 6 {
-		wg.Go(func() {
-			trGet(t, c, cfg.APIBaseURL()+"/x", nil)
-			first.CompareAndSwap(0, peak.Load())
-		})
+		wg.Go(func() { trGet(t, c, cfg.APIBaseURL()+"/x", nil) })
 	}
 	wg.Wait()
-	if first.Load() != 1 {
-		t.Fatalf("concurrency before the first answer was %d, want 1", first.Load())
+	if n := atFirst.Load(); n != 1 {
+		t.Fatalf("%d requests were in flight when the first answer was written, want 1", n)
 	}
 	if _, ok := tr.Pacer().Bucket("fakeclientid/bot"); !ok {
 		t.Fatal("bucket named by WithBucketKey not found")
+	}
+}
+
+// hostileHelix answers its first request with a 429 whose headers say the
+// bucket is empty until reset (a Unix time), and every later one normally.
+func hostileHelix(t *testing.T, reset int64) (*twitchauth.Config, *atomic.Int32) {
+	var n atomic.Int32
+	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Ratelimit-Limit", "800")
+			w.Header().Set("Ratelimit-Remaining", "0")
+			w.Header().Set("Ratelimit-Reset", strconv.FormatInt(reset, 10))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"error":"Too Many Requests","status":429,"message":"Request limit exceeded"}`))
+			return
+		}
+		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
+	})
+	return cfg, &n
+}
+
+// doWithin sends GET u through c with ctx and fails the test if the call is
+// still running after limit (then cancels it, so nothing leaks).
+func doWithin(t *testing.T, c *http.Client, ctx context.Context, u string, limit time.Duration) (int, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			done <- result{0, err}
+			return
+		}
+		resp.Body.Close()
+		done <- result{resp.StatusCode, nil}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.err
+	case <-time.After(limit):
+		cancel()
+		<-done
+		t.Fatalf("GET %s still waiting after %v", u, limit)
+		return 0, nil
+	}
+}
+
+// One 429 whose Ratelimit-Reset is the year 9999 must not poison the
+// subject: the reset is not believed, the request is retried after a short
+// wait, and later requests reach upstream — with or without a deadline.
+func TestHostileResetDoesNotPoisonSubject(t *testing.T) {
+	cfg, n := hostileHelix(t, 253402300799)
+	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("bot"))
+	c := &http.Client{Transport: tr}
+	dctx, cancel := context.WithTimeout(ctx(t), 5*time.Second)
+	defer cancel()
+	if code, err := doWithin(t, c, dctx, cfg.APIBaseURL()+"/x", 6*time.Second); err != nil || code != 200 {
+		t.Fatalf("first call (answered 429 with a reset in 9999): %d %v; want 200 after a retry", code, err)
+	}
+	for i := range 3 {
+		short, cancel := context.WithTimeout(ctx(t), 2*time.Second)
+		code, err := doWithin(t, c, short, cfg.APIBaseURL()+"/x", 3*time.Second)
+		cancel()
+		if err != nil || code != 200 {
+			t.Fatalf("call %d with a 2 s deadline after the hostile 429: %d %v; want 200", i, code, err)
+		}
+	}
+	// No deadline at all: the call must still end soon.
+	if code, err := doWithin(t, c, t.Context(), cfg.APIBaseURL()+"/x", 3*time.Second); err != nil || code != 200 {
+		t.Fatalf("call without a deadline: %d %v", code, err)
+	}
+	if rl, ok := tr.Pacer().Bucket("fakeclientid/bot"); !ok || rl.Reset.Year() > 2100 {
+		t.Fatalf("bucket %+v %v: the absurd reset was kept", rl, ok)
+	}
+	if n.Load() != 6 {
+		t.Fatalf("upstream saw %d requests, want 6 (the 429, its retry, 4 calls)", n.Load())
+	}
+}
+
+// A reset an hour ahead (a clock far off, or a hostile header) makes a
+// caller without a deadline wait at most a bucket's refill, not an hour.
+func TestResetAnHourAheadIsCapped(t *testing.T) {
+	for _, paced := range []bool{true, false} {
+		t.Run(fmt.Sprintf("paced=%v", paced), func(t *testing.T) {
+			cfg, n := hostileHelix(t, time.Now().Add(time.Hour).Unix())
+			var opts []twitchauth.TransportOption
+			if !paced {
+				opts = append(opts, twitchauth.WithoutPacing())
+			}
+			tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
+			c := &http.Client{Transport: tr}
+			for i := range 2 {
+				// t.Context has no deadline: nothing but the cap bounds the wait.
+				if code, err := doWithin(t, c, t.Context(), cfg.APIBaseURL()+"/x", 4*time.Second); err != nil || code != 200 {
+					t.Fatalf("call %d: %d %v", i, code, err)
+				}
+			}
+			if n.Load() != 3 {
+				t.Fatalf("upstream saw %d requests, want 3", n.Load())
+			}
+		})
 	}
 }
 

@@ -256,8 +256,8 @@ func (r *tokenResponse) token(clientID string, now time.Time) *Token {
 	if t.TokenType == "" {
 		t.TokenType = "bearer"
 	}
-	if r.ExpiresIn > 0 {
-		t.Expiry = now.Add(time.Duration(r.ExpiresIn) * time.Second)
+	if d, known := lifetime(r.ExpiresIn); known {
+		t.Expiry = now.Add(d) // a negative expires_in: expired now
 	}
 	return t
 }

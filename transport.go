@@ -119,8 +119,11 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 //     concurrent 401s when the source is an Invalidator) and retries once;
 //     a 401 saying a scope is missing is returned as is;
 //   - on 429, waits until Ratelimit-Reset and retries — unless the reset lies
-//     past the context's deadline: the 429 response is then returned at once;
-//     a 429 whose Ratelimit-Remaining is above 0 refuses a quota, not a rate
+//     past the context's deadline: the 429 response is then returned at once.
+//     A reset further ahead than a bucket can need (MaxBucketRefill) or in
+//     the past is treated as unknown: the wait is then one second. No wait
+//     lasts longer than MaxBucketRefill, whatever the headers say. A 429
+//     whose Ratelimit-Remaining is above 0 refuses a quota, not a rate
 //     (EventSub's "too many subscriptions"), and is returned at once;
 //   - on 503, retries once; on other 5xx, retries idempotent requests (GET,
 //     HEAD, PUT, DELETE, OPTIONS) up to twice, with jittered exponential
@@ -430,11 +433,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			discard(resp)
 			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.String("reason", "401"), slog.String("path", r.URL.Path))
 		case code == http.StatusTooManyRequests:
-			wait = time.Second
+			wait = time.Second // the reset is unknown
 			if rl, ok := ParseRateLimit(resp.Header); ok {
-				// Reset is whole seconds: wait into the next one, with a
-				// little jitter so that waiters don't wake together.
-				wait = time.Until(rl.Reset) + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
+				if until, ok := resetWait(rl.Reset, time.Now()); ok {
+					// Reset is whole seconds: wait into the next one, with
+					// a little jitter so that waiters don't wake together.
+					wait = until + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
+				}
 			}
 			if d, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(d) {
 				return resp, nil

@@ -75,7 +75,7 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 		return res
 	}
 	if e.dirty {
-		p.persistDirty(ctx, s, e)
+		p.persistFlight(ctx, s)
 		e = s.cur.Load()
 	}
 	info, err := p.cfg().Validate(ctx, e.tok.AccessToken)

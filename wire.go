@@ -87,9 +87,31 @@ func (c *Config) do(ctx context.Context, r request, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("twitchauth: %s: malformed response (HTTP %d): %w", r.endpoint, resp.StatusCode, err)
+		// Invalid JSON and JSON of the wrong shape (a string where a
+		// number belongs) alike: the answer is malformed.
+		return fmt.Errorf("%w: %s (HTTP %d): %w", ErrMalformedResponse, r.endpoint, resp.StatusCode, err)
 	}
 	return nil
+}
+
+// maxExpiresIn caps an expires_in value (seconds) at 2³¹−1, about 68 years,
+// as golang.org/x/oauth2 does: far beyond any Twitch token's lifetime, and
+// far from overflowing a time.Duration (which MaxInt64 seconds would, to an
+// expiry in the past).
+const maxExpiresIn = 1<<31 - 1
+
+// lifetime converts an expires_in value (seconds) to a duration, clamped to
+// [0, maxExpiresIn] seconds. known is false for 0, which Twitch sends (or
+// omits) for a token of unknown or no expiry; a negative value is a token
+// that has already expired (known, zero lifetime).
+func lifetime(seconds int64) (d time.Duration, known bool) {
+	switch {
+	case seconds == 0:
+		return 0, false
+	case seconds < 0:
+		return 0, true
+	}
+	return time.Duration(min(seconds, maxExpiresIn)) * time.Second, true
 }
 
 // parseAPIError reads a {"status":N,"message":"...","error":"..."} body; the

@@ -3,8 +3,10 @@ package broker
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,10 +56,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if sw, ok := w.(*statusWriter); ok && sw.errCode == "" {
+		sw.errCode = code
+	}
 	writeJSON(w, status, errorResponse{Error: code, Message: msg})
 }
-
-type keyCtxKey struct{}
 
 // bearer extracts the API key from "Authorization: Bearer <key>".
 func bearer(r *http.Request) string {
@@ -68,30 +71,67 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// requirePerm wraps h so that it runs only for a request carrying an API key
-// holding perm: 401 without a valid key, 403 with a key lacking perm.
+// requirePerm wraps h so that it runs only for a request carrying a valid
+// API key holding perm: 401 without a valid key (an expired key, or a
+// rotated key's previous value past its grace period, is told so), 403
+// with a key lacking perm, 503 while the audit log cannot be written. Every
+// request made with a known key is audited when it ends.
 func (b *Broker) requirePerm(route string, perm Perm, h func(http.ResponseWriter, *http.Request, *APIKey)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() { b.metrics.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc() }()
-		key, ok := b.keys.Lookup(bearer(r))
-		if !ok {
+		ai := &auditInfo{}
+		defer func() {
+			b.metrics.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
+			b.finishRequest(route, r, sw, ai)
+		}()
+		e, err := b.keys.authenticate(bearer(r), b.now())
+		ai.key, ai.previous = e.key, e.previous
+		if err != nil {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="twitchauth"`)
-			writeError(sw, http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>")
+			switch {
+			case errors.Is(err, ErrKeyExpired):
+				writeError(sw, http.StatusUnauthorized, "key_expired", fmt.Sprintf("API key %q expired at %s; ask the operator for a new one (twitchauth serve keys rotate --name %s)",
+					e.key.Name, e.key.Expires.UTC().Format(time.RFC3339), e.key.Name))
+			case errors.Is(err, ErrKeyRotated):
+				writeError(sw, http.StatusUnauthorized, "key_rotated", fmt.Sprintf("this is the previous value of API key %q, replaced by a rotation; its grace period ended at %s: use the new key",
+					e.key.Name, e.until.UTC().Format(time.RFC3339)))
+			default:
+				writeError(sw, http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>")
+			}
 			return
 		}
-		if !allowed(key, perm) {
+		if !allowed(e.key, perm) {
 			writeError(sw, http.StatusForbidden, "forbidden", "this API key lacks the "+string(perm)+" permission")
 			return
 		}
-		h(sw, r, key)
+		if err := b.auditUnavailable(); err != nil {
+			writeError(sw, http.StatusServiceUnavailable, "audit_unavailable", "the broker records every request in its audit log, which cannot be written now; it answers again once it can (see /readyz)")
+			return
+		}
+		h(sw, withAudit(r, ai), e.key)
 	})
 }
 
-// statusWriter records the status code written, for metrics.
+// checkSubject is the scope check of a route that hands out or uses a
+// token, made before the subject is looked up: it records the subject for
+// the audit log and, when key may not use s, answers 403 naming the key and
+// the subject as requested (the same answer whether or not it is held).
+func (b *Broker) checkSubject(w http.ResponseWriter, r *http.Request, key *APIKey, s subjectRef) bool {
+	noteSubject(r, s)
+	if subjectAllowed(key, s, b.provider.LookupLogin) {
+		return true
+	}
+	writeError(w, http.StatusForbidden, "subject_forbidden", fmt.Sprintf("API key %q may not use the subject %s (its subjects: %s)",
+		key.Name, s, key.compiledScope().describe()))
+	return false
+}
+
+// statusWriter records the status code written, and the error code of a
+// refusal, for metrics and the audit log.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	errCode string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -143,6 +183,9 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 	var ms *twitchauth.MissingScopesError
 	switch {
 	case errors.As(err, &ms):
+		if sw, ok := w.(*statusWriter); ok && sw.errCode == "" {
+			sw.errCode = "missing_scopes"
+		}
 		writeJSON(w, http.StatusForbidden, errorResponse{Error: "missing_scopes",
 			Message: "the grant lacks scopes; the user must authorize again with them", Missing: ms.Missing})
 	case errors.Is(err, twitchauth.ErrUnknownSubject):
@@ -236,21 +279,35 @@ func (b *Broker) resolveUser(u userRef) (id string, found bool, hint string) {
 	return "", false, "no grant is held for the user with login " + u.login
 }
 
-func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	if !b.checkSubject(w, r, key, appSubject()) {
+		return
+	}
 	tok, err := b.provider.AppToken(r.Context())
 	if err != nil {
 		b.providerError(w, r, "the app", err)
 		return
 	}
+	noteUse(r, "api", "")
 	b.writeToken(w, tok)
 }
 
-// userParam reads the {user} path value (see userRef) and resolves it to a
-// held user's ID, answering 400 or 404 itself when it cannot.
-func (b *Broker) userParam(w http.ResponseWriter, r *http.Request) (who, id string, ok bool) {
+// userParam reads the {user} path value (see userRef), answering 400
+// itself when it is malformed.
+func userParam(w http.ResponseWriter, r *http.Request) (userRef, bool) {
 	ref, ok := parseUserRef(r.PathValue("user"))
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", errUserRef)
+	}
+	return ref, ok
+}
+
+// scopedUser reads the {user} path value, checks key's scope for it, and
+// resolves it to a held user's ID, answering 400, 403 or 404 itself when it
+// cannot (in that order: the scope is checked before the user is looked up).
+func (b *Broker) scopedUser(w http.ResponseWriter, r *http.Request, key *APIKey) (who, id string, ok bool) {
+	ref, ok := userParam(w, r)
+	if !ok || !b.checkSubject(w, r, key, userSubject(ref)) {
 		return "", "", false
 	}
 	id, ok, hint := b.resolveUser(ref)
@@ -260,13 +317,24 @@ func (b *Broker) userParam(w http.ResponseWriter, r *http.Request) (who, id stri
 	return "user " + ref.String(), id, ok
 }
 
-func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+// scopedIntent reads the {name} path value and checks key's scope for that
+// intent, answering 400 or 403 itself when it cannot.
+func (b *Broker) scopedIntent(w http.ResponseWriter, r *http.Request, key *APIKey) (string, bool) {
+	name := r.PathValue("name")
+	if !intentRE.MatchString(name) {
+		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
+		return "", false
+	}
+	return name, b.checkSubject(w, r, key, intentSubject(name))
+}
+
+func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
 	scopes, ok := parseScopes(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
 		return
 	}
-	who, id, ok := b.userParam(w, r)
+	who, id, ok := b.scopedUser(w, r, key)
 	if !ok {
 		return
 	}
@@ -275,13 +343,13 @@ func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, _ *APIKey)
 		b.providerError(w, r, who, err)
 		return
 	}
+	noteUse(r, "api", id)
 	b.writeToken(w, tok)
 }
 
-func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, _ *APIKey) {
-	name := r.PathValue("name")
-	if !intentRE.MatchString(name) {
-		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
+func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	name, ok := b.scopedIntent(w, r, key)
+	if !ok {
 		return
 	}
 	scopes, ok := parseScopes(r)
@@ -299,27 +367,49 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, _ *APIKe
 		b.providerError(w, r, "intent "+name, err)
 		return
 	}
+	noteUse(r, "api", id)
 	b.writeToken(w, tok)
 }
 
-func (b *Broker) apiRefresh(w http.ResponseWriter, r *http.Request, _ *APIKey) {
-	who, id, ok := b.userParam(w, r)
+func (b *Broker) apiRefresh(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	who, id, ok := b.scopedUser(w, r, key)
 	if !ok {
 		return
 	}
+	b.refreshAndWrite(w, r, who, id)
+}
+
+// apiIntentRefresh is POST /v1/token/intent/{name}/refresh: a key scoped to
+// an intent renews that intent's token without being given its user.
+func (b *Broker) apiIntentRefresh(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	name, ok := b.scopedIntent(w, r, key)
+	if !ok {
+		return
+	}
+	id, ok := b.provider.Intents()[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
+		return
+	}
+	b.refreshAndWrite(w, r, "intent "+name, id)
+}
+
+func (b *Broker) refreshAndWrite(w http.ResponseWriter, r *http.Request, who, id string) {
 	tok, err := b.provider.Refresh(r.Context(), store.UserKey(id))
 	if err != nil {
 		b.providerError(w, r, who, err)
 		return
 	}
+	noteUse(r, "api", id)
 	b.writeToken(w, tok)
 }
 
 func (b *Broker) apiDeleteUser(w http.ResponseWriter, r *http.Request, key *APIKey) {
-	_, id, ok := b.userParam(w, r)
+	_, id, ok := b.scopedUser(w, r, key)
 	if !ok {
 		return
 	}
+	auditOf(r).userID = id
 	if err := b.removeUser(r, id, "api", key.Name); err != nil {
 		writeError(w, http.StatusBadGateway, "revoke_failed", "Twitch did not confirm the revocation; the grant is kept, try again")
 		return
@@ -344,10 +434,20 @@ func (b *Broker) removeUser(r *http.Request, id, source, actor string) error {
 	return nil
 }
 
-func (b *Broker) apiUsers(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+// apiUsers lists the held accounts. A scoped key sees only the accounts
+// its subjects cover (user:<id>, user:*, or an intent of the account), and
+// of their intents only those it covers.
+func (b *Broker) apiUsers(w http.ResponseWriter, r *http.Request, key *APIKey) {
 	accts := b.provider.Users()
+	sc := key.compiledScope()
 	out := make([]accountResponse, 0, len(accts))
 	for _, a := range accts {
+		if !sc.unscoped {
+			a.Intents = slices.DeleteFunc(slices.Clone(a.Intents), func(in string) bool { return !sc.covers(intentSubject(in), nil) })
+			if !sc.coversUser(a.UserID) && len(a.Intents) == 0 {
+				continue
+			}
+		}
 		st := a.Status
 		if st == "" {
 			st = store.StatusActive

@@ -26,6 +26,7 @@ func TestRoutesRefuseMissingAndUnprivilegedKeys(t *testing.T) {
 		{"GET", "/v1/token/user/somelogin", PermTokenUser},
 		{"GET", "/v1/token/intent/chat", PermTokenIntent},
 		{"POST", "/v1/token/user/12345/refresh", PermTokenRefresh},
+		{"POST", "/v1/token/intent/chat/refresh", PermTokenRefresh},
 		{"GET", "/v1/users", PermUsersRead},
 		{"DELETE", "/v1/users/12345", PermUsersDelete},
 		{"PUT", "/v1/admin/client-secret", PermAdmin},

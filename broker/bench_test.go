@@ -207,3 +207,37 @@ func BenchmarkWrk(b *testing.B) {
 		b.ReportMetric(proxy/direct, "proxy-ratio")
 	}
 }
+
+// BenchmarkTokenAPIAudited measures what issue 23 adds to a handout: a key
+// scoped to app, an audit entry per request appended to a file and fsync'd
+// in batches, the handout metric. It compares, under the same load and in
+// alternating rounds, that broker with the bare net/http anchor (as
+// BenchmarkTokenAPIApp does) and with a broker without an audit log and with
+// an unscoped key, and reports the entries per fsync.
+func BenchmarkTokenAPIAudited(b *testing.B) {
+	al, err := OpenAuditLog(b.TempDir()+"/audit.jsonl", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer al.Close()
+	audited := newEnv(b, func(c *Config) { c.Audit = al })
+	key := GenerateKey()
+	audited.b.keys.Add(APIKey{Name: "scoped", SHA256: HashKey(key), Perms: []Perm{PermTokenApp}, Subjects: []string{"app"}})
+	ah := http.Header{"Authorization": {"Bearer " + key}}
+	plain := newEnv(b)
+	ph := http.Header{"Authorization": {"Bearer " + plain.keys[PermTokenApp]}}
+	anchor := anchorServer(b, fetch(b, audited.srv.URL+"/v1/token/app", ah))
+	n := max(b.N, 2000)
+	b.ResetTimer()
+	auditedRPS, anchorRPS := compare(b, audited.srv.URL+"/v1/token/app", ah, anchor.URL, http.Header{}, n)
+	auditedRPS2, plainRPS := compare(b, audited.srv.URL+"/v1/token/app", ah, plain.srv.URL+"/v1/token/app", ph, n)
+	b.StopTimer()
+	al.Flush()
+	s := al.Stats()
+	b.ReportMetric(auditedRPS, "audited-req/s")
+	b.ReportMetric(anchorRPS, "anchor-req/s")
+	b.ReportMetric(auditedRPS/anchorRPS, "ratio")
+	b.ReportMetric(plainRPS, "unaudited-req/s")
+	b.ReportMetric(auditedRPS2/plainRPS, "audited/unaudited")
+	b.ReportMetric(float64(s.Written)/float64(max(s.Syncs, 1)), "entries/fsync")
+}

@@ -31,7 +31,25 @@ type Config struct {
 	// With https, cookies are marked Secure.
 	PublicURL string
 	// Keys are the API keys accepted by the token API and the admin login.
+	// The broker adds to it the keys of KeysFile and of the store's
+	// KeysRecord of its application, and follows their changes.
 	Keys *KeySet
+	// KeysFile, when set, is a keys file (WriteKeysFile, `twitchauth serve
+	// keys`) whose keys the broker accepts. New reads it; while Run runs it
+	// is read again every KeysReloadInterval (and on ReloadKeys): a key
+	// created, changed or deleted there takes effect without a restart. The
+	// store's KeysRecord is followed the same way, for fleets that share no
+	// filesystem.
+	KeysFile string
+	// KeysReloadInterval is how often the keys file and the store's
+	// KeysRecord are read again (default DefaultKeysReloadInterval).
+	KeysReloadInterval time.Duration
+	// Audit, when set, receives an entry for every request made with a
+	// known API key (token API, Helix proxy, admin routes), every operator
+	// action, intent change and key change. While it cannot be written,
+	// those requests are refused with 503 (see AuditLog). The Broker does not
+	// close it.
+	Audit *AuditLog
 	// OpenOnLoopback opens the operator's pages without a sign-in to
 	// browsers on a loopback address (the --sandbox mode): a browser's
 	// navigation from loopback is given an operator session. It grants
@@ -59,6 +77,11 @@ type Config struct {
 	// GET /ext/hello, which answers the verified claims (see package
 	// extension's NewMiddleware).
 	Extension func(http.Handler) http.Handler
+	// HelixTimeout bounds one request through the Helix proxy, waits for
+	// the rate limit and retries included (default DefaultHelixTimeout).
+	// Past it the caller gets 504, or 429 when the subject's rate limit is
+	// what would make it wait longer.
+	HelixTimeout time.Duration
 	// HelixTransport sends the Helix proxy's requests (default: a clone of
 	// http.DefaultTransport). Each subject's twitchauth.Transport wraps it
 	// to add Client-Id and Authorization, renew the token after a 401 and
@@ -114,13 +137,15 @@ type Broker struct {
 
 	mux, web *http.ServeMux // the routers, for 405's Allow
 
-	intents  intentLog  // recent intent changes (accounts page)
-	secretMu sync.Mutex // one client-secret change at a time
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	helix    *helixProxy
-	handler  http.Handler
-	pages    *pages
+	intents   intentLog    // recent intent changes (accounts page)
+	reads     readLog      // each account's last reads by key (accounts page)
+	keyReload *keyReloader // follows the keys file and the store's keys
+	secretMu  sync.Mutex   // one client-secret change at a time
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	helix     *helixProxy
+	handler   http.Handler
+	pages     *pages
 
 	cred atomic.Pointer[credProblem] // refused client credentials, if any
 
@@ -131,8 +156,9 @@ type Broker struct {
 }
 
 // New builds a Broker and its Provider, loading the grants already in the
-// store and the signing key (created in the store on first use; see
-// SigningKeyRecord). It does no other I/O.
+// store, the signing key (created in the store on first use; see
+// SigningKeyRecord) and the API keys of KeysFile and of the store's
+// KeysRecord. It does no other I/O.
 func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Twitch == nil || cfg.Twitch.ClientID == "" {
 		return nil, errors.New("broker: the Twitch client ID is required")
@@ -159,6 +185,12 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.KeysReloadInterval <= 0 {
+		cfg.KeysReloadInterval = DefaultKeysReloadInterval
+	}
+	if cfg.HelixTimeout <= 0 {
+		cfg.HelixTimeout = DefaultHelixTimeout
 	}
 	gatherer := cfg.Gatherer
 	if cfg.Registerer == nil {
@@ -225,6 +257,13 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: loading the stored grants: %w", err)
 	}
+	b.keyReload = newKeyReloader(b)
+	if err := b.keyReload.reload(ctx); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if cfg.Audit != nil {
+		cfg.Registerer.MustRegister(newAuditCollector(cfg.Audit))
+	}
 	b.readyCheck = b.checkReady
 	if b.pages, err = newPages(); err != nil {
 		return nil, err
@@ -233,7 +272,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Registerer.MustRegister(newHelixCollector(b.helix))
+	cfg.Registerer.MustRegister(newHelixCollector(b.helix), newHealthCollector(b))
 	b.handler = b.routes()
 	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
 		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")
@@ -284,9 +323,11 @@ func (b *Broker) RedirectURI() string { return b.twitch.RedirectURI }
 func (b *Broker) Handler() http.Handler { return b.handler }
 
 // Run validates every held token at once and then every ValidationInterval,
-// and sweeps expired sign-ins and sessions, until ctx ends. It returns nil
-// when ctx ends.
+// follows the API keys' sources (every KeysReloadInterval), and sweeps
+// expired sign-ins and sessions, until ctx ends. It returns nil when ctx
+// ends.
 func (b *Broker) Run(ctx context.Context) error {
+	go b.keyReload.run(ctx, b.cfg.KeysReloadInterval)
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -297,6 +338,7 @@ func (b *Broker) Run(ctx context.Context) error {
 			case <-t.C:
 				b.spent.sweep()
 				b.sessions.sweep()
+				b.reads.forget(func(id string) bool { _, ok := b.provider.User(id); return ok })
 			}
 		}
 	}()
@@ -386,6 +428,9 @@ const readyCacheFailure = 15 * time.Second
 // ready runs the readiness checks (store reachable, app credentials
 // accepted).
 func (b *Broker) ready(ctx context.Context) error {
+	if err := b.auditUnavailable(); err != nil { // not cached: it ends at the first successful retry
+		return fmt.Errorf("%w; the broker refuses audited requests until it can write it (free disk space, fix the file's permissions)", err)
+	}
 	b.readyMu.Lock()
 	if b.readyErr != nil && b.now().Sub(b.readyAt) < readyCacheFailure {
 		err := b.readyErr
@@ -408,6 +453,7 @@ func (b *Broker) checkReady(ctx context.Context) error {
 	if _, err := b.cfg.Store.Load(ctx, "readyz:probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("the token store is not reachable: %w", err)
 	}
+
 	if p := b.cred.Load(); p != nil {
 		// A renewal was refused: the cached app token may still work, but
 		// the next renewal of every token will fail until this is mended.

@@ -6,7 +6,9 @@
 //   - the trust model (trust.go; docs/broker.md, "Trust model"): anyone may
 //     connect their own account; only the operator binds or moves an intent;
 //     operator actions need a session and its CSRF token, also on loopback;
-//     an API key grants its permissions (one check, allowed); only the
+//     an API key grants its permissions (one check, allowed) for its
+//     subjects (subjectAllowed, before the subject is looked up) and its
+//     Helix rules (helixAllowed); only the
 //     public host, loopback names, IP addresses and Config.AllowedHosts are
 //     answered (421 otherwise, against DNS rebinding);
 //   - the web pages where users connect their Twitch account (sign-in,
@@ -20,7 +22,15 @@
 //     every replica shares through the store (SigningKeyRecord), compared in
 //     constant time, spent by its callback;
 //   - the JSON token API for internal services (/v1/...), guarded by API keys
-//     stored as SHA-256 hashes, each with a name and permissions (Perm);
+//     stored as SHA-256 hashes, each with a name, permissions (Perm),
+//     subjects, Helix rules, an expiry and previous values in a rotation's
+//     grace period (keys.go, keyscope.go); the keys file and the store's
+//     KeysRecord are read again every second, so a change applies without
+//     a restart in every replica (keysource.go);
+//   - the audit log (audit.go: JSON lines, fsync'd in batches, fail-closed)
+//     with an entry per request made with a known key, per operator action,
+//     intent change and key change; the handout metric and each account's
+//     last reads (handouts.go);
 //   - the Helix proxy (/helix/...), which adds Client-Id and the token of the
 //     subject named by the Twitch-Subject header, for clean paths under
 //     /helix/ only, and never relays a redirect;

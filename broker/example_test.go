@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
@@ -63,4 +65,48 @@ func ExampleParseKeySpec() {
 	}
 	fmt.Println(k.Name, k.Perms, k.Has(broker.PermUsersRead), k.Has(broker.PermUsersDelete))
 	// Output: dashboard [users:read token:app] true false
+}
+
+// A fleet's keys live in the store every replica shares: a chat bot's key
+// scoped to the chat intent, with an expiry. Every broker using the store
+// applies the change within a second; deleting it revokes it as fast.
+func ExampleUpdateStoreKeys() {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, "/var/lib/twitchauth/broker.db") // in a fleet: postgres.Open
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	botKey := broker.GenerateKey() // shown once: give it to the bot
+	err = broker.UpdateStoreKeys(ctx, st, os.Getenv("TWITCH_CLIENT_ID"), func(keys []broker.APIKey) ([]broker.APIKey, error) {
+		return append(keys, broker.APIKey{
+			Name: "chat-bot", SHA256: broker.HashKey(botKey),
+			Perms:    []broker.Perm{broker.PermTokenIntent, broker.PermTokenRefresh, broker.PermHelix},
+			Subjects: []string{"intent:chat"},
+			Helix:    []string{"POST /chat/messages"},
+			Expires:  time.Now().Add(30 * 24 * time.Hour),
+		}), nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// An audit log records every request made with an API key; the broker
+// refuses those requests (503) while it cannot write it.
+func ExampleOpenAuditLog() {
+	audit, err := broker.OpenAuditLog("/var/log/twitchauth/audit.jsonl", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer audit.Close() // writes what is queued
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			audit.Reopen() // after logrotate renamed the file
+		}
+	}()
+	cfg := broker.Config{Audit: audit, KeysFile: "/var/lib/twitchauth/broker-keys.json" /* Twitch, Store, PublicURL… */}
+	_ = cfg
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +27,12 @@ const (
 	SubjectHeader = "Twitch-Subject"
 	SubjectParam  = "twitch_subject"
 )
+
+// DefaultHelixTimeout is the deadline of one request through the Helix
+// proxy when Config.HelixTimeout is not set: room for a rate-limit wait
+// (at most twitchauth.MaxBucketRefill) and a few retries, short enough that
+// a subject in trouble answers its callers instead of holding them.
+const DefaultHelixTimeout = 30 * time.Second
 
 // maxHelixBody bounds a proxied request body; the body is buffered so that
 // the transport can replay it after a 401 or a 503 (Helix request bodies are
@@ -120,6 +127,12 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 				b.metrics.helixStatus(http.StatusTooManyRequests)
 				writeError(w, http.StatusTooManyRequests, "rate_limited", "the Helix rate limit of "+label+" is spent until after this request's deadline")
 				return
+			case errors.Is(err, context.DeadlineExceeded):
+				b.metrics.helixStatus(http.StatusGatewayTimeout)
+				b.log.Warn("helix proxy: no answer within the deadline", "path", r.URL.Path, "subject", label, "timeout", b.cfg.HelixTimeout)
+				writeError(w, http.StatusGatewayTimeout, "upstream_timeout",
+					fmt.Sprintf("Helix did not answer for %s within %s (the broker's helix_timeout)", label, b.cfg.HelixTimeout))
+				return
 			}
 			b.metrics.helixStatus(0)
 			if r.Context().Err() == nil {
@@ -173,20 +186,29 @@ func (p *helixProxy) stats() twitchauth.TransportStats {
 	return s
 }
 
-func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
+func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, key *APIKey) {
 	if !cleanHelixPath(r.URL) {
 		writeError(w, http.StatusBadRequest, "bad_path", "the Helix path must be a clean path under /helix/: no '.' or '..' segments, empty segments, encoded slashes or backslashes")
 		return
 	}
-	subj := r.Header.Get(SubjectHeader)
-	if subj == "" {
-		subj = r.URL.Query().Get(SubjectParam)
+	name := r.Header.Get(SubjectHeader)
+	if name == "" {
+		name = r.URL.Query().Get(SubjectParam)
 	}
-	t, label, err := p.route(subj)
+	subj, err := parseHelixSubject(name)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_subject", err.Error())
 		return
 	}
+	if !p.b.checkSubject(w, r, key, subj) {
+		return
+	}
+	if path := strings.TrimPrefix(r.URL.Path, "/helix"); !helixAllowed(key, r.Method, path) {
+		writeError(w, http.StatusForbidden, "helix_forbidden", fmt.Sprintf("API key %q may not call %s /helix%s (its Helix rules: %s)",
+			key.Name, r.Method, path, strings.Join(key.Helix, "; ")))
+		return
+	}
+	t, label, userID := p.route(subj)
 	if t == nil {
 		writeError(w, http.StatusNotFound, "not_found", label)
 		return
@@ -205,8 +227,18 @@ func (p *helixProxy) serve(w http.ResponseWriter, r *http.Request, _ *APIKey) {
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		r.ContentLength = int64(len(body))
 	}
-	ctx := context.WithValue(r.Context(), routeCtxKey{}, helixRoute{t: t, label: label})
+	// A deadline for the whole request: rate-limit waits, 429 resets and
+	// retries all end within it (a caller without a timeout is never held
+	// longer).
+	ctx, cancel := context.WithTimeout(r.Context(), p.b.cfg.HelixTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, routeCtxKey{}, helixRoute{t: t, label: label})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	if sw, ok := w.(*statusWriter); !ok || sw.errCode == "" {
+		noteUse(r, "helix", userID) // Helix answered: the token was used
+	} else {
+		auditOf(r).userID = userID
+	}
 }
 
 // cleanHelixPath reports whether u's path may be sent upstream: under
@@ -235,36 +267,50 @@ func cleanHelixPath(u *url.URL) bool {
 // relay (it would lead the caller, with its API key, out of /helix).
 var errUpstreamRedirect = errors.New("broker: Helix answered a redirect")
 
-// route resolves a subject name to its Transport; a nil Transport with a
-// nil error means the subject is well-formed but not held.
-func (p *helixProxy) route(subj string) (*twitchauth.Transport, string, error) {
-	prov := p.b.provider
-	switch kind, name, _ := strings.Cut(strings.TrimSpace(subj), ":"); kind {
-	case "", "app":
-		if name != "" {
-			break
+// errHelixSubject explains the forms of the Twitch-Subject header.
+var errHelixSubject = errors.New(SubjectHeader + " must be app, user:<user ID>, user:login:<login> or intent:<name>")
+
+// parseHelixSubject reads the proxy's subject (SubjectHeader); empty is
+// the app.
+func parseHelixSubject(name string) (subjectRef, error) {
+	switch kind, rest, _ := strings.Cut(strings.TrimSpace(name), ":"); kind {
+	case "", kindApp:
+		if rest == "" {
+			return appSubject(), nil
 		}
-		return p.transport("app", prov.AppTokenSource), "the app", nil
-	case "user":
-		ref, ok := parseUserRef(name)
-		if !ok {
-			break
+	case kindUser:
+		if ref, ok := parseUserRef(rest); ok {
+			return userSubject(ref), nil
 		}
-		id, found, hint := p.b.resolveUser(ref)
-		if !found {
-			return nil, hint, nil
+	case kindIntent:
+		if intentRE.MatchString(rest) {
+			return intentSubject(rest), nil
 		}
-		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + ref.String(), nil
-	case "intent":
-		if !intentRE.MatchString(name) {
-			break
-		}
-		if _, ok := prov.Intents()[name]; !ok {
-			return nil, noIntentUser(name), nil
-		}
-		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, nil
 	}
-	return nil, "", errors.New(SubjectHeader + " must be app, user:<user ID>, user:login:<login> or intent:<name>")
+	return subjectRef{}, errHelixSubject
+}
+
+// route resolves a subject to its Transport, its label for messages and
+// its user ID ("" for the app); a nil Transport means the subject is not
+// held, and the label then says so.
+func (p *helixProxy) route(s subjectRef) (*twitchauth.Transport, string, string) {
+	prov := p.b.provider
+	switch s.kind {
+	case kindUser:
+		id, found, hint := p.b.resolveUser(s.user)
+		if !found {
+			return nil, hint, ""
+		}
+		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + s.user.String(), id
+	case kindIntent:
+		id, ok := prov.Intents()[s.intent]
+		if !ok {
+			return nil, noIntentUser(s.intent), ""
+		}
+		name := s.intent
+		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, id
+	}
+	return p.transport("app", prov.AppTokenSource), "the app", ""
 }
 
 // helixCollector exports the transports' counters at scrape time.

@@ -99,6 +99,8 @@ func (b *Broker) changeIntent(r *http.Request, intent, from, to, by, via string)
 	}
 	b.log.Info(msg, "intent", intent, "from", from, "to", to, "by", by, "via", via)
 	b.intents.add(intentChange{at: b.now(), intent: intent, from: from, to: to, by: by, via: via})
+	b.audit(AuditEntry{Key: by, Route: "intent", Action: msg + " (" + via + ")", Subject: "intent:" + intent, UserID: to,
+		Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr})
 	return nil
 }
 
@@ -154,6 +156,11 @@ func (b *Broker) handleIntentAssign(w http.ResponseWriter, r *http.Request, s se
 	in, from, to := r.PostForm.Get("intent"), r.PostForm.Get("from"), r.PostForm.Get("user")
 	if !intentRE.MatchString(in) {
 		b.badIntent(w, r, in)
+		return
+	}
+	if err := b.auditUnavailable(); err != nil {
+		b.messagePage(w, r, http.StatusServiceUnavailable, "Audit log unavailable",
+			"The broker records every operator action in its audit log, which cannot be written now; nothing was done.", "See /readyz and the broker's log.")
 		return
 	}
 	done := "intentmoved"

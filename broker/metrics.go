@@ -20,6 +20,9 @@ type metrics struct {
 	helixRateWaits  prometheus.Counter
 	apiRequests     *prometheus.CounterVec
 	logins          *prometheus.CounterVec
+	handouts        *prometheus.CounterVec
+	keys            prometheus.Gauge
+	keysReloadOK    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
@@ -52,9 +55,26 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 			Name: "twitchauth_logins_total",
 			Help: "Twitch sign-ins through the web pages, by result.",
 		}, []string{"result"}),
+		// The labels are bounded by configuration, not by traffic: key is
+		// the name of a key that exists (a deleted key's series are
+		// removed); subject is app, intent:<name> for bound intents,
+		// user:<id> only for users a key lists by ID, and user:* for every
+		// other user (the audit log names each user).
+		handouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twitchauth_token_handouts_total",
+			Help: "Tokens handed out by the token API (via=api) or used by the Helix proxy (via=helix), by API key and subject (app, intent:<name>, user:<id> for users the key lists, user:* otherwise).",
+		}, []string{"key", "subject", "via"}),
+		keys: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "twitchauth_api_keys",
+			Help: "API keys accepted now.",
+		}),
+		keysReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "twitchauth_api_keys_last_reload_success",
+			Help: "1 when the last reading of the API keys' sources (keys file, store) succeeded, 0 when one of them could not be read (its previous keys stay in use).",
+		}),
 	}
 	reg.MustRegister(m.refreshes, m.refreshFailures, m.validations, m.revocations,
-		m.helixRequests, m.apiRequests, m.logins,
+		m.helixRequests, m.apiRequests, m.logins, m.handouts, m.keys, m.keysReloadOK,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "twitchauth_accounts",
 			Help: "User grants held (any status).",
@@ -116,6 +136,61 @@ func (m *metrics) validated(results []twitchauth.ValidationResult) {
 			m.validations.WithLabelValues("valid").Inc()
 		}
 	}
+}
+
+func (m *metrics) handout(key, subject, via string) {
+	m.handouts.WithLabelValues(key, subject, via).Inc()
+}
+
+// forgetKey removes the series of a deleted key.
+func (m *metrics) forgetKey(name string) {
+	m.handouts.DeletePartialMatch(prometheus.Labels{"key": name})
+}
+
+func (m *metrics) keysReloaded(ok bool, n int) {
+	m.keys.Set(float64(n))
+	if ok {
+		m.keysReloadOK.Set(1)
+	} else {
+		m.keysReloadOK.Set(0)
+	}
+}
+
+// auditCollector exports an AuditLog's counters at scrape time.
+type auditCollector struct {
+	a                             *AuditLog
+	written, syncs, errs, dropped *prometheus.Desc
+	failing                       *prometheus.Desc
+}
+
+func newAuditCollector(a *AuditLog) *auditCollector {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	return &auditCollector{a: a,
+		written: d("twitchauth_audit_entries_total", "Audit entries written to the audit log and synced."),
+		syncs:   d("twitchauth_audit_syncs_total", "fsync calls of the audit log (each covers a batch of entries)."),
+		errs:    d("twitchauth_audit_write_errors_total", "Failed writes or fsyncs of the audit log (each retried every second)."),
+		dropped: d("twitchauth_audit_dropped_total", "Audit entries dropped because the queue was full while the file could not be written (audited requests are refused meanwhile)."),
+		failing: d("twitchauth_audit_failing", "1 while the audit log cannot be written (audited requests answer 503)."),
+	}
+}
+
+func (c *auditCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.written, c.syncs, c.errs, c.dropped, c.failing} {
+		ch <- d
+	}
+}
+
+func (c *auditCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.a.Stats()
+	ch <- prometheus.MustNewConstMetric(c.written, prometheus.CounterValue, float64(s.Written))
+	ch <- prometheus.MustNewConstMetric(c.syncs, prometheus.CounterValue, float64(s.Syncs))
+	ch <- prometheus.MustNewConstMetric(c.errs, prometheus.CounterValue, float64(s.Errors))
+	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped))
+	failing := 0.0
+	if c.a.Err() != nil {
+		failing = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing)
 }
 
 func (m *metrics) helixStatus(code int) {

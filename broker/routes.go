@@ -48,6 +48,7 @@ func (b *Broker) routes() http.Handler {
 	api("GET /v1/token/user/{user}", "token_user", PermTokenUser, b.apiUserToken)
 	api("GET /v1/token/intent/{name}", "token_intent", PermTokenIntent, b.apiIntentToken)
 	api("POST /v1/token/user/{user}/refresh", "token_refresh", PermTokenRefresh, b.apiRefresh)
+	api("POST /v1/token/intent/{name}/refresh", "token_intent_refresh", PermTokenRefresh, b.apiIntentRefresh)
 	api("GET /v1/users", "users", PermUsersRead, b.apiUsers)
 	api("DELETE /v1/users/{user}", "users_delete", PermUsersDelete, b.apiDeleteUser)
 	api("PUT /v1/admin/client-secret", "admin_client_secret", PermAdmin, b.apiSetClientSecret)
@@ -66,13 +67,7 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.ready(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.HandleFunc("GET /readyz", b.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.gatherer, promhttp.HandlerOpts{}))
 	b.mux, b.web = mux, web
 	return b.CheckHost(mux)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"sync"
 	"time"
@@ -147,6 +148,7 @@ const loopbackOperator = "loopback"
 type session struct {
 	id      string
 	keyName string
+	keyHash [sha256.Size]byte // the SHA-256 of the admin key signed in with (zero for loopback)
 	expires time.Time
 }
 
@@ -167,6 +169,12 @@ func newSessionTable(ttl time.Duration, now func() time.Time) *sessionTable {
 // create starts a session for keyName; evicted names the operator whose
 // session was ended to make room, if any.
 func (t *sessionTable) create(keyName string) (id, evicted string) {
+	return t.createWithKey(keyName, [sha256.Size]byte{})
+}
+
+// createWithKey starts a session for the admin key keyName whose SHA-256 is
+// keyHash: the session ends when that key is no longer accepted.
+func (t *sessionTable) createWithKey(keyName string, keyHash [sha256.Size]byte) (id, evicted string) {
 	id = randomToken()
 	now := t.now()
 	t.mu.Lock()
@@ -184,7 +192,7 @@ func (t *sessionTable) create(keyName string) (id, evicted string) {
 		delete(t.sessions, oldest.id)
 		evicted = oldest.keyName
 	}
-	t.sessions[id] = session{id: id, keyName: keyName, expires: now.Add(t.ttl)}
+	t.sessions[id] = session{id: id, keyName: keyName, keyHash: keyHash, expires: now.Add(t.ttl)}
 	return id, evicted
 }
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"net"
 	"net/http"
@@ -16,6 +17,10 @@ import (
 // here, in one place per rule:
 //
 //   - allowed: what an API key may do (its permissions);
+//   - subjectAllowed: which subjects it may do it for (its scope), checked
+//     before the subject is looked up, so that a refusal never tells
+//     whether the subject exists;
+//   - helixAllowed: which Helix methods and paths it may call;
 //   - hostAllowed: which Host names the broker answers (DNS rebinding);
 //   - operator: who is the operator of a web request (a session cookie);
 //   - checkCSRF: that a state-changing web request comes from the broker's
@@ -28,6 +33,41 @@ import (
 // one check of an API key's permissions (the token API, the Helix proxy,
 // the admin routes and the operator's sign-in all use it).
 func allowed(key *APIKey, perm Perm) bool { return key != nil && key.Has(perm) }
+
+// subjectAllowed reports whether key's scope covers the subject s (see
+// keyScope.covers: each kind by its own patterns; a login through the
+// user ID it resolves to, an unresolved login never). It is the one check
+// of a key's subjects: every route that hands out or uses a token calls it
+// before looking the subject up.
+func subjectAllowed(key *APIKey, s subjectRef, resolveLogin func(string) (string, bool)) bool {
+	return key != nil && key.compiledScope().covers(s, resolveLogin)
+}
+
+// helixAllowed reports whether key may send method to the Helix path (under
+// /helix, already checked clean): a key without Helix rules may call any.
+func helixAllowed(key *APIKey, method, path string) bool {
+	if key == nil {
+		return false
+	}
+	if len(key.Helix) == 0 {
+		return true
+	}
+	rules := key.rules
+	if len(rules) != len(key.Helix) { // not validated: compile now, refusing what does not parse
+		rules = nil
+		for _, h := range key.Helix {
+			if r, err := parseHelixRule(h); err == nil {
+				rules = append(rules, r)
+			}
+		}
+	}
+	for _, r := range rules {
+		if r.allows(method, path) {
+			return true
+		}
+	}
+	return false
+}
 
 // hostAllowed reports whether the broker answers a request for host (the
 // Host header): the public URL's host name, loopback names and IP
@@ -115,7 +155,21 @@ func (b *Broker) operator(r *http.Request) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	return b.sessions.get(c.Value)
+	s, ok := b.sessions.get(c.Value)
+	if !ok {
+		return session{}, false
+	}
+	// A session lasts only as long as the admin key it was opened with: a
+	// deleted, expired or demoted key ends its sessions at once.
+	if s.keyHash == ([sha256.Size]byte{}) && s.keyName == loopbackOperator && b.cfg.OpenOnLoopback {
+		return s, true
+	}
+	if k, ok := b.keys.validHash(s.keyHash, b.now()); !ok || !allowed(k, PermAdmin) {
+		b.sessions.delete(s.id)
+		b.log.Info("operator session ended: its admin key is no longer accepted", "key", s.keyName)
+		return session{}, false
+	}
+	return s, true
 }
 
 // csrfPurpose is bound into the CSRF token's MAC.
@@ -151,7 +205,7 @@ func (b *Broker) mintLoopbackSession(next http.Handler) http.Handler {
 			isLoopback(r.RemoteAddr) && isNavigation(r) {
 			if _, ok := b.operator(r); !ok {
 				r = r.Clone(r.Context())
-				b.startSession(w, r, loopbackOperator)
+				b.startSession(w, r, loopbackOperator, [sha256.Size]byte{})
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -160,8 +214,8 @@ func (b *Broker) mintLoopbackSession(next http.Handler) http.Handler {
 
 // startSession creates an operator session for name, sets its cookie and,
 // when r is not nil, adds it to r so that the rest of the request sees it.
-func (b *Broker) startSession(w http.ResponseWriter, r *http.Request, name string) {
-	id, evicted := b.sessions.create(name)
+func (b *Broker) startSession(w http.ResponseWriter, r *http.Request, name string, keyHash [sha256.Size]byte) {
+	id, evicted := b.sessions.createWithKey(name, keyHash)
 	if evicted != "" {
 		b.log.Warn("operator session table full: ended the oldest session", "key", evicted, "max", b.sessions.max)
 	}

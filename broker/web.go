@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -83,6 +84,9 @@ type pageData struct {
 	ClientID      string
 	CredError     string // refused client credentials (banner)
 	IntentChanges []intentChangeView
+	// Problems are the grants' troubles: unsaved renewals, unreadable
+	// records (banner; see degradation).
+	Problems []string
 	// login page
 	LoginError string
 	// confirmation pages
@@ -100,6 +104,7 @@ type accountView struct {
 	UserID, Login, Scopes, Expires, Validated, Status string
 	Intents                                           []string
 	Active                                            bool
+	Reads                                             []readView // last reads by key, most recent first
 }
 
 func (b *Broker) render(w http.ResponseWriter, status int, name string, d pageData) {
@@ -267,6 +272,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 	if err := b.CredentialProblem(); err != nil {
 		d.CredError = err.Error()
 	}
+	d.Problems = degradation(b.health(r.Context()))
 	if f, ok := flashes[r.URL.Query().Get("done")]; ok {
 		d.Flash, d.FlashErr, d.FlashReadyz = f.text, f.err, f.readyz
 	}
@@ -294,6 +300,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 		if !a.LastValidated.IsZero() {
 			v.Validated = humanDuration(now.Sub(a.LastValidated)) + " ago"
 		}
+		v.Reads = b.reads.views(a.UserID, now)
 		d.Accounts = append(d.Accounts, v)
 	}
 	d.IntentChanges = b.intentViews(now)
@@ -593,17 +600,25 @@ func (b *Broker) handleLogin(w http.ResponseWriter, r *http.Request) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "")
 		return
 	}
-	key, ok := b.keys.Lookup(strings.TrimSpace(r.PostForm.Get("key")))
-	if !ok || !allowed(key, PermAdmin) {
+	given := strings.TrimSpace(r.PostForm.Get("key"))
+	e, err := b.keys.authenticate(given, b.now())
+	if err != nil || !allowed(e.key, PermAdmin) {
 		b.log.Warn("operator sign-in refused", "remote", r.RemoteAddr)
+		if e.key != nil { // a known key: audit who tried
+			b.auditWeb(r, e.key.Name, "web_login", "", "", http.StatusUnauthorized, "refused")
+		}
 		d := b.base(r)
 		d.Title = "Operator sign-in"
 		d.LoginError = "That is not an API key with the admin permission."
+		if errors.Is(err, ErrKeyExpired) || errors.Is(err, ErrKeyRotated) {
+			d.LoginError = "That admin key is no longer valid (expired, or replaced by a rotation)."
+		}
 		b.render(w, http.StatusUnauthorized, "login", d)
 		return
 	}
-	b.startSession(w, nil, key.Name)
-	b.log.Info("operator signed in", "key", key.Name)
+	b.startSession(w, nil, e.key.Name, sha256.Sum256([]byte(given)))
+	b.log.Info("operator signed in", "key", e.key.Name)
+	b.auditWeb(r, e.key.Name, "web_login", "", "", http.StatusSeeOther, "signed in")
 	http.Redirect(w, r, "/?done=signedin", http.StatusSeeOther)
 }
 
@@ -665,6 +680,12 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s s
 	_, held := b.provider.User(id)
 	done := "gone"
 	action := r.PathValue("action")
+	if err := b.auditUnavailable(); err != nil {
+		b.messagePage(w, r, http.StatusServiceUnavailable, "Audit log unavailable",
+			"The broker records every operator action in its audit log, which cannot be written now; nothing was done.", "See /readyz and the broker's log.")
+		return
+	}
+	defer func() { b.auditWeb(r, s.keyName, "web_"+action, "user:"+id, id, http.StatusSeeOther, done) }()
 	if held {
 		switch action {
 		case "validate":
@@ -699,6 +720,12 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s s
 		}
 	}
 	http.Redirect(w, r, "/?done="+done, http.StatusSeeOther)
+}
+
+// auditWeb records an operator's action on the web pages.
+func (b *Broker) auditWeb(r *http.Request, key, route, subject, userID string, status int, action string) {
+	b.audit(AuditEntry{Key: key, Route: route, Subject: subject, UserID: userID, Action: action,
+		Method: r.Method, Path: r.URL.Path, Status: status, Remote: r.RemoteAddr})
 }
 
 // staticHandler serves the embedded assets; it never lists a directory.

@@ -41,7 +41,21 @@ func wellFormed(token string) bool {
 	if err1 != nil || err2 != nil {
 		return true // both must refuse
 	}
-	return membersOK(h, nil, nil) && membersOK(p, claimNames[:], map[string][]string{"pubsub_perms": {"listen", "send"}})
+	return membersOK(h, nil, nil) && !hasCrit(h) &&
+		membersOK(p, claimNames[:], map[string][]string{"pubsub_perms": {"listen", "send"}})
+}
+
+// hasCrit reports whether a header holds a "crit" member. We refuse any
+// (RFC 7515 §4.1.11: we understand no extension); golang-jwt/jwt/v5 ignores
+// crit and accepts such a token — a deliberate divergence, pinned by
+// TestCritHeaderDivergence.
+func hasCrit(header []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(header, &m) != nil {
+		return false
+	}
+	_, ok := m["crit"]
+	return ok
 }
 
 // membersOK walks a JSON object: no duplicate names, no case variants of
@@ -309,4 +323,36 @@ func TestNonCanonicalSignatureRefused(t *testing.T) {
 		t.Fatalf("non-canonical signature: %v", err)
 	}
 	crossCheck(t, newTestVerifier(t, VerifierConfig{Leeway: testLeeway}), mut)
+}
+
+// TestCritHeaderDivergence: a header with "crit" is refused (RFC 7515
+// §4.1.11 — we implement no extension), whatever crit lists, while
+// golang-jwt/jwt/v5 accepts the same tokens. The cross-check and FuzzVerify
+// leave such tokens out of the set where the two must agree (hasCrit).
+func TestCritHeaderDivergence(t *testing.T) {
+	v := newTestVerifier(t, VerifierConfig{Leeway: testLeeway})
+	for _, header := range []string{
+		`{"alg":"HS256","crit":["exp"],"exp":1}`,
+		`{"alg":"HS256","typ":"JWT","crit":["b64"],"b64":false}`,
+		`{"crit":["x-unknown"],"x-unknown":1,"alg":"HS256"}`,
+		`{"alg":"HS256","crit":[]}`,
+		`{"alg":"HS256","crit":"nonsense"}`,
+	} {
+		token := rawToken(testKey, header, typicalPayload)
+		_, oerr := v.verify(context.Background(), token, testNow)
+		if !errors.Is(oerr, ErrMalformed) || !strings.Contains(oerr.Error(), "crit") {
+			t.Errorf("header %s: %v, want ErrMalformed naming crit", header, oerr)
+		}
+		if _, terr := parseWithGolangJWT(token, testKey, testNow, testLeeway); terr != nil {
+			t.Logf("header %s: golang-jwt refuses it too (%v)", header, terr)
+		} else if wellFormed(token) {
+			t.Errorf("header %s: golang-jwt accepts it, yet wellFormed counts it where we must agree", header)
+		}
+		crossCheck(t, v, token)
+	}
+	// A member merely named like crit is an unknown header parameter,
+	// ignored as before.
+	if _, err := v.verify(context.Background(), rawToken(testKey, `{"alg":"HS256","Crit":["x"]}`, typicalPayload), testNow); err != nil {
+		t.Errorf("header with Crit (another name): %v", err)
+	}
 }

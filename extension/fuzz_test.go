@@ -24,6 +24,7 @@ func FuzzVerify(f *testing.F) {
 		{`{"alg":"none"}`, payloadWith(valid)},
 		{`{"alg":"RS256"}`, payloadWith(valid)},
 		{`{"alg":"HS256","alg":"HS256"}`, payloadWith(valid)},
+		{`{"alg":"HS256","crit":["exp"],"exp":1}`, payloadWith(valid)},
 		{hs256, payloadWith(valid + `,"exp":5`)},
 		{hs256, payloadWith(valid + `,"Exp":5`)},
 		{hs256, payloadWith(expAt(testNow.Add(time.Minute)) + `,"role":"vi\u0065wer","x":"\ud800\udc00\ud800"`)},

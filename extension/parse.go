@@ -752,7 +752,14 @@ func (r *reader) stringList(name string) ([]string, error) {
 }
 
 // parseHeader checks a decoded JOSE header: a JSON object whose "alg" member
-// (exactly once) is the string "HS256". It returns the alg it found.
+// (exactly once) is the string "HS256", without a "crit" member. It returns
+// the alg it found.
+//
+// "crit" lists extensions the recipient must understand, or refuse the
+// token (RFC 7515 §4.1.11); this verifier implements none, so any crit —
+// even an empty list, which the RFC forbids — is refused. golang-jwt/jwt/v5
+// ignores crit: the cross-check treats such tokens as outside the set where
+// the two must agree.
 func parseHeader(h string) (alg string, err error) {
 	r := reader{s: h}
 	r.ws()
@@ -790,6 +797,8 @@ func parseHeader(h string) (alg string, err error) {
 					}
 					alg = "" // not a string: no algorithm
 				}
+			} else if name == "crit" {
+				return "", malformed("header has a crit member: the token needs JWS extensions this verifier does not implement (RFC 7515 §4.1.11)")
 			} else if !r.skipValue(1) {
 				return "", malformed("header is not valid JSON")
 			}

@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
@@ -27,9 +29,15 @@ func TestFindingEmptyListenRefused(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("listen =\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--sandbox", "--config", conf)
+	// Bounded: a broker that accepts the setting would serve until killed.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--sandbox", "--config", conf)
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir)
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("`listen =` was accepted: the broker was still serving after 20 s\n%s", out)
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "every interface") {
 		t.Fatalf("`listen =`: %v\n%s", err, out)
@@ -47,19 +55,22 @@ func TestFindingResolveRedactsURLPassword(t *testing.T) {
 }
 
 // A 200 answer that is valid JSON without an access_token (or a device
-// code) used to fail with an untyped error; it matches ErrMalformedResponse.
+// code), or JSON with a field of the wrong type, used to fail with an
+// untyped error; it matches ErrMalformedResponse.
 func TestFindingMalformedAnswersAreTyped(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{}`))
-	}))
-	defer srv.Close()
-	cfg := &twitchauth.Config{ClientID: "x", ClientSecret: "y", Endpoints: twitchauth.Endpoints{IDURL: srv.URL, APIURL: srv.URL}}
-	_, err1 := cfg.AppToken(t.Context())
-	_, err2 := cfg.StartDevice(t.Context())
-	for _, err := range []error{err1, err2} {
-		if !errors.Is(err, twitchauth.ErrMalformedResponse) {
-			t.Errorf("error %v does not match ErrMalformedResponse", err)
+	for _, body := range []string{`{}`, `{"access_token":5,"device_code":5}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(body))
+		}))
+		cfg := &twitchauth.Config{ClientID: "x", ClientSecret: "y", Endpoints: twitchauth.Endpoints{IDURL: srv.URL, APIURL: srv.URL}}
+		_, err1 := cfg.AppToken(t.Context())
+		_, err2 := cfg.StartDevice(t.Context())
+		for _, err := range []error{err1, err2} {
+			if !errors.Is(err, twitchauth.ErrMalformedResponse) {
+				t.Errorf("answer %s: error %v does not match ErrMalformedResponse", body, err)
+			}
 		}
+		srv.Close()
 	}
 }

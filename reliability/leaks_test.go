@@ -11,6 +11,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -84,9 +86,10 @@ func newRecordingSandbox(t *testing.T, opts ...twitchtest.Option) *recordingSand
 // validate, revoke, device flow, Helix calls through the Provider and
 // Transport, and the broker's sign-in, token API and Helix proxy — with
 // recognisable credentials, capturing every log line (client, Provider,
-// broker and sandbox, at debug level), every error message and every URL the
-// sandbox and the broker saw. None may contain a client secret, an access or
-// refresh token, an ID token, a device code or an API key.
+// broker and sandbox, at debug level), every error message, every URL the
+// sandbox and the broker saw, and every line of the broker's audit log.
+// None may contain a client secret, an access or refresh token, an ID
+// token, a device code or an API key.
 func TestNoSecretLeaks(t *testing.T) {
 	ctx := testCtx(t, time.Minute)
 	logs := newLockedBuffer()
@@ -172,15 +175,30 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Fatalf("expected refusals, got %d errors: %q", len(errs), errs)
 	}
 
-	// The broker: sign-in, token API, Helix proxy, removal.
-	apiKey := broker.GenerateKey()
+	// The broker: sign-in, token API, Helix proxy, removal, with an audit
+	// log and keys (scoped, rotated, expired) from the keys file.
+	apiKey, scopedKey, oldKey, newKey, expiredKey := broker.GenerateKey(), broker.GenerateKey(), broker.GenerateKey(), broker.GenerateKey(), broker.GenerateKey()
 	ks, err := broker.NewKeySet(broker.APIKey{Name: "leak", SHA256: broker.HashKey(apiKey), Perms: []broker.Perm{broker.PermAdmin}})
 	must(err)
+	rotated := broker.APIKey{Name: "rotated", SHA256: broker.HashKey(oldKey), Perms: []broker.Perm{broker.PermTokenApp}}
+	rotated.Rotate(broker.HashKey(newKey), time.Now(), time.Hour)
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	must(broker.WriteKeysFile(keysFile, []broker.APIKey{
+		{Name: "scoped", SHA256: broker.HashKey(scopedKey), Perms: []broker.Perm{broker.PermTokenUser, broker.PermHelix}, Subjects: []string{"intent:nobody"}},
+		rotated,
+		{Name: "expired", SHA256: broker.HashKey(expiredKey), Perms: []broker.Perm{broker.PermTokenApp}, Expires: time.Now().Add(-time.Second)},
+	}))
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit, err := broker.OpenAuditLog(auditPath, logger("audit"))
+	must(err)
+	defer audit.Close()
 	b, err := broker.New(ctx, broker.Config{
 		Twitch:    &twitchauth.Config{ClientID: leakClientID, ClientSecret: leakClientSecret, Scopes: []string{"chat:read"}, Endpoints: cfg.Endpoints},
 		Store:     store.NewMemory(),
 		PublicURL: public,
 		Keys:      ks,
+		KeysFile:  keysFile,
+		Audit:     audit,
 		Logger:    logger("broker"),
 	})
 	must(err)
@@ -209,9 +227,9 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Fatalf("broker callback: %d", resp.StatusCode)
 	}
 	mod, _ := rs.User("moderator")
-	api := func(method, path string, hdr ...string) string {
+	apiWith := func(key, method, path string, hdr ...string) string {
 		req, _ := http.NewRequestWithContext(ctx, method, public+path, nil)
-		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Authorization", "Bearer "+key)
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -224,6 +242,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 		return string(body)
 	}
+	api := func(method, path string, hdr ...string) string { return apiWith(apiKey, method, path, hdr...) }
 	api(http.MethodGet, "/v1/token/app")
 	api(http.MethodGet, "/v1/token/user/"+mod.ID)
 	api(http.MethodPost, "/v1/token/user/"+mod.ID+"/refresh")
@@ -231,18 +250,33 @@ func TestNoSecretLeaks(t *testing.T) {
 	api(http.MethodGet, "/helix/users", broker.SubjectHeader, "user:"+mod.ID)
 	api(http.MethodGet, "/v1/users")
 	api(http.MethodDelete, "/v1/users/"+mod.ID)
-	api(http.MethodGet, "/v1/token/user/"+mod.ID) // gone
+	api(http.MethodGet, "/v1/token/user/"+mod.ID)                                            // gone
+	apiWith(scopedKey, http.MethodGet, "/v1/token/user/"+mod.ID)                             // refused: scope
+	apiWith(scopedKey, http.MethodGet, "/helix/users", broker.SubjectHeader, "user:"+mod.ID) // refused: scope
+	apiWith(oldKey, http.MethodGet, "/v1/token/app")                                         // the rotated key's previous value
+	apiWith(newKey, http.MethodGet, "/v1/token/app")
+	apiWith(expiredKey, http.MethodGet, "/v1/token/app") // refused: expired
+	must(broker.WriteKeysFile(keysFile, nil))            // every file key deleted, audited
+	must(b.ReloadKeys(ctx))
 	api(http.MethodGet, "/metrics")
+	must(audit.Flush())
+	auditData, err := os.ReadFile(auditPath)
+	must(err)
+	if n := strings.Count(string(auditData), "\n"); n < 15 || !strings.Contains(string(auditData), `"key_previous":true`) ||
+		!strings.Contains(string(auditData), `"error":"subject_forbidden"`) || !strings.Contains(string(auditData), `"error":"key_expired"`) {
+		t.Fatalf("the audit log misses entries (%d lines):\n%s", n, auditData)
+	}
 
 	// The check.
 	rs.mu.Lock()
-	secrets := append([]string{leakClientSecret, leakWrongSecret, apiKey}, rs.secrets...)
+	secrets := append([]string{leakClientSecret, leakWrongSecret, apiKey, scopedKey, oldKey, newKey, expiredKey}, rs.secrets...)
 	texts := append(append([]string{}, rs.urls...), errs...)
 	rs.mu.Unlock()
 	bmu.Lock()
 	texts = append(texts, brokerURLs...)
 	bmu.Unlock()
 	texts = append(texts, strings.Split(logs.String(), "\n")...)
+	texts = append(texts, strings.Split(string(auditData), "\n")...)
 	if len(secrets) < 10 {
 		t.Fatalf("only %d secrets recorded: the recorder missed the issued tokens", len(secrets))
 	}
@@ -252,8 +286,8 @@ func TestNoSecretLeaks(t *testing.T) {
 	if leaks := findSecrets(texts, secrets); len(leaks) > 0 {
 		t.Errorf("%d leaks:\n%s", len(leaks), strings.Join(leaks, "\n"))
 	}
-	t.Logf("leak check: %d secrets against %d texts (%d log lines, %d URLs, %d error messages): no leak",
-		len(secrets), len(texts), strings.Count(logs.String(), "\n"), len(rs.urls)+len(brokerURLs), len(errs))
+	t.Logf("leak check: %d secrets against %d texts (%d log lines, %d URLs, %d error messages, %d audit lines): no leak",
+		len(secrets), len(texts), strings.Count(logs.String(), "\n"), len(rs.urls)+len(brokerURLs), len(errs), strings.Count(string(auditData), "\n"))
 }
 
 // leakDBPassword is the database password of TestNoDSNPasswordLeaks.

@@ -118,14 +118,24 @@ func TestBrokerStateReplayAndCrossSession(t *testing.T) {
 	a, other := newBrowser(), newBrowser()
 
 	cb := sb.startSignIn(t, a, "twitchdev")
+	cbURL, _ := url.Parse(cb)
+	stateCookies := a.Jar.Cookies(cbURL) // what an attacker who copied the browser would hold
 	if resp, _ := get(t, a, cb); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first callback: %d", resp.StatusCode)
 	}
-	// Replay of a used callback, by the same browser and by another one.
-	for name, c := range map[string]*http.Client{"same browser": a, "other browser": other} {
+	// Replay of a used callback, by the same browser, by another one, and by
+	// one holding a copy of the state cookie: refused by the broker itself
+	// (the state is spent), before the spent code reaches Twitch.
+	copied := newBrowser()
+	copied.Jar.SetCookies(cbURL, stateCookies)
+	exchanges := sb.rs.Requests("token:authorization_code")
+	for name, c := range map[string]*http.Client{"same browser": a, "other browser": other, "copied state cookie": copied} {
 		if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("replayed callback (%s): %d, want 400", name, resp.StatusCode)
 		}
+	}
+	if n := sb.rs.Requests("token:authorization_code") - exchanges; n != 0 {
+		t.Errorf("a replayed callback sent its code to Twitch %d times: the broker did not refuse the spent state", n)
 	}
 	// A callback completed in another browser than the one that started
 	// the sign-in is refused and connects nothing, whether that browser has
@@ -248,7 +258,7 @@ func TestBrokerRoutesNeedAPIKey(t *testing.T) {
 	sb := newSecBroker(t)
 	routes := []struct{ method, path string }{
 		{"GET", "/v1/token/app"}, {"GET", "/v1/token/user/12345"}, {"GET", "/v1/token/user/twitchdev"},
-		{"GET", "/v1/token/intent/chat"}, {"POST", "/v1/token/user/12345/refresh"}, {"GET", "/v1/users"},
+		{"GET", "/v1/token/intent/chat"}, {"POST", "/v1/token/user/12345/refresh"}, {"POST", "/v1/token/intent/chat/refresh"}, {"GET", "/v1/users"},
 		{"DELETE", "/v1/users/12345"}, {"GET", "/helix/users"}, {"POST", "/helix/moderation/bans"},
 	}
 	for _, r := range routes {

@@ -286,6 +286,32 @@ func TestSoak(t *testing.T) {
 			t.Errorf("user %s left %s", a.UserID, a.Status)
 		}
 	}
+	// What was persisted: every grant's stored refresh token is the newest
+	// the sandbox issued (nothing is in flight any more), nothing is left
+	// unsaved, and a new process reading the store holds working grants.
+	if h := p.Health(ctx); h.Degraded() {
+		t.Errorf("Provider health after the soak: %+v", h)
+	}
+	stale := 0
+	for _, id := range ids {
+		rec, err := st.Load(ctx, store.GrantKey(dc.ID, store.UserKey(id)))
+		if issued := s.IssuedRefreshTokens(dc.ID, id); err != nil || len(issued) == 0 || rec.RefreshToken != issued[0] {
+			stale++
+			if stale <= 5 {
+				t.Errorf("user %s: the stored refresh token is not the newest the sandbox issued (%v; %d renewals behind)",
+					id, err, slices.Index(issued, rec.RefreshToken))
+			}
+		}
+	}
+	fresh, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st), twitchauth.WithProviderLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[:20] {
+		if _, err := fresh.Refresh(ctx, store.UserKey(id)); err != nil {
+			t.Errorf("user %s: the stored grant does not refresh in a new Provider: %v", id, err)
+		}
+	}
 
 	// Figures.
 	var ts twitchauth.TransportStats
@@ -320,7 +346,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("transport stats: %+v; max Helix retries in one operation %d; max token requests in one operation %d; max validate requests %d",
 		ts, res.maxHelixRetry, res.maxTokenTries, res.maxValidTries)
 	t.Logf("most requests one operation put on the wire (net/http's own retries on a new connection included): %d", res.maxWire)
-	t.Logf("grants lost: %d of %d", lost, users)
+	t.Logf("grants lost: %d of %d; stored refresh tokens not the newest issued: %d", lost, users, stale)
 
 	if len(res.panics) > 0 {
 		t.Errorf("panics: %v", res.panics)

@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -144,8 +146,8 @@ func (c *Cipher) Open(recordKey, field string, sealed []byte) ([]byte, error) {
 	copy(id[:], sealed[1:])
 	aead, ok := c.aeads[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s of %q was encrypted with key id %x, but the configured key id is %s; "+
-			"use the key this database was created with (%s or the key file beside the database)",
+		return nil, fmt.Errorf("%w: %s of %q was encrypted with key id %x, which the configured keys (primary key id %s) do not include; "+
+			"give that key too (as the previous key in %s=new,old, or restore the key file it came from), or remove the record",
 			ErrWrongKey, field, recordKey, id[:], c.KeyID(), EnvEncryptionKey)
 	}
 	nonce := sealed[1+keyIDSize : headerSizeV1]
@@ -272,4 +274,75 @@ func (c *Cipher) OpenTokens(rec *Record, access, refresh []byte) error {
 	}
 	rec.AccessToken, rec.RefreshToken = string(at), string(rt)
 	return nil
+}
+
+// Errors about the key of an existing database; match them with errors.Is.
+var (
+	// ErrKeyMismatch: a database holds encrypted tokens, but none was
+	// sealed with a key the Cipher holds — the configured key is not this
+	// database's.
+	ErrKeyMismatch = errors.New("store: the encryption key is not this database's key")
+	// ErrKeyFileMissing: the key file is gone while the database still
+	// holds tokens sealed with its key. No new key is created for such a
+	// database: it could not read them.
+	ErrKeyFileMissing = errors.New("store: the encryption key file is missing")
+)
+
+// SealedKeyID returns the hexadecimal key id written in a sealed value (see
+// Seal), or "" for a value too short or of an unknown format.
+func SealedKeyID(sealed []byte) string {
+	if len(sealed) < SealOverhead || sealed[0] != formatV1 {
+		return ""
+	}
+	return hex.EncodeToString(sealed[1 : 1+keyIDSize])
+}
+
+// holds reports whether c holds the key of the hexadecimal key id.
+func (c *Cipher) holds(id string) bool {
+	raw, err := hex.DecodeString(id)
+	if err != nil || len(raw) != keyIDSize {
+		return false
+	}
+	_, ok := c.aeads[keyID(raw)]
+	return ok
+}
+
+// VerifyKey checks, when a store opens, that c can read the database at
+// all. ids counts the database's sealed values by key id (SealedKeyID; ""
+// for a value of no known format). If there are sealed values and none was
+// sealed with a key c holds, the error wraps ErrKeyMismatch and says what
+// to do; keySource names where c's key came from, for the message ("the key
+// file /srv/broker.db.key", "TWITCHAUTH_ENCRYPTION_KEY"). A database where
+// some values open and others do not passes: the others are unreadable
+// records, reported by List.
+func (c *Cipher) VerifyKey(ids map[string]int, keySource string) error {
+	total := 0
+	var foreign []string
+	for id, n := range ids {
+		total += n
+		if c.holds(id) {
+			return nil
+		}
+		if id == "" {
+			id = "(none: corrupt)"
+		}
+		foreign = append(foreign, id)
+	}
+	if total == 0 {
+		return nil
+	}
+	slices.Sort(foreign)
+	return fmt.Errorf("%w: %s (key id %s) opens none of the %d encrypted tokens in the database, which were sealed with key id %s. "+
+		"Restore the key this database was created with from your backup, as that key file or in %s; "+
+		"if that key is lost for good, its tokens cannot be recovered: move the database aside and connect the accounts again",
+		ErrKeyMismatch, keySource, c.KeyID(), total, strings.Join(foreign, ", "), EnvEncryptionKey)
+}
+
+// MissingKeyFileError is the error a store returns when the key file at
+// keyPath does not exist but the database db already holds n encrypted
+// tokens. It wraps ErrKeyFileMissing and fs.ErrNotExist.
+func MissingKeyFileError(keyPath, db string, n int) error {
+	return fmt.Errorf("%w: %s does not exist, but the database %s holds %d tokens encrypted with the key it held. "+
+		"Restore that file from your backup (or set %s to the key); no new key was created, since it could not read them: %w",
+		ErrKeyFileMissing, keyPath, db, n, EnvEncryptionKey, fs.ErrNotExist)
 }

@@ -11,6 +11,26 @@
 // it unchanged. It must not log, and its errors never contain a token or a
 // key.
 //
+// # Keys
+//
+// A record's key holds the application's client ID and the subject:
+// GrantKey(clientID, AppKey()) is "<client id>/app", GrantKey(clientID,
+// UserKey(id)) is "<client id>/user:<id>" — GrantKey is the one place keys
+// are made. Two applications sharing a store therefore keep their grants
+// apart. Records written under the older keys ("app", "user:<id>") are
+// moved to their client's keys by the database stores when they open
+// (LegacyKeyTarget).
+//
+// # One bad record
+//
+// List returns every record it can read; those it cannot (corrupt, or
+// sealed with a key the store lacks) are named by an *UnreadableError
+// returned with them (ErrUnreadable), so that one bad row never hides the
+// others. Nothing is deleted: an operator restores the key or removes the
+// record. A database store refuses to open with a key that opens none of
+// its tokens (ErrKeyMismatch), and never creates a key file for a database
+// that already holds tokens (ErrKeyFileMissing).
+//
 // # Versions and compare-and-swap
 //
 // Every successful Save gives the record a new Version, and Save only writes

@@ -13,13 +13,14 @@ import (
 func ExampleStore_compareAndSwap() {
 	ctx := context.Background()
 	var s store.Store = store.NewMemory()
-	if _, err := s.Save(ctx, store.Record{Key: store.AppKey(), AccessToken: "old"}, 0); err != nil {
+	key := store.GrantKey("hof5gwx0su6owfnys0yan9c87zr6t", store.AppKey())
+	if _, err := s.Save(ctx, store.Record{Key: key, AccessToken: "old"}, 0); err != nil {
 		panic(err)
 	}
 
 	update := func(change func(*store.Record)) (store.Record, error) {
 		for {
-			rec, err := s.Load(ctx, store.AppKey())
+			rec, err := s.Load(ctx, key)
 			if err != nil {
 				return store.Record{}, err
 			}

@@ -14,8 +14,10 @@ import (
 // Stores hand out and take in deep copies: changing a Record's slices after
 // Save, or a Record returned by Load or List, never changes what is stored.
 type Record struct {
-	// Key is the subject key: "app" ([AppKey]) or "user:<twitch user id>"
-	// ([UserKey]). It is the primary key and never changes.
+	// Key is the primary key: the application's client ID and the subject,
+	// "<client id>/app" or "<client id>/user:<twitch user id>" (see
+	// [GrantKey]), so that applications sharing a store keep their grants
+	// apart. It never changes.
 	Key string
 	// Version is set by the store; it increases on every successful Save and is
 	// never reused for a key, not even after Delete. 0 means never saved.
@@ -71,23 +73,78 @@ const MaxKeyLen = 256
 const (
 	appKey        = "app"
 	userKeyPrefix = "user:"
+	// grantKeySep separates the client ID from the subject in a grant key.
+	// Twitch client IDs are lower-case letters and digits.
+	grantKeySep = "/"
 )
 
-// AppKey returns the key of the app access token ("app").
+// AppKey returns the subject of the app access token within one
+// application: "app". Its store key is GrantKey(clientID, AppKey()).
 func AppKey() string { return appKey }
 
-// UserKey returns the key of a user's grant: "user:" followed by the Twitch
-// user ID.
+// UserKey returns the subject of a user's grant within one application:
+// "user:" followed by the Twitch user ID. Its store key is
+// GrantKey(clientID, UserKey(userID)).
 func UserKey(userID string) string { return userKeyPrefix + userID }
 
-// UserIDFromKey returns the Twitch user ID of a key made by [UserKey]; ok is
-// false for any other key, including "user:" with an empty ID.
-func UserIDFromKey(key string) (userID string, ok bool) {
-	id, found := strings.CutPrefix(key, userKeyPrefix)
+// UserIDFromKey returns the Twitch user ID of a subject made by [UserKey];
+// ok is false for any other subject, including "user:" with an empty ID.
+func UserIDFromKey(subject string) (userID string, ok bool) {
+	id, found := strings.CutPrefix(subject, userKeyPrefix)
 	if !found || id == "" {
 		return "", false
 	}
 	return id, true
+}
+
+// GrantKey returns the store key (Record.Key) of a subject ("app" or
+// "user:<id>", see [AppKey] and [UserKey]) of the application clientID:
+// "<client id>/<subject>". It is the one place where store keys are made:
+// two applications logging the same user in to one store keep two grants.
+func GrantKey(clientID, subject string) string {
+	return clientID + grantKeySep + subject
+}
+
+// SubjectOf returns the subject of key if key is a [GrantKey] of clientID,
+// and false for the key of another application or of any other form.
+func SubjectOf(key, clientID string) (subject string, ok bool) {
+	rest, found := strings.CutPrefix(key, clientID+grantKeySep)
+	if !found || rest == "" {
+		return "", false
+	}
+	return rest, true
+}
+
+// SplitGrantKey splits a [GrantKey] into its client ID and subject (at the
+// first "/"); ok is false for a key of any other form.
+func SplitGrantKey(key string) (clientID, subject string, ok bool) {
+	clientID, subject, ok = strings.Cut(key, grantKeySep)
+	if !ok || subject == "" {
+		return "", "", false
+	}
+	return clientID, subject, true
+}
+
+// LegacyKeyTarget reports whether key is a key of the form written before
+// store keys held the client ID ("app" or "user:<id>"), and if so returns
+// the key that record belongs under: GrantKey(clientID, key), clientID
+// being the record's ClientID. Stores move such records when they open;
+// ok is false when key is not legacy or clientID is empty.
+func LegacyKeyTarget(key, clientID string) (target string, ok bool) {
+	if clientID == "" || !IsLegacyKey(key) {
+		return "", false
+	}
+	return GrantKey(clientID, key), true
+}
+
+// IsLegacyKey reports whether key has the form written before store keys
+// held the client ID: "app" or "user:<id>".
+func IsLegacyKey(key string) bool {
+	if key == appKey {
+		return true
+	}
+	id, ok := UserIDFromKey(key)
+	return ok && !strings.Contains(id, grantKeySep)
 }
 
 // Clone returns a deep copy of r: the copy shares no slice with r.

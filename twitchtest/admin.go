@@ -244,6 +244,7 @@ func (s *Server) issueUserLocked(clientID string, u *User, scopes, claims []stri
 	if withRefresh {
 		rt = &refreshToken{Token: newRefreshToken(), ClientID: clientID, UserID: u.ID, Scopes: sc, Created: now, Claims: claims}
 		s.refresh[rt.Token] = rt
+		s.issued.recordLocked(clientID, u.ID, rt.Token)
 	}
 	s.markDirty()
 	return at, rt

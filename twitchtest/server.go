@@ -48,6 +48,7 @@ type Server struct {
 	key           *rsa.PrivateKey
 	helix         helixState // Helix and extension data (helix.go, extension.go)
 
+	issued   issuedLog     // the last refresh tokens issued per grant (issued.go)
 	limiter  rateLimiter   // Helix token buckets (ratelimit.go)
 	console  consoleState  // developer console sessions (console_session.go)
 	eventsub eventsubState // EventSub subscriptions and deliveries (eventsub*.go)

@@ -164,7 +164,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if o.leasePoll <= 0 {
 		o.leasePoll = DefaultLeasePoll
 	}
-	cipher, err := resolveCipher(&o)
+	cipher, source, err := resolveCipher(&o)
 	if err != nil {
 		return nil, err
 	}
@@ -197,11 +197,36 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	for _, v := range applied {
 		s.log.Info("postgres store: applied schema migration", "database", s.target, "version", v)
 	}
+	if err == nil {
+		err = s.checkKey(ctx, source)
+	}
+	if err == nil {
+		err = s.rekey(ctx)
+	}
 	if err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("postgres %s: %w", s.target, err)
 	}
 	return s, nil
+}
+
+// checkKey refuses a key that opens none of the database's tokens (see
+// store.Cipher.VerifyKey); source says where the key came from.
+func (s *Store) checkKey(ctx context.Context, source string) error {
+	rows, err := s.pool.Query(ctx, `SELECT access_token FROM tokens`)
+	if err != nil {
+		return fmt.Errorf("reading the key ids: %w", err)
+	}
+	ids := map[string]int{}
+	var v []byte
+	_, err = pgx.ForEachRow(rows, []any{&v}, func() error {
+		ids[store.SealedKeyID(v)]++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the key ids: %w", err)
+	}
+	return s.cipher.VerifyKey(ids, source)
 }
 
 func ensureSyncCommit(ctx context.Context, c *pgx.Conn) error {
@@ -220,32 +245,35 @@ func describe(c *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)
 }
 
-func resolveCipher(o *options) (*store.Cipher, error) {
+// resolveCipher returns the Cipher from the key options and a description
+// of where its key came from, for messages.
+func resolveCipher(o *options) (*store.Cipher, string, error) {
 	switch o.keySource {
 	case keyCipher:
 		if o.keyErr != nil {
-			return nil, o.keyErr
+			return nil, "", o.keyErr
 		}
-		return o.cipher, nil
+		return o.cipher, "the key given to postgres.Open", nil
 	case keyFile:
 		if o.keyFile == "" {
-			return nil, fmt.Errorf("%w: WithKeyFile needs a path", ErrNoKey)
+			return nil, "", fmt.Errorf("%w: WithKeyFile needs a path", ErrNoKey)
 		}
 		key, err := store.ReadKeyFile(o.keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: reading the encryption key: %w", err)
+			return nil, "", fmt.Errorf("postgres: reading the encryption key: %w", err)
 		}
-		return store.NewCipher(key)
+		c, err := store.NewCipher(key)
+		return c, "the key file " + o.keyFile, err
 	}
 	c, ok, err := store.CipherFromEnv()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: set %s to the same 32-byte key (base64) on every replica, or pass WithKey or WithKeyFile "+
+		return nil, "", fmt.Errorf("%w: set %s to the same 32-byte key (base64) on every replica, or pass WithKey or WithKeyFile "+
 			"(generate one with: head -c 32 /dev/urandom | base64)", ErrNoKey, store.EnvEncryptionKey)
 	}
-	return c, nil
+	return c, store.EnvEncryptionKey, nil
 }
 
 // KeyID returns the id of the key that encrypts new values (see

@@ -80,14 +80,81 @@ func TestOpenRequiresAKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	saved, err := s.Save(t.Context(), storetest.Sample("app"), 0)
+	saved, err := s.Save(t.Context(), storetest.Sample("c/app"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Another key cannot read it, and says so without quoting anything secret.
-	other := open(t, url, postgres.WithKey(bytes.Repeat([]byte{7}, 32)))
-	if _, err := other.Load(t.Context(), "app"); !errors.Is(err, store.ErrWrongKey) || strings.Contains(err.Error(), saved.AccessToken) {
-		t.Fatalf("Load with another key = %v, want ErrWrongKey", err)
+	// Another key, which opens none of the tokens, is refused at Open, with
+	// what to do and without quoting anything secret.
+	_, err = postgres.Open(t.Context(), url, postgres.WithKey(bytes.Repeat([]byte{7}, 32)), postgres.WithLogger(discard()))
+	if !errors.Is(err, store.ErrKeyMismatch) || strings.Contains(err.Error(), saved.AccessToken) || !strings.Contains(err.Error(), "backup") {
+		t.Fatalf("Open with another key = %v, want ErrKeyMismatch", err)
+	}
+	// With the other key as the primary and the first as a previous one,
+	// it opens; a record sealed with a key it lacks is isolated.
+	both := open(t, url, postgres.WithKey(bytes.Repeat([]byte{7}, 32), testKey))
+	if _, err := both.Save(t.Context(), storetest.Sample("c/user:9"), 0); err != nil {
+		t.Fatal(err)
+	}
+	old := open(t, url, postgres.WithKey(testKey))
+	if _, err := old.Load(t.Context(), "c/user:9"); !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("Load of the record sealed with a key the store lacks = %v, want ErrWrongKey", err)
+	}
+	recs, err := old.List(t.Context())
+	var ue *store.UnreadableError
+	if !errors.As(err, &ue) || len(ue.Records) != 1 || ue.Records[0].Key != "c/user:9" || len(recs) != 1 || recs[0].Key != "c/app" {
+		t.Fatalf("List = %v, %v; want the readable record and c/user:9 named unreadable", recs, err)
+	}
+}
+
+// Records under the keys of the older form move to their client's grant
+// keys when a store opens, sealed again; an unreadable one stays.
+func TestLegacyKeysMoveToGrantKeys(t *testing.T) {
+	url := pgtest.Start(t)
+	open(t, url) // the schema
+	conn := connect(t, url)
+	seal := func(key []byte, rec store.Record) {
+		c, err := store.NewCipher(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		access, refresh, err := c.SealTokens(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(t.Context(), `INSERT INTO tokens (key, version, client_id, user_id, login, access_token, refresh_token,
+	token_type, scopes, intents, status, updated_at) VALUES ($1, nextval('version_seq'), $2, '', '', $3, $4, 'bearer', '{}', '{}', 'active', now())`,
+			rec.Key, rec.ClientID, access, refresh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := func(key, client string) store.Record {
+		return store.Record{Key: key, ClientID: client, AccessToken: "access-" + key, RefreshToken: "refresh-" + key}
+	}
+	seal(testKey, rec("app", "clientA"))
+	seal(testKey, rec("user:1", "clientA"))
+	seal(testKey, rec("user:2", "clientB"))
+	seal(bytes.Repeat([]byte{9}, 32), rec("user:3", "clientA"))
+
+	s := open(t, url)
+	recs, err := s.List(t.Context())
+	var ue *store.UnreadableError
+	if !errors.As(err, &ue) || len(ue.Records) != 1 || ue.Records[0].Key != "user:3" {
+		t.Fatalf("List: %v; want user:3 unreadable and left in place", err)
+	}
+	var keys []string
+	for _, r := range recs {
+		keys = append(keys, r.Key)
+		if _, subject, _ := store.SplitGrantKey(r.Key); r.RefreshToken != "refresh-"+subject {
+			t.Errorf("%s: refresh token %q did not survive the move", r.Key, r.RefreshToken)
+		}
+	}
+	if want := "clientA/app,clientA/user:1,clientB/user:2"; strings.Join(keys, ",") != want {
+		t.Fatalf("keys after Open: %v, want %s", keys, want)
+	}
+	again, _ := open(t, url).List(t.Context())
+	if len(again) != 3 || again[0].Version != recs[0].Version {
+		t.Fatalf("a second Open changed the records: %v", again)
 	}
 }
 
@@ -124,8 +191,8 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&n, &distinct); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || distinct != 1 {
-		t.Fatalf("schema_migrations has %d rows (%d versions), want the one migration once", n, distinct)
+	if n != 2 || distinct != 2 {
+		t.Fatalf("schema_migrations has %d rows (%d versions), want each of the 2 migrations once", n, distinct)
 	}
 	// Every handle works on the one schema.
 	for i, s := range stores {

@@ -36,8 +36,9 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	return rec, nil
 }
 
-// List returns every record, sorted by key (byte order). It fails if any
-// record cannot be read or decrypted.
+// List returns every record, sorted by key (byte order). Records that
+// cannot be decrypted or decoded are skipped and named by the
+// *store.UnreadableError returned with the others.
 func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
@@ -46,15 +47,39 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	if err != nil {
 		return nil, s.wrap("listing records", err)
 	}
-	out, err := pgx.CollectRows(rows, s.scan)
-	if err != nil {
+	defer rows.Close()
+	var out []store.Record
+	var bad []store.UnreadableRecord
+	for rows.Next() {
+		rec, err := s.scan(rows)
+		var ue *unreadable
+		switch {
+		case errors.As(err, &ue):
+			bad = append(bad, store.UnreadableRecord{Key: ue.key, Err: ue.err})
+			continue
+		case err != nil:
+			return nil, s.wrap("listing records", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, s.wrap("listing records", err)
 	}
-	if len(out) == 0 {
-		return nil, nil
+	if len(bad) > 0 {
+		return out, &store.UnreadableError{Records: bad}
 	}
 	return out, nil
 }
+
+// unreadable is scan's error for a row read from the database whose
+// content cannot be decoded: List skips it.
+type unreadable struct {
+	key string
+	err error
+}
+
+func (u *unreadable) Error() string { return u.err.Error() }
+func (u *unreadable) Unwrap() error { return u.err }
 
 // Save writes rec if the stored version equals expectVersion; see
 // store.Store.Save. It is one statement — an UPDATE … WHERE key = $1 AND
@@ -153,9 +178,13 @@ func (s *Store) scan(row pgx.CollectableRow) (store.Record, error) {
 		return store.Record{}, err
 	}
 	if err := s.cipher.OpenTokens(&rec, access, refresh); err != nil {
-		return store.Record{}, err
+		return store.Record{}, &unreadable{rec.Key, err}
 	}
 	rec.Scopes, rec.Intents = scopes, intents
+	if err := rec.Validate(); err != nil {
+		// A row written by hand (or by a bug) that no Save would write.
+		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: %v", store.ErrCorrupt, err)}
+	}
 	rec.Expiry = timeValue(expiry)
 	rec.LastValidated = timeValue(lastValidated)
 	return rec.Normalize(), nil

@@ -88,7 +88,7 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 		}
 		users = append(users, u.ID)
 	}
-	firstExpiry := latestExpiry(t, setup, users)
+	firstExpiry := latestExpiry(t, setup, cfg.ClientID, users)
 
 	// The fault used in phase 2: it catches the first token request sent
 	// while armed and holds it until its sender dies, so that the refresh
@@ -178,7 +178,7 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 	victim.kill()
 	// The survivors are told the token they hold is refused (as after a 401
 	// from Helix): both must end up with one new token between them.
-	held, err := setup.Load(ctx, store.UserKey(u))
+	held, err := setup.Load(ctx, store.GrantKey(cfg.ClientID, store.UserKey(u)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 		r.wait(t, 30*time.Second)
 	}
 	for _, id := range users {
-		rec, err := setup.Load(ctx, store.UserKey(id))
+		rec, err := setup.Load(ctx, store.GrantKey(cfg.ClientID, store.UserKey(id)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,11 +250,11 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 	}
 }
 
-func latestExpiry(t *testing.T, s store.Store, users []string) time.Time {
+func latestExpiry(t *testing.T, s store.Store, clientID string, users []string) time.Time {
 	t.Helper()
 	var latest time.Time
 	for _, id := range users {
-		rec, err := s.Load(t.Context(), store.UserKey(id))
+		rec, err := s.Load(t.Context(), store.GrantKey(clientID, store.UserKey(id)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func BenchmarkSave(b *testing.B) {
 }
 
 func benchSave(ctx context.Context, b *testing.B, s store.Store) {
-	rec, err := s.Save(ctx, storetest.Sample("user:1"), 0)
+	rec, err := s.Save(ctx, storetest.Sample(k1), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,11 +81,11 @@ func benchSave(ctx context.Context, b *testing.B, s store.Store) {
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	load := func(b *testing.B, s store.Store) {
-		if _, err := s.Save(ctx, storetest.Sample("user:1"), 0); err != nil {
+		if _, err := s.Save(ctx, storetest.Sample(k1), 0); err != nil {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			if _, err := s.Load(ctx, "user:1"); err != nil {
+			if _, err := s.Load(ctx, k1); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -31,9 +31,13 @@ func Example() {
 	}
 	defer s.Close()
 
+	// Keys hold the application's client ID and the subject.
+	key := store.GrantKey("hof5gwx0su6owfnys0yan9c87zr6t", store.UserKey("141981764"))
+
 	// Create: expectVersion 0 means "must not exist yet".
 	rec, err := s.Save(ctx, store.Record{
-		Key:          store.UserKey("141981764"),
+		Key:          key,
+		ClientID:     "hof5gwx0su6owfnys0yan9c87zr6t",
 		UserID:       "141981764",
 		Login:        "twitchdev",
 		AccessToken:  "access-1",
@@ -48,7 +52,7 @@ func Example() {
 	// Update: name the version that was read. A concurrent writer that got
 	// there first makes this fail with store.ErrConflict instead of losing
 	// its rotated token.
-	loaded, err := s.Load(ctx, store.UserKey("141981764"))
+	loaded, err := s.Load(ctx, key)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -64,7 +68,7 @@ func Example() {
 		fmt.Println("conflict: reload and retry; newer version exists:", conflict.Current > rec.Version)
 	}
 
-	now, err := s.Load(ctx, store.UserKey("141981764"))
+	now, err := s.Load(ctx, key)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -32,8 +32,9 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	return rec, nil
 }
 
-// List returns every record, sorted by key. It fails if any record cannot be
-// read or decrypted.
+// List returns every record, sorted by key. Records that cannot be
+// decrypted or decoded are skipped and named by the *store.UnreadableError
+// returned with the others.
 func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
@@ -45,9 +46,15 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	}
 	defer rows.Close()
 	var out []store.Record
+	var bad []store.UnreadableRecord
 	for rows.Next() {
 		rec, err := s.scan(rows)
-		if err != nil {
+		var ue *unreadable
+		switch {
+		case errors.As(err, &ue):
+			bad = append(bad, store.UnreadableRecord{Key: ue.key, Err: ue.err})
+			continue
+		case err != nil:
 			return nil, s.wrap("listing records", err)
 		}
 		out = append(out, rec)
@@ -55,8 +62,21 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap("listing records", err)
 	}
+	if len(bad) > 0 {
+		return out, &store.UnreadableError{Records: bad}
+	}
 	return out, nil
 }
+
+// unreadable is scan's error for a row read from the database whose
+// content cannot be decoded: List skips it.
+type unreadable struct {
+	key string
+	err error
+}
+
+func (u *unreadable) Error() string { return u.err.Error() }
+func (u *unreadable) Unwrap() error { return u.err }
 
 // Save writes rec if the stored version equals expectVersion; see
 // store.Store.Save. The write is committed with synchronous=FULL: when Save
@@ -173,13 +193,17 @@ func (s *Store) scan(row scanner) (store.Record, error) {
 		return store.Record{}, err
 	}
 	if err := s.cipher.OpenTokens(&rec, access, refresh); err != nil {
-		return store.Record{}, err
+		return store.Record{}, &unreadable{rec.Key, err}
 	}
 	if rec.Scopes, err = decodeList(scopes); err != nil {
-		return store.Record{}, fmt.Errorf("%w: scopes of %q: %v", store.ErrCorrupt, rec.Key, err)
+		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: scopes of %q: %v", store.ErrCorrupt, rec.Key, err)}
 	}
 	if rec.Intents, err = decodeList(intents); err != nil {
-		return store.Record{}, fmt.Errorf("%w: intents of %q: %v", store.ErrCorrupt, rec.Key, err)
+		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: intents of %q: %v", store.ErrCorrupt, rec.Key, err)}
+	}
+	if err := rec.Validate(); err != nil {
+		// A row written by hand (or by a bug) that no Save would write.
+		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: %v", store.ErrCorrupt, err)}
 	}
 	rec.Expiry = timeValue(expiry)
 	rec.LastValidated = timeValue(lastValidated)

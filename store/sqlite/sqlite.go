@@ -140,9 +140,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	cipher, err := resolveCipher(abs, &o)
-	if err != nil {
-		return nil, err
+	if o.keySource == keyCipher && o.keyErr != nil {
+		return nil, o.keyErr
 	}
 	if err := prepareFiles(abs, o.logger); err != nil {
 		return nil, err
@@ -156,15 +155,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// reads proceed beside a write without opening one per goroutine.
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
-	s := &Store{db: db, cipher: cipher, path: abs, now: o.now}
-	if err := s.init(ctx, o.logger); err != nil {
+	s := &Store{db: db, path: abs, now: o.now}
+	if err := s.init(ctx, &o); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context, log *slog.Logger) error {
+// init checks the database's modes, migrates its schema, finds the key
+// (never creating one for a database that holds tokens), checks that the
+// key reads the database, and moves records stored under keys of the
+// older form (see rekey).
+func (s *Store) init(ctx context.Context, o *options) error {
+	log := o.logger
 	var mode string
 	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 		return fmt.Errorf("sqlite: opening %s: %w", s.path, err)
@@ -187,45 +191,92 @@ func (s *Store) init(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	tightenModes(s.path, log)
-	return nil
+	ids, err := s.sealedKeyIDs(ctx)
+	if err != nil {
+		return err
+	}
+	cipher, source, err := resolveCipher(s.path, o, ids)
+	if err != nil {
+		return err
+	}
+	if err := cipher.VerifyKey(ids, source); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
+	}
+	s.cipher = cipher
+	return s.rekey(ctx, log)
 }
 
-func resolveCipher(dbPath string, o *options) (*store.Cipher, error) {
+// sealedKeyIDs counts the tokens in the database by the id of the key that
+// sealed them (store.SealedKeyID).
+func (s *Store) sealedKeyIDs(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT access_token FROM tokens`)
+	if err != nil {
+		return nil, s.wrap("reading the key ids", err)
+	}
+	defer rows.Close()
+	ids := map[string]int{}
+	for rows.Next() {
+		var v []byte
+		if err := rows.Scan(&v); err != nil {
+			return nil, s.wrap("reading the key ids", err)
+		}
+		ids[store.SealedKeyID(v)]++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("reading the key ids", err)
+	}
+	return ids, nil
+}
+
+// resolveCipher returns the Cipher from the key options and a description
+// of where its key came from, for messages. A missing key file is created
+// only for a database that holds no token yet (ids counts them).
+func resolveCipher(dbPath string, o *options, ids map[string]int) (*store.Cipher, string, error) {
 	switch o.keySource {
 	case keyCipher:
-		if o.keyErr != nil {
-			return nil, o.keyErr
-		}
-		return o.cipher, nil
+		return o.cipher, "the key given to sqlite.Open", nil
 	case keyEnv:
 		c, ok, err := store.CipherFromEnv()
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !ok {
-			return nil, fmt.Errorf("sqlite: %w: %s is not set", store.ErrInvalidKey, store.EnvEncryptionKey)
+			return nil, "", fmt.Errorf("sqlite: %w: %s is not set", store.ErrInvalidKey, store.EnvEncryptionKey)
 		}
-		return c, nil
+		return c, store.EnvEncryptionKey, nil
 	case keyDefault:
 		c, ok, err := store.CipherFromEnv()
 		if ok {
-			return c, err
+			return c, store.EnvEncryptionKey, err
 		}
 		o.keyFile = dbPath + KeyFileSuffix
 	case keyFile:
 		if o.keyFile == "" {
-			return nil, fmt.Errorf("sqlite: %w: WithKeyFile needs a path", store.ErrInvalidKey)
+			return nil, "", fmt.Errorf("sqlite: %w: WithKeyFile needs a path", store.ErrInvalidKey)
 		}
 	}
-	key, created, err := store.LoadOrCreateKeyFile(o.keyFile)
+	source := "the key file " + o.keyFile
+	key, err := store.ReadKeyFile(o.keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		n := 0
+		for _, c := range ids {
+			n += c
+		}
+		if n > 0 {
+			return nil, "", fmt.Errorf("sqlite: %w", store.MissingKeyFileError(o.keyFile, dbPath, n))
+		}
+		var created bool
+		key, created, err = store.LoadOrCreateKeyFile(o.keyFile)
+		if created {
+			o.logger.Warn("sqlite store: created a new encryption key file; back it up, tokens cannot be read without it",
+				"path", o.keyFile)
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if created {
-		o.logger.Warn("sqlite store: created a new encryption key file; back it up, tokens cannot be read without it",
-			"path", o.keyFile)
-	}
-	return store.NewCipher(key)
+	c, err := store.NewCipher(key)
+	return c, source, err
 }
 
 // prepareFiles creates the parent directory (0700) and the database file

@@ -80,18 +80,10 @@ func (e *env) openStore() (string, *sqlite.Store, error) {
 	return config.OpenStore(e.ctx, e.f, e.o.Store, hint)
 }
 
-// appSource serves the stored app token. The store keeps one app token; if
-// it belongs to another application (--client-id changed), a new one is
-// fetched now rather than after a 401.
+// appSource serves the stored app token of this application (each
+// application's app token has its own record: store.GrantKey).
 func (s *session) appSource(e *env) error {
 	s.src, s.who = s.p.AppTokenSource(), "app access token"
-	rec, err := s.st.Load(e.ctx, store.AppKey())
-	if err != nil || rec.ClientID == s.cfg.ClientID {
-		return nil // none stored (fetched on first use), or ours
-	}
-	if _, err := s.p.Refresh(e.ctx, store.AppKey()); err != nil {
-		return config.Remote(err)
-	}
 	return nil
 }
 

@@ -35,7 +35,7 @@ func OpenStore(ctx context.Context, f *Factory, path, hint string) (string, *sql
 		if hint != "" {
 			hint = " (" + hint + ")"
 		}
-		return "", nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store %s: %v%s", path, err, hint)
+		return "", nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store %s: %w%s", path, err, hint)
 	}
 	return path, st, nil
 }

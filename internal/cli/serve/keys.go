@@ -1,140 +1,410 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/store"
 )
 
+// keyBackend is where `serve keys` keeps the keys: the keys file (one
+// broker) or the store's broker.KeysRecord of one application (a fleet on
+// PostgreSQL).
+type keyBackend interface {
+	// where names the place for messages.
+	where() string
+	list(ctx context.Context) ([]broker.APIKey, error)
+	// update replaces the keys with fn's result.
+	update(ctx context.Context, fn func([]broker.APIKey) ([]broker.APIKey, error)) error
+	// applies says when a running broker applies a change.
+	applies() string
+	close()
+}
+
+type fileKeys struct{ path string }
+
+func (f fileKeys) where() string { return f.path }
+func (f fileKeys) list(context.Context) ([]broker.APIKey, error) {
+	return broker.ReadKeysFile(f.path)
+}
+func (f fileKeys) update(_ context.Context, fn func([]broker.APIKey) ([]broker.APIKey, error)) error {
+	keys, err := broker.ReadKeysFile(f.path)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	next, err := fn(keys)
+	if err != nil {
+		return err
+	}
+	if err := broker.WriteKeysFile(f.path, next); err != nil {
+		return cliutil.Exitf(cliutil.ExitInternal, "writing %s: %v", f.path, err)
+	}
+	return nil
+}
+func (f fileKeys) applies() string {
+	return "A running broker using this keys file applies it within a second (it reads the file every second; SIGHUP makes it read it at once)."
+}
+func (fileKeys) close() {}
+
+type storeKeys struct {
+	st       store.Store
+	clientID string
+	name     string
+	done     func() error
+}
+
+func (s storeKeys) where() string { return s.name }
+func (s storeKeys) list(ctx context.Context) ([]broker.APIKey, error) {
+	keys, _, err := broker.LoadStoreKeys(ctx, s.st, s.clientID)
+	return keys, err
+}
+func (s storeKeys) update(ctx context.Context, fn func([]broker.APIKey) ([]broker.APIKey, error)) error {
+	return broker.UpdateStoreKeys(ctx, s.st, s.clientID, fn)
+}
+func (storeKeys) applies() string {
+	return "Every broker using this store applies it within a second (each replica reads the store's keys every second)."
+}
+func (s storeKeys) close() { s.done() }
+
 func newKeysCommand(stdout, stderr io.Writer) *cobra.Command {
-	var keysFile string
+	var keysFile, storeDSN, keyFile, clientID string
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "Manage the broker's API keys (create, list, delete)",
+		Short: "Manage the broker's API keys (create, list, rotate, delete)",
 		Long: `Manage the API keys internal services use to call the broker.
 
-Keys are stored as SHA-256 hashes in the keys file (mode 0600); the key itself
-is printed once, at creation. Permissions: ` + permNames() + `.
-admin implies every permission and signs in to the web pages.`,
+Keys are stored as SHA-256 hashes; the key itself is printed once, at creation
+or rotation. They live in the keys file (mode 0600), for one broker, or with
+--store in the PostgreSQL store every replica of a fleet shares. A running
+broker applies every change within a second: no restart.
+
+Permissions: ` + permNames() + `.
+admin implies every permission and signs in to the web pages.
+
+A key may be scoped to subjects (--subject app, user:<id>, intent:<name>,
+user:*, intent:*): it is then refused (403) for any other subject on every
+route that hands out or uses a token. A key without --subject may use every
+subject its permissions reach. --helix "GET /users" limits its Helix proxy
+calls to those methods and path prefixes. See docs/broker.md, "API keys".`,
 	}
 	cmd.PersistentFlags().StringVar(&keysFile, "keys-file", "", "API keys file (default $TWITCHAUTH_KEYS_FILE or $XDG_DATA_HOME/twitchauth/broker-keys.json)")
-	path := func() (string, error) {
+	cmd.PersistentFlags().StringVar(&storeDSN, "store", "", "keep the keys in this PostgreSQL store (postgres://…), shared by every replica, instead of the keys file; needs the store's encryption key ($"+store.EnvEncryptionKey+" or --encryption-key-file)")
+	cmd.PersistentFlags().StringVar(&keyFile, "encryption-key-file", "", "with --store: file holding the store's encryption key")
+	cmd.PersistentFlags().StringVar(&clientID, "client-id", "", "with --store: the Twitch client ID of the application whose brokers use these keys (default $TWITCH_CLIENT_ID); each application's keys are its own")
+	backend := func(ctx context.Context, c *cobra.Command) (keyBackend, error) {
+		if c.Flags().Changed("store") {
+			if storeDSN == "" {
+				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store is empty: give the fleet's postgres:// URL")
+			}
+			if !strings.HasPrefix(storeDSN, "postgres://") && !strings.HasPrefix(storeDSN, "postgresql://") {
+				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store %s: keys in the store are for fleets on PostgreSQL (postgres://…); one broker keeps its keys in the keys file (--keys-file)", store.RedactDSN(storeDSN))
+			}
+			if keysFile != "" {
+				return nil, cliutil.Exitf(cliutil.ExitUsage, "give --store or --keys-file, not both")
+			}
+			id := clientID
+			if !c.Flags().Changed("client-id") {
+				id = os.Getenv("TWITCH_CLIENT_ID")
+			}
+			if id == "" {
+				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store: give --client-id (or set TWITCH_CLIENT_ID): the keys in the store belong to one Twitch application, as its grants do")
+			}
+			st, done, err := openStore(ctx, storeDSN, keyFile, slog.New(slog.DiscardHandler))
+			if err != nil {
+				return nil, err
+			}
+			return storeKeys{st: st, clientID: id, name: "the store " + store.RedactDSN(storeDSN) + " (application " + id + ")", done: done}, nil
+		}
+		if c.Flags().Changed("keys-file") && keysFile == "" {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "--keys-file is empty: give a file path")
+		}
 		if keysFile != "" {
-			return keysFile, nil
+			return fileKeys{keysFile}, nil
 		}
 		if e := os.Getenv("TWITCHAUTH_KEYS_FILE"); e != "" {
-			return e, nil
+			return fileKeys{e}, nil
 		}
-		return dataPath(os.Getenv, "broker-keys.json")
+		p, err := dataPath(os.Getenv, "broker-keys.json")
+		if err != nil {
+			return nil, err
+		}
+		return fileKeys{p}, nil
 	}
 
-	var name string
-	var perms []string
+	var name, expires string
+	var perms, subjects, helix []string
 	create := &cobra.Command{
-		Use:   "create --name NAME --perm PERM [--perm PERM...]",
+		Use:   "create --name NAME --perm PERM [--perm PERM...] [--subject S...] [--helix \"METHOD /path\"...] [--expires 720h]",
 		Short: "Create an API key and print it once",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(c *cobra.Command, _ []string) error {
 			ps, err := broker.ParsePerms(strings.Join(perms, ","))
 			if err != nil {
 				return cliutil.Exit(cliutil.ExitUsage, err)
 			}
-			p, err := path()
-			if err != nil {
-				return err
-			}
-			keys, err := broker.ReadKeysFile(p)
-			if err != nil {
-				return cliutil.Exit(cliutil.ExitUsage, err)
-			}
+			now := time.Now().UTC().Truncate(time.Second)
 			key := broker.GenerateKey()
-			k := broker.APIKey{Name: name, SHA256: broker.HashKey(key), Perms: ps, Created: time.Now().UTC().Truncate(time.Second)}
+			k := broker.APIKey{Name: name, SHA256: broker.HashKey(key), Perms: ps, Subjects: splitList(subjects), Helix: helix, Created: now}
+			if c.Flags().Changed("expires") {
+				if k.Expires, err = parseExpiry(expires, now); err != nil {
+					return cliutil.Exit(cliutil.ExitUsage, err)
+				}
+			}
 			if err := k.Validate(); err != nil {
 				return cliutil.Exit(cliutil.ExitUsage, err)
 			}
-			if slices.ContainsFunc(keys, func(o broker.APIKey) bool { return o.Name == name }) {
-				return cliutil.Exitf(cliutil.ExitUsage, "a key named %q exists: delete it first or pick another name", name)
+			be, err := backend(c.Context(), c)
+			if err != nil {
+				return err
 			}
-			if err := broker.WriteKeysFile(p, append(keys, k)); err != nil {
-				return cliutil.Exitf(cliutil.ExitInternal, "writing %s: %v", p, err)
+			defer be.close()
+			err = be.update(c.Context(), func(keys []broker.APIKey) ([]broker.APIKey, error) {
+				if slices.ContainsFunc(keys, func(o broker.APIKey) bool { return o.Name == name }) {
+					return nil, cliutil.Exitf(cliutil.ExitUsage, "a key named %q exists: rotate it (serve keys rotate --name %s), delete it first, or pick another name", name, name)
+				}
+				return append(keys, k), nil
+			})
+			if err != nil {
+				return exitErr(err)
 			}
 			fmt.Fprintln(stdout, key)
-			fmt.Fprintf(stderr, "Created API key %q (%s) in %s.\nThe key is shown once, above; store it in your service's secrets.\nTo configure it without the keys file instead: api_key = %s:%s:%s\nRestart the broker to load it.\n",
-				name, strings.Join(perms, ","), p, name, k.SHA256, strings.Join(perms, ","))
+			fmt.Fprintf(stderr, "Created API key %q in %s: %s.\nThe key is shown once, above; store it in your service's secrets.\n%s\n",
+				name, be.where(), describeKey(k, now), be.applies())
+			if k.Unscoped() && !slices.Contains(k.Perms, broker.PermAdmin) {
+				fmt.Fprintf(stderr, "It may use every subject its permissions reach; --subject limits it (for example --subject intent:chat).\n")
+			}
+			if _, file := be.(fileKeys); file && k.Unscoped() && len(k.Helix) == 0 && k.Expires.IsZero() {
+				fmt.Fprintf(stderr, "To configure it without the keys file instead: api_key = %s:%s:%s\n", name, k.SHA256, joinPerms(k.Perms))
+			}
 			return nil
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "name of the key (letters, digits, . _ -)")
 	create.Flags().StringArrayVar(&perms, "perm", nil, "permission (repeatable or comma-separated): "+permNames())
+	create.Flags().StringArrayVar(&subjects, "subject", nil, "limit the key to this subject (repeatable or comma-separated): app, user:<id>, intent:<name>, user:*, intent:*")
+	create.Flags().StringArrayVar(&helix, "helix", nil, `limit the key's Helix proxy use to a method and path prefix, such as "GET /users" (repeatable; needs --perm helix)`)
+	create.Flags().StringVar(&expires, "expires", "", "the key stops working after this duration (720h) or at this time (2026-12-31T00:00:00Z)")
 	create.MarkFlagRequired("name")
 	create.MarkFlagRequired("perm")
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the API keys (names and permissions, never the keys)",
+		Short: "List the API keys (names, permissions, subjects; never the keys)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := path()
+		RunE: func(c *cobra.Command, _ []string) error {
+			be, err := backend(c.Context(), c)
 			if err != nil {
 				return err
 			}
-			keys, err := broker.ReadKeysFile(p)
+			defer be.close()
+			keys, err := be.list(c.Context())
 			if err != nil {
-				return cliutil.Exit(cliutil.ExitUsage, err)
+				return exitErr(err)
 			}
 			if len(keys) == 0 {
-				fmt.Fprintf(stderr, "no API keys in %s\n", p)
+				fmt.Fprintf(stderr, "no API keys in %s\n", be.where())
 				return nil
 			}
+			now := time.Now()
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPERMISSIONS\tSUBJECTS\tHELIX\tEXPIRES\tCREATED\tSHA256")
 			for _, k := range keys {
-				ps := make([]string, len(k.Perms))
-				for i, x := range k.Perms {
-					ps[i] = string(x)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s…\n", k.Name, joinPerms(k.Perms), subjectsColumn(k), helixColumn(k),
+					expiresColumn(k, now), timeColumn(k.Created), k.SHA256[:12])
+			}
+			tw.Flush()
+			for _, k := range keys {
+				for _, p := range k.Previous {
+					state := "accepted until " + p.Until.UTC().Format(time.RFC3339)
+					if !now.Before(p.Until) {
+						state = "refused since " + p.Until.UTC().Format(time.RFC3339)
+					}
+					fmt.Fprintf(stdout, "  %s: previous key sha256:%s… %s (rotation grace)\n", k.Name, p.SHA256[:12], state)
 				}
-				created := "-"
-				if !k.Created.IsZero() {
-					created = k.Created.Format(time.RFC3339)
-				}
-				fmt.Fprintf(stdout, "%s\t%s\t%s\tsha256:%s…\n", k.Name, strings.Join(ps, ","), created, k.SHA256[:12])
+			}
+			if slices.ContainsFunc(keys, func(k broker.APIKey) bool { return k.Unscoped() && !slices.Contains(k.Perms, broker.PermAdmin) }) {
+				fmt.Fprintln(stdout, "\n(any) = unscoped: the key may use every subject its permissions reach — the app, every connected user and every intent.")
 			}
 			return nil
 		},
 	}
 
-	del := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete an API key (restart the broker to apply)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path()
+	var rotName string
+	var grace time.Duration
+	rotate := &cobra.Command{
+		Use:   "rotate --name NAME [--grace 24h]",
+		Short: "Give a key a new value, printed once; the old one stays valid for a grace period",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if grace < 0 {
+				return cliutil.Exitf(cliutil.ExitUsage, "--grace %v: give a duration of 0 (the old key stops at once) or more, such as 24h", grace)
+			}
+			be, err := backend(c.Context(), c)
 			if err != nil {
 				return err
 			}
-			keys, err := broker.ReadKeysFile(p)
+			defer be.close()
+			key := broker.GenerateKey()
+			now := time.Now().UTC().Truncate(time.Second)
+			err = be.update(c.Context(), func(keys []broker.APIKey) ([]broker.APIKey, error) {
+				i := slices.IndexFunc(keys, func(k broker.APIKey) bool { return k.Name == rotName })
+				if i < 0 {
+					return nil, cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", rotName, be.where())
+				}
+				keys = slices.Clone(keys)
+				keys[i].Rotate(broker.HashKey(key), now, grace)
+				return keys, nil
+			})
 			if err != nil {
-				return cliutil.Exit(cliutil.ExitUsage, err)
+				return exitErr(err)
 			}
-			kept := slices.DeleteFunc(slices.Clone(keys), func(k broker.APIKey) bool { return k.Name == args[0] })
-			if len(kept) == len(keys) {
-				return cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", args[0], p)
+			fmt.Fprintln(stdout, key)
+			old := "Every previous value of the key is refused from now on (--grace 0)."
+			if grace > 0 {
+				old = fmt.Sprintf("The previous key stays valid for the grace period of %v, until %s; then it is refused.", grace, now.Add(grace).Format(time.RFC3339))
 			}
-			if err := broker.WriteKeysFile(p, kept); err != nil {
-				return cliutil.Exitf(cliutil.ExitInternal, "writing %s: %v", p, err)
-			}
-			fmt.Fprintf(stderr, "Deleted API key %q. Restart the broker to apply.\n", args[0])
+			fmt.Fprintf(stderr, "Rotated API key %q in %s.\nThe new key is shown once, above; give it to the service. %s\nThe audit log marks requests made with the previous key (key_previous), so you can see who still uses it.\n%s\n",
+				rotName, be.where(), old, be.applies())
 			return nil
 		},
 	}
-	cmd.AddCommand(create, list, del)
+	rotate.Flags().StringVar(&rotName, "name", "", "name of the key to rotate")
+	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the previous key stays valid (0: every previous value is refused at once, for a leaked key)")
+	rotate.MarkFlagRequired("name")
+
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an API key (a running broker refuses it within a second)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if args[0] == "" {
+				return cliutil.Exitf(cliutil.ExitUsage, "give the name of the key to delete")
+			}
+			be, err := backend(c.Context(), c)
+			if err != nil {
+				return err
+			}
+			defer be.close()
+			err = be.update(c.Context(), func(keys []broker.APIKey) ([]broker.APIKey, error) {
+				kept := slices.DeleteFunc(slices.Clone(keys), func(k broker.APIKey) bool { return k.Name == args[0] })
+				if len(kept) == len(keys) {
+					return nil, cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", args[0], be.where())
+				}
+				return kept, nil
+			})
+			if err != nil {
+				return exitErr(err)
+			}
+			fmt.Fprintf(stderr, "Deleted API key %q from %s. %s\n", args[0], be.where(), be.applies())
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, rotate, del)
 	return cmd
+}
+
+// exitErr keeps an exit code already chosen, else reports a local failure.
+func exitErr(err error) error {
+	if _, ok := err.(*cliutil.ExitError); ok {
+		return err
+	}
+	return cliutil.Exit(cliutil.ExitInternal, err)
+}
+
+// parseExpiry reads --expires: a duration from now, or an RFC 3339 time,
+// in the future.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	var t time.Time
+	if d, err := time.ParseDuration(s); err == nil {
+		t = now.Add(d)
+	} else if t, err = time.Parse(time.RFC3339, s); err != nil {
+		return time.Time{}, fmt.Errorf("--expires %q: give a duration such as 720h, or a time such as 2026-12-31T00:00:00Z", s)
+	}
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("--expires %q: the key would be expired already; give a time in the future", s)
+	}
+	return t.UTC().Truncate(time.Second), nil
+}
+
+// splitList splits repeatable, comma-separated flag values.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func joinPerms(ps []broker.Perm) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func subjectsColumn(k broker.APIKey) string {
+	switch {
+	case slices.Contains(k.Perms, broker.PermAdmin):
+		return "(all: admin)"
+	case k.Unscoped():
+		return "(any)"
+	}
+	return strings.Join(k.Subjects, ",")
+}
+
+func helixColumn(k broker.APIKey) string {
+	if !k.Has(broker.PermHelix) {
+		return "-"
+	}
+	if len(k.Helix) == 0 {
+		return "(any)"
+	}
+	return strings.Join(k.Helix, "; ")
+}
+
+func expiresColumn(k broker.APIKey, now time.Time) string {
+	switch {
+	case k.Expires.IsZero():
+		return "never"
+	case !now.Before(k.Expires):
+		return "EXPIRED " + k.Expires.UTC().Format(time.RFC3339)
+	}
+	return k.Expires.UTC().Format(time.RFC3339)
+}
+
+func timeColumn(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// describeKey says what a key may do, for create's message.
+func describeKey(k broker.APIKey, now time.Time) string {
+	s := joinPerms(k.Perms) + ", subjects " + subjectsColumn(k)
+	if len(k.Helix) > 0 {
+		s += ", Helix " + strings.Join(k.Helix, "; ")
+	}
+	if !k.Expires.IsZero() {
+		s += ", expires " + k.Expires.UTC().Format(time.RFC3339) + " (in " + k.Expires.Sub(now).Round(time.Minute).String() + ")"
+	}
+	return s
 }
 
 func permNames() string {

@@ -138,7 +138,7 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	cross := time.Now().Add(twitchauth.DefaultRefreshMargin + 1500*time.Millisecond)
 	crossAt := cross.Add(-twitchauth.DefaultRefreshMargin)
 	for _, id := range ids {
-		rec, err := st.Load(ctx, store.UserKey(id))
+		rec, err := st.Load(ctx, store.GrantKey(cl.ID, store.UserKey(id)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	// replica takes over once the lease lapses, with one refresh upstream.
 	victim := ids[0]
 	sb.SetFault("token", twitchtest.FirstN(1, twitchtest.Hang(20*time.Second)))
-	rec, err := st.Load(ctx, store.UserKey(victim))
+	rec, err := st.Load(ctx, store.GrantKey(cl.ID, store.UserKey(victim)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 
 	// Every grant still works: its stored refresh token is the live one.
 	for _, id := range ids {
-		rec, err := st.Load(ctx, store.UserKey(id))
+		rec, err := st.Load(ctx, store.GrantKey(cl.ID, store.UserKey(id)))
 		if err != nil {
 			t.Fatal(err)
 		}

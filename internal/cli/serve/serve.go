@@ -52,7 +52,8 @@ type Options struct {
 	// /sandbox/rig/ in --sandbox mode (default: the example extension).
 	RigDir string
 	// Reload, when not nil, receives a value for each configuration reload
-	// request (SIGHUP); the client secret is then read again.
+	// request (SIGHUP): the API keys are read again, the audit log is
+	// reopened and the client secret is read again.
 	Reload <-chan struct{}
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
@@ -91,7 +92,8 @@ Try it without a Twitch account:
 
 Configuration comes from flags, then environment variables, then the
 configuration file (--config, JSON or "key = value" lines), then defaults.
-See docs/broker.md. API keys: twitchauth serve keys --help.`,
+See docs/broker.md. API keys: twitchauth serve keys --help. Unreadable
+records in the token store: twitchauth serve store --help.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Flags = map[string][]string{}
@@ -141,7 +143,7 @@ See docs/broker.md. API keys: twitchauth serve keys --help.`,
 	f.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
 	f.StringVar(&o.SandboxListen, "sandbox-listen", "127.0.0.1:0", "the sandbox's listen address in --sandbox mode")
 	f.StringVar(&o.RigDir, "rig-dir", "", "in --sandbox mode, the extension front-end folder served by the rig at /sandbox/rig/ (default: the example extension)")
-	cmd.AddCommand(newKeysCommand(stdout, stderr))
+	cmd.AddCommand(newKeysCommand(stdout, stderr), newStoreCommand(stdout, stderr))
 	return cmd
 }
 
@@ -187,6 +189,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil || renewTimeout < time.Second {
 		return cliutil.Exitf(cliutil.ExitUsage, "--renew-timeout %q: give a duration of at least 1s, such as 30s", v.get("renew_timeout"))
 	}
+	helixTimeout, err := time.ParseDuration(v.get("helix_timeout"))
+	if err != nil || helixTimeout < time.Second {
+		return cliutil.Exitf(cliutil.ExitUsage, "--helix-timeout %q: give a duration of at least 1s, such as 30s", v.get("helix_timeout"))
+	}
 	secret, err := clientSecret(v)
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
@@ -199,7 +205,8 @@ func Run(ctx context.Context, o *Options) error {
 		Logger:       log,
 	}
 
-	// Keys: the keys file, then specs from the configuration.
+	// Keys: specs from the configuration (fixed); the broker reads the keys
+	// file and the store's keys itself, and follows their changes.
 	keysPath := v.get("keys_file")
 	if keysPath == "" && !o.Sandbox {
 		if keysPath, err = dataPath(o.Getenv, "broker-keys.json"); err != nil {
@@ -207,11 +214,6 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	var apiKeys []broker.APIKey
-	if keysPath != "" {
-		if apiKeys, err = broker.ReadKeysFile(keysPath); err != nil {
-			return cliutil.Exit(cliutil.ExitUsage, err)
-		}
-	}
 	for _, spec := range v["api_key"] {
 		k, err := broker.ParseKeySpec(spec)
 		if err != nil {
@@ -222,6 +224,19 @@ func Run(ctx context.Context, o *Options) error {
 	keys, err := broker.NewKeySet(apiKeys...)
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	var audit *broker.AuditLog
+	if p := v.get("audit_log"); p != "" {
+		if audit, err = broker.OpenAuditLog(p, log); err != nil {
+			return cliutil.Exitf(cliutil.ExitUsage, "--audit-log: %v", err)
+		}
+		defer func() {
+			if err := audit.Close(); err != nil {
+				log.Error("audit log: last entries not written", "err", err)
+			}
+		}()
+	} else if _, set := v["audit_log"]; set {
+		return cliutil.Exitf(cliutil.ExitUsage, "--audit-log is empty: give a file path")
 	}
 
 	listen := v.get("listen")
@@ -319,9 +334,12 @@ func Run(ctx context.Context, o *Options) error {
 		Store:              st,
 		PublicURL:          publicURL,
 		Keys:               keys,
+		KeysFile:           keysPath,
+		Audit:              audit,
 		AllowedHosts:       allowedHosts,
 		OpenOnLoopback:     o.Sandbox,
 		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
+		HelixTimeout:       helixTimeout,
 		Links:              sandboxLinks(sb),
 		Extension:          ext,
 		ValidationInterval: interval,
@@ -340,7 +358,7 @@ func Run(ctx context.Context, o *Options) error {
 		handler = b.CheckHost(top)
 		rigURL = publicURL + "/sandbox/rig/"
 	}
-	go reloadOnSignal(ctx, o, b, log)
+	go reloadOnSignal(ctx, o, b, audit, log)
 	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
 	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
 		"client_id", tw.ClientID, "store", store.RedactDSN(storeSpec), "api_keys", len(keys.Keys()))
@@ -381,7 +399,7 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		}
 		s, err := postgres.Open(ctx, spec, opts...)
 		if err != nil {
-			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
 		return s, func() error { s.Close(); return nil }, nil
 	case spec == "memory":
@@ -402,7 +420,7 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		}
 		s, err := sqlite.Open(ctx, strings.TrimPrefix(spec, "sqlite:"), opts...)
 		if err != nil {
-			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %v", err)
+			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
 		return s, s.Close, nil
 	}
@@ -511,11 +529,13 @@ func clientSecret(v values) (string, error) {
 	return secret, nil
 }
 
-// reloadOnSignal reads the client secret again (configuration file,
-// client_secret_file) on each reload request, and hands a changed one to the
+// reloadOnSignal handles each reload request (SIGHUP): it reads the API
+// keys again (the broker also does every second), reopens the audit log
+// (after logrotate moved it), and reads the client secret again
+// (configuration file, client_secret_file), handing a changed one to the
 // broker, which checks it with Twitch.
-func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, log *slog.Logger) {
-	if o.Reload == nil || o.Sandbox {
+func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, audit *broker.AuditLog, log *slog.Logger) {
+	if o.Reload == nil {
 		return
 	}
 	for {
@@ -523,6 +543,21 @@ func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, log *slog
 		case <-ctx.Done():
 			return
 		case <-o.Reload:
+		}
+		if err := b.ReloadKeys(ctx); err != nil {
+			log.Error("reload: API keys not all read; the keys of a source that failed stay in use", "err", err)
+		} else {
+			log.Info("reload: API keys read")
+		}
+		if audit != nil {
+			if err := audit.Reopen(); err != nil {
+				log.Error("reload: the audit log could not be reopened; retrying every second", "err", err)
+			} else {
+				log.Info("reload: audit log reopened", "path", audit.Path())
+			}
+		}
+		if o.Sandbox {
+			continue
 		}
 		v, err := o.settings()
 		if err != nil {

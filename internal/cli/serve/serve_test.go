@@ -120,7 +120,7 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rec, err := st.Load(ctx, store.UserKey(tok.UserID))
+	rec, err := st.Load(ctx, store.GrantKey(cl.ID, store.UserKey(tok.UserID)))
 	if err != nil || rec.RefreshToken != refresh {
 		t.Fatalf("the grant is not in PostgreSQL: %v", err)
 	}
@@ -356,54 +356,6 @@ func TestServeAgainstSandboxProcess(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "broker.db")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("store file: %v %v", st, err)
-	}
-}
-
-func TestKeysCommand(t *testing.T) {
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	run := func(args ...string) (string, string, error) {
-		var out, errb bytes.Buffer
-		cmd := NewCommand(&out, &errb)
-		cmd.SetArgs(append(args, "--keys-file", keysFile))
-		cmd.SetOut(&out)
-		cmd.SetErr(&errb)
-		err := cmd.Execute()
-		return out.String(), errb.String(), err
-	}
-	out, msg, err := run("keys", "create", "--name", "bot", "--perm", "token:user,helix")
-	if err != nil {
-		t.Fatal(err, msg)
-	}
-	key := strings.TrimSpace(out)
-	if !strings.HasPrefix(key, broker.KeyPrefix) {
-		t.Fatalf("created key %q", key)
-	}
-	keys, err := broker.ReadKeysFile(keysFile)
-	if err != nil || len(keys) != 1 || keys[0].SHA256 != broker.HashKey(key) || !keys[0].Has(broker.PermHelix) || keys[0].Has(broker.PermTokenApp) {
-		t.Fatalf("keys file: %+v %v", keys, err)
-	}
-	data, _ := os.ReadFile(keysFile)
-	if strings.Contains(string(data), key) {
-		t.Fatal("the keys file holds the key itself")
-	}
-	if st, _ := os.Stat(keysFile); st.Mode().Perm() != 0o600 {
-		t.Errorf("keys file mode %v", st.Mode().Perm())
-	}
-	if _, _, err := run("keys", "create", "--name", "bot", "--perm", "helix"); err == nil {
-		t.Error("duplicate name accepted")
-	}
-	if _, _, err := run("keys", "create", "--name", "x", "--perm", "root"); err == nil {
-		t.Error("unknown permission accepted")
-	}
-	out, _, err = run("keys", "list")
-	if err != nil || !strings.Contains(out, "bot\ttoken:user,helix") || strings.Contains(out, key) {
-		t.Fatalf("list: %q %v", out, err)
-	}
-	if _, _, err := run("keys", "delete", "bot"); err != nil {
-		t.Fatal(err)
-	}
-	if keys, _ := broker.ReadKeysFile(keysFile); len(keys) != 0 {
-		t.Fatalf("after delete: %+v", keys)
 	}
 }
 

@@ -113,7 +113,7 @@ func (c *cache) holdsRefreshable(e *env, tok *twitchauth.Token) bool {
 			return false // AddUserToken reports the failure
 		}
 	}
-	rec, err := c.st.Load(e.ctx, store.UserKey(tok.UserID))
+	rec, err := c.st.Load(e.ctx, store.GrantKey(e.cfg.ClientID, store.UserKey(tok.UserID)))
 	return err == nil && rec.RefreshToken != "" && rec.ClientID == tok.ClientID &&
 		(rec.Status == "" || rec.Status == store.StatusActive)
 }

@@ -642,3 +642,35 @@ func TestLoginTimeout(t *testing.T) {
 		t.Fatal("the redirect server still listens")
 	}
 }
+
+// Two applications logging the same user in to one token store keep two
+// grants: each later run answers from the store with its own token.
+func TestTwoAppsShareTheTokenStore(t *testing.T) {
+	other := twitchtest.Client{ID: "otherclient0123456789abcdefgh", Secret: "other-secret-0123456789abcdef", Name: "other cli app"}
+	h := newHarness(t, twitchtest.WithClient(other))
+	other.RedirectURIs = h.client.RedirectURIs
+	if _, err := h.srv.UpdateClient(other.ID, twitchtest.ClientUpdate{RedirectURIs: other.RedirectURIs}); err != nil {
+		t.Fatal(err)
+	}
+	login := func(clientID, secret string) Result {
+		res := h.run(Options{UserToken: true, Scopes: "chat:read", JSON: true, ClientID: clientID, Secret: secret})
+		wantCode(t, res, 0)
+		return decode(t, res.stdout)
+	}
+	a := login("", "")
+	h.page()
+	b := login(other.ID, other.Secret)
+	h.page()
+	if a.Cached || b.Cached || a.UserID != b.UserID {
+		t.Fatalf("first logins: %+v / %+v", a, b)
+	}
+	for _, tc := range []struct {
+		id, secret string
+		want       Result
+	}{{"", "", a}, {other.ID, other.Secret, b}} {
+		got := login(tc.id, tc.secret)
+		if !got.Cached || got.AccessToken != tc.want.AccessToken {
+			t.Errorf("client %q again: cached %v, same token %v; want its own stored grant", tc.id, got.Cached, got.AccessToken == tc.want.AccessToken)
+		}
+	}
+}
