@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,6 +39,10 @@ type Factory struct {
 	ReadSecret func(in io.Reader) (string, error)
 	// Logger receives debug logs (never a secret); discarded by default.
 	Logger *slog.Logger
+	// Listen opens a local listening socket (the login redirect server's):
+	// net.ListenConfig's Listen by default. Tests hand over a socket they
+	// bound beforehand, so that the port they registered stays theirs.
+	Listen func(ctx context.Context, network, address string) (net.Listener, error)
 }
 
 // Default returns the Factory of the real program.
@@ -49,6 +54,7 @@ func Default() *Factory {
 		IsTerminal:  IsTerminal,
 		ReadSecret:  ReadSecret,
 		Logger:      slog.New(slog.DiscardHandler),
+		Listen:      new(net.ListenConfig).Listen,
 	}
 }
 
@@ -73,6 +79,9 @@ func (f *Factory) Fill() *Factory {
 	}
 	if f.Logger == nil {
 		f.Logger = d.Logger
+	}
+	if f.Listen == nil {
+		f.Listen = d.Listen
 	}
 	return f
 }
