@@ -117,10 +117,12 @@ func WithClock(now func() time.Time) ProviderOption { return func(p *Provider) {
 // WithProviderLogger sets the logger (never given a secret or token).
 func WithProviderLogger(l *slog.Logger) ProviderOption { return func(p *Provider) { p.log = l } }
 
-// WithRenewTimeout bounds one renewal (the upstream request and the store
-// write), whatever the callers' contexts say (default 30 s). With a store
-// shared by replicas it is also the lifetime of the refresh lease: a replica
-// that dies holding it is replaced after at most this long.
+// WithRenewTimeout bounds one renewal's upstream request, whatever the
+// callers' contexts say (default 30 s); storing the renewed token then has a
+// quarter of it more. With a store shared by replicas the refresh lease
+// lasts one and a half times this (so that it outlives the renewal, see
+// leaseTTL): a replica that dies holding it is replaced after at most that
+// long.
 func WithRenewTimeout(d time.Duration) ProviderOption {
 	return func(p *Provider) { p.renewTimeout = d }
 }
@@ -567,10 +569,10 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 	ch := p.group.DoChan(s.key, func() (any, error) {
 		// The renewal outlives a caller that gives up: the others wait for it
 		// and its result is stored either way.
-		// Twice the renew timeout: waiting for another replica's lease (which
-		// lapses after one renew timeout if its holder died), then our own
-		// renewal, bounded by one renew timeout below.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.renewTimeout)
+		// Waiting for another replica's lease (which lapses after leaseTTL if
+		// its holder died), then our own upstream request, bounded by one
+		// renew timeout below (the save has a window of its own).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.leaseTTL()+p.renewTimeout)
 		defer cancel()
 		return p.doRenew(rctx, s, bad)
 	})
@@ -596,6 +598,22 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 	}
 }
 
+// leaseTTL is the lifetime of the refresh lease: the renew timeout (the
+// upstream request) plus saveWindow (storing its result) plus as much again
+// as a margin, so that the lease cannot lapse while its holder still works.
+// The holder counts its deadlines from when Lease returned, the store counts
+// the lease from when it granted it (earlier, by the database round trip,
+// which under load was seen to take 750 ms): without the margin a second
+// replica could take the lapsed lease and refresh with the same single-use
+// refresh token, which revokes the grant.
+func (p *Provider) leaseTTL() time.Duration { return p.renewTimeout + 2*p.saveWindow() }
+
+// saveWindow is the time given to storing a renewed token past the upstream
+// request's deadline: the rotated refresh token exists only in memory until
+// it is stored, so the save must not inherit what a slow upstream request
+// left of the renewal's deadline.
+func (p *Provider) saveWindow() time.Duration { return p.renewTimeout / 4 }
+
 func (p *Provider) acceptable(e *entry, bad string, now time.Time) bool {
 	return e != nil && e.fresh(now) && (bad == "" || e.tok.AccessToken != bad)
 }
@@ -615,7 +633,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	// Replicas sharing the store take the subject's lease, so that one of
 	// them refreshes; the others find its result in the store below.
 	if l, ok := p.store.(store.Leaser); ok {
-		release, err := l.Lease(ctx, p.storeKey(s.key), p.renewTimeout)
+		release, err := l.Lease(ctx, p.storeKey(s.key), p.leaseTTL())
 		if err != nil {
 			if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
 				return p.publishBackoff(s, cur, now), nil
@@ -625,10 +643,12 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 		defer release()
 		now = p.now()
 	}
-	// The renewal itself (store, upstream, save) fits in one renew timeout,
-	// the lease's lifetime: past it, another replica may take the lease.
+	// The renewal itself (store, upstream) fits in one renew timeout and
+	// the save in saveWindow more, well inside the lease's lifetime: past
+	// it, another replica may take the lease.
 	ctx, cancelWork := context.WithTimeout(ctx, p.renewTimeout)
 	defer cancelWork()
+	workDeadline, _ := ctx.Deadline()
 	// Another process may have renewed it already: the store is the truth.
 	var rec store.Record
 	loaded, err := p.store.Load(ctx, p.storeKey(s.key))
@@ -706,7 +726,13 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	}
 	next.ClientID = p.clientID
 	next.Status = store.StatusActive
-	e, err := p.save(ctx, s, next, rec.Version)
+	// The rotated refresh token is only in memory now: the save gets its own
+	// window, not what the upstream request left of ctx (a slow upstream
+	// used to leave it nothing; the unsaved token was then lost, and the
+	// next replica refreshed with the spent one, which revokes the grant).
+	saveCtx, cancelSave := context.WithDeadline(context.WithoutCancel(ctx), workDeadline.Add(p.saveWindow()))
+	defer cancelSave()
+	e, err := p.save(saveCtx, s, next, rec.Version)
 	unsaved := err != nil
 	if unsaved {
 		// The token is good but could not be stored. It is handed out all

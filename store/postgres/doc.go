@@ -51,8 +51,10 @@
 // upstream request, a paused VM, a deadlock) would block every replica's
 // refresh of that grant forever. A lease row lapses after its ttl whatever
 // the holder does, and needs no connection per lease. The cost is that ttl
-// must exceed the work done under the lease: the Provider bounds a renewal
-// by its renew timeout and passes it as ttl.
+// must exceed the work done under the lease, with a margin for the round
+// trip between the database granting the lease and the holder hearing of
+// it: the Provider bounds a renewal by its renew timeout (plus a quarter
+// for the save) and passes one and a half times it as ttl.
 //
 // # Migrations
 //

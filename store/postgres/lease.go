@@ -31,8 +31,10 @@ const releaseTimeout = 5 * time.Second
 // interval (WithLeasePoll), which is how it notices a holder that died.
 //
 // ttl must be longer than the work done under the lease: after ttl another
-// process may take the lease although this one still runs. The Provider
-// bounds a renewal by its renew timeout and uses it as ttl.
+// process may take the lease although this one still runs. ttl counts from
+// when the database granted the lease, a round trip before Lease returns,
+// so leave a margin: the Provider bounds a renewal by its renew timeout
+// (plus a quarter for the save) and asks for one and a half times it.
 func (s *Store) Lease(ctx context.Context, key string, ttl time.Duration) (release func(), err error) {
 	if err := store.ValidateKey(key); err != nil {
 		return nil, err

@@ -24,10 +24,13 @@ import (
 
 // Settings of the replica test. Tokens live 3 s, so that expiries happen
 // during the test; the children renew at expiry (no margin) and bound a
-// renewal, hence a lease, by 2 s.
+// renewal by 5 s (the lease lasts 1.5 times that: 7.5 s), well above a
+// loaded CI machine's worst round trip: a refresh abandoned at its deadline
+// after it reached the sandbox spends the single-use refresh token without
+// an answer, which loses the grant whatever the client does.
 const (
 	replicaTokenLifetime = 3 * time.Second
-	replicaRenewTimeout  = 2 * time.Second
+	replicaRenewTimeout  = 5 * time.Second
 	replicaLeasePoll     = 50 * time.Millisecond
 	replicaCount         = 3
 	replicaUsers         = 10
@@ -47,7 +50,8 @@ const (
 // (a latency fault on the sandbox's token endpoint) and is killed with
 // SIGKILL; the others take over once the lease lapses.
 //
-// At the end every user's stored token validates: no grant was lost.
+// At the end every user's stored refresh token still refreshes: no grant
+// was lost.
 func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 	if os.Getenv("TWITCHAUTH_REPLICA_CHILD") != "" {
 		t.Skip("running as a child")
@@ -216,29 +220,33 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 		}
 	}
 	phase2 := sb.Requests("token:refresh_token")
-	t.Logf("phase 2: replica %d killed holding the lease on %s; first survivor renewed %v after the kill (lease ttl %v); %d upstream refresh(es) reached the sandbox",
+	t.Logf("phase 2: replica %d killed holding the lease on %s; first survivor renewed %v after the kill (renew timeout %v); %d upstream refresh(es) reached the sandbox",
 		victim.id, store.UserKey(u), takeover.Round(time.Millisecond), replicaRenewTimeout, phase2)
 	if phase2 != 1 {
 		t.Fatalf("phase 2: %d upstream refreshes reached the sandbox, want exactly 1 (the survivors share one)", phase2)
 	}
 
-	// No grant lost: each user's token, from a surviving replica (which
-	// refreshes the expired ones, with the stored refresh token: a spent one
-	// would have revoked the grant), validates.
-	for _, id := range users {
-		replicas[1].send(t, "get "+id)
-		line := replicas[1].expect(t, "GOT", 30*time.Second)
-		access, ok := strings.CutPrefix(line, "GOT ok ")
-		if !ok {
-			t.Errorf("user %s: %s", id, line)
-			continue
-		}
-		if _, err := cfg.Validate(ctx, access); err != nil {
-			t.Errorf("user %s: the token does not validate: %v", id, err)
-		}
-	}
+	// No grant lost: each user's stored refresh token is the live one (a
+	// refresh token spent twice would have revoked the grant, the stored one
+	// with it). This asks the sandbox directly, once the survivors stopped:
+	// a served access token is no proof — with no refresh margin it may
+	// expire between being served and being validated.
 	for _, r := range replicas[1:] {
 		r.send(t, "quit")
+		r.wait(t, 30*time.Second)
+	}
+	for _, id := range users {
+		rec, err := setup.Load(ctx, store.GrantKey(cfg.ClientID, store.UserKey(id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Status != store.StatusActive {
+			t.Errorf("user %s: the stored grant is %s", id, rec.Status)
+			continue
+		}
+		if _, err := cfg.Refresh(ctx, rec.RefreshToken); err != nil {
+			t.Errorf("user %s: grant lost, the stored refresh token is refused: %v", id, err)
+		}
 	}
 }
 
@@ -335,6 +343,23 @@ func (r *replica) next(prefix string, timeout time.Duration) (string, error) {
 	}
 }
 
+// wait waits for the replica to exit (after "quit").
+func (r *replica) wait(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case _, ok := <-r.lines:
+			if !ok {
+				r.kill() // reaps it
+				return
+			}
+		case <-deadline:
+			t.Fatalf("replica %d did not exit within %v", r.id, timeout)
+		}
+	}
+}
+
 func (r *replica) kill() {
 	if r.cmd.ProcessState == nil {
 		_ = r.cmd.Process.Kill() // SIGKILL
@@ -348,7 +373,6 @@ func (r *replica) kill() {
 //
 //	burst N START_UNIX_NANO SPREAD_NANOS USER,USER,…  N UserToken calls spread over SPREAD from START → "BURST ok failed [first error]"
 //	refresh USER                                     Provider.Refresh → "REFRESH ok" or "REFRESH err …"
-//	get USER                                         UserToken → "GOT ok ACCESS_TOKEN" or "GOT err …"
 //	invalidate USER ACCESS_TOKEN                     Provider.Invalidate → "REFRESH ok" or "REFRESH err …"
 //	quit
 func TestReplicaChild(t *testing.T) {
@@ -438,15 +462,6 @@ func TestReplicaChild(t *testing.T) {
 				}
 				say("REFRESH ok")
 			}()
-		case "get":
-			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			tok, err := p.UserToken(rctx, f[1])
-			cancel()
-			if err != nil {
-				say("GOT err %v", err)
-				continue
-			}
-			say("GOT ok %s", tok.AccessToken)
 		case "quit":
 			return
 		}

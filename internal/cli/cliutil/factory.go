@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,6 +76,10 @@ type Factory struct {
 	// secret); discarded by default. The servers (serve, mock, rig) build
 	// their own from --log-level and --log-format, on f.IO.ErrOut.
 	Logger *slog.Logger
+	// Listen opens a local listening socket (net.ListenConfig's Listen).
+	// Tests hand over a socket they bound beforehand, so that a port they
+	// registered stays theirs.
+	Listen func(ctx context.Context, network, address string) (net.Listener, error)
 	// Version is the program's version.
 	Version string
 }
@@ -111,6 +116,9 @@ func (f *Factory) Fill() *Factory {
 	}
 	if f.Logger == nil {
 		f.Logger = slog.New(slog.DiscardHandler)
+	}
+	if f.Listen == nil {
+		f.Listen = new(net.ListenConfig).Listen
 	}
 	if f.Version == "" {
 		f.Version = "dev"

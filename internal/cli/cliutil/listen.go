@@ -12,12 +12,12 @@ import (
 // another program holds.
 func IsAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
 
-// Listen listens on the TCP address addr, which the flag flag sets. An
-// address in use, or any other failure, is one ExitInternal error that
-// says what to do (once: the underlying error is not repeated in full).
-func Listen(ctx context.Context, addr, flag string) (net.Listener, error) {
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", addr)
+// Listen listens with f.Listen on the TCP address addr, which the flag
+// flag sets. An address in use, or any other failure, is one ExitInternal
+// error that says what to do (once: the underlying error is not repeated
+// in full).
+func Listen(ctx context.Context, f *Factory, addr, flag string) (net.Listener, error) {
+	l, err := f.Fill().Listen(ctx, "tcp", addr)
 	if err == nil {
 		return l, nil
 	}

@@ -188,7 +188,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
-	l, err := cliutil.Listen(ctx, o.Listen, cliutil.FlagListen)
+	l, err := cliutil.Listen(ctx, f, o.Listen, cliutil.FlagListen)
 	if err != nil {
 		s.Close()
 		return err

@@ -178,7 +178,7 @@ func Run(ctx context.Context, o *Options) error {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
 		defer sb.Close()
-		sl, err := cliutil.Listen(ctx, o.SandboxListen, cliutil.FlagSandboxListen)
+		sl, err := cliutil.Listen(ctx, f, o.SandboxListen, cliutil.FlagSandboxListen)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 
-	ln, err := cliutil.Listen(ctx, o.Listen, cliutil.FlagListen)
+	ln, err := cliutil.Listen(ctx, f, o.Listen, cliutil.FlagListen)
 	if err != nil {
 		return err
 	}

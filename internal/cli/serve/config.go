@@ -48,7 +48,7 @@ var settings = []setting{
 	{key: "api_url", env: "TWITCH_API_URL", flag: "api-url", help: "Helix base `URL` (default https://api.twitch.tv/helix)"},
 	{key: "validation_interval", env: "TWITCHAUTH_VALIDATION_INTERVAL", flag: "validation-interval", def: "1h", duration: true, help: "how often every token is validated (Twitch requires hourly)"},
 	{key: "refresh_margin", env: "TWITCHAUTH_REFRESH_MARGIN", flag: "refresh-margin", def: "5m", duration: true, help: "renew a token this long before it expires"},
-	{key: "renew_timeout", env: "TWITCHAUTH_RENEW_TIMEOUT", flag: "renew-timeout", def: "30s", duration: true, help: "bound of one renewal; with PostgreSQL, also the refresh lease, hence how soon a replica takes over from a dead one"},
+	{key: "renew_timeout", env: "TWITCHAUTH_RENEW_TIMEOUT", flag: "renew-timeout", def: "30s", duration: true, help: "bound of one renewal's refresh request; with PostgreSQL the refresh lease lasts 1.5 times it, hence how soon a replica takes over from a dead one"},
 	{key: "helix_timeout", env: "TWITCHAUTH_HELIX_TIMEOUT", flag: "helix-timeout", def: "30s", duration: true, help: "deadline of one request through the Helix proxy, rate-limit waits and retries included; past it the caller gets 504 (429 when the rate limit is the cause)"},
 	{key: "log_level", env: "TWITCHAUTH_LOG_LEVEL", flag: "log-level", def: "info", help: "log `LEVEL`: debug, info, warn or error"},
 	{key: "log_format", env: "TWITCHAUTH_LOG_FORMAT", flag: "log-format", def: "text", help: "log `FORMAT`: text or json"},

@@ -283,7 +283,7 @@ func Run(ctx context.Context, o *Options) error {
 	} else if host == "" {
 		log.Warn("the listen address has no host: the broker listens on every interface", "listen", listen)
 	}
-	l, err := cliutil.Listen(ctx, listen, cliutil.FlagListen)
+	l, err := cliutil.Listen(ctx, f, listen, cliutil.FlagListen)
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func Run(ctx context.Context, o *Options) error {
 		if err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
-		sl, err := cliutil.Listen(ctx, cmp.Or(o.SandboxListen, "127.0.0.1:0"), cliutil.FlagSandboxListen)
+		sl, err := cliutil.Listen(ctx, f, cmp.Or(o.SandboxListen, "127.0.0.1:0"), cliutil.FlagSandboxListen)
 		if err != nil {
 			return err
 		}

@@ -21,8 +21,7 @@ import (
 // returns the redirect URI it answers (http://HOST:PORT, no trailing slash).
 func (e *env) listen() (net.Listener, string, error) {
 	addr := net.JoinHostPort(e.o.IP, strconv.Itoa(e.o.Port))
-	var lc net.ListenConfig
-	l, err := lc.Listen(e.ctx, "tcp", addr)
+	l, err := e.f.Listen(e.ctx, "tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, "", cliutil.Exitf(cliutil.ExitInternal,

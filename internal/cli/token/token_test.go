@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,7 +30,8 @@ type harness struct {
 	t      *testing.T
 	srv    *twitchtest.Server
 	client twitchtest.Client
-	port   int
+	port   int // the registered redirect URI's, held by ports
+	ports  *clitest.Ports
 	env    map[string]string
 	getenv func(string) string
 
@@ -43,7 +43,8 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...twitchtest.Option) *harness {
 	t.Helper()
-	port := clitest.FreePort(t)
+	ports := clitest.NewPorts(t)
+	port := ports.Reserve()
 	c := twitchtest.Client{
 		ID: "cliclient0123456789abcdefghijk", Secret: testSecret, Name: "cli test",
 		RedirectURIs: []string{fmt.Sprintf("http://localhost:%d", port)},
@@ -54,7 +55,7 @@ func newHarness(t *testing.T, opts ...twitchtest.Option) *harness {
 		twitchtest.WithDeviceInterval(time.Second),
 	}, opts...)
 	srv := twitchtest.NewServer(t, all...)
-	h := &harness{t: t, srv: srv, client: c, port: port, pages: make(chan *clitest.Page, 4)}
+	h := &harness{t: t, srv: srv, client: c, port: port, ports: ports, pages: make(chan *clitest.Page, 4)}
 	h.getenv, _, h.env = clitest.Env(t, map[string]string{
 		config.EnvClientID:     c.ID,
 		config.EnvClientSecret: c.Secret,
@@ -108,6 +109,7 @@ func (h *harness) run(o Options) outcome {
 			return nil
 		},
 		Logger: slog.New(slog.DiscardHandler),
+		Listen: h.ports.Listen,
 	}
 	o.Factory = f
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -494,7 +496,7 @@ func TestAccessDenied(t *testing.T) {
 func TestRedirectMismatch(t *testing.T) {
 	t.Run("sent to the registered URI, where nothing listens", func(t *testing.T) {
 		h := newHarness(t)
-		other := clitest.FreePort(t) // not a registered redirect URI
+		other := h.ports.Reserve() // not a registered redirect URI
 		h.browser = func(ctx context.Context, u string) (*clitest.Page, error) {
 			// One hop: where the sandbox sends the browser.
 			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -571,10 +573,7 @@ func TestWrongSecret(t *testing.T) {
 
 func TestPortInUse(t *testing.T) {
 	h := newHarness(t)
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := h.ports.Take(h.port) // still bound: the command finds the port in use
 	defer l.Close()
 	res := h.run(Options{UserToken: true, NoStore: true})
 	wantCode(t, res, cliutil.ExitInternal)
@@ -640,12 +639,10 @@ func TestLoginTimeout(t *testing.T) {
 	if time.Since(start) > 15*time.Second {
 		t.Error("the timeout was not honoured")
 	}
-	// The port is free again: the server was shut down.
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", h.port))
-	if err != nil {
-		t.Fatalf("the redirect server still holds the port: %v", err)
+	// The server was shut down: it closed its listener.
+	if !h.ports.Closed(h.port) {
+		t.Fatal("the redirect server still listens")
 	}
-	l.Close()
 }
 
 // Two applications logging the same user in to one token store keep two
