@@ -330,7 +330,7 @@ func runServe(t *testing.T, sandbox bool, env map[string]string, flags map[strin
 func TestNoDSNPasswordLeaks(t *testing.T) {
 	dbURL := pgtest.Start(t)
 	key, _ := store.GenerateKey()
-	t.Setenv(store.EnvEncryptionKey, store.EncodeKey(key))
+	encKey := store.EncodeKey(key) // handed to serve through its Getenv
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func TestNoDSNPasswordLeaks(t *testing.T) {
 	q := withParam.Query()
 	q.Set("password", leakDBPassword)
 	withParam.RawQuery = q.Encode()
-	env := map[string]string{"HOME": t.TempDir()}
+	env := map[string]string{"HOME": t.TempDir(), store.EnvEncryptionKey: encKey}
 	for _, dsn := range []string{withUser.String(), withParam.String()} {
 		out, err := runServe(t, true, env, map[string][]string{"store": {dsn}})
 		if err != nil || !strings.Contains(out, "broker listening") || !strings.Contains(out, "xxxxx") {
@@ -353,7 +353,7 @@ func TestNoDSNPasswordLeaks(t *testing.T) {
 	}
 	// An unreachable server: the error is printed, the password is not.
 	bad := fmt.Sprintf("postgres://twitchauth:%s@127.0.0.1:1/db?connect_timeout=2", leakDBPassword)
-	out, err := runServe(t, false, map[string]string{"HOME": t.TempDir(), "TWITCH_CLIENT_ID": "x", "TWITCH_CLIENT_SECRET": "y"},
+	out, err := runServe(t, false, map[string]string{"HOME": t.TempDir(), "TWITCH_CLIENT_ID": "x", "TWITCH_CLIENT_SECRET": "y", store.EnvEncryptionKey: encKey},
 		map[string][]string{"store": {bad}})
 	if err == nil || strings.Contains(out+err.Error(), leakDBPassword) || !strings.Contains(err.Error(), "127.0.0.1") {
 		t.Errorf("serve on an unreachable database: %v\n%s", err, out)

@@ -370,7 +370,7 @@ func TestStoreFilesHoldNoPlaintextToken(t *testing.T) {
 }
 
 // defaultAddrRE finds the default of a listen-address flag in --help output.
-var defaultAddrRE = regexp.MustCompile(`--(listen|addr|sandbox-listen|sandbox-addr)\s+string\s.*\(default "([^"]+)"\)`)
+var defaultAddrRE = regexp.MustCompile(`--(listen|sandbox-listen)\s+\S+\s.*\(default "([^"]+)"\)`)
 
 func TestListenersDefaultToLoopback(t *testing.T) {
 	if testing.Short() {

@@ -8,17 +8,20 @@
 // Run the backend and the rig side by side:
 //
 //	twitchauth rig --dir ./examples/extension/frontend --ebs http://127.0.0.1:8081
-//	  (prints EXTENSION_SECRET_FILE=… and the rig's origin)
-//	EXTENSION_SECRET_FILE=… EBS_ALLOWED_ORIGINS=http://127.0.0.1:8080 go run ./examples/extension
+//	  (prints TWITCH_EXTENSION_SECRET_FILE=… and the rig's origin)
+//	TWITCH_EXTENSION_SECRET_FILE=… EBS_ALLOWED_ORIGINS=http://127.0.0.1:8070 go run ./examples/extension
 //
 // Configuration comes from the environment, so the secret stays out of
 // shell history:
 //
-//	TWITCH_EXTENSION_SECRET   base64 extension secret(s), comma-separated, or
-//	EXTENSION_SECRET_FILE     a file holding them (as the rig writes it)
-//	EXTENSION_CLIENT_ID       allows https://<id>.ext-twitch.tv (Twitch's hosting)
-//	EBS_ALLOWED_ORIGINS       comma-separated origins instead (the rig's origin)
-//	EBS_ADDR                  listen address (default 127.0.0.1:8081)
+//	TWITCH_EXTENSION_SECRET       base64 extension secret(s), comma-separated, or
+//	TWITCH_EXTENSION_SECRET_FILE  a file holding them (as the rig writes it)
+//	TWITCH_EXTENSION_CLIENT_ID    allows https://<id>.ext-twitch.tv (Twitch's hosting)
+//	EBS_ALLOWED_ORIGINS           comma-separated origins instead (the rig's origin)
+//	EBS_ADDR                      listen address (default 127.0.0.1:8081)
+//
+// These are the names twitchauth's commands use. The older EXTENSION_SECRET_FILE
+// and EXTENSION_CLIENT_ID are still read, with a warning.
 package main
 
 import (
@@ -50,9 +53,34 @@ type config struct {
 	Logger         *slog.Logger
 }
 
+// deprecatedEnv maps each older variable name to the one that replaced it.
+var deprecatedEnv = map[string]string{
+	"EXTENSION_SECRET_FILE": "TWITCH_EXTENSION_SECRET_FILE",
+	"EXTENSION_CLIENT_ID":   "TWITCH_EXTENSION_CLIENT_ID",
+}
+
+// withDeprecated reads each variable under its name, or else under its
+// older one, calling warn once for each older one in use.
+func withDeprecated(getenv func(string) string, warn func(old, name string)) func(string) string {
+	return func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		for old, n := range deprecatedEnv {
+			if n == name {
+				if v := getenv(old); v != "" {
+					warn(old, name)
+					return v
+				}
+			}
+		}
+		return ""
+	}
+}
+
 func fromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
 	cfg := config{
-		ClientID:    getenv("EXTENSION_CLIENT_ID"),
+		ClientID:    getenv("TWITCH_EXTENSION_CLIENT_ID"),
 		Addr:        getenv("EBS_ADDR"),
 		ViewerRate:  2, // a viewer may call twice a second, bursts of 10
 		ViewerBurst: 10,
@@ -61,10 +89,10 @@ func fromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) 
 		cfg.Addr = "127.0.0.1:8081"
 	}
 	raw := getenv("TWITCH_EXTENSION_SECRET")
-	if f := getenv("EXTENSION_SECRET_FILE"); raw == "" && f != "" {
+	if f := getenv("TWITCH_EXTENSION_SECRET_FILE"); raw == "" && f != "" {
 		b, err := readFile(f)
 		if err != nil {
-			return cfg, fmt.Errorf("EXTENSION_SECRET_FILE: %w", err)
+			return cfg, fmt.Errorf("TWITCH_EXTENSION_SECRET_FILE: %w", err)
 		}
 		raw = string(b)
 	}
@@ -76,7 +104,7 @@ func fromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) 
 		cfg.Secrets = append(cfg.Secrets, sec)
 	}
 	if len(cfg.Secrets) == 0 {
-		return cfg, errors.New("set TWITCH_EXTENSION_SECRET (base64, from the developer console) or EXTENSION_SECRET_FILE (as `twitchauth rig` writes it)")
+		return cfg, errors.New("set TWITCH_EXTENSION_SECRET (base64, from the developer console) or TWITCH_EXTENSION_SECRET_FILE (as `twitchauth rig` writes it)")
 	}
 	for _, o := range strings.Split(getenv("EBS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -84,7 +112,7 @@ func fromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) 
 		}
 	}
 	if cfg.ClientID == "" && len(cfg.AllowedOrigins) == 0 {
-		return cfg, errors.New("set EXTENSION_CLIENT_ID (or EBS_ALLOWED_ORIGINS, such as the rig's origin) so the front end may call the EBS")
+		return cfg, errors.New("set TWITCH_EXTENSION_CLIENT_ID (or EBS_ALLOWED_ORIGINS, such as the rig's origin) so the front end may call the EBS")
 	}
 	return cfg, nil
 }
@@ -125,7 +153,10 @@ func newHandler(cfg config) (http.Handler, error) {
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg, err := fromEnv(os.Getenv, os.ReadFile)
+	getenv := withDeprecated(os.Getenv, func(old, name string) {
+		log.Warn(old+" is deprecated and will be removed: use "+name, "deprecated", old)
+	})
+	cfg, err := fromEnv(getenv, os.ReadFile)
 	if err != nil {
 		log.Error("configuration", "err", err)
 		os.Exit(2)

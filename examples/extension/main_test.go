@@ -53,16 +53,22 @@ func TestFromEnv(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	cfg, err := fromEnv(env("EXTENSION_SECRET_FILE", "/s", "EBS_ALLOWED_ORIGINS", "http://127.0.0.1:8080, http://x"), read)
+	cfg, err := fromEnv(env("TWITCH_EXTENSION_SECRET_FILE", "/s", "EBS_ALLOWED_ORIGINS", "http://127.0.0.1:8070, http://x"), read)
 	if err != nil || len(cfg.Secrets) != 1 || string(cfg.Secrets[0].Secret) != "secret" || len(cfg.AllowedOrigins) != 2 || cfg.Addr != "127.0.0.1:8081" {
 		t.Errorf("from a secret file: %+v %v", cfg, err)
 	}
+	// The older names still work, with one warning each.
+	var warned []string
+	old := withDeprecated(env("EXTENSION_SECRET_FILE", "/s", "EXTENSION_CLIENT_ID", "abc"), func(o, _ string) { warned = append(warned, o) })
+	if cfg, err := fromEnv(old, read); err != nil || len(cfg.Secrets) != 1 || cfg.ClientID != "abc" || len(warned) != 2 {
+		t.Errorf("older names: %+v %v, warned %v", cfg, err, warned)
+	}
 	for name, getenv := range map[string]func(string) string{
 		"no secret":      env("EBS_ALLOWED_ORIGINS", "http://x"),
-		"missing file":   env("EXTENSION_SECRET_FILE", "/nope", "EBS_ALLOWED_ORIGINS", "http://x"),
+		"missing file":   env("TWITCH_EXTENSION_SECRET_FILE", "/nope", "EBS_ALLOWED_ORIGINS", "http://x"),
 		"bad secret":     env("TWITCH_EXTENSION_SECRET", "!!!", "EBS_ALLOWED_ORIGINS", "http://x"),
 		"no origin":      env("TWITCH_EXTENSION_SECRET", "c2VjcmV0"),
-		"only blank env": env("TWITCH_EXTENSION_SECRET", " , ", "EXTENSION_CLIENT_ID", "abc"),
+		"only blank env": env("TWITCH_EXTENSION_SECRET", " , ", "TWITCH_EXTENSION_CLIENT_ID", "abc"),
 	} {
 		if _, err := fromEnv(getenv, read); err == nil {
 			t.Errorf("%s: no error", name)

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,8 +51,9 @@ type Options struct {
 	// see twitchauth.WithoutScopeCheck).
 	NoScopeCheck bool
 
-	// Raw prints the JSON answer compact instead of indented.
-	Raw bool
+	// JSON prints the JSON answer as one compact line instead of
+	// indented (--json; the old --raw).
+	JSON bool
 	// Verbose prints the request line, the HTTP status and the rate-limit
 	// headers on stderr.
 	Verbose bool
@@ -70,17 +68,15 @@ type Options struct {
 	NoStore bool
 	// Timeout bounds each request (default DefaultTimeout).
 	Timeout time.Duration
+
+	// Factory gives the streams, environment, clock and HTTP client.
+	Factory *cliutil.Factory
 }
 
-// NewCommand returns the `api` command for the real program.
-func NewCommand(stdout, stderr io.Writer) *cobra.Command {
-	return New(config.Default(), os.Stdin, stdout, stderr)
-}
-
-// New returns the `api` command and its get, post, put, patch and delete
-// subcommands with the given dependencies.
-func New(f *config.Factory, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	o := &Options{}
+// NewCmdAPI returns the `api` command and its get, post, put, patch and
+// delete subcommands. runF, when not nil, replaces Run (tests of the flags).
+func NewCmdAPI(f *cliutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Call the Twitch API (Helix) with the app token or a stored user token",
@@ -96,11 +92,11 @@ token store) unless -u asks for the user token stored by "twitchauth token -u"
 (--login NAME picks one when several users are stored). A token Helix refuses
 (401) is refreshed once and the request sent again; a 429 waits for the bucket.
 
-The answer goes to stdout, indented (--raw: compact), also when Helix refuses
-the call; -v shows the request, status and rate-limit headers on stderr.
-Exit codes: 0 for a 2xx answer, 1 when Helix refused the call (4xx; its message
-goes to stderr), 2 bad usage or missing configuration, 3 network or a 5xx,
-4 local failure.`,
+The answer goes to stdout, indented (--json: one compact line), also when Helix
+refuses the call; --verbose shows the request, status and rate-limit headers on
+stderr. Exit codes: 0 for a 2xx answer, 1 when Helix refused the call (4xx; its
+message goes to stderr), 2 bad usage or missing configuration, 3 network or a
+5xx, 4 local failure.`,
 		Example: `  twitchauth api get users -q login=twitchdev
   twitchauth api get streams -q first=100 -P=5
   twitchauth api get users -u
@@ -108,34 +104,43 @@ goes to stderr), 2 bad usage or missing configuration, 3 network or a 5xx,
       -b '{"data":{"user_id":"2","reason":"spam"}}'
   twitchauth api patch channels -u -q broadcaster_id=1 -b @channel.json
   twitchauth api delete moderation/bans -u -q broadcaster_id=1 -q moderator_id=1 -q user_id=2`,
+		Args: cobra.ArbitraryArgs,
+		RunE: cliutil.Group,
 	}
 	fl := cmd.PersistentFlags()
-	fl.StringArrayVarP(&o.Query, "query", "q", nil, "query parameter key=value (repeatable)")
-	fl.StringVarP(&o.Body, "body", "b", "", "JSON body: the JSON itself, @FILE, or - for stdin")
-	fl.BoolVarP(&o.User, "user", "u", false, "use the user token stored by \"twitchauth token -u\" instead of the app token")
-	fl.StringVar(&o.Login, "login", "", "the stored user to act as, when several are stored (with -u)")
+	cliutil.StringArrayVarP(fl, &o.Query, "query", "q", nil, "query parameter `KEY=VALUE` (repeatable)")
+	cliutil.StringVarP(fl, &o.Body, "body", "b", "", "JSON `BODY`: the JSON itself, @FILE, or - for stdin")
+	fl.BoolVarP(&o.User, cliutil.FlagUserToken, "u", false, "use the user token stored by \"twitchauth token -u\" instead of the app token")
+	cliutil.Alias(fl, cliutil.FlagUserToken, "user", "")
+	cliutil.StringVarP(fl, &o.Login, cliutil.FlagLogin, "", "", "act as the stored user `LOGIN`, when several are stored (with -u)")
 	fl.BoolVar(&o.NoScopeCheck, "no-scope-check", false, "send the request even if the user token lacks the scopes the endpoint needs (see twitchauth scopes)")
-	fl.BoolVar(&o.Raw, "raw", false, "print the JSON answer compact instead of indented")
-	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "print the request, HTTP status and rate-limit headers on stderr")
-	fl.StringVar(&o.ClientID, "client-id", "", "client ID to use instead of the configured one (not saved)")
-	fl.StringVar(&o.Secret, "secret", "", "client secret to use instead of the configured one (not saved; prefer "+config.EnvClientSecret+")")
-	fl.StringVar(&o.Store, "store", "", "token store file (default $XDG_DATA_HOME/twitchauth/tokens.db)")
+	cliutil.AddJSONFlag(fl, &o.JSON)
+	cliutil.Alias(fl, cliutil.FlagJSON, "raw", "")
+	fl.BoolVar(&o.Verbose, cliutil.FlagVerbose, false, "print the request, HTTP status and rate-limit headers on stderr")
+	cliutil.Alias(fl, cliutil.FlagVerbose, "", "v")
+	cliutil.StringVarP(fl, &o.ClientID, cliutil.FlagClientID, "", "", "client ID to use instead of the configured one (not saved)")
+	cliutil.WithEnv(fl, cliutil.FlagClientID, config.EnvClientID)
+	cliutil.StringVarP(fl, &o.Secret, cliutil.FlagClientSecret, "", "", "client secret to use instead of the configured one (not saved; visible in the process list: prefer the environment)")
+	cliutil.WithEnv(fl, cliutil.FlagClientSecret, config.EnvClientSecret)
+	cliutil.Alias(fl, cliutil.FlagClientSecret, "secret", "")
+	cliutil.StringVarP(fl, &o.Store, cliutil.FlagStore, "", "", "token store `FILE` (default $XDG_DATA_HOME/twitchauth/tokens.db)")
 	fl.BoolVar(&o.NoStore, "no-store", false, "get a new app token for this call and store nothing (app token only)")
-	fl.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "bound on each request, waits for the rate limit included")
+	fl.DurationVar(&o.Timeout, cliutil.FlagTimeout, DefaultTimeout, "bound on each request, waits for the rate limit included")
 
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		sub := &cobra.Command{
 			Use:   strings.ToLower(m) + " PATH",
 			Short: "Send a " + m + " request to a Helix endpoint",
-			Args:  cobra.MinimumNArgs(1),
+			Args:  cliutil.MinArgs("PATH, the Helix endpoint (such as users)"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				o.Method, o.Path = m, args
 				if fl := cmd.Flags().Lookup("autopaginate"); fl != nil {
 					o.Paginate = fl.Changed
 				}
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				return Run(ctx, o, stdin, stdout, stderr, f)
+				if runF != nil {
+					return runF(cmd.Context(), o)
+				}
+				return Run(cmd.Context(), o)
 			},
 		}
 		if m == http.MethodGet {
@@ -183,7 +188,7 @@ type env struct {
 	in     io.Reader
 	out    io.Writer
 	errOut io.Writer
-	f      *config.Factory
+	f      *cliutil.Factory
 	s      config.Settings
 }
 
@@ -192,13 +197,16 @@ func (e *env) note(format string, args ...any) {
 }
 
 // Run runs `twitchauth api` with the options o. The JSON answer goes to
-// out; -v details, warnings and notes to errOut; in is read for a body of
-// "-". The returned error carries the exit code (cliutil.ExitError).
-func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f *config.Factory) error {
+// the Factory's stdout; --verbose details, warnings and notes to its
+// stderr; its stdin is read for a body of "-". The returned error carries
+// the exit code (cliutil.ExitError).
+func Run(ctx context.Context, o *Options) error {
+	f := o.Factory
 	if f == nil {
-		f = config.Default()
+		f = &cliutil.Factory{}
 	}
 	f.Fill()
+	in, out, errOut := f.IO.In, f.IO.Out, f.IO.ErrOut
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -216,9 +224,6 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 		return err
 	}
 	e := &env{ctx: ctx, o: o, in: in, out: out, errOut: errOut, f: f, s: s}
-	for _, w := range s.Warnings {
-		e.note("warning: %s", w)
-	}
 	if o.User {
 		err = s.Require(config.NeedClientID, "a call with a user token")
 	} else {

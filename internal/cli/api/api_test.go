@@ -143,14 +143,16 @@ func exitCode(err error) int {
 // appears in its output.
 func (h *harness) run(o Options, stdin string) outcome {
 	h.t.Helper()
-	f := &config.Factory{Getenv: h.getenv, IsTerminal: func(any) bool { return false }, Logger: slog.New(slog.DiscardHandler)}
 	var out, errOut bytes.Buffer
+	f := &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut},
+		Getenv: h.getenv, Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if o.Timeout == 0 {
 		o.Timeout = 20 * time.Second
 	}
-	err := Run(ctx, &o, strings.NewReader(stdin), &out, &errOut, f)
+	o.Factory = f
+	err := Run(ctx, &o)
 	res := outcome{stdout: out.String(), stderr: errOut.String(), code: exitCode(err), err: err}
 	if err != nil {
 		res.stderr += "error: " + err.Error() + "\n"
@@ -249,7 +251,7 @@ func TestGetUsersAppToken(t *testing.T) {
 		t.Fatalf("client_credentials requests %d", n)
 	}
 	before := h.srv.Requests("token:client_credentials")
-	res = h.run(Options{Method: "GET", Path: []string{"/users?login=twitchdev"}, Raw: true}, "")
+	res = h.run(Options{Method: "GET", Path: []string{"/users?login=twitchdev"}, JSON: true}, "")
 	wantCode(t, res, 0)
 	if h.srv.Requests("token:client_credentials") != before {
 		t.Error("the stored app token was not reused")

@@ -202,11 +202,11 @@ func (c *caller) finish(a *answer) error {
 	return nil
 }
 
-// print writes one JSON value on stdout, indented unless --raw.
+// print writes one JSON value on stdout, indented unless --json.
 func (c *caller) print(doc []byte) error {
 	var buf bytes.Buffer
 	var err error
-	if c.e.o.Raw {
+	if c.e.o.JSON {
 		err = json.Compact(&buf, doc)
 	} else {
 		err = json.Indent(&buf, doc, "", "  ")

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/twitchauth/twitchauth/internal/cli/api"
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -34,10 +35,11 @@ func ExampleRun() {
 		config.EnvClientID: client.ID, config.EnvClientSecret: client.Secret,
 		config.EnvIDURL: srv.IDURL(), config.EnvAPIURL: srv.APIURL(),
 	}
-	f := &config.Factory{Getenv: func(k string) string { return env[k] }, Logger: slog.New(slog.DiscardHandler)}
+	f := &cliutil.Factory{IO: &cliutil.IOStreams{Out: os.Stdout, ErrOut: os.Stderr},
+		Getenv: func(k string) string { return env[k] }, Logger: slog.New(slog.DiscardHandler)}
 
-	o := &api.Options{Method: "GET", Path: []string{"users"}, Query: []string{"login=twitchdev"}, Raw: true}
-	if err := api.Run(context.Background(), o, nil, os.Stdout, os.Stderr, f); err != nil {
+	o := &api.Options{Method: "GET", Path: []string{"users"}, Query: []string{"login=twitchdev"}, JSON: true, Factory: f}
+	if err := api.Run(context.Background(), o); err != nil {
 		fmt.Println("error:", err)
 	}
 	// Output:

@@ -9,7 +9,6 @@
 package clitest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,9 +16,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 )
 
 // Env returns a getenv function and the equivalent environment list (for
@@ -151,30 +151,6 @@ func dialable(u *url.URL) *url.URL {
 	return &c
 }
 
-// Buffer is a bytes.Buffer safe for a command writing while a test reads.
-// OnWrite, if set, is called with the whole content after each write.
-type Buffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	OnWrite func(content string)
-}
-
-// Write appends p.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	n, err := b.b.Write(p)
-	s := b.b.String()
-	f := b.OnWrite
-	b.mu.Unlock()
-	if f != nil {
-		f(s)
-	}
-	return n, err
-}
-
-// String returns the content written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// Buffer is a bytes.Buffer safe for a command writing while a test reads
+// (cliutil.Buffer).
+type Buffer = cliutil.Buffer

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +19,10 @@ import (
 // Environment variables read by every command. They override the
 // configuration file; flags override them.
 const (
-	EnvClientID     = "TWITCH_CLIENT_ID"
-	EnvClientSecret = "TWITCH_CLIENT_SECRET"
-	EnvIDURL        = "TWITCH_ID_URL"
-	EnvAPIURL       = "TWITCH_API_URL"
+	EnvClientID     = cliutil.EnvClientID
+	EnvClientSecret = cliutil.EnvClientSecret
+	EnvIDURL        = cliutil.EnvIDURL
+	EnvAPIURL       = cliutil.EnvAPIURL
 )
 
 // File is the configuration file's content. Empty fields are omitted.
@@ -55,67 +56,117 @@ func MaskSecret(secret string) string {
 // $XDG_CONFIG_HOME/twitchauth/config.json, or ~/.config/twitchauth/config.json
 // when XDG_CONFIG_HOME is unset or relative (as the XDG specification says).
 func ConfigPath(getenv func(string) string) (string, error) {
-	dir, err := xdgDir(getenv, "XDG_CONFIG_HOME", ".config")
+	dir, err := ConfigDir(getenv)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "twitchauth", "config.json"), nil
+	return filepath.Join(dir, "config.json"), nil
 }
 
 // StorePath returns the default token store's path:
 // $XDG_DATA_HOME/twitchauth/tokens.db, or ~/.local/share/twitchauth/tokens.db.
 func StorePath(getenv func(string) string) (string, error) {
+	return DataPath(getenv, "tokens.db")
+}
+
+// ConfigDir returns twitchauth's configuration directory:
+// $XDG_CONFIG_HOME/twitchauth, or ~/.config/twitchauth.
+func ConfigDir(getenv func(string) string) (string, error) {
+	return xdgDir(getenv, "XDG_CONFIG_HOME", ".config")
+}
+
+// DataPath returns the path of the data file name (the token store, the
+// broker's database and keys file): $XDG_DATA_HOME/twitchauth/<name>, or
+// ~/.local/share/twitchauth/<name>. It is the one XDG helper of every
+// command.
+func DataPath(getenv func(string) string, name string) (string, error) {
 	dir, err := xdgDir(getenv, "XDG_DATA_HOME", filepath.Join(".local", "share"))
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "twitchauth", "tokens.db"), nil
+	return filepath.Join(dir, name), nil
 }
 
+// xdgDir returns $env/twitchauth, or $HOME/fallback/twitchauth when env is
+// unset or relative (as the XDG specification says).
 func xdgDir(getenv func(string) string, env, fallback string) (string, error) {
 	if d := getenv(env); d != "" && filepath.IsAbs(d) {
-		return d, nil
+		return filepath.Join(d, "twitchauth"), nil
 	}
 	home := getenv("HOME")
-	if home == "" {
-		var err error
-		if home, err = os.UserHomeDir(); err != nil {
-			return "", cliutil.Exitf(cliutil.ExitUsage, "cannot find the home directory: set HOME or %s", env)
-		}
+	if home == "" || !filepath.IsAbs(home) {
+		return "", cliutil.Exitf(cliutil.ExitUsage, "cannot find the home directory: set HOME or %s (or give the path with a flag)", env)
 	}
-	return filepath.Join(home, fallback), nil
+	return filepath.Join(home, fallback, "twitchauth"), nil
+}
+
+// CheckPrivate is the permission policy of every file twitchauth reads
+// that may hold a secret (the configuration files, a client secret file):
+// when it holds one (holdsSecret) and group or others may read it, it is
+// refused with the chmod to run (exit 2). Files twitchauth writes are 0600
+// in a 0700 directory.
+func CheckPrivate(path string, holdsSecret bool) error {
+	st, err := os.Stat(path)
+	if err != nil || !holdsSecret || st.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return cliutil.Exitf(cliutil.ExitUsage, "%s holds a secret and is readable by other users (mode %v): run chmod 600 %s (and rotate the secret if others may have read it)",
+		path, st.Mode().Perm(), path)
 }
 
 // ReadFile reads the configuration file at path. A missing file gives an
-// empty File and no error. warning is non-empty when the file was readable
-// by others and its mode was tightened to 0600.
-func ReadFile(path string) (f File, warning string, err error) {
+// empty File and no error. A file holding the client secret that others
+// may read is refused (CheckPrivate).
+func ReadFile(path string) (File, error) {
+	var f File
+	found, err := DecodeJSONFile(path, &f)
+	if err != nil || !found {
+		return File{}, err
+	}
+	if err := CheckPrivate(path, f.ClientSecret != ""); err != nil {
+		return File{}, err
+	}
+	return f, nil
+}
+
+// DecodeJSONFile is the one reader of twitchauth's configuration files:
+// plain JSON, one object, unknown keys refused. found is false (and err
+// nil) when the file does not exist. The decoder's message is not
+// repeated, as it may quote the file's text and the file may hold a
+// secret; the error names the key at fault when the decoder does.
+func DecodeJSONFile(path string, v any) (found bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return File{}, "", nil
+		return false, nil
 	}
 	if err != nil {
-		return File{}, "", cliutil.Exitf(cliutil.ExitInternal, "reading the configuration %s: %v", path, err)
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(path, 0o600); err == nil {
-			warning = fmt.Sprintf("%s was readable by other users (mode %v); its mode is now 0600", path, st.Mode().Perm())
-		}
+		return false, cliutil.Exitf(cliutil.ExitInternal, "reading the configuration %s: %v", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		// The decoder's message may quote the file's text; it is not
-		// repeated, as the file holds the client secret.
-		return File{}, warning, cliutil.Exitf(cliutil.ExitUsage,
-			"the configuration %s is not valid JSON of the expected shape: fix or delete it, then run `twitchauth configure`", path)
+	if err := dec.Decode(v); err != nil {
+		why := "not valid JSON of the expected shape"
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			why = fmt.Sprintf("%q has the wrong type (want %s)", te.Field, te.Type)
+		} else if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+			why = "unknown key " + strings.TrimPrefix(msg, "json: unknown field ")
+		}
+		return true, cliutil.Exitf(cliutil.ExitUsage, "the configuration %s: %s", path, why)
 	}
-	return f, warning, nil
+	if dec.More() {
+		return true, cliutil.Exitf(cliutil.ExitUsage, "the configuration %s: more than one JSON value", path)
+	}
+	return true, nil
 }
 
-// WriteFile writes f to path atomically (a temporary file renamed over it),
-// with mode 0600, creating its directory with mode 0700.
-func WriteFile(path string, f File) error {
+// WriteFile writes f to path (WriteJSONFile).
+func WriteFile(path string, f File) error { return WriteJSONFile(path, f) }
+
+// WriteJSONFile writes v as indented JSON to path atomically (a temporary
+// file renamed over it), with mode 0600, creating its directory with mode
+// 0700.
+func WriteJSONFile(path string, v any) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return cliutil.Exitf(cliutil.ExitInternal, "creating %s: %v", dir, err)
@@ -125,33 +176,36 @@ func WriteFile(path string, f File) error {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return cliutil.Exitf(cliutil.ExitInternal, "restricting %s: %v", dir, err)
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitInternal, err)
 	}
 	data = append(data, '\n')
+	fail := func(err error) error {
+		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration %s: %v", path, err)
+	}
 	tmp, err := os.CreateTemp(dir, ".config-*.json")
 	if err != nil {
-		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration: %v", err)
+		return fail(err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration: %v", err)
+		return fail(err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration: %v", err)
+		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration: %v", err)
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration: %v", err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return cliutil.Exitf(cliutil.ExitInternal, "writing the configuration: %v", err)
+		return fail(err)
 	}
 	return nil
 }
@@ -180,8 +234,9 @@ type Settings struct {
 	ClientIDFrom, SecretFrom Source
 	// Path is the configuration file consulted.
 	Path string
-	// Warnings are notes for stderr (a file mode that was tightened).
-	Warnings []string
+	// SecretFlag is the command's client secret flag, for messages
+	// (default --client-secret; token: --secret, as twitch-cli).
+	SecretFlag string
 }
 
 // String describes the settings without the secret.
@@ -205,14 +260,11 @@ func Resolve(getenv func(string) string, o Overrides) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	f, warning, err := ReadFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
 		return Settings{}, err
 	}
 	s := Settings{Path: path}
-	if warning != "" {
-		s.Warnings = append(s.Warnings, warning)
-	}
 	set := func(dst *string, from *Source, v string, src Source) {
 		if v != "" {
 			*dst = v
@@ -299,7 +351,7 @@ func (s Settings) Require(need Need, what string) error {
 	var how []string
 	how = append(how, "run `twitchauth configure`")
 	if need >= NeedSecret {
-		how = append(how, "set "+EnvClientID+" and "+EnvClientSecret, "or pass --client-id and --secret")
+		how = append(how, "set "+EnvClientID+" and "+EnvClientSecret, "or pass --client-id and "+cmp.Or(s.SecretFlag, "--client-secret"))
 	} else {
 		how = append(how, "set "+EnvClientID, "or pass --client-id")
 	}
@@ -308,7 +360,7 @@ func (s Settings) Require(need Need, what string) error {
 }
 
 // Twitch builds the client configuration.
-func (s Settings) Twitch(f *Factory) *twitchauth.Config {
+func (s Settings) Twitch(f *cliutil.Factory) *twitchauth.Config {
 	return &twitchauth.Config{
 		ClientID:     s.ClientID,
 		ClientSecret: s.ClientSecret,

@@ -37,6 +37,14 @@ func TestPaths(t *testing.T) {
 	if p != "/d/twitchauth/tokens.db" {
 		t.Errorf("XDG store path %s", p)
 	}
+	p, _ = DataPath(envOf(map[string]string{"HOME": "/h"}), "broker.db")
+	if p != "/h/.local/share/twitchauth/broker.db" {
+		t.Errorf("default data path %s", p)
+	}
+	// No HOME and no XDG variable: a usage error, not the process's home.
+	if _, err := DataPath(envOf(nil), "broker.db"); err == nil {
+		t.Error("DataPath without HOME or XDG_DATA_HOME succeeded")
+	}
 }
 
 func TestWriteReadModes(t *testing.T) {
@@ -51,25 +59,29 @@ func TestWriteReadModes(t *testing.T) {
 	if st.Mode().Perm() != 0o600 || dst.Mode().Perm() != 0o700 {
 		t.Errorf("modes file %v dir %v", st.Mode().Perm(), dst.Mode().Perm())
 	}
-	got, warning, err := ReadFile(path)
-	if err != nil || got != want || warning != "" {
-		t.Fatalf("ReadFile = %v, %q, %v", got, warning, err)
+	got, err := ReadFile(path)
+	if err != nil || got != want {
+		t.Fatalf("ReadFile = %v, %v", got, err)
 	}
+	// The one permission policy: a file holding the secret that others
+	// may read is refused, saying what to run; without a secret it is read.
 	os.Chmod(path, 0o644)
-	if _, warning, _ = ReadFile(path); warning == "" {
-		t.Error("no warning for a world-readable file")
+	_, err = ReadFile(path)
+	var ee *cliutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Errorf("a world-readable file with the secret: %v", err)
 	}
-	if st, _ = os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("mode not tightened: %v", st.Mode().Perm())
+	if err := CheckPrivate(path, false); err != nil {
+		t.Errorf("a world-readable file without a secret refused: %v", err)
 	}
+	os.Chmod(path, 0o600)
 	if s := fmt.Sprintf("%v %+v %#v %s", got, got, got, got); strings.Contains(s, secret) {
 		t.Errorf("File formatting shows the secret: %s", s)
 	}
 
 	// A malformed file: the error names the file, not its content.
 	os.WriteFile(path, []byte(`{"client_secret":"`+secret+`",`), 0o600)
-	_, _, err = ReadFile(path)
-	var ee *cliutil.ExitError
+	_, err = ReadFile(path)
 	if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), secret) {
 		t.Errorf("malformed file error: %v", err)
 	}

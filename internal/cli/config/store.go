@@ -13,7 +13,7 @@ import (
 // (as "new,old" to rotate) or the key file beside the database, created
 // with mode 0600 on first use. It returns the path it opened. A failure is an
 // ExitError whose message ends with hint, when given.
-func OpenStore(ctx context.Context, f *Factory, path, hint string) (string, *sqlite.Store, error) {
+func OpenStore(ctx context.Context, f *cliutil.Factory, path, hint string) (string, *sqlite.Store, error) {
 	if path == "" {
 		var err error
 		if path, err = StorePath(f.Getenv); err != nil {

@@ -8,10 +8,9 @@ package configure
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,29 +20,35 @@ import (
 )
 
 // Options are the flags of `twitchauth configure`. A nil field was not
-// given; an empty string clears the setting.
+// given.
 type Options struct {
 	ClientID    *string
 	Secret      *string
 	SecretStdin bool // read the secret from stdin's first line
 	IDURL       *string
 	APIURL      *string
-	Show        bool
-	JSON        bool
+	// Unset names the settings to remove (client-id, client-secret,
+	// id-url, api-url): an empty value is refused instead, so that an unset
+	// shell variable cannot clear a setting.
+	Unset []string
+	Show  bool
+	JSON  bool
+
+	// Factory gives the streams, the environment and the prompt.
+	Factory *cliutil.Factory
 }
 
 func (o *Options) anySetting() bool {
-	return o.ClientID != nil || o.Secret != nil || o.SecretStdin || o.IDURL != nil || o.APIURL != nil
+	return o.ClientID != nil || o.Secret != nil || o.SecretStdin || o.IDURL != nil || o.APIURL != nil || len(o.Unset) > 0
 }
 
-// NewCommand returns the `configure` command for the real program.
-func NewCommand(stdout, stderr io.Writer) *cobra.Command {
-	return New(config.Default(), os.Stdin, stdout, stderr)
-}
+// unsettable are the names --unset takes.
+var unsettable = []string{cliutil.FlagClientID, cliutil.FlagClientSecret, cliutil.FlagIDURL, cliutil.FlagAPIURL}
 
-// New returns the `configure` command with the given dependencies.
-func New(f *config.Factory, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	o := &Options{}
+// NewCmdConfigure returns the `configure` command. runF, when not nil,
+// replaces Run (tests of the flags).
+func NewCmdConfigure(f *cliutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	var clientID, secret, idURL, apiURL string
 	cmd := &cobra.Command{
 		Use:   "configure",
@@ -52,40 +57,48 @@ func New(f *config.Factory, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 
 Without flags on a terminal it prompts (the secret is not echoed). The file is
 $XDG_CONFIG_HOME/twitchauth/config.json (~/.config/twitchauth/config.json),
-mode 0600. The environment overrides it (TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET,
-TWITCH_ID_URL, TWITCH_API_URL), and flags of each command override both.
---id-url and --api-url point the commands at another identity service or API,
-such as the sandbox started by "twitchauth mock"; an empty value means Twitch.`,
+plain JSON, mode 0600. The environment overrides it (TWITCH_CLIENT_ID,
+TWITCH_CLIENT_SECRET, TWITCH_ID_URL, TWITCH_API_URL), and flags of each command
+override both. --id-url and --api-url point the commands at another identity
+service or API, such as the sandbox started by "twitchauth mock"; --unset id-url
+goes back to Twitch's.`,
 		Example: `  twitchauth configure
-  twitchauth configure --client-id ID --secret-stdin < secret.txt
+  twitchauth configure --client-id ID --client-secret-stdin < secret.txt
   twitchauth configure --id-url http://127.0.0.1:8090/oauth2 --api-url http://127.0.0.1:8090/helix
+  twitchauth configure --unset id-url --unset api-url
   twitchauth configure --show`,
-		Args: cobra.NoArgs,
+		Args: cliutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
-			if fl.Changed("client-id") {
+			if cliutil.Changed(fl, cliutil.FlagClientID) {
 				o.ClientID = &clientID
 			}
-			if fl.Changed("secret") {
+			if cliutil.Changed(fl, cliutil.FlagClientSecret) {
 				o.Secret = &secret
 			}
-			if fl.Changed("id-url") {
+			if cliutil.Changed(fl, cliutil.FlagIDURL) {
 				o.IDURL = &idURL
 			}
-			if fl.Changed("api-url") {
+			if cliutil.Changed(fl, cliutil.FlagAPIURL) {
 				o.APIURL = &apiURL
 			}
-			return Run(cmd.Context(), o, stdin, stdout, stderr, f)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return Run(cmd.Context(), o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&clientID, "client-id", "", "the application's client ID")
-	fl.StringVar(&secret, "secret", "", "the application's client secret (visible to other local users in the process list: prefer --secret-stdin or the prompt)")
-	fl.BoolVar(&o.SecretStdin, "secret-stdin", false, "read the client secret from the first line of stdin")
-	fl.StringVar(&idURL, "id-url", "", `identity service base URL (default Twitch's, "https://id.twitch.tv/oauth2")`)
-	fl.StringVar(&apiURL, "api-url", "", `Helix base URL (default Twitch's, "https://api.twitch.tv/helix")`)
+	cliutil.StringVarP(fl, &clientID, cliutil.FlagClientID, "", "", "the application's client `ID`")
+	cliutil.StringVarP(fl, &secret, cliutil.FlagClientSecret, "", "", "the application's client `SECRET` (visible to other local users in the process list: prefer --client-secret-stdin or the prompt)")
+	cliutil.Alias(fl, cliutil.FlagClientSecret, "secret", "")
+	fl.BoolVar(&o.SecretStdin, "client-secret-stdin", false, "read the client secret from the first line of stdin")
+	cliutil.Alias(fl, "client-secret-stdin", "secret-stdin", "")
+	cliutil.StringVarP(fl, &idURL, cliutil.FlagIDURL, "", "", "identity service base `URL` (default Twitch's, https://id.twitch.tv/oauth2)")
+	cliutil.StringVarP(fl, &apiURL, cliutil.FlagAPIURL, "", "", "Helix base `URL` (default Twitch's, https://api.twitch.tv/helix)")
+	cliutil.StringArrayVarP(fl, &o.Unset, "unset", "", nil, "remove the setting `NAME` from the file: "+strings.Join(unsettable, ", ")+" (repeatable)")
 	fl.BoolVar(&o.Show, "show", false, "print the configuration (the secret masked) instead of changing it")
-	fl.BoolVar(&o.JSON, "json", false, "print one JSON object on stdout")
+	cliutil.AddJSONFlag(fl, &o.JSON)
 	return cmd
 }
 
@@ -101,21 +114,20 @@ type Shown struct {
 }
 
 // Run runs `twitchauth configure`. The returned error carries the exit code.
-func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f *config.Factory) error {
+func Run(ctx context.Context, o *Options) error {
+	f := o.Factory
 	if f == nil {
-		f = config.Default()
+		f = &cliutil.Factory{}
 	}
 	f.Fill()
+	in, out, errOut := f.IO.In, f.IO.Out, f.IO.ErrOut
 	path, err := config.ConfigPath(f.Getenv)
 	if err != nil {
 		return err
 	}
-	cur, warning, err := config.ReadFile(path)
+	cur, err := config.ReadFile(path)
 	if err != nil {
 		return err
-	}
-	if warning != "" {
-		fmt.Fprintln(errOut, "warning:", warning)
 	}
 	if o.Show {
 		if o.anySetting() {
@@ -127,7 +139,35 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 	next := cur
 	if o.anySetting() {
 		if o.Secret != nil && o.SecretStdin {
-			return cliutil.Exitf(cliutil.ExitUsage, "--secret and --secret-stdin cannot be combined")
+			return cliutil.Exitf(cliutil.ExitUsage, "--client-secret and --client-secret-stdin cannot be combined")
+		}
+		for _, name := range o.Unset {
+			given := map[string]bool{cliutil.FlagClientID: o.ClientID != nil, cliutil.FlagClientSecret: o.Secret != nil || o.SecretStdin,
+				cliutil.FlagIDURL: o.IDURL != nil, cliutil.FlagAPIURL: o.APIURL != nil}
+			switch {
+			case !slices.Contains(unsettable, name):
+				return cliutil.Exitf(cliutil.ExitUsage, "--unset %q: give one of %s", name, strings.Join(unsettable, ", "))
+			case given[name]:
+				return cliutil.Exitf(cliutil.ExitUsage, "--unset %s and --%s cannot be combined", name, name)
+			}
+			switch name {
+			case cliutil.FlagClientID:
+				next.ClientID = ""
+			case cliutil.FlagClientSecret:
+				next.ClientSecret = ""
+			case cliutil.FlagIDURL:
+				next.IDURL = ""
+			case cliutil.FlagAPIURL:
+				next.APIURL = ""
+			}
+		}
+		for _, v := range []struct {
+			flag string
+			p    *string
+		}{{cliutil.FlagClientID, o.ClientID}, {cliutil.FlagClientSecret, o.Secret}, {cliutil.FlagIDURL, o.IDURL}, {cliutil.FlagAPIURL, o.APIURL}} {
+			if v.p != nil && strings.TrimSpace(*v.p) == "" {
+				return cliutil.Exitf(cliutil.ExitUsage, "--%s needs a value (to remove the setting: --unset %s)", v.flag, v.flag)
+			}
 		}
 		if o.ClientID != nil {
 			next.ClientID = strings.TrimSpace(*o.ClientID)
@@ -136,11 +176,13 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 			next.ClientSecret = strings.TrimSpace(*o.Secret)
 		}
 		if o.SecretStdin {
-			s, err := config.ReadLine(in)
+			s, err := cliutil.ReadLine(in)
 			if err != nil {
-				return cliutil.Exitf(cliutil.ExitUsage, "--secret-stdin: reading the secret from stdin: %v", err)
+				return cliutil.Exitf(cliutil.ExitUsage, "--client-secret-stdin: reading the secret from stdin: %v", err)
 			}
-			next.ClientSecret = strings.TrimSpace(s)
+			if next.ClientSecret = strings.TrimSpace(s); next.ClientSecret == "" {
+				return cliutil.Exitf(cliutil.ExitUsage, "--client-secret-stdin: the first line of stdin is empty")
+			}
 		}
 		if o.IDURL != nil {
 			next.IDURL = strings.TrimRight(strings.TrimSpace(*o.IDURL), "/")
@@ -149,9 +191,9 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 			next.APIURL = strings.TrimRight(strings.TrimSpace(*o.APIURL), "/")
 		}
 	} else {
-		if !f.IsTerminal(in) {
+		if !f.IO.InTTY {
 			return cliutil.Exitf(cliutil.ExitUsage,
-				"stdin is not a terminal, so there is nobody to ask: pass --client-id and --secret-stdin (or --secret), or set %s and %s",
+				"stdin is not a terminal, so there is nobody to ask: pass --client-id and --client-secret-stdin (or --client-secret), or set %s and %s",
 				config.EnvClientID, config.EnvClientSecret)
 		}
 		if next, err = prompt(in, errOut, cur, f); err != nil {
@@ -181,14 +223,14 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 
 // prompt asks for the client ID and secret on a terminal; Enter keeps the
 // current value.
-func prompt(in io.Reader, errOut io.Writer, cur config.File, f *config.Factory) (config.File, error) {
+func prompt(in io.Reader, errOut io.Writer, cur config.File, f *cliutil.Factory) (config.File, error) {
 	next := cur
 	if cur.ClientID != "" {
 		fmt.Fprintf(errOut, "Client ID [%s]: ", cur.ClientID)
 	} else {
 		fmt.Fprint(errOut, "Client ID: ")
 	}
-	id, err := config.ReadLine(in)
+	id, err := cliutil.ReadLine(in)
 	if err != nil {
 		return cur, cliutil.Exitf(cliutil.ExitUsage, "reading the client ID: %v", err)
 	}
@@ -200,7 +242,7 @@ func prompt(in io.Reader, errOut io.Writer, cur config.File, f *config.Factory) 
 	} else {
 		fmt.Fprint(errOut, "Client Secret (input hidden; Enter for none, a public client): ")
 	}
-	secret, err := f.ReadSecret(in)
+	secret, err := f.ReadSecret()
 	fmt.Fprintln(errOut)
 	if err != nil {
 		return cur, cliutil.Exitf(cliutil.ExitUsage, "reading the client secret: %v", err)
@@ -224,9 +266,7 @@ func show(out io.Writer, asJSON bool, path string, c config.File, getenv func(st
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(s)
+		return cliutil.WriteJSON(out, s)
 	}
 	or := func(v, def string) string {
 		if v == "" {

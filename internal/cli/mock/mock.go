@@ -1,21 +1,20 @@
 // Package mock implements `twitchauth mock`: it runs the offline Twitch
-// identity sandbox (package twitchtest) as a process, prints one JSON line
-// describing it on stdout when ready, logs to stderr and stops cleanly on
-// SIGINT/SIGTERM. It owns the command's flags and output only; the sandbox's
+// sandbox (package twitchtest: OAuth, Helix, EventSub, the developer
+// console) as a process, prints a banner on stderr when ready (with --json,
+// one JSON line describing it on stdout), logs to stderr and stops cleanly
+// when its context ends (SIGINT/SIGTERM). It owns the command's flags and output only; the sandbox's
 // behaviour lives in twitchtest.
 package mock
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"regexp"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,20 +23,20 @@ import (
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
-// DefaultAddr is the loopback address the sandbox listens on by default.
-const DefaultAddr = "127.0.0.1:8090"
+// DefaultListen is the loopback address the sandbox listens on by default.
+const DefaultListen = "127.0.0.1:8090"
 
 // Options are the flags of `twitchauth mock`.
 type Options struct {
-	Addr             string
-	ClientID         string
-	ClientSecret     string
-	RedirectURIs     []string
-	PublicClientID   string
-	Users            []string
-	AutoApprove      string
-	TokenLifetime    time.Duration
-	AppTokenLifetime time.Duration
+	Listen            string
+	ClientID          string
+	ClientSecret      string
+	RedirectURIs      []string
+	PublicClientID    string
+	Users             []string
+	AutoApprove       string
+	UserTokenLifetime time.Duration
+	AppTokenLifetime  time.Duration
 	// HelixLimit and HelixWindow are the size of Helix's app and user
 	// buckets and the time an empty one takes to refill.
 	HelixLimit  int
@@ -47,27 +46,35 @@ type Options struct {
 	ViewerLimit  int
 	ViewerWindow time.Duration
 	StateFile    string
-	Verbose      bool
+	// LogLevel and LogFormat shape the logs on stderr.
+	LogLevel, LogFormat string
+	// JSON prints the ready line on stdout.
+	JSON bool
 
-	Stdout io.Writer // the ready line
-	Stderr io.Writer // logs
+	// Factory gives the streams.
+	Factory *cliutil.Factory
 }
 
-// NewCommand returns the `mock` command.
-func NewCommand(stdout, stderr io.Writer) *cobra.Command {
-	o := &Options{Stdout: stdout, Stderr: stderr}
+// NewCmdMock returns the `mock` command. runF, when not nil, replaces Run
+// (tests of the flags).
+func NewCmdMock(f *cliutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "mock",
-		Short: "Run the offline Twitch identity sandbox (id.twitch.tv/oauth2 look-alike)",
-		Long: `Run the offline Twitch identity sandbox on a loopback address.
+		Short: "Run the offline Twitch sandbox: OAuth, Helix, EventSub and the developer console",
+		Long: `Run the offline Twitch sandbox on a loopback address: the identity service
+(id.twitch.tv/oauth2), a Helix subset with rate limits, EventSub webhooks, the
+developer console and a user's Connections page.
 
-When ready it prints one JSON line on stdout:
+When ready it prints a banner on stderr (URLs, clients with their secrets,
+users). With --json it also prints one JSON line on stdout, for scripts:
   {"url":…,"id_url":"http://127.0.0.1:8090/oauth2","api_url":"http://127.0.0.1:8090/helix",
    "console_url":"http://127.0.0.1:8090/console/",
    "clients":[{"id":…,"secret":…,"type":"confidential","redirect_uris":[…],"name":…},…],
    "users":[{"id":…,"login":…},…]}
 Point a client's identity base URL at id_url. Logs go to stderr and never
-contain secrets. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+contain secrets (the banner shows the secrets the sandbox made up, not one
+given with --client-secret). Stop it with Ctrl-C (SIGINT) or SIGTERM.
 
 console_url is the sandbox's developer console: sign in as a sandbox user to
 register applications (name, OAuth redirect URLs, category, client type),
@@ -96,29 +103,35 @@ Ratelimit-Remaining and Ratelimit-Reset. To rehearse a 429:
         -d '{"client_id":"<id>","user_id":"<user id>"}'
     (no user_id: the app bucket; "opaque_user_id" instead: an extension
     viewer's). Loopback callers only; it answers the bucket's limit and reset.`,
-		Args: cobra.NoArgs,
+		Args: cliutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return Run(ctx, o)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return Run(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Addr, "addr", DefaultAddr, "listen address (host:port; port 0 picks a free port)")
-	f.StringVar(&o.ClientID, "client-id", "", "ID of the confidential client (random if empty)")
-	f.StringVar(&o.ClientSecret, "client-secret", "", "secret of the confidential client (random if empty)")
-	f.StringArrayVar(&o.RedirectURIs, "redirect-uri", nil, "redirect URI of the confidential client (repeatable; default http://localhost:3000)")
-	f.StringVar(&o.PublicClientID, "public-client-id", "", "ID of the public client (random if empty)")
-	f.StringArrayVar(&o.Users, "user", nil, "sandbox user login (repeatable; default twitchdev, broadcaster, moderator, viewer)")
-	f.StringVar(&o.AutoApprove, "auto-approve", "", "act as if LOGIN is signed in and consents to everything (authorize and device codes approve at once)")
-	f.DurationVar(&o.TokenLifetime, "token-lifetime", twitchtest.DefaultUserTokenLifetime, "lifetime of user access tokens")
-	f.DurationVar(&o.AppTokenLifetime, "app-token-lifetime", twitchtest.DefaultAppTokenLifetime, "lifetime of app access tokens")
-	f.IntVar(&o.HelixLimit, "helix-limit", twitchtest.DefaultHelixRatePoints, "points in each Helix app and user bucket (Twitch: 800)")
-	f.DurationVar(&o.HelixWindow, "helix-window", twitchtest.DefaultRatePeriod, "time an empty Helix app or user bucket takes to refill")
-	f.IntVar(&o.ViewerLimit, "viewer-limit", twitchtest.DefaultExtensionViewerRatePoints, "Helix requests per window per extension viewer (Twitch: 30)")
-	f.DurationVar(&o.ViewerWindow, "viewer-window", twitchtest.DefaultRatePeriod, "time an extension viewer's empty Helix bucket takes to refill")
-	f.StringVar(&o.StateFile, "state-file", "", "persist clients, users, grants and tokens to this JSON file (mode 0600)")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "log every issued token event (debug level)")
+	fs := cmd.Flags()
+	cliutil.StringVarP(fs, &o.Listen, cliutil.FlagListen, "", DefaultListen, "listen `ADDRESS` (host:port; port 0 picks a free port)")
+	cliutil.Alias(fs, cliutil.FlagListen, "addr", "")
+	cliutil.StringVarP(fs, &o.ClientID, cliutil.FlagClientID, "", "", "`ID` of the confidential client (random if not given)")
+	cliutil.StringVarP(fs, &o.ClientSecret, cliutil.FlagClientSecret, "", "", "`SECRET` of the confidential client (random if not given)")
+	cliutil.StringArrayVarP(fs, &o.RedirectURIs, "redirect-uri", "", nil, "redirect `URI` of the confidential client (repeatable; default http://localhost:3000)")
+	cliutil.StringVarP(fs, &o.PublicClientID, "public-client-id", "", "", "`ID` of the public client (random if not given)")
+	cliutil.StringArrayVarP(fs, &o.Users, "user", "", nil, "sandbox user `LOGIN` (repeatable; default twitchdev, broadcaster, moderator, viewer)")
+	cliutil.StringVarP(fs, &o.AutoApprove, "auto-approve", "", "", "act as if `LOGIN` is signed in and consents to everything (authorize and device codes approve at once)")
+	fs.DurationVar(&o.UserTokenLifetime, "user-token-lifetime", twitchtest.DefaultUserTokenLifetime, "lifetime of user access tokens")
+	cliutil.Alias(fs, "user-token-lifetime", "token-lifetime", "")
+	fs.DurationVar(&o.AppTokenLifetime, "app-token-lifetime", twitchtest.DefaultAppTokenLifetime, "lifetime of app access tokens")
+	fs.IntVar(&o.HelixLimit, "helix-limit", twitchtest.DefaultHelixRatePoints, "points in each Helix app and user bucket (Twitch: 800)")
+	fs.DurationVar(&o.HelixWindow, "helix-window", twitchtest.DefaultRatePeriod, "time an empty Helix app or user bucket takes to refill")
+	fs.IntVar(&o.ViewerLimit, "viewer-limit", twitchtest.DefaultExtensionViewerRatePoints, "Helix requests per window per extension viewer (Twitch: 30)")
+	fs.DurationVar(&o.ViewerWindow, "viewer-window", twitchtest.DefaultRatePeriod, "time an extension viewer's empty Helix bucket takes to refill")
+	cliutil.StringVarP(fs, &o.StateFile, "state-file", "", "", "persist clients, users, grants and tokens to this JSON `FILE` (mode 0600)")
+	cliutil.AddLogFlags(fs, &o.LogLevel, &o.LogFormat)
+	cliutil.AliasFor(fs, "verbose", "v", cliutil.FlagLogLevel, "debug")
+	cliutil.AddJSONFlag(fs, &o.JSON)
+	fs.Lookup(cliutil.FlagJSON).Usage = "also print the ready line (URLs, clients, users) as one JSON object on stdout"
 	return cmd
 }
 
@@ -151,21 +164,22 @@ type Ready struct {
 	AutoApprove string        `json:"auto_approve,omitempty"`
 }
 
-// Run starts the sandbox, prints the ready line and serves until ctx ends.
+// Run starts the sandbox, prints the banner (and with JSON the ready
+// line) and serves until ctx ends.
 func Run(ctx context.Context, o *Options) error {
-	stdout, stderr := o.Stdout, o.Stderr
-	if stdout == nil {
-		stdout = io.Discard
+	f := o.Factory
+	if f == nil {
+		f = &cliutil.Factory{}
 	}
-	if stderr == nil {
-		stderr = io.Discard
+	f.Fill()
+	stdout, stderr := f.IO.Out, f.IO.ErrOut
+	if o.Listen == "" {
+		o.Listen = DefaultListen
 	}
-	level := slog.LevelInfo
-	if o.Verbose {
-		level = slog.LevelDebug
+	log, err := cliutil.NewLogger(stderr, cmp.Or(o.LogLevel, "info"), cmp.Or(o.LogFormat, "text"))
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
 	opts, err := o.serverOptions(log)
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
@@ -174,7 +188,12 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
-	if err := s.Listen(o.Addr); err != nil {
+	l, err := cliutil.Listen(ctx, f, o.Listen, cliutil.FlagListen)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	if err := s.Serve(l); err != nil {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, err)
 	}
@@ -189,20 +208,16 @@ func Run(ctx context.Context, o *Options) error {
 	for _, u := range s.Users() {
 		ready.Users = append(ready.Users, ReadyUser{ID: u.ID, Login: u.Login})
 	}
-	line, err := json.Marshal(ready)
-	if err != nil {
+	// The banner comes first: whoever sees the ready line finds it on stderr.
+	if _, err := io.WriteString(stderr, banner(ready, o, s.ConnectionsURL())); err != nil {
 		s.Close()
 		return cliutil.Exit(cliutil.ExitInternal, err)
 	}
-	// The banner comes first: whoever sees the ready line finds it on stderr.
-	fmt.Fprintf(stderr, "twitchauth mock: Twitch sandbox at %s (id_url %s, api_url %s)\n"+
-		"twitchauth mock: developer console at %s: sign in as a sandbox user to register apps and rotate secrets\n"+
-		"twitchauth mock: Helix buckets %d points per %v (app, user), %d per %v (extension viewer); see --help to trigger a 429\n"+
-		"twitchauth mock: a user's connections at %s: disconnect an app (EventSub user.authorization.revoke)\n",
-		ready.URL, ready.IDURL, ready.APIURL, ready.ConsoleURL, o.HelixLimit, o.HelixWindow, o.ViewerLimit, o.ViewerWindow, s.ConnectionsURL())
-	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
-		s.Close()
-		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))
+	if o.JSON {
+		if err := cliutil.WriteJSON(stdout, ready); err != nil {
+			s.Close()
+			return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("write ready line: %w", err))
+		}
 	}
 	<-ctx.Done()
 	log.Info("stopping sandbox")
@@ -212,9 +227,44 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
+// banner describes the running sandbox for a person: URLs, clients (with
+// their secrets: the sandbox's are throwaway), users and the rate limits.
+func banner(r Ready, o *Options, connections string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "twitchauth mock: Twitch sandbox at %s\n", r.URL)
+	fmt.Fprintf(&b, "  identity (id_url)  %s\n  Helix (api_url)    %s\n", r.IDURL, r.APIURL)
+	fmt.Fprintf(&b, "  developer console  %s (sign in as a sandbox user to register apps and rotate secrets)\n", r.ConsoleURL)
+	fmt.Fprintf(&b, "  connections        %s (disconnect an app: EventSub user.authorization.revoke)\n", connections)
+	for _, c := range r.Clients {
+		line := fmt.Sprintf("  client %-12s %s", c.Type, c.ID)
+		switch {
+		case c.Secret != "" && c.ID == o.ClientID && o.ClientSecret != "":
+			line += " secret (as given with --client-secret)"
+		case c.Secret != "":
+			line += " secret " + c.Secret
+		}
+		if len(c.RedirectURIs) > 0 {
+			line += " redirect " + strings.Join(c.RedirectURIs, " ")
+		}
+		b.WriteString(line + " (" + c.Name + ")\n")
+	}
+	var users []string
+	for _, u := range r.Users {
+		users = append(users, u.Login+" ("+u.ID+")")
+	}
+	fmt.Fprintf(&b, "  users              %s\n", strings.Join(users, ", "))
+	if r.AutoApprove != "" {
+		fmt.Fprintf(&b, "  auto-approve       %s (every consent and device code is approved at once)\n", r.AutoApprove)
+	}
+	fmt.Fprintf(&b, "  Helix buckets      %d points per %v (app, user), %d per %v (extension viewer); see --help to trigger a 429\n",
+		o.HelixLimit, o.HelixWindow, o.ViewerLimit, o.ViewerWindow)
+	b.WriteString("Use it: twitchauth configure --id-url " + r.IDURL + " --api-url " + r.APIURL + " (--json prints this as one JSON line on stdout)\n")
+	return b.String()
+}
+
 func (o *Options) serverOptions(log *slog.Logger) ([]twitchtest.Option, error) {
-	if o.TokenLifetime <= 0 || o.AppTokenLifetime <= 0 {
-		return nil, errors.New("--token-lifetime and --app-token-lifetime must be positive")
+	if o.UserTokenLifetime <= 0 || o.AppTokenLifetime <= 0 {
+		return nil, errors.New("--user-token-lifetime and --app-token-lifetime must be positive")
 	}
 	if o.HelixLimit <= 0 || o.HelixWindow <= 0 {
 		return nil, fmt.Errorf("--helix-limit (%d) and --helix-window (%v) must be positive (Twitch: 800 points per 1m)", o.HelixLimit, o.HelixWindow)
@@ -224,7 +274,7 @@ func (o *Options) serverOptions(log *slog.Logger) ([]twitchtest.Option, error) {
 	}
 	opts := []twitchtest.Option{
 		twitchtest.WithLogger(log),
-		twitchtest.WithUserTokenLifetime(o.TokenLifetime),
+		twitchtest.WithUserTokenLifetime(o.UserTokenLifetime),
 		twitchtest.WithAppTokenLifetime(o.AppTokenLifetime),
 		twitchtest.WithHelixRateLimit(o.HelixLimit, o.HelixWindow),
 		twitchtest.WithExtensionViewerRateLimit(o.ViewerLimit, o.ViewerWindow),

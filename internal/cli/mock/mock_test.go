@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,14 +21,21 @@ import (
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 )
 
-// startMock runs the command in-process and returns the ready line.
+// errTo is a Factory whose stderr is w.
+func errTo(w io.Writer) *cliutil.Factory {
+	return &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: w}}
+}
+
+// startMock runs the command in-process with --json and returns the ready
+// line.
 func startMock(t *testing.T, o *Options) (Ready, func() error) {
 	t.Helper()
 	pr, pw := io.Pipe()
-	o.Stdout = pw
-	if o.Stderr == nil {
-		o.Stderr = io.Discard
+	if o.Factory == nil {
+		o.Factory = errTo(io.Discard)
 	}
+	o.Factory.IO.Out = pw
+	o.JSON = true
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- Run(ctx, o); pw.Close() }()
@@ -92,7 +100,7 @@ func post(t *testing.T, u string, form url.Values) (int, map[string]any) {
 }
 
 func TestMockDefaults(t *testing.T) {
-	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: 2 * time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
+	r, stop := startMock(t, &Options{Listen: "127.0.0.1:0", UserTokenLifetime: time.Hour, AppTokenLifetime: 2 * time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	if !strings.HasPrefix(r.URL, "http://127.0.0.1:") || r.IDURL != r.URL+"/oauth2" || r.APIURL != r.URL+"/helix" {
 		t.Fatalf("ready URLs: %+v", r)
 	}
@@ -144,9 +152,9 @@ func TestMockDefaults(t *testing.T) {
 
 func TestMockFlagsAndStateFile(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.json")
-	o := &Options{Addr: "127.0.0.1:0", ClientID: "myclient", ClientSecret: "mysecret", RedirectURIs: []string{"http://localhost:1/cb", "http://localhost:2/cb"},
+	o := &Options{Listen: "127.0.0.1:0", ClientID: "myclient", ClientSecret: "mysecret", RedirectURIs: []string{"http://localhost:1/cb", "http://localhost:2/cb"},
 		PublicClientID: "mypublic", Users: []string{"alice", "bob"}, AutoApprove: "alice", StateFile: state,
-		TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute}
+		UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute}
 	r, stop := startMock(t, o)
 	var conf ReadyClient
 	for _, c := range r.Clients {
@@ -180,7 +188,7 @@ func TestMockFlagsAndStateFile(t *testing.T) {
 		t.Fatalf("state file mode %v, want 0600", fi.Mode().Perm())
 	}
 	// Restart from the state file: the token and the users survive.
-	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
+	r2, _ := startMock(t, &Options{Listen: "127.0.0.1:0", StateFile: state, UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	if len(r2.Users) != 2 || r2.Users[0].ID != r.Users[0].ID {
 		t.Fatalf("users after restart: %+v (before %+v)", r2.Users, r.Users)
 	}
@@ -198,7 +206,7 @@ func TestMockFlagsAndStateFile(t *testing.T) {
 
 func TestMockBadFlags(t *testing.T) {
 	valid := func() *Options {
-		return &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+		return &Options{Listen: "127.0.0.1:0", UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
 			HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute}
 	}
 	for _, tc := range []struct {
@@ -207,7 +215,7 @@ func TestMockBadFlags(t *testing.T) {
 	}{
 		{func(o *Options) { o.Users = []string{"Not Valid"} }, "a Twitch login"},
 		{func(o *Options) { o.AutoApprove = "nobody" }, "nobody"},
-		{func(o *Options) { o.TokenLifetime = 0 }, "--token-lifetime"},
+		{func(o *Options) { o.UserTokenLifetime = 0 }, "--user-token-lifetime"},
 		{func(o *Options) { o.HelixLimit = 0 }, "--helix-limit"},
 		{func(o *Options) { o.HelixWindow = -time.Second }, "--helix-window"},
 		{func(o *Options) { o.ViewerLimit = 0 }, "--viewer-limit"},
@@ -229,8 +237,8 @@ func TestMockBadFlags(t *testing.T) {
 // how to trigger a 429.
 func TestMockHelixRateLimit(t *testing.T) {
 	var stderr lockedBuffer
-	o := &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
-		HelixLimit: 2, HelixWindow: time.Hour, ViewerLimit: 30, ViewerWindow: time.Minute, Stderr: &stderr}
+	o := &Options{Listen: "127.0.0.1:0", UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+		HelixLimit: 2, HelixWindow: time.Hour, ViewerLimit: 30, ViewerWindow: time.Minute, Factory: errTo(&stderr)}
 	r, _ := startMock(t, o)
 	var conf ReadyClient
 	for _, c := range r.Clients {
@@ -255,12 +263,12 @@ func TestMockHelixRateLimit(t *testing.T) {
 			t.Fatalf("request %d: %d (limit %s), want %d", i+1, resp.StatusCode, resp.Header.Get("Ratelimit-Limit"), want)
 		}
 	}
-	if !strings.Contains(stderr.String(), "Helix buckets 2 points per 1h0m0s") {
+	if !strings.Contains(stderr.String(), "Helix buckets      2 points per 1h0m0s") {
 		t.Errorf("banner: %s", stderr.String())
 	}
 
 	// The help's recipe: the exhaust endpoint, then a 429 until the reset.
-	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", TokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+	r2, _ := startMock(t, &Options{Listen: "127.0.0.1:0", UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
 		HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	var c2 ReadyClient
 	for _, c := range r2.Clients {
@@ -291,9 +299,9 @@ func TestMockHelixRateLimit(t *testing.T) {
 		t.Fatalf("after exhaust: %d reset %s (exhaust said %v)", resp.StatusCode, resp.Header.Get("Ratelimit-Reset"), ex["reset"])
 	}
 
-	var help bytes.Buffer
-	cmd := NewCommand(io.Discard, io.Discard)
-	cmd.SetOut(&help)
+	f, help, _ := cliutil.NewTestFactory(nil, "")
+	cmd := NewCmdMock(f, nil)
+	cmd.SetOut(help)
 	cmd.SetArgs([]string{"--help"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -326,14 +334,14 @@ func (l *lockedBuffer) String() string {
 func TestMockConsole(t *testing.T) {
 	var stderr lockedBuffer
 	state := filepath.Join(t.TempDir(), "state.json")
-	r, stop := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute, Stderr: &stderr})
+	r, stop := startMock(t, &Options{Listen: "127.0.0.1:0", StateFile: state, UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute, Factory: errTo(&stderr)})
 	if r.ConsoleURL != r.URL+"/console/" {
 		t.Fatalf("console_url %q (url %q)", r.ConsoleURL, r.URL)
 	}
-	if !strings.Contains(stderr.String(), "connections at "+r.URL+"/settings/connections") {
+	if !strings.Contains(stderr.String(), "connections        "+r.URL+"/settings/connections") {
 		t.Errorf("stderr does not name the Connections page: %s", stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "developer console at "+r.ConsoleURL) {
+	if !strings.Contains(stderr.String(), "developer console  "+r.ConsoleURL) {
 		t.Fatalf("stderr banner lacks the console URL:\n%s", stderr.String())
 	}
 
@@ -376,12 +384,59 @@ func TestMockConsole(t *testing.T) {
 	}
 
 	// The app survives a restart from the state file.
-	r2, _ := startMock(t, &Options{Addr: "127.0.0.1:0", StateFile: state, TokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
+	r2, _ := startMock(t, &Options{Listen: "127.0.0.1:0", StateFile: state, UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour, HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute})
 	found := false
 	for _, c := range r2.Clients {
 		found = found || (c.ID == id && c.Secret == secret && c.Name == "Mock Console App")
 	}
 	if !found {
 		t.Fatalf("console app not in the ready line after restart: %+v", r2.Clients)
+	}
+}
+
+// TestMockOutputStreams: without --json nothing goes to stdout and the
+// banner (stderr) names every client with its made-up secret, but never a
+// secret given with --client-secret; with --json the ready line is one
+// compact object on stdout.
+func TestMockOutputStreams(t *testing.T) {
+	var stdout, stderr cliutil.Buffer
+	f := &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr}}
+	given := "a-secret-given-on-the-command-line"
+	o := &Options{Listen: "127.0.0.1:0", ClientID: "givenclient", ClientSecret: given, UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+		HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute, Factory: f}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	stderr.OnWrite = func(s string) {
+		if strings.Contains(s, "Use it:") {
+			cancel()
+		}
+	}
+	go func() { done <- Run(ctx, o) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("no banner")
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout without --json: %q", stdout.String())
+	}
+	banner := stderr.String()
+	if strings.Contains(banner, given) || !strings.Contains(banner, "givenclient secret (as given with --client-secret)") {
+		t.Errorf("the banner and the given secret:\n%s", banner)
+	}
+	if !regexp.MustCompile(`client extension +\S+ secret \S+`).MatchString(banner) || !strings.Contains(banner, "twitchdev (") {
+		t.Errorf("the banner lacks the made-up clients or the users:\n%s", banner)
+	}
+	// With --json (startMock): one compact line.
+	f2 := errTo(io.Discard)
+	r, stop := startMock(t, &Options{Listen: "127.0.0.1:0", UserTokenLifetime: time.Hour, AppTokenLifetime: time.Hour,
+		HelixLimit: 800, HelixWindow: time.Minute, ViewerLimit: 30, ViewerWindow: time.Minute, Factory: f2})
+	stop()
+	if r.IDURL == "" || len(r.Clients) != 3 {
+		t.Errorf("ready line %+v", r)
 	}
 }

@@ -1,11 +1,13 @@
 // Package rig implements `twitchauth rig`: it serves an extension's
 // front-end folder in the extension rig (package rig) on a loopback address,
 // with the twitchtest sandbox in process (or another one with
-// --sandbox-url), and stops cleanly on SIGINT/SIGTERM. It owns the command's
+// --sandbox-url), prints its banner on stderr (with --json, a ready line on
+// stdout) and stops cleanly when its context ends (SIGINT/SIGTERM). It owns the command's
 // flags and output only; the rig's behaviour lives in package rig.
 package rig
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,10 +16,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,18 +27,23 @@ import (
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
-// DefaultAddr is the loopback address the rig listens on by default.
-const DefaultAddr = "127.0.0.1:8080"
+// DefaultListen is the loopback address the rig listens on by default (not
+// serve's 127.0.0.1:8080, so that both run side by side).
+const DefaultListen = "127.0.0.1:8070"
+
+// DefaultSandboxListen is where the in-process sandbox listens: a free
+// loopback port.
+const DefaultSandboxListen = "127.0.0.1:0"
 
 // Options are the flags of `twitchauth rig`.
 type Options struct {
 	Dir             string
-	Addr            string
+	Listen          string
 	EBS             string
 	SandboxURL      string
-	SandboxAddr     string
+	SandboxListen   string
 	Channel         string
-	TokenTTL        time.Duration
+	JWTLifetime     time.Duration
 	ExpiredRecovery time.Duration
 	ViewerLimit     int
 	ViewerWindow    time.Duration
@@ -46,18 +51,22 @@ type Options struct {
 	NoCSP           bool
 	ConnectSrc      []string
 	PrintHelper     bool
-	Verbose         bool
+	// LogLevel and LogFormat shape the logs on stderr.
+	LogLevel, LogFormat string
+	// JSON prints a ready line on stdout once the rig listens.
+	JSON bool
 
-	Stdout io.Writer // the ready banner
-	Stderr io.Writer // logs
+	// Factory gives the streams and the temporary directory.
+	Factory *cliutil.Factory
 
 	// ready, when set, receives the rig's URL once it listens (tests).
 	ready func(url string)
 }
 
-// NewCommand returns the `rig` command.
-func NewCommand(stdout, stderr io.Writer) *cobra.Command {
-	o := &Options{Stdout: stdout, Stderr: stderr}
+// NewCmdRig returns the `rig` command. runF, when not nil, replaces Run
+// (tests of the flags).
+func NewCmdRig(f *cliutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "rig --dir PATH",
 		Short: "Run an extension's front end in a local Twitch channel page (offline)",
@@ -70,47 +79,68 @@ PubSub relay and the configuration service. Buttons expire the token or
 exhaust the viewer's Helix bucket to exercise 401 and 429 handling.
 
 Without --sandbox-url the sandbox runs in this process (also listening on
---sandbox-addr) and the extension secret is written to a 0600 file for your
-EBS (EXTENSION_SECRET_FILE). Point your EBS's allowed origins (CORS) at the
-rig's origin. See docs/rig.md.`,
+--sandbox-listen) and the extension secret is written to a 0600 file for your
+EBS (TWITCH_EXTENSION_SECRET_FILE). Point your EBS's allowed origins (CORS) at
+the rig's origin. The banner goes to stderr; --json also prints the URLs as one
+JSON line on stdout. See docs/rig.md.`,
 		Example: `  twitchauth rig --dir ./my-extension
   twitchauth rig --dir ./my-extension --ebs http://127.0.0.1:8081
   twitchauth rig --print-helper > ./my-extension/twitchauth-ext.js`,
-		Args: cobra.NoArgs,
+		Args: cliutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return Run(ctx, o)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return Run(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Dir, "dir", "", "the extension's front-end folder (panel.html, video_overlay.html, config.html, …)")
-	f.StringVar(&o.Addr, "addr", DefaultAddr, "listen address of the rig (host:port; port 0 picks a free port)")
-	f.StringVar(&o.EBS, "ebs", "", "your extension backend's URL (Twitch.ext.rig.ebsURL; allowed by the pages' CSP)")
-	f.StringVar(&o.SandboxURL, "sandbox-url", "", "use a running sandbox (twitchauth mock) instead of one in process")
-	f.StringVar(&o.SandboxAddr, "sandbox-addr", "127.0.0.1:0", "listen address of the in-process sandbox, for your EBS")
-	f.StringVar(&o.Channel, "channel", "", "login of the channel's broadcaster (default: broadcaster)")
-	f.DurationVar(&o.TokenTTL, "token-ttl", rigpkg.DefaultTokenTTL, "lifetime of the tokens handed to the extension (refreshed at 80%)")
-	f.DurationVar(&o.ExpiredRecovery, "expired-recovery", rigpkg.DefaultExpiredRecovery, "delay before an expired token is replaced")
-	f.IntVar(&o.ViewerLimit, "viewer-limit", twitchtest.DefaultExtensionViewerRatePoints, "Helix requests per window per viewer (in-process sandbox)")
-	f.DurationVar(&o.ViewerWindow, "viewer-window", twitchtest.DefaultRatePeriod, "time a viewer's empty Helix bucket takes to refill (in-process sandbox)")
-	f.StringVar(&o.SecretFile, "secret-file", "", "write the extension secret here (0600; default a temporary file removed on exit)")
-	f.BoolVar(&o.NoCSP, "no-csp", false, "serve the extension's pages without the Content-Security-Policy")
-	f.StringArrayVar(&o.ConnectSrc, "connect-src", nil, "extra connect-src origin for the pages' CSP (repeatable)")
-	f.BoolVar(&o.PrintHelper, "print-helper", false, "print twitchauth-ext.js (fetchHelix, fetchEBS) to stdout and exit")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "debug logs (token minting; tokens themselves are never logged)")
+	fs := cmd.Flags()
+	cliutil.StringVarP(fs, &o.Dir, "dir", "", "", "the extension's front-end `FOLDER` (panel.html, video_overlay.html, config.html, …)")
+	cliutil.StringVarP(fs, &o.Listen, cliutil.FlagListen, "", DefaultListen, "listen `ADDRESS` of the rig (host:port; port 0 picks a free port)")
+	cliutil.Alias(fs, cliutil.FlagListen, "addr", "")
+	cliutil.StringVarP(fs, &o.EBS, "ebs", "", "", "your extension backend's `URL` (Twitch.ext.rig.ebsURL; allowed by the pages' CSP)")
+	cliutil.StringVarP(fs, &o.SandboxURL, "sandbox-url", "", "", "use the running sandbox at `URL` (twitchauth mock) instead of one in process")
+	cliutil.StringVarP(fs, &o.SandboxListen, cliutil.FlagSandboxListen, "", DefaultSandboxListen, "listen `ADDRESS` of the in-process sandbox, for your EBS")
+	cliutil.Alias(fs, cliutil.FlagSandboxListen, "sandbox-addr", "")
+	cliutil.StringVarP(fs, &o.Channel, "channel", "", "", "`LOGIN` of the channel's broadcaster (default: broadcaster)")
+	fs.DurationVar(&o.JWTLifetime, "jwt-lifetime", rigpkg.DefaultTokenTTL, "lifetime of the extension JWTs handed to the extension (refreshed at 80%)")
+	cliutil.Alias(fs, "jwt-lifetime", "token-ttl", "")
+	fs.DurationVar(&o.ExpiredRecovery, "expired-recovery", rigpkg.DefaultExpiredRecovery, "delay before an expired token is replaced")
+	fs.IntVar(&o.ViewerLimit, "viewer-limit", twitchtest.DefaultExtensionViewerRatePoints, "Helix requests per window per viewer (in-process sandbox)")
+	fs.DurationVar(&o.ViewerWindow, "viewer-window", twitchtest.DefaultRatePeriod, "time a viewer's empty Helix bucket takes to refill (in-process sandbox)")
+	cliutil.StringVarP(fs, &o.SecretFile, "extension-secret-file", "", "", "write the extension secret to `FILE` (0600; default a temporary file removed on exit)")
+	cliutil.Alias(fs, "extension-secret-file", "secret-file", "")
+	fs.BoolVar(&o.NoCSP, "no-csp", false, "serve the extension's pages without the Content-Security-Policy")
+	cliutil.StringArrayVarP(fs, &o.ConnectSrc, "connect-src", "", nil, "extra connect-src `ORIGIN` for the pages' CSP (repeatable)")
+	fs.BoolVar(&o.PrintHelper, "print-helper", false, "print twitchauth-ext.js (fetchHelix, fetchEBS) to stdout and exit")
+	cliutil.AddLogFlags(fs, &o.LogLevel, &o.LogFormat)
+	cliutil.AliasFor(fs, "verbose", "v", cliutil.FlagLogLevel, "debug")
+	cliutil.AddJSONFlag(fs, &o.JSON)
+	fs.Lookup(cliutil.FlagJSON).Usage = "also print the rig's URLs as one JSON object on stdout once it listens"
 	return cmd
+}
+
+// Ready is the line --json prints once the rig listens.
+type Ready struct {
+	URL        string `json:"url"`
+	Dir        string `json:"dir"`
+	SandboxURL string `json:"sandbox_url"`
+	APIURL     string `json:"api_url,omitempty"`
+	ClientID   string `json:"extension_client_id,omitempty"`
+	SecretFile string `json:"extension_secret_file,omitempty"`
+	EBSURL     string `json:"ebs_url,omitempty"`
 }
 
 // Run serves the rig until ctx ends.
 func Run(ctx context.Context, o *Options) error {
-	stdout, stderr := o.Stdout, o.Stderr
-	if stdout == nil {
-		stdout = io.Discard
+	f := o.Factory
+	if f == nil {
+		f = &cliutil.Factory{}
 	}
-	if stderr == nil {
-		stderr = io.Discard
-	}
+	f.Fill()
+	stdout, stderr := f.IO.Out, f.IO.ErrOut
+	o.Listen = cmp.Or(o.Listen, DefaultListen)
+	o.SandboxListen = cmp.Or(o.SandboxListen, DefaultSandboxListen)
 	if o.PrintHelper {
 		_, err := stdout.Write(rigpkg.HelperJS())
 		return cliutil.Exit(cliutil.ExitInternal, err)
@@ -122,18 +152,17 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil || !st.IsDir() {
 		return cliutil.Exitf(cliutil.ExitUsage, "--dir %s is not a folder", o.Dir)
 	}
-	level := slog.LevelInfo
-	if o.Verbose {
-		level = slog.LevelDebug
+	log, err := cliutil.NewLogger(stderr, cmp.Or(o.LogLevel, "info"), cmp.Or(o.LogFormat, "text"))
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg := rigpkg.Config{
 		Files:           os.DirFS(o.Dir),
 		SandboxURL:      o.SandboxURL,
 		Channel:         o.Channel,
 		EBSURL:          o.EBS,
-		TokenTTL:        o.TokenTTL,
+		TokenTTL:        o.JWTLifetime,
 		ExpiredRecovery: o.ExpiredRecovery,
 		DisableCSP:      o.NoCSP,
 		ConnectSources:  o.ConnectSrc,
@@ -149,7 +178,11 @@ func Run(ctx context.Context, o *Options) error {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
 		defer sb.Close()
-		if err := sb.Listen(o.SandboxAddr); err != nil {
+		sl, err := cliutil.Listen(ctx, f, o.SandboxListen, cliutil.FlagSandboxListen)
+		if err != nil {
+			return err
+		}
+		if err := sb.Serve(sl); err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("sandbox: %w", err))
 		}
 		cfg.Sandbox = sb
@@ -161,7 +194,7 @@ func Run(ctx context.Context, o *Options) error {
 
 	secretFile := ""
 	if sb != nil {
-		secretFile, err = writeSecret(sb, o.SecretFile)
+		secretFile, err = writeSecret(sb, o.SecretFile, f.TempDir())
 		if err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
@@ -170,9 +203,9 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", o.Addr)
+	ln, err := cliutil.Listen(ctx, f, o.Listen, cliutil.FlagListen)
 	if err != nil {
-		return cliutil.Exit(cliutil.ExitInternal, fmt.Errorf("rig: %w", err))
+		return err
 	}
 	origin := "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -198,7 +231,7 @@ func Run(ctx context.Context, o *Options) error {
 	ebsAddr, ebsNote := ebsListenAddr(o.EBS)
 	fmt.Fprintf(&b, "Start your EBS with, for example:\n")
 	if secretFile != "" {
-		fmt.Fprintf(&b, "  EXTENSION_SECRET_FILE=%s EBS_ALLOWED_ORIGINS=%s EBS_ADDR=%s go run ./examples/extension\n", secretFile, origin, ebsAddr)
+		fmt.Fprintf(&b, "  TWITCH_EXTENSION_SECRET_FILE=%s EBS_ALLOWED_ORIGINS=%s EBS_ADDR=%s go run ./examples/extension\n", secretFile, origin, ebsAddr)
 	} else {
 		fmt.Fprintf(&b, "  EBS_ALLOWED_ORIGINS=%s EBS_ADDR=%s (and the sandbox's extension secret)\n", origin, ebsAddr)
 	}
@@ -206,9 +239,19 @@ func Run(ctx context.Context, o *Options) error {
 		fmt.Fprintf(&b, "  (%s)\n", ebsNote)
 	}
 	fmt.Fprintf(&b, "Press Ctrl-C to stop.\n")
-	if _, err := io.WriteString(stdout, b.String()); err != nil {
+	if _, err := io.WriteString(stderr, b.String()); err != nil {
 		srv.Close()
 		return cliutil.Exit(cliutil.ExitInternal, err)
+	}
+	if o.JSON {
+		r := Ready{URL: origin + "/", Dir: abs, SandboxURL: o.SandboxURL, SecretFile: secretFile, EBSURL: o.EBS}
+		if sb != nil {
+			r.SandboxURL, r.APIURL, r.ClientID = sb.URL(), sb.APIURL(), sb.ExtensionClient().ID
+		}
+		if err := cliutil.WriteJSON(stdout, r); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	if o.ready != nil {
 		o.ready(origin)
@@ -231,13 +274,13 @@ func Run(ctx context.Context, o *Options) error {
 
 // writeSecret writes the extension's secrets (base64, one a line) to path,
 // or to a new temporary folder when path is empty, with mode 0600.
-func writeSecret(sb *twitchtest.Server, path string) (string, error) {
+func writeSecret(sb *twitchtest.Server, path, tempDir string) (string, error) {
 	secs, err := sb.ExtensionSecrets(sb.ExtensionClient().ID)
 	if err != nil {
 		return "", err
 	}
 	if path == "" {
-		dir, err := os.MkdirTemp("", "twitchauth-rig-")
+		dir, err := os.MkdirTemp(tempDir, "twitchauth-rig-")
 		if err != nil {
 			return "", err
 		}

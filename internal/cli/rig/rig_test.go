@@ -1,7 +1,6 @@
 package rig
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,13 +23,13 @@ func TestRunServesAndStops(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "panel.html"), []byte(`<head><script src="https://extension-files.twitch.tv/helper/v1/twitch-ext.min.js"></script></head>`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, logs bytes.Buffer
+	var out, logs cliutil.Buffer
 	urlc := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := &Options{Dir: dir, Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", EBS: "http://127.0.0.1:9123",
-		TokenTTL: time.Minute, ExpiredRecovery: time.Second, ViewerLimit: 30, ViewerWindow: time.Minute,
-		Stdout: &out, Stderr: &logs, ready: func(u string) { urlc <- u }}
+	o := &Options{Dir: dir, Listen: "127.0.0.1:0", SandboxListen: "127.0.0.1:0", EBS: "http://127.0.0.1:9123",
+		JWTLifetime: time.Minute, ExpiredRecovery: time.Second, ViewerLimit: 30, ViewerWindow: time.Minute, JSON: true,
+		Factory: &cliutil.Factory{IO: &cliutil.IOStreams{Out: &out, ErrOut: &logs}}, ready: func(u string) { urlc <- u }}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, o) }()
 	var base string
@@ -41,7 +40,13 @@ func TestRunServesAndStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("rig not ready in 10s")
 	}
-	banner := out.String()
+	// The banner goes to stderr; --json's ready line alone to stdout.
+	banner := logs.String()
+	var ready Ready
+	if err := json.Unmarshal([]byte(out.String()), &ready); err != nil || strings.Count(out.String(), "\n") != 1 ||
+		ready.URL != base+"/" || ready.EBSURL != "http://127.0.0.1:9123" || ready.ClientID == "" || ready.SecretFile == "" {
+		t.Errorf("stdout is not the ready line: %q (%v)", out.String(), err)
+	}
 	for _, want := range []string{"channel page   " + base + "/", "EBS            http://127.0.0.1:9123", "EBS_ALLOWED_ORIGINS=" + base, " EBS_ADDR=127.0.0.1:9123 go run ./examples/extension"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
@@ -60,7 +65,7 @@ func TestRunServesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(logs.String(), strings.TrimSpace(string(raw))) {
+	if strings.Contains(logs.String()+out.String(), strings.TrimSpace(string(raw))) {
 		t.Error("the secret appears in the logs")
 	}
 	// A token minted through the rig verifies with the written secret.
@@ -103,13 +108,13 @@ func TestRunServesAndStops(t *testing.T) {
 func TestRunRefusals(t *testing.T) {
 	ctx := context.Background()
 	for name, o := range map[string]*Options{
-		"no dir":       {Addr: "127.0.0.1:0"},
-		"missing dir":  {Dir: filepath.Join(t.TempDir(), "nope"), Addr: "127.0.0.1:0"},
-		"bad limit":    {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", ViewerLimit: 0, ViewerWindow: time.Minute},
-		"bad EBS":      {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute, EBS: "nope"},
-		"bad sandbox":  {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxURL: "ftp://x"},
-		"tiny TTL":     {Dir: t.TempDir(), Addr: "127.0.0.1:0", SandboxAddr: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute, TokenTTL: time.Second},
-		"bad rig addr": {Dir: t.TempDir(), Addr: "256.0.0.1:x", SandboxAddr: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute},
+		"no dir":       {Listen: "127.0.0.1:0"},
+		"missing dir":  {Dir: filepath.Join(t.TempDir(), "nope"), Listen: "127.0.0.1:0"},
+		"bad limit":    {Dir: t.TempDir(), Listen: "127.0.0.1:0", SandboxListen: "127.0.0.1:0", ViewerLimit: 0, ViewerWindow: time.Minute},
+		"bad EBS":      {Dir: t.TempDir(), Listen: "127.0.0.1:0", SandboxListen: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute, EBS: "nope"},
+		"bad sandbox":  {Dir: t.TempDir(), Listen: "127.0.0.1:0", SandboxURL: "ftp://x"},
+		"tiny TTL":     {Dir: t.TempDir(), Listen: "127.0.0.1:0", SandboxListen: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute, JWTLifetime: time.Second},
+		"bad rig addr": {Dir: t.TempDir(), Listen: "256.0.0.1:x", SandboxListen: "127.0.0.1:0", ViewerLimit: 1, ViewerWindow: time.Minute},
 	} {
 		err := Run(ctx, o)
 		var ee *cliutil.ExitError
@@ -123,30 +128,40 @@ func TestRunRefusals(t *testing.T) {
 }
 
 func TestPrintHelper(t *testing.T) {
-	var out bytes.Buffer
-	if err := Run(context.Background(), &Options{PrintHelper: true, Stdout: &out}); err != nil {
+	f, out, _ := cliutil.NewTestFactory(nil, "")
+	if err := Run(context.Background(), &Options{PrintHelper: true, Factory: f}); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(out.Bytes(), rigpkg.HelperJS()) {
+	if out.String() != string(rigpkg.HelperJS()) {
 		t.Error("--print-helper output differs from the embedded helper")
 	}
 }
 
 func TestCommandFlags(t *testing.T) {
-	cmd := NewCommand(io.Discard, io.Discard)
-	for _, f := range []string{"dir", "addr", "ebs", "sandbox-url", "token-ttl", "expired-recovery", "viewer-limit", "viewer-window", "secret-file", "no-csp", "print-helper"} {
+	f, _, _ := cliutil.NewTestFactory(nil, "")
+	var got *Options
+	cmd := NewCmdRig(f, func(_ context.Context, o *Options) error { got = o; return nil })
+	for _, f := range []string{"dir", "listen", "ebs", "sandbox-url", "sandbox-listen", "jwt-lifetime", "expired-recovery", "viewer-limit", "viewer-window", "extension-secret-file", "no-csp", "print-helper", "json"} {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("no --%s flag", f)
 		}
 	}
-	if got := cmd.Flags().Lookup("addr").DefValue; got != DefaultAddr {
-		t.Errorf("--addr default %q", got)
+	if got := cmd.Flags().Lookup("listen").DefValue; got != DefaultListen || got == "127.0.0.1:8080" {
+		t.Errorf("--listen default %q (serve has 127.0.0.1:8080)", got)
+	}
+	// The old spellings set the same options.
+	cmd.SetArgs([]string{"--dir", ".", "--addr", "127.0.0.1:1", "--sandbox-addr", "127.0.0.1:2", "--token-ttl", "3m", "--secret-file", "s", "-v"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Listen != "127.0.0.1:1" || got.SandboxListen != "127.0.0.1:2" || got.JWTLifetime != 3*time.Minute || got.SecretFile != "s" || got.LogLevel != "debug" {
+		t.Errorf("old spellings: %+v", got)
 	}
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// TestEBSListenAddr: the start hint's EBS_ADDR follows --ebs.
+// TestEBSListenListen: the start hint's EBS_ADDR follows --ebs.
 func TestEBSListenAddr(t *testing.T) {
 	for _, tc := range []struct{ ebs, addr, note string }{
 		{"", "127.0.0.1:8081", "--ebs http://127.0.0.1:8081"},

@@ -5,7 +5,6 @@
 package scopes
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -22,12 +21,14 @@ type Options struct {
 	Names []string // endpoints ("POST /chat/messages") or EventSub types; none: list all
 	JSON  bool     // one compact JSON object per line
 
-	Stdout io.Writer
+	// Factory gives the output streams.
+	Factory *cliutil.Factory
 }
 
-// NewCommand returns the `scopes` command.
-func NewCommand(stdout, _ io.Writer) *cobra.Command {
-	o := &Options{Stdout: stdout}
+// NewCmdScopes returns the `scopes` command. runF, when not nil, replaces
+// Run (tests of the flags).
+func NewCmdScopes(f *cliutil.Factory, runF func(*Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	src := scopes.Source()
 	cmd := &cobra.Command{
 		Use:   "scopes [ENDPOINT...]",
@@ -55,12 +56,16 @@ added since is unknown here (exit code 2).`,
 		Example: `  twitchauth scopes "POST /chat/messages" "GET /polls"
   twitchauth scopes channel.chat.message --json
   twitchauth scopes | grep moderator`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
+			if runF != nil {
+				return runF(o)
+			}
 			return Run(o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "one compact JSON object per line")
+	cliutil.AddJSONFlag(cmd.Flags(), &o.JSON)
 	return cmd
 }
 
@@ -68,9 +73,11 @@ added since is unknown here (exit code 2).`,
 // named ones, the smallest scope set covering them. An unknown or empty
 // name is a usage error (exit 2).
 func Run(o *Options) error {
-	if o.Stdout == nil {
-		o.Stdout = io.Discard
+	f := o.Factory
+	if f == nil {
+		f = &cliutil.Factory{}
 	}
+	out := f.Fill().IO.Out
 	var reqs []scopes.Requirement
 	for _, n := range o.Names {
 		r, err := scopes.Lookup(n)
@@ -90,12 +97,12 @@ func Run(o *Options) error {
 		}
 	}
 	if o.JSON {
-		return writeJSON(o.Stdout, reqs, combined, len(o.Names) > 0)
+		return writeJSON(out, reqs, combined, len(o.Names) > 0)
 	}
 	if len(o.Names) == 0 {
-		return writeList(o.Stdout, reqs)
+		return writeList(out, reqs)
 	}
-	return writeDetails(o.Stdout, reqs, combined)
+	return writeDetails(out, reqs, combined)
 }
 
 // Requirement is the JSON form of one requirement.
@@ -160,10 +167,8 @@ func toJSON(r scopes.Requirement) Requirement {
 }
 
 func writeJSON(w io.Writer, reqs []scopes.Requirement, combined []string, withCombined bool) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	for _, r := range reqs {
-		if err := enc.Encode(toJSON(r)); err != nil {
+		if err := cliutil.WriteJSON(w, toJSON(r)); err != nil {
 			return err
 		}
 	}
@@ -173,7 +178,7 @@ func writeJSON(w io.Writer, reqs []scopes.Requirement, combined []string, withCo
 	if combined == nil {
 		combined = []string{}
 	}
-	return enc.Encode(struct {
+	return cliutil.WriteJSON(w, struct {
 		Combined []string `json:"combined"`
 	}{combined})
 }

@@ -1,7 +1,6 @@
 package scopes_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -16,8 +15,8 @@ import (
 // run runs the real command tree: twitchauth scopes ARGS...
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := root.New("test", &out, &errOut)
+	f, out, _ := cliutil.NewTestFactory(nil, "")
+	cmd := root.NewCmdRoot(f)
 	cmd.SetArgs(append([]string{"scopes"}, args...))
 	err := cmd.Execute()
 	return out.String(), err

@@ -50,7 +50,7 @@ func FuzzReadConfigFile(f *testing.F) {
 		if err := os.WriteFile(path, fuzzPlant(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		v, err := readConfigFile(path)
+		v, _, err := readConfigFile(path)
 		if err != nil {
 			if strings.Contains(err.Error(), fuzzServeSecret) {
 				t.Fatalf("error repeats the client secret: %q", err)
@@ -79,7 +79,7 @@ func TestReadConfigFileRefusesOpenModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(path, 0o644)
-	_, err := readConfigFile(path)
+	_, _, err := readConfigFile(path)
 	if err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), fuzzServeSecret) {
 		t.Fatalf("got %v, want a refusal naming chmod 600 without the secret", err)
 	}

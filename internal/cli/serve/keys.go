@@ -1,11 +1,10 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/config"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -77,8 +77,118 @@ func (storeKeys) applies() string {
 }
 func (s storeKeys) close() { s.done() }
 
-func newKeysCommand(stdout, stderr io.Writer) *cobra.Command {
-	var keysFile, storeDSN, keyFile, clientID string
+// KeysOptions are the flags every `serve keys` command shares: where the
+// keys are.
+type KeysOptions struct {
+	KeysFile string // --keys-file
+	Store    string // --store: a postgres:// URL
+	KeyFile  string // --encryption-key-file (with --store)
+	ClientID string // --client-id (with --store)
+	JSON     bool   // one compact JSON object per line on stdout
+
+	storeSet, keysFileSet bool
+
+	// Factory gives the streams, the environment and the clock.
+	Factory *cliutil.Factory
+}
+
+// backend opens where the keys are: the store's (--store), or the keys
+// file (--keys-file, $TWITCHAUTH_KEYS_FILE, or the default).
+func (o *KeysOptions) backend(ctx context.Context) (keyBackend, error) {
+	f := o.Factory.Fill()
+	if o.storeSet {
+		if !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://") {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "--store %s: keys in the store are for fleets on PostgreSQL (postgres://…); one broker keeps its keys in the keys file (--keys-file)", store.RedactDSN(o.Store))
+		}
+		if o.keysFileSet {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "give --store or --keys-file, not both")
+		}
+		id := cmp.Or(o.ClientID, f.Getenv(cliutil.EnvClientID))
+		if id == "" {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "--store: give --client-id (or set TWITCH_CLIENT_ID): the keys in the store belong to one Twitch application, as its grants do")
+		}
+		st, done, err := openStore(ctx, o.Store, o.KeyFile, f.Getenv, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, err
+		}
+		return storeKeys{st: st, clientID: id, name: "the store " + store.RedactDSN(o.Store) + " (application " + id + ")", done: done}, nil
+	}
+	if o.KeysFile != "" {
+		return fileKeys{o.KeysFile}, nil
+	}
+	if e := f.Getenv("TWITCHAUTH_KEYS_FILE"); e != "" {
+		return fileKeys{e}, nil
+	}
+	p, err := config.DataPath(f.Getenv, "broker-keys.json")
+	if err != nil {
+		return nil, err
+	}
+	return fileKeys{p}, nil
+}
+
+// KeyJSON is a key as --json prints it: never the key, except Key right
+// after create or rotate.
+type KeyJSON struct {
+	Name     string            `json:"name"`
+	Key      string            `json:"key,omitempty"`
+	SHA256   string            `json:"sha256"`
+	Perms    []broker.Perm     `json:"perms"`
+	Subjects []string          `json:"subjects,omitempty"`
+	Helix    []string          `json:"helix,omitempty"`
+	Created  *time.Time        `json:"created,omitempty"`
+	Expires  *time.Time        `json:"expires,omitempty"`
+	Previous []PreviousKeyJSON `json:"previous,omitempty"`
+	Where    string            `json:"where,omitempty"`
+}
+
+// PreviousKeyJSON is a rotated-out value still in its grace period.
+type PreviousKeyJSON struct {
+	SHA256 string    `json:"sha256"`
+	Until  time.Time `json:"until"`
+}
+
+func keyJSON(k broker.APIKey) KeyJSON {
+	j := KeyJSON{Name: k.Name, SHA256: k.SHA256, Perms: k.Perms, Subjects: k.Subjects, Helix: k.Helix}
+	if !k.Created.IsZero() {
+		c := k.Created.UTC()
+		j.Created = &c
+	}
+	if !k.Expires.IsZero() {
+		e := k.Expires.UTC()
+		j.Expires = &e
+	}
+	for _, p := range k.Previous {
+		j.Previous = append(j.Previous, PreviousKeyJSON{SHA256: p.SHA256, Until: p.Until.UTC()})
+	}
+	return j
+}
+
+// CreateOptions are the flags of `serve keys create`.
+type CreateOptions struct {
+	*KeysOptions
+	Name       string
+	Perms      []string
+	Subjects   []string
+	Helix      []string
+	Expires    string
+	ExpiresSet bool
+}
+
+// RotateOptions are the flags of `serve keys rotate`.
+type RotateOptions struct {
+	*KeysOptions
+	Name  string
+	Grace time.Duration
+}
+
+// DeleteOptions are the argument of `serve keys delete`.
+type DeleteOptions struct {
+	*KeysOptions
+	Name string
+}
+
+func newKeysCommand(f *cliutil.Factory) *cobra.Command {
+	o := &KeysOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage the broker's API keys (create, list, rotate, delete)",
@@ -96,222 +206,254 @@ A key may be scoped to subjects (--subject app, user:<id>, intent:<name>,
 user:*, intent:*): it is then refused (403) for any other subject on every
 route that hands out or uses a token. A key without --subject may use every
 subject its permissions reach. --helix "GET /users" limits its Helix proxy
-calls to those methods and path prefixes. See docs/broker.md, "API keys".`,
+calls to those methods and path prefixes. See docs/broker.md, "API keys".
+
+Data (a new key, the list) goes to stdout, readable or with --json one
+compact JSON object per key and line; messages go to stderr.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: cliutil.Group,
 	}
-	cmd.PersistentFlags().StringVar(&keysFile, "keys-file", "", "API keys file (default $TWITCHAUTH_KEYS_FILE or $XDG_DATA_HOME/twitchauth/broker-keys.json)")
-	cmd.PersistentFlags().StringVar(&storeDSN, "store", "", "keep the keys in this PostgreSQL store (postgres://…), shared by every replica, instead of the keys file; needs the store's encryption key ($"+store.EnvEncryptionKey+" or --encryption-key-file)")
-	cmd.PersistentFlags().StringVar(&keyFile, "encryption-key-file", "", "with --store: file holding the store's encryption key")
-	cmd.PersistentFlags().StringVar(&clientID, "client-id", "", "with --store: the Twitch client ID of the application whose brokers use these keys (default $TWITCH_CLIENT_ID); each application's keys are its own")
-	backend := func(ctx context.Context, c *cobra.Command) (keyBackend, error) {
-		if c.Flags().Changed("store") {
-			if storeDSN == "" {
-				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store is empty: give the fleet's postgres:// URL")
-			}
-			if !strings.HasPrefix(storeDSN, "postgres://") && !strings.HasPrefix(storeDSN, "postgresql://") {
-				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store %s: keys in the store are for fleets on PostgreSQL (postgres://…); one broker keeps its keys in the keys file (--keys-file)", store.RedactDSN(storeDSN))
-			}
-			if keysFile != "" {
-				return nil, cliutil.Exitf(cliutil.ExitUsage, "give --store or --keys-file, not both")
-			}
-			id := clientID
-			if !c.Flags().Changed("client-id") {
-				id = os.Getenv("TWITCH_CLIENT_ID")
-			}
-			if id == "" {
-				return nil, cliutil.Exitf(cliutil.ExitUsage, "--store: give --client-id (or set TWITCH_CLIENT_ID): the keys in the store belong to one Twitch application, as its grants do")
-			}
-			st, done, err := openStore(ctx, storeDSN, keyFile, slog.New(slog.DiscardHandler))
-			if err != nil {
-				return nil, err
-			}
-			return storeKeys{st: st, clientID: id, name: "the store " + store.RedactDSN(storeDSN) + " (application " + id + ")", done: done}, nil
-		}
-		if c.Flags().Changed("keys-file") && keysFile == "" {
-			return nil, cliutil.Exitf(cliutil.ExitUsage, "--keys-file is empty: give a file path")
-		}
-		if keysFile != "" {
-			return fileKeys{keysFile}, nil
-		}
-		if e := os.Getenv("TWITCHAUTH_KEYS_FILE"); e != "" {
-			return fileKeys{e}, nil
-		}
-		p, err := dataPath(os.Getenv, "broker-keys.json")
-		if err != nil {
-			return nil, err
-		}
-		return fileKeys{p}, nil
+	pf := cmd.PersistentFlags()
+	cliutil.StringVarP(pf, &o.KeysFile, "keys-file", "", "", "API keys `FILE` (default $XDG_DATA_HOME/twitchauth/broker-keys.json)")
+	cliutil.WithEnv(pf, "keys-file", "TWITCHAUTH_KEYS_FILE")
+	cliutil.StringVarP(pf, &o.Store, cliutil.FlagStore, "", "", "keep the keys in the PostgreSQL store at `URL` (postgres://…), shared by every replica, instead of the keys file; needs the store's encryption key ($"+store.EnvEncryptionKey+" or --encryption-key-file)")
+	cliutil.StringVarP(pf, &o.KeyFile, "encryption-key-file", "", "", "with --store: `FILE` holding the store's encryption key")
+	cliutil.StringVarP(pf, &o.ClientID, cliutil.FlagClientID, "", "", "with --store: the Twitch client `ID` of the application whose brokers use these keys; each application's keys are its own")
+	cliutil.WithEnv(pf, cliutil.FlagClientID, cliutil.EnvClientID)
+	cliutil.AddJSONFlag(pf, &o.JSON)
+	// Each subcommand records where the keys are before it runs.
+	where := func(c *cobra.Command) {
+		o.storeSet, o.keysFileSet = c.Flags().Changed(cliutil.FlagStore), c.Flags().Changed("keys-file")
 	}
 
-	var name, expires string
-	var perms, subjects, helix []string
+	co := &CreateOptions{KeysOptions: o}
 	create := &cobra.Command{
 		Use:   "create --name NAME --perm PERM [--perm PERM...] [--subject S...] [--helix \"METHOD /path\"...] [--expires 720h]",
 		Short: "Create an API key and print it once",
-		Args:  cobra.NoArgs,
+		Args:  cliutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			ps, err := broker.ParsePerms(strings.Join(perms, ","))
-			if err != nil {
-				return cliutil.Exit(cliutil.ExitUsage, err)
-			}
-			now := time.Now().UTC().Truncate(time.Second)
-			key := broker.GenerateKey()
-			k := broker.APIKey{Name: name, SHA256: broker.HashKey(key), Perms: ps, Subjects: splitList(subjects), Helix: helix, Created: now}
-			if c.Flags().Changed("expires") {
-				if k.Expires, err = parseExpiry(expires, now); err != nil {
-					return cliutil.Exit(cliutil.ExitUsage, err)
-				}
-			}
-			if err := k.Validate(); err != nil {
-				return cliutil.Exit(cliutil.ExitUsage, err)
-			}
-			be, err := backend(c.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer be.close()
-			err = be.update(c.Context(), func(keys []broker.APIKey) ([]broker.APIKey, error) {
-				if slices.ContainsFunc(keys, func(o broker.APIKey) bool { return o.Name == name }) {
-					return nil, cliutil.Exitf(cliutil.ExitUsage, "a key named %q exists: rotate it (serve keys rotate --name %s), delete it first, or pick another name", name, name)
-				}
-				return append(keys, k), nil
-			})
-			if err != nil {
-				return exitErr(err)
-			}
-			fmt.Fprintln(stdout, key)
-			fmt.Fprintf(stderr, "Created API key %q in %s: %s.\nThe key is shown once, above; store it in your service's secrets.\n%s\n",
-				name, be.where(), describeKey(k, now), be.applies())
-			if k.Unscoped() && !slices.Contains(k.Perms, broker.PermAdmin) {
-				fmt.Fprintf(stderr, "It may use every subject its permissions reach; --subject limits it (for example --subject intent:chat).\n")
-			}
-			if _, file := be.(fileKeys); file && k.Unscoped() && len(k.Helix) == 0 && k.Expires.IsZero() {
-				fmt.Fprintf(stderr, "To configure it without the keys file instead: api_key = %s:%s:%s\n", name, k.SHA256, joinPerms(k.Perms))
-			}
-			return nil
+			where(c)
+			co.ExpiresSet = c.Flags().Changed("expires")
+			return runKeysCreate(c.Context(), co)
 		},
 	}
-	create.Flags().StringVar(&name, "name", "", "name of the key (letters, digits, . _ -)")
-	create.Flags().StringArrayVar(&perms, "perm", nil, "permission (repeatable or comma-separated): "+permNames())
-	create.Flags().StringArrayVar(&subjects, "subject", nil, "limit the key to this subject (repeatable or comma-separated): app, user:<id>, intent:<name>, user:*, intent:*")
-	create.Flags().StringArrayVar(&helix, "helix", nil, `limit the key's Helix proxy use to a method and path prefix, such as "GET /users" (repeatable; needs --perm helix)`)
-	create.Flags().StringVar(&expires, "expires", "", "the key stops working after this duration (720h) or at this time (2026-12-31T00:00:00Z)")
+	cliutil.StringVarP(create.Flags(), &co.Name, "name", "", "", "`NAME` of the key (letters, digits, . _ -)")
+	cliutil.StringArrayVarP(create.Flags(), &co.Perms, "perm", "", nil, "`PERMISSION` (repeatable or comma-separated): "+permNames())
+	cliutil.StringArrayVarP(create.Flags(), &co.Subjects, "subject", "", nil, "limit the key to this `SUBJECT` (repeatable or comma-separated): app, user:<id>, intent:<name>, user:*, intent:*")
+	cliutil.StringArrayVarP(create.Flags(), &co.Helix, "helix", "", nil, `limit the key's Helix proxy use to a method and path prefix, such as "GET /users" (repeatable; needs --perm helix)`)
+	cliutil.StringVarP(create.Flags(), &co.Expires, "expires", "", "", "the key stops working after this duration (720h) or at this time (2026-12-31T00:00:00Z)")
 	create.MarkFlagRequired("name")
 	create.MarkFlagRequired("perm")
 
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the API keys (names, permissions, subjects; never the keys)",
-		Args:  cobra.NoArgs,
+		Args:  cliutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			be, err := backend(c.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer be.close()
-			keys, err := be.list(c.Context())
-			if err != nil {
-				return exitErr(err)
-			}
-			if len(keys) == 0 {
-				fmt.Fprintf(stderr, "no API keys in %s\n", be.where())
-				return nil
-			}
-			now := time.Now()
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPERMISSIONS\tSUBJECTS\tHELIX\tEXPIRES\tCREATED\tSHA256")
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s…\n", k.Name, joinPerms(k.Perms), subjectsColumn(k), helixColumn(k),
-					expiresColumn(k, now), timeColumn(k.Created), k.SHA256[:12])
-			}
-			tw.Flush()
-			for _, k := range keys {
-				for _, p := range k.Previous {
-					state := "accepted until " + p.Until.UTC().Format(time.RFC3339)
-					if !now.Before(p.Until) {
-						state = "refused since " + p.Until.UTC().Format(time.RFC3339)
-					}
-					fmt.Fprintf(stdout, "  %s: previous key sha256:%s… %s (rotation grace)\n", k.Name, p.SHA256[:12], state)
-				}
-			}
-			if slices.ContainsFunc(keys, func(k broker.APIKey) bool { return k.Unscoped() && !slices.Contains(k.Perms, broker.PermAdmin) }) {
-				fmt.Fprintln(stdout, "\n(any) = unscoped: the key may use every subject its permissions reach — the app, every connected user and every intent.")
-			}
-			return nil
+			where(c)
+			return runKeysList(c.Context(), o)
 		},
 	}
 
-	var rotName string
-	var grace time.Duration
+	ro := &RotateOptions{KeysOptions: o}
 	rotate := &cobra.Command{
 		Use:   "rotate --name NAME [--grace 24h]",
 		Short: "Give a key a new value, printed once; the old one stays valid for a grace period",
-		Args:  cobra.NoArgs,
+		Args:  cliutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if grace < 0 {
-				return cliutil.Exitf(cliutil.ExitUsage, "--grace %v: give a duration of 0 (the old key stops at once) or more, such as 24h", grace)
-			}
-			be, err := backend(c.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer be.close()
-			key := broker.GenerateKey()
-			now := time.Now().UTC().Truncate(time.Second)
-			err = be.update(c.Context(), func(keys []broker.APIKey) ([]broker.APIKey, error) {
-				i := slices.IndexFunc(keys, func(k broker.APIKey) bool { return k.Name == rotName })
-				if i < 0 {
-					return nil, cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", rotName, be.where())
-				}
-				keys = slices.Clone(keys)
-				keys[i].Rotate(broker.HashKey(key), now, grace)
-				return keys, nil
-			})
-			if err != nil {
-				return exitErr(err)
-			}
-			fmt.Fprintln(stdout, key)
-			old := "Every previous value of the key is refused from now on (--grace 0)."
-			if grace > 0 {
-				old = fmt.Sprintf("The previous key stays valid for the grace period of %v, until %s; then it is refused.", grace, now.Add(grace).Format(time.RFC3339))
-			}
-			fmt.Fprintf(stderr, "Rotated API key %q in %s.\nThe new key is shown once, above; give it to the service. %s\nThe audit log marks requests made with the previous key (key_previous), so you can see who still uses it.\n%s\n",
-				rotName, be.where(), old, be.applies())
-			return nil
+			where(c)
+			return runKeysRotate(c.Context(), ro)
 		},
 	}
-	rotate.Flags().StringVar(&rotName, "name", "", "name of the key to rotate")
-	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the previous key stays valid (0: every previous value is refused at once, for a leaked key)")
+	cliutil.StringVarP(rotate.Flags(), &ro.Name, "name", "", "", "`NAME` of the key to rotate")
+	rotate.Flags().DurationVar(&ro.Grace, "grace", 24*time.Hour, "how long the previous key stays valid (0: every previous value is refused at once, for a leaked key)")
 	rotate.MarkFlagRequired("name")
 
+	do := &DeleteOptions{KeysOptions: o}
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete an API key (a running broker refuses it within a second)",
-		Args:  cobra.ExactArgs(1),
+		Args:  cliutil.ExactArgs("NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			if args[0] == "" {
-				return cliutil.Exitf(cliutil.ExitUsage, "give the name of the key to delete")
-			}
-			be, err := backend(c.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer be.close()
-			err = be.update(c.Context(), func(keys []broker.APIKey) ([]broker.APIKey, error) {
-				kept := slices.DeleteFunc(slices.Clone(keys), func(k broker.APIKey) bool { return k.Name == args[0] })
-				if len(kept) == len(keys) {
-					return nil, cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", args[0], be.where())
-				}
-				return kept, nil
-			})
-			if err != nil {
-				return exitErr(err)
-			}
-			fmt.Fprintf(stderr, "Deleted API key %q from %s. %s\n", args[0], be.where(), be.applies())
-			return nil
+			where(c)
+			do.Name = args[0]
+			return runKeysDelete(c.Context(), do)
 		},
 	}
 	cmd.AddCommand(create, list, rotate, del)
 	return cmd
+}
+
+func runKeysCreate(ctx context.Context, o *CreateOptions) error {
+	f := o.Factory.Fill()
+	ps, err := broker.ParsePerms(strings.Join(o.Perms, ","))
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	now := f.Now().UTC().Truncate(time.Second)
+	key := broker.GenerateKey()
+	k := broker.APIKey{Name: o.Name, SHA256: broker.HashKey(key), Perms: ps, Subjects: splitList(o.Subjects), Helix: o.Helix, Created: now}
+	if o.ExpiresSet {
+		if k.Expires, err = parseExpiry(o.Expires, now); err != nil {
+			return cliutil.Exit(cliutil.ExitUsage, err)
+		}
+	}
+	if err := k.Validate(); err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
+	be, err := o.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	err = be.update(ctx, func(keys []broker.APIKey) ([]broker.APIKey, error) {
+		if slices.ContainsFunc(keys, func(x broker.APIKey) bool { return x.Name == o.Name }) {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "a key named %q exists: rotate it (serve keys rotate --name %s), delete it first, or pick another name", o.Name, o.Name)
+		}
+		return append(keys, k), nil
+	})
+	if err != nil {
+		return exitErr(err)
+	}
+	stdout, stderr := f.IO.Out, f.IO.ErrOut
+	if o.JSON {
+		j := keyJSON(k)
+		j.Key, j.Where = key, be.where()
+		if err := cliutil.WriteJSON(stdout, j); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(stdout, key)
+	}
+	fmt.Fprintf(stderr, "Created API key %q in %s: %s.\nThe key is shown once, on stdout; store it in your service's secrets.\n%s\n",
+		o.Name, be.where(), describeKey(k, now), be.applies())
+	if k.Unscoped() && !slices.Contains(k.Perms, broker.PermAdmin) {
+		fmt.Fprintf(stderr, "It may use every subject its permissions reach; --subject limits it (for example --subject intent:chat).\n")
+	}
+	if _, file := be.(fileKeys); file && k.Unscoped() && len(k.Helix) == 0 && k.Expires.IsZero() {
+		fmt.Fprintf(stderr, "To configure it without the keys file instead: \"api_key\": [\"%s:%s:%s\"]\n", o.Name, k.SHA256, joinPerms(k.Perms))
+	}
+	return nil
+}
+
+func runKeysList(ctx context.Context, o *KeysOptions) error {
+	f := o.Factory.Fill()
+	be, err := o.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	keys, err := be.list(ctx)
+	if err != nil {
+		return exitErr(err)
+	}
+	stdout := f.IO.Out
+	if o.JSON {
+		for _, k := range keys {
+			if err := cliutil.WriteJSON(stdout, keyJSON(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(keys) == 0 {
+		fmt.Fprintf(f.IO.ErrOut, "no API keys in %s\n", be.where())
+		return nil
+	}
+	now := f.Now()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPERMISSIONS\tSUBJECTS\tHELIX\tEXPIRES\tCREATED\tSHA256")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s…\n", k.Name, joinPerms(k.Perms), subjectsColumn(k), helixColumn(k),
+			expiresColumn(k, now), timeColumn(k.Created), k.SHA256[:12])
+	}
+	tw.Flush()
+	for _, k := range keys {
+		for _, p := range k.Previous {
+			state := "accepted until " + p.Until.UTC().Format(time.RFC3339)
+			if !now.Before(p.Until) {
+				state = "refused since " + p.Until.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "  %s: previous key sha256:%s… %s (rotation grace)\n", k.Name, p.SHA256[:12], state)
+		}
+	}
+	if slices.ContainsFunc(keys, func(k broker.APIKey) bool { return k.Unscoped() && !slices.Contains(k.Perms, broker.PermAdmin) }) {
+		fmt.Fprintln(stdout, "\n(any) = unscoped: the key may use every subject its permissions reach — the app, every connected user and every intent.")
+	}
+	return nil
+}
+
+func runKeysRotate(ctx context.Context, o *RotateOptions) error {
+	f := o.Factory.Fill()
+	if o.Grace < 0 {
+		return cliutil.Exitf(cliutil.ExitUsage, "--grace %v: give a duration of 0 (the old key stops at once) or more, such as 24h", o.Grace)
+	}
+	be, err := o.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	key := broker.GenerateKey()
+	now := f.Now().UTC().Truncate(time.Second)
+	var rotated broker.APIKey
+	err = be.update(ctx, func(keys []broker.APIKey) ([]broker.APIKey, error) {
+		i := slices.IndexFunc(keys, func(k broker.APIKey) bool { return k.Name == o.Name })
+		if i < 0 {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", o.Name, be.where())
+		}
+		keys = slices.Clone(keys)
+		keys[i].Rotate(broker.HashKey(key), now, o.Grace)
+		rotated = keys[i]
+		return keys, nil
+	})
+	if err != nil {
+		return exitErr(err)
+	}
+	if o.JSON {
+		j := keyJSON(rotated)
+		j.Key, j.Where = key, be.where()
+		if err := cliutil.WriteJSON(f.IO.Out, j); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(f.IO.Out, key)
+	}
+	old := "Every previous value of the key is refused from now on (--grace 0)."
+	if o.Grace > 0 {
+		old = fmt.Sprintf("The previous key stays valid for the grace period of %v, until %s; then it is refused.", o.Grace, now.Add(o.Grace).Format(time.RFC3339))
+	}
+	fmt.Fprintf(f.IO.ErrOut, "Rotated API key %q in %s.\nThe new key is shown once, on stdout; give it to the service. %s\nThe audit log marks requests made with the previous key (key_previous), so you can see who still uses it.\n%s\n",
+		o.Name, be.where(), old, be.applies())
+	return nil
+}
+
+func runKeysDelete(ctx context.Context, o *DeleteOptions) error {
+	f := o.Factory.Fill()
+	be, err := o.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	err = be.update(ctx, func(keys []broker.APIKey) ([]broker.APIKey, error) {
+		kept := slices.DeleteFunc(slices.Clone(keys), func(k broker.APIKey) bool { return k.Name == o.Name })
+		if len(kept) == len(keys) {
+			return nil, cliutil.Exitf(cliutil.ExitUsage, "no API key named %q in %s", o.Name, be.where())
+		}
+		return kept, nil
+	})
+	if err != nil {
+		return exitErr(err)
+	}
+	if o.JSON {
+		if err := cliutil.WriteJSON(f.IO.Out, struct {
+			Deleted string `json:"deleted"`
+			Where   string `json:"where"`
+		}{o.Name, be.where()}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(f.IO.ErrOut, "Deleted API key %q from %s. %s\n", o.Name, be.where(), be.applies())
+	return nil
 }
 
 // exitErr keeps an exit code already chosen, else reports a local failure.

@@ -29,7 +29,8 @@ import (
 func keysCLI(extra ...string) func(args ...string) (string, string, error) {
 	return func(args ...string) (string, string, error) {
 		var out, errb bytes.Buffer
-		cmd := NewCommand(&out, &errb)
+		cmd := NewCmdServe(&cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errb}, Getenv: os.Getenv}, nil)
+		cmd.SetFlagErrorFunc(cliutil.FlagError)
 		cmd.SetArgs(append(append([]string{"keys"}, args...), extra...))
 		cmd.SetOut(&out)
 		cmd.SetErr(&errb)
@@ -96,7 +97,7 @@ func TestKeysCommand(t *testing.T) {
 		{[]string{"create", "--name", "x", "--perm", "helix", "--expires", "soon"}, "--expires"},
 		{[]string{"create", "--name", "x", "--perm", "helix", "--expires", "-1h"}, "expired already"},
 		{[]string{"create", "--name", "x", "--perm", "helix", "--store", "broker.db"}, "PostgreSQL"},
-		{[]string{"create", "--name", "x", "--perm", "helix", "--store", ""}, "empty"},
+		{[]string{"create", "--name", "x", "--perm", "helix", "--store", ""}, "--store needs a value"},
 		{[]string{"rotate", "--name", "nobody"}, "no API key"},
 		{[]string{"rotate", "--name", "bot", "--grace", "-1h"}, "--grace"},
 		{[]string{"delete", "nobody"}, "no API key"},

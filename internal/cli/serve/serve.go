@@ -7,6 +7,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/twitchauth/twitchauth/examples/extension/frontend"
 	"github.com/twitchauth/twitchauth/extension"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/config"
 	"github.com/twitchauth/twitchauth/rig"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/postgres"
@@ -55,9 +57,15 @@ type Options struct {
 	// request (SIGHUP): the API keys are read again, the audit log is
 	// reopened and the client secret is read again.
 	Reload <-chan struct{}
-	// Getenv reads the environment (default os.Getenv).
+	// JSON prints a ready line (URLs, the sandbox's admin key) on stdout.
+	JSON bool
+	// Factory gives the streams, the environment and the temporary
+	// directory. Getenv, Stdout and Stderr, when set, replace its own.
+	Factory *cliutil.Factory
+	// Getenv reads the environment (default: the Factory's).
 	Getenv func(string) string
-	// Stdout and Stderr receive the start banner and the logs.
+	// Stdout and Stderr receive the ready line, and the start banner and
+	// the logs (default: the Factory's).
 	Stdout, Stderr io.Writer
 
 	// ready, when set, is called once the broker listens (tests).
@@ -73,9 +81,10 @@ type Info struct {
 	RigURL   string // sandbox mode only
 }
 
-// NewCommand returns the `serve` command.
-func NewCommand(stdout, stderr io.Writer) *cobra.Command {
-	o := &Options{Stdout: stdout, Stderr: stderr}
+// NewCmdServe returns the `serve` command and its keys and store
+// subcommands. runF, when not nil, replaces Run (tests of the flags).
+func NewCmdServe(f *cliutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the token broker: web sign-in, token API, Helix proxy (try --sandbox)",
@@ -91,10 +100,11 @@ Try it without a Twitch account:
   twitchauth serve --sandbox
 
 Configuration comes from flags, then environment variables, then the
-configuration file (--config, JSON or "key = value" lines), then defaults.
+configuration file (--config, one JSON object), then defaults. The banner
+and the logs go to stderr; --json also prints a ready line on stdout.
 See docs/broker.md. API keys: twitchauth serve keys --help. Unreadable
 records in the token store: twitchauth serve store --help.`,
-		Args: cobra.NoArgs,
+		Args: cliutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Flags = map[string][]string{}
 			for _, s := range settings {
@@ -105,12 +115,13 @@ records in the token store: twitchauth serve store --help.`,
 					v, _ := cmd.Flags().GetStringArray(s.flag)
 					o.Flags[s.key] = v
 				} else {
-					v, _ := cmd.Flags().GetString(s.flag)
-					o.Flags[s.key] = []string{v}
+					o.Flags[s.key] = []string{cmd.Flags().Lookup(s.flag).Value.String()}
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			ctx := cmd.Context()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
@@ -127,54 +138,81 @@ records in the token store: twitchauth serve store --help.`,
 			return Run(ctx, o)
 		},
 	}
-	f := cmd.Flags()
+	fs := cmd.Flags()
 	for _, s := range settings {
 		if s.flag == "" {
 			continue
 		}
-		help := s.help + " [$" + s.env + "]"
-		if s.list {
-			f.StringArray(s.flag, nil, help)
-		} else {
-			f.String(s.flag, s.def, help)
+		switch {
+		case s.list:
+			var l []string
+			cliutil.StringArrayVarP(fs, &l, s.flag, "", nil, s.help)
+		case s.duration:
+			d, err := time.ParseDuration(s.def)
+			if err != nil {
+				panic(s.key + ": " + err.Error())
+			}
+			fs.Duration(s.flag, d, s.help)
+		default:
+			var v string
+			cliutil.StringVarP(fs, &v, s.flag, "", s.def, s.help)
 		}
+		cliutil.WithEnv(fs, s.flag, s.env)
 	}
-	f.StringVar(&o.ConfigPath, "config", "", "configuration file (JSON, or key = value lines)")
-	f.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
-	f.StringVar(&o.SandboxListen, "sandbox-listen", "127.0.0.1:0", "the sandbox's listen address in --sandbox mode")
-	f.StringVar(&o.RigDir, "rig-dir", "", "in --sandbox mode, the extension front-end folder served by the rig at /sandbox/rig/ (default: the example extension)")
-	cmd.AddCommand(newKeysCommand(stdout, stderr), newStoreCommand(stdout, stderr))
+	cliutil.StringVarP(fs, &o.ConfigPath, "config", "", "", "configuration `FILE` (one JSON object; see docs/broker.md)")
+	fs.BoolVar(&o.Sandbox, "sandbox", false, "start the offline Twitch sandbox in this process and use it (no Twitch account needed)")
+	cliutil.StringVarP(fs, &o.SandboxListen, cliutil.FlagSandboxListen, "", "127.0.0.1:0", "the sandbox's listen `ADDRESS` in --sandbox mode")
+	cliutil.StringVarP(fs, &o.RigDir, "rig-dir", "", "", "in --sandbox mode, the extension front-end `FOLDER` served by the rig at /sandbox/rig/ (default: the example extension)")
+	cliutil.AddJSONFlag(fs, &o.JSON)
+	fs.Lookup(cliutil.FlagJSON).Usage = "also print a ready line (URLs; in --sandbox mode the admin key) as one JSON object on stdout"
+	cmd.AddCommand(newKeysCommand(f), newStoreCommand(f))
 	return cmd
 }
 
 // settings reads the configuration file, if any, and resolves every
-// setting: flag, then environment, then file, then default.
-func (o *Options) settings() (values, error) {
+// setting: flag, then environment, then file, then default. notes are the
+// deprecation notices to print.
+func (o *Options) settings() (v values, notes []string, err error) {
 	var file values
 	if o.ConfigPath != "" {
-		var err error
-		if file, err = readConfigFile(o.ConfigPath); err != nil {
-			return nil, err
+		if file, notes, err = readConfigFile(o.ConfigPath); err != nil {
+			return nil, nil, err
 		}
 	}
-	return resolve(file, o.Getenv, o.Flags), nil
+	return resolve(file, o.Getenv, o.Flags, &notes), notes, nil
+}
+
+// fill takes what o does not set from its Factory.
+func (o *Options) fill() *cliutil.Factory {
+	if o.Factory == nil {
+		o.Factory = &cliutil.Factory{}
+	}
+	f := o.Factory.Fill()
+	if o.Getenv == nil {
+		o.Getenv = f.Getenv
+	}
+	if o.Stdout == nil {
+		o.Stdout = f.IO.Out
+	}
+	if o.Stderr == nil {
+		o.Stderr = f.IO.ErrOut
+	}
+	return f
 }
 
 // Run runs the broker until ctx ends.
 func Run(ctx context.Context, o *Options) error {
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
-	if o.Stderr == nil {
-		o.Stderr = io.Discard
-	}
-	v, err := o.settings()
+	f := o.fill()
+	v, notes, err := o.settings()
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
-	log, err := newLogger(o.Stderr, v.get("log_level"), v.get("log_format"))
+	log, err := cliutil.NewLogger(o.Stderr, v.get("log_level"), v.get("log_format"))
 	if err != nil {
-		return cliutil.Exit(cliutil.ExitUsage, err)
+		return err
+	}
+	for _, n := range notes {
+		log.Warn(n)
 	}
 	interval, err := time.ParseDuration(v.get("validation_interval"))
 	if err != nil || interval < time.Minute {
@@ -209,7 +247,7 @@ func Run(ctx context.Context, o *Options) error {
 	// file and the store's keys itself, and follows their changes.
 	keysPath := v.get("keys_file")
 	if keysPath == "" && !o.Sandbox {
-		if keysPath, err = dataPath(o.Getenv, "broker-keys.json"); err != nil {
+		if keysPath, err = config.DataPath(o.Getenv, "broker-keys.json"); err != nil {
 			return err
 		}
 	}
@@ -245,13 +283,9 @@ func Run(ctx context.Context, o *Options) error {
 	} else if host == "" {
 		log.Warn("the listen address has no host: the broker listens on every interface", "listen", listen)
 	}
-	l, err := net.Listen("tcp", listen)
+	l, err := cliutil.Listen(ctx, f, listen, cliutil.FlagListen)
 	if err != nil {
-		hint := ""
-		if o.Sandbox {
-			hint = " (pick another with --listen 127.0.0.1:0 for a free port)"
-		}
-		return cliutil.Exitf(cliutil.ExitInternal, "cannot listen on %s: %v%s", v.get("listen"), err, hint)
+		return err
 	}
 	defer l.Close()
 	publicURL := v.get("public_url")
@@ -269,8 +303,12 @@ func Run(ctx context.Context, o *Options) error {
 		if err != nil {
 			return cliutil.Exit(cliutil.ExitInternal, err)
 		}
-		if err := sb.Listen(o.SandboxListen); err != nil {
-			return cliutil.Exitf(cliutil.ExitInternal, "starting the sandbox on %s: %v", o.SandboxListen, err)
+		sl, err := cliutil.Listen(ctx, f, cmp.Or(o.SandboxListen, "127.0.0.1:0"), cliutil.FlagSandboxListen)
+		if err != nil {
+			return err
+		}
+		if err := sb.Serve(sl); err != nil {
+			return cliutil.Exitf(cliutil.ExitInternal, "starting the sandbox on %s: %v", sl.Addr(), err)
 		}
 		defer sb.Close()
 		if tw.ClientID != "" {
@@ -286,7 +324,7 @@ func Run(ctx context.Context, o *Options) error {
 			tw.Scopes = []string{"chat:read", "chat:edit", "user:read:email"}
 		}
 		if storeSpec == "" {
-			dir, err := os.MkdirTemp("", "twitchauth-sandbox-")
+			dir, err := os.MkdirTemp(f.TempDir(), "twitchauth-sandbox-")
 			if err != nil {
 				return cliutil.Exit(cliutil.ExitInternal, err)
 			}
@@ -308,7 +346,7 @@ func Run(ctx context.Context, o *Options) error {
 			return cliutil.Exitf(cliutil.ExitUsage, "no client secret: set TWITCH_CLIENT_SECRET (the broker uses the authorization code flow, which needs a confidential client)")
 		}
 		if storeSpec == "" {
-			if storeSpec, err = dataPath(o.Getenv, "broker.db"); err != nil {
+			if storeSpec, err = config.DataPath(o.Getenv, "broker.db"); err != nil {
 				return err
 			}
 		}
@@ -319,7 +357,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 
-	st, closeStore, err := openStore(ctx, storeSpec, v.get("encryption_key_file"), log)
+	st, closeStore, err := openStore(ctx, storeSpec, v.get("encryption_key_file"), o.Getenv, log)
 	if err != nil {
 		return err
 	}
@@ -360,6 +398,15 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	go reloadOnSignal(ctx, o, b, audit, log)
 	printBanner(o.Stderr, b, publicURL, adminKey, sb, storeSpec, o.Sandbox && v.get("store") == "")
+	if o.JSON {
+		r := Ready{URL: publicURL, RedirectURI: b.RedirectURI(), AdminKey: adminKey, RigURL: rigURL}
+		if sb != nil {
+			r.SandboxURL, r.ConsoleURL = sb.URL(), sb.ConsoleURL()
+		}
+		if err := cliutil.WriteJSON(o.Stdout, r); err != nil {
+			return err
+		}
+	}
 	log.Info("broker listening", "addr", l.Addr().String(), "public_url", publicURL, "redirect_uri", b.RedirectURI(),
 		"client_id", tw.ClientID, "store", store.RedactDSN(storeSpec), "api_keys", len(keys.Keys()))
 	if o.ready != nil {
@@ -387,15 +434,41 @@ func defaultPublicURL(addr *net.TCPAddr, sandbox bool) string {
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
-// openStore is the store factory: one case per kind of store.
-func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (store.Store, func() error, error) {
+// Ready is the line --json prints once the broker listens.
+type Ready struct {
+	URL         string `json:"url"`
+	RedirectURI string `json:"redirect_uri"`
+	AdminKey    string `json:"admin_key,omitempty"`
+	SandboxURL  string `json:"sandbox_url,omitempty"`
+	ConsoleURL  string `json:"console_url,omitempty"`
+	RigURL      string `json:"rig_url,omitempty"`
+}
+
+// openStore is the store factory: one case per kind of store. The
+// encryption key comes from TWITCHAUTH_ENCRYPTION_KEY (read with getenv),
+// else from keyFile.
+func openStore(ctx context.Context, spec, keyFile string, getenv func(string) string, log *slog.Logger) (store.Store, func() error, error) {
+	var primary []byte
+	var previous [][]byte
+	if k := getenv(store.EnvEncryptionKey); k != "" {
+		var err error
+		if primary, previous, err = store.ParseEncryptionKeys(k); err != nil {
+			return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "%s: %v", store.EnvEncryptionKey, err)
+		}
+	}
 	switch {
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
 		// Every replica must use the same key: from TWITCHAUTH_ENCRYPTION_KEY,
 		// or a key file given explicitly (never created here).
 		opts := []postgres.Option{postgres.WithLogger(log)}
-		if keyFile != "" && os.Getenv(store.EnvEncryptionKey) == "" {
+		switch {
+		case primary != nil:
+			opts = append(opts, postgres.WithKey(primary, previous...))
+		case keyFile != "":
 			opts = append(opts, postgres.WithKeyFile(keyFile))
+		default:
+			return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "opening the token store: %v: set %s to the same 32-byte key (base64) on every replica, "+
+				"or give --encryption-key-file (generate one with: head -c 32 /dev/urandom | base64)", postgres.ErrNoKey, store.EnvEncryptionKey)
 		}
 		s, err := postgres.Open(ctx, spec, opts...)
 		if err != nil {
@@ -412,13 +485,16 @@ func openStore(ctx context.Context, spec, keyFile string, log *slog.Logger) (sto
 		if u != nil {
 			scheme = u.Scheme
 		}
-		return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "unknown store kind %q: give a SQLite file path or memory", scheme)
+		return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "unknown store kind %q: give a SQLite file path, a postgres:// URL or memory", scheme)
 	default:
+		path := strings.TrimPrefix(spec, "sqlite:")
 		opts := []sqlite.Option{sqlite.WithLogger(log)}
-		if keyFile != "" && os.Getenv(store.EnvEncryptionKey) == "" {
-			opts = append(opts, sqlite.WithKeyFile(keyFile))
+		if primary != nil {
+			opts = append(opts, sqlite.WithKey(primary, previous...))
+		} else {
+			opts = append(opts, sqlite.WithKeyFile(cmp.Or(keyFile, path+sqlite.KeyFileSuffix)))
 		}
-		s, err := sqlite.Open(ctx, strings.TrimPrefix(spec, "sqlite:"), opts...)
+		s, err := sqlite.Open(ctx, path, opts...)
 		if err != nil {
 			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
@@ -448,7 +524,7 @@ func sandboxExtension(sb *twitchtest.Server, leeway time.Duration, origins []str
 
 func configuredExtension(clientID, secret string, log *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if secret == "" {
-		return nil, errors.New("extension_client_id is set but TWITCHAUTH_EXTENSION_SECRET is not")
+		return nil, errors.New("extension_client_id is set but TWITCH_EXTENSION_SECRET is not")
 	}
 	s, err := extension.ParseSecret(secret)
 	if err != nil {
@@ -511,12 +587,11 @@ func clientSecret(v values) (string, error) {
 	if path == "" {
 		return v.get("client_secret"), nil
 	}
-	st, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return "", fmt.Errorf("client_secret_file: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("client_secret_file %s is readable by other users (mode %v): run chmod 600 %s", path, st.Mode().Perm(), path)
+	if err := config.CheckPrivate(path, true); err != nil {
+		return "", err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -559,7 +634,7 @@ func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, audit *br
 		if o.Sandbox {
 			continue
 		}
-		v, err := o.settings()
+		v, _, err := o.settings()
 		if err != nil {
 			log.Error("reload: configuration not read; keeping the current one", "err", err)
 			continue
@@ -605,35 +680,4 @@ twitchauth broker — sandbox mode (an offline stand-in for Twitch; no account n
 Stop with Ctrl-C.
 
 `, publicURL, adminKey, publicURL, sb.URL(), strings.Join(logins, ", "), where, sb.ConsoleURL(), publicURL, publicURL, sb.ExtensionClient().ID)
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", format)
-}
-
-// dataPath returns $XDG_DATA_HOME/twitchauth/<name>, or
-// ~/.local/share/twitchauth/<name>.
-func dataPath(getenv func(string) string, name string) (string, error) {
-	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "twitchauth", name), nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		var err error
-		if home, err = os.UserHomeDir(); err != nil {
-			return "", cliutil.Exitf(cliutil.ExitUsage, "cannot find the home directory: set HOME or XDG_DATA_HOME, or give --store and --keys-file")
-		}
-	}
-	return filepath.Join(home, ".local", "share", "twitchauth", name), nil
 }

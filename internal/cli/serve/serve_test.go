@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -31,15 +32,14 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestConfigPrecedence(t *testing.T) {
-	file, err := readConfigFile(writeFile(t, "broker.conf", `
-# comment
-listen = 127.0.0.1:9000
-client_id = "from-file"
-scopes = chat:read
-api_key = a:`+strings.Repeat("a", 64)+`:helix
-`))
-	if err != nil {
-		t.Fatal(err)
+	file, notes, err := readConfigFile(writeFile(t, "broker.json", `{
+	"listen": "127.0.0.1:9000",
+	"client_id": "from-file",
+	"scopes": "chat:read",
+	"api_key": ["a:`+strings.Repeat("a", 64)+`:helix"]
+}`))
+	if err != nil || len(notes) != 0 {
+		t.Fatal(err, notes)
 	}
 	env := map[string]string{"TWITCH_CLIENT_ID": "from-env", "TWITCHAUTH_SCOPES": "chat:edit", "TWITCHAUTH_API_KEYS": "b:" + strings.Repeat("b", 64) + ":token:app"}
 	v := resolve(file, func(k string) string { return env[k] }, map[string][]string{"scopes": {"user:read:email"}})
@@ -59,20 +59,46 @@ api_key = a:`+strings.Repeat("a", 64)+`:helix
 		t.Errorf("default validation interval %q", got)
 	}
 
-	j, err := readConfigFile(writeFile(t, "broker.json", `{"listen":"127.0.0.1:9001","api_key":["c:`+strings.Repeat("c", 64)+`:admin"]}`))
-	if err != nil || j.get("listen") != "127.0.0.1:9001" || len(j["api_key"]) != 1 {
-		t.Fatalf("JSON config: %v %v", j, err)
+	// The former "key = value" format is still read, with a notice; a
+	// note after a value is a comment, not part of the value.
+	legacy, notes, err := readConfigFile(writeFile(t, "broker.conf", "# comment\nlisten = 127.0.0.1:9001 # the loopback port\nclient_id = \"quoted # kept\"\napi_key = c:"+strings.Repeat("c", 64)+":admin\n"))
+	if err != nil || legacy.get("listen") != "127.0.0.1:9001" || legacy.get("client_id") != "quoted # kept" || len(legacy["api_key"]) != 1 {
+		t.Fatalf("legacy config: %v %v", legacy, err)
 	}
-	if _, err := readConfigFile(writeFile(t, "bad.conf", "colour = blue\n")); err == nil || !strings.Contains(err.Error(), "unknown setting") {
-		t.Errorf("unknown setting: %v", err)
+	if len(notes) != 1 || !strings.Contains(notes[0], "deprecated") || !strings.Contains(notes[0], "JSON") {
+		t.Errorf("legacy notes: %q", notes)
 	}
-	p := writeFile(t, "open.conf", "client_secret = s3cret\n")
+	for name, content := range map[string]string{
+		"bad.json": `{"colour": "blue"}`, "bad.conf": "colour = blue\n",
+	} {
+		if _, _, err := readConfigFile(writeFile(t, name, content)); err == nil || !strings.Contains(err.Error(), "unknown setting") {
+			t.Errorf("%s: unknown setting: %v", name, err)
+		}
+	}
+	if _, _, err := readConfigFile(writeFile(t, "list.json", `{"listen": ["a", "b"]}`)); err == nil || !strings.Contains(err.Error(), `"listen" must be a string`) {
+		t.Errorf("a list for a single setting: %v", err)
+	}
+	// One permission policy: a file with a secret that others may read is
+	// refused; one without a secret is read.
+	p := writeFile(t, "open.json", `{"client_secret": "s3cret"}`)
 	os.Chmod(p, 0o644)
-	if _, err := readConfigFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, _, err := readConfigFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable config accepted: %v", err)
 	}
-	if _, err := readConfigFile(writeFile(t, "broken.json", `{"client_secret": "s3cret"`)); err == nil || strings.Contains(err.Error(), "s3cret") {
+	p = writeFile(t, "open-no-secret.json", `{"listen": "127.0.0.1:1"}`)
+	os.Chmod(p, 0o644)
+	if _, _, err := readConfigFile(p); err != nil {
+		t.Errorf("a world-readable config without a secret: %v", err)
+	}
+	if _, _, err := readConfigFile(writeFile(t, "broken.json", `{"client_secret": "s3cret"`)); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("broken JSON: %v", err)
+	}
+	// The old environment name of the extension secret still works, with
+	// a notice.
+	var deprecated []string
+	r := resolve(nil, func(k string) string { return map[string]string{"TWITCHAUTH_EXTENSION_SECRET": "c2VjcmV0"}[k] }, nil, &deprecated)
+	if r.get("extension_secret") != "c2VjcmV0" || len(deprecated) != 1 || !strings.Contains(deprecated[0], "use TWITCH_EXTENSION_SECRET") {
+		t.Errorf("old extension secret name: %q %q", r.get("extension_secret"), deprecated)
 	}
 }
 
@@ -93,7 +119,7 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatalf("postgres store without a key: %v", err)
 	}
 
-	t.Setenv(store.EnvEncryptionKey, store.EncodeKey(key))
+	env[store.EnvEncryptionKey] = store.EncodeKey(key)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan Info, 1)
@@ -115,7 +141,7 @@ func TestServeOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := postgres.Open(ctx, dbURL)
+	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +325,7 @@ func TestSandboxMountsRigAndEBS(t *testing.T) {
 }
 
 func TestMissingCredentials(t *testing.T) {
-	err := Run(context.Background(), &Options{Flags: map[string][]string{"listen": {"127.0.0.1:0"}}, Getenv: func(string) string { return "" }, Stderr: &bytes.Buffer{}})
+	err := Run(context.Background(), &Options{Flags: map[string][]string{"listen": {"127.0.0.1:0"}}, Getenv: func(k string) string { return map[string]string{"HOME": t.TempDir()}[k] }, Stderr: &bytes.Buffer{}})
 	if err == nil || !strings.Contains(err.Error(), "TWITCH_CLIENT_ID") || !strings.Contains(err.Error(), "--sandbox") {
 		t.Fatalf("no credentials: %v", err)
 	}
@@ -401,5 +427,41 @@ func TestDurationSettingsRefused(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Code != cliutil.ExitUsage {
 			t.Errorf("%s=%q: %v, want a usage error", c.key, c.val, err)
 		}
+	}
+}
+
+// TestServeJSONReadyLine: with --json the broker prints one compact ready
+// line on stdout (the sandbox's admin key with it); the banner stays on
+// stderr.
+func TestServeJSONReadyLine(t *testing.T) {
+	var stdout, stderr cliutil.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	o := &Options{Sandbox: true, SandboxListen: "127.0.0.1:0", JSON: true,
+		Flags:   map[string][]string{"listen": {"127.0.0.1:0"}, "log_level": {"warn"}},
+		Factory: &cliutil.Factory{IO: &cliutil.IOStreams{Out: &stdout, ErrOut: &stderr}, Getenv: func(string) string { return "" }},
+		ready:   func(i Info) { ready <- i }}
+	go func() { done <- Run(ctx, o) }()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	var r Ready
+	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil || strings.Count(stdout.String(), "\n") != 1 {
+		t.Fatalf("stdout %q: %v", stdout.String(), err)
+	}
+	if r.URL != info.URL || r.AdminKey != info.AdminKey || r.AdminKey == "" || r.RedirectURI != info.URL+"/callback" || r.ConsoleURL == "" {
+		t.Errorf("ready line %+v, info %+v", r, info)
+	}
+	if !strings.Contains(stderr.String(), "sandbox mode") || strings.Contains(stdout.String(), "sandbox mode") {
+		t.Errorf("the banner is not on stderr alone")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/cli/config"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -20,9 +19,10 @@ type storeOptions struct {
 	ConfigPath string
 	Store      string // --store; empty: the configuration, then the default
 	KeyFile    string // --encryption-key-file
-	Getenv     func(string) string
-	Stdout     io.Writer
-	Stderr     io.Writer
+	JSON       bool   // one compact JSON object per line on stdout
+
+	// Factory gives the streams and the environment.
+	Factory *cliutil.Factory
 }
 
 // open opens the broker's store as `serve` would.
@@ -34,30 +34,34 @@ func (o *storeOptions) open(ctx context.Context) (store.Store, string, func() er
 	if o.KeyFile != "" {
 		flags["encryption_key_file"] = []string{o.KeyFile}
 	}
-	so := &Options{ConfigPath: o.ConfigPath, Flags: flags, Getenv: o.Getenv}
-	v, err := so.settings()
+	f := o.Factory.Fill()
+	so := &Options{ConfigPath: o.ConfigPath, Flags: flags, Getenv: f.Getenv}
+	v, notes, err := so.settings()
 	if err != nil {
 		return nil, "", nil, cliutil.Exit(cliutil.ExitUsage, err)
 	}
+	for _, n := range notes {
+		fmt.Fprintln(f.IO.ErrOut, "warning:", n)
+	}
 	spec := v.get("store")
 	if spec == "" {
-		if spec, err = dataPath(o.Getenv, "broker.db"); err != nil {
+		if spec, err = config.DataPath(f.Getenv, "broker.db"); err != nil {
 			return nil, "", nil, err
 		}
 	}
 	if spec == "memory" {
 		return nil, "", nil, cliutil.Exitf(cliutil.ExitUsage, "the memory store lives inside the broker process: there is nothing to check or remove")
 	}
-	log := slog.New(slog.NewTextHandler(o.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, closeStore, err := openStore(ctx, spec, v.get("encryption_key_file"), log)
+	log := slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, closeStore, err := openStore(ctx, spec, v.get("encryption_key_file"), f.Getenv, log)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	return st, spec, closeStore, nil
 }
 
-func newStoreCommand(stdout, stderr io.Writer) *cobra.Command {
-	o := &storeOptions{Getenv: os.Getenv, Stdout: stdout, Stderr: stderr}
+func newStoreCommand(f *cliutil.Factory) *cobra.Command {
+	o := &storeOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "store",
 		Short: "Check the broker's token store for unreadable records, and remove one",
@@ -70,23 +74,29 @@ deletes them itself. Restore the key they were sealed with if you can
 (TWITCHAUTH_ENCRYPTION_KEY=new,old); otherwise remove them here.
 
 The store is found as serve finds it: --store, TWITCHAUTH_STORE, the
-configuration file (--config), or the default.`,
+configuration file (--config), or the default. "check" prints on stdout,
+readable or with --json one compact JSON object per line.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: cliutil.Group,
 	}
-	f := cmd.PersistentFlags()
-	f.StringVar(&o.ConfigPath, "config", "", "serve's configuration file (JSON, or key = value lines)")
-	f.StringVar(&o.Store, "store", "", "token store: a SQLite file path or a postgres:// URL [$TWITCHAUTH_STORE]")
-	f.StringVar(&o.KeyFile, "encryption-key-file", "", "file holding the store's encryption key [$TWITCHAUTH_ENCRYPTION_KEY_FILE]")
+	fs := cmd.PersistentFlags()
+	cliutil.StringVarP(fs, &o.ConfigPath, "config", "", "", "serve's configuration `FILE` (one JSON object)")
+	cliutil.StringVarP(fs, &o.Store, cliutil.FlagStore, "", "", "token `STORE`: a SQLite file path or a postgres:// URL")
+	cliutil.WithEnv(fs, cliutil.FlagStore, "TWITCHAUTH_STORE")
+	cliutil.StringVarP(fs, &o.KeyFile, "encryption-key-file", "", "", "`FILE` holding the store's encryption key")
+	cliutil.WithEnv(fs, "encryption-key-file", "TWITCHAUTH_ENCRYPTION_KEY_FILE")
+	cliutil.AddJSONFlag(fs, &o.JSON)
 
 	check := &cobra.Command{
 		Use:   "check",
 		Short: "List the records the store cannot read (exit 1 if any)",
-		Args:  cobra.NoArgs,
+		Args:  cliutil.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runStoreCheck(cmd.Context(), o) },
 	}
 	remove := &cobra.Command{
 		Use:   "remove KEY",
-		Short: "Remove one record the store cannot read (KEY as `store check` prints it)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Remove one record the store cannot read (KEY as \"store check\" prints it)",
+		Args:  cliutil.ExactArgs("KEY"),
 		RunE:  func(cmd *cobra.Command, args []string) error { return runStoreRemove(cmd.Context(), o, args[0]) },
 	}
 	cmd.AddCommand(check, remove)
@@ -106,12 +116,34 @@ func runStoreCheck(ctx context.Context, o *storeOptions) error {
 	if err != nil && !errors.As(err, &ue) {
 		return cliutil.Exitf(cliutil.ExitInternal, "listing the records of %s: %v", redactSpec(spec), err)
 	}
-	fmt.Fprintf(o.Stdout, "%d records readable\n", len(recs))
+	out := o.Factory.IO.Out
+	var unreadable []store.UnreadableRecord
+	if ue != nil {
+		unreadable = ue.Records
+	}
+	if o.JSON {
+		if err := cliutil.WriteJSON(out, struct {
+			Readable   int `json:"readable"`
+			Unreadable int `json:"unreadable"`
+		}{len(recs), len(unreadable)}); err != nil {
+			return err
+		}
+		for _, u := range unreadable {
+			if err := cliutil.WriteJSON(out, struct {
+				Key string `json:"key"`
+				Err string `json:"error"`
+			}{u.Key, u.Err.Error()}); err != nil {
+				return err
+			}
+		}
+	} else {
+		fmt.Fprintf(out, "%d records readable\n", len(recs))
+		for _, u := range unreadable {
+			fmt.Fprintf(out, "unreadable\t%s\t%v\n", u.Key, u.Err)
+		}
+	}
 	if ue == nil {
 		return nil
-	}
-	for _, u := range ue.Records {
-		fmt.Fprintf(o.Stdout, "unreadable\t%s\t%v\n", u.Key, u.Err)
 	}
 	return cliutil.Exitf(cliutil.ExitRefused, "%d record(s) cannot be read: restore the encryption key they were sealed with, "+
 		"or remove each with `twitchauth serve store remove KEY`", len(ue.Records))
@@ -142,7 +174,7 @@ func runStoreRemove(ctx context.Context, o *storeOptions, key string) error {
 	if err := st.Delete(ctx, key); err != nil {
 		return cliutil.Exitf(cliutil.ExitInternal, "removing %q: %v", key, err)
 	}
-	fmt.Fprintf(o.Stderr, "Removed the unreadable record %q (%v).\n", key, loadErr)
+	fmt.Fprintf(o.Factory.IO.ErrOut, "Removed the unreadable record %q (%v).\n", key, loadErr)
 	return nil
 }
 

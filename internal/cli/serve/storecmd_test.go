@@ -47,7 +47,8 @@ func TestStoreCommand(t *testing.T) {
 
 	run := func(args ...string) (string, string, int) {
 		var out, errb bytes.Buffer
-		cmd := NewCommand(&out, &errb)
+		cmd := NewCmdServe(&cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errb}, Getenv: os.Getenv}, nil)
+		cmd.SetFlagErrorFunc(cliutil.FlagError)
 		cmd.SetArgs(append(append([]string{"store"}, args...), "--store", dbPath))
 		cmd.SetOut(&out)
 		cmd.SetErr(&errb)
@@ -75,7 +76,7 @@ func TestStoreCommand(t *testing.T) {
 	}{
 		{good, "reads fine"},
 		{store.GrantKey("cid", store.UserKey("404")), "no record"},
-		{"", "give the KEY"},
+		{"", "KEY is empty"},
 	} {
 		if _, msg, code := run("remove", tc.key); code != cliutil.ExitUsage || !strings.Contains(msg, tc.want) {
 			t.Errorf("remove %q: exit %d %s; want a usage error saying %q", tc.key, code, msg, tc.want)

@@ -22,7 +22,7 @@ func (e *env) deviceFlow(scopes []string) (*twitchauth.Token, error) {
 	if err != nil {
 		return nil, config.Remote(err)
 	}
-	tty := e.f.IsTerminal(e.errOut)
+	tty := e.f.IO.ErrTTY
 	e.note("To log in, open %s\nand check that Twitch shows the code %s.", da.VerificationURI, da.UserCode)
 	if tty {
 		if err := writeQR(e.errOut, da.VerificationURI); err != nil {
@@ -32,7 +32,7 @@ func (e *env) deviceFlow(scopes []string) (*twitchauth.Token, error) {
 
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	wait := time.Until(da.ExpiresAt)
+	wait := da.ExpiresAt.Sub(e.f.Now())
 	if e.o.TimeoutSet {
 		ctx, cancel = context.WithTimeout(ctx, e.o.Timeout)
 		defer cancel()

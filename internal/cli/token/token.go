@@ -7,11 +7,8 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,7 +45,7 @@ type Options struct {
 	Secret   string // overrides the configuration (not saved)
 
 	IP           string        // bind address of the redirect server
-	Port         int           // its port (0: any free port)
+	Port         int           // its port (0: DefaultPort; the flag refuses 0)
 	RedirectHost string        // host of the redirect URI
 	Timeout      time.Duration // how long to wait for the login
 	TimeoutSet   bool          // Timeout was given (the device flow otherwise waits for its code's expiry)
@@ -59,17 +56,16 @@ type Options struct {
 	NoStore bool   // neither read nor write the token store
 	Login   string // which stored user to answer for
 
+	// Factory gives the streams, environment, clock and browser.
+	Factory *cliutil.Factory
+
 	forScopes []string // the set --for needs (resolveFor)
 }
 
-// NewCommand returns the `token` command for the real program.
-func NewCommand(stdout, stderr io.Writer) *cobra.Command {
-	return New(config.Default(), os.Stdin, stdout, stderr)
-}
-
-// New returns the `token` command with the given dependencies.
-func New(f *config.Factory, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	o := &Options{}
+// NewCmdToken returns the `token` command. runF, when not nil, replaces
+// Run (tests of the flags).
+func NewCmdToken(f *cliutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Get, validate, refresh or revoke Twitch tokens (twitch-cli compatible flags)",
@@ -82,6 +78,9 @@ as a redirect URI of your application); --dcf uses the device code flow instead
 User tokens are kept in an encrypted store, so the next "token -u" with the same
 scopes answers from it (refreshing the token when needed): --force logs in again.
 
+The flags are twitch-cli's ("twitch token"); the client secret is --secret here,
+as in twitch-cli (--client-secret in the other commands).
+
 The token goes to stdout; messages, the consent URL and progress to stderr.
 Exit codes: 0 success, 1 Twitch refused (or the login was denied or timed out),
 2 bad usage or missing configuration, 3 network, 4 local failure (port in use…).`,
@@ -92,36 +91,39 @@ Exit codes: 0 success, 1 Twitch refused (or the login was denied or timed out),
   twitchauth token -v TOKEN
   twitchauth token -R REFRESH_TOKEN
   twitchauth token -r TOKEN`,
-		Args: cobra.NoArgs,
+		Args: cliutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.TimeoutSet = cmd.Flags().Changed("timeout")
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return Run(ctx, o, stdin, stdout, stderr, f)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return Run(cmd.Context(), o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVarP(&o.UserToken, "user-token", "u", false, "get a user access token (authorization code flow in the browser)")
-	fl.StringVarP(&o.Scopes, "scopes", "s", "", `space-separated scopes for a user token, quoted: "chat:read chat:edit"`)
-	fl.StringArrayVar(&o.For, "for", nil, `request the scopes this endpoint or EventSub type needs, "POST /chat/messages" (repeatable; see twitchauth scopes)`)
+	fl.BoolVarP(&o.UserToken, cliutil.FlagUserToken, "u", false, "get a user access token (authorization code flow in the browser)")
+	cliutil.StringVarP(fl, &o.Scopes, "scopes", "s", "", "space-separated `SCOPES` for a user token, quoted: \"chat:read chat:edit\"")
+	cliutil.StringArrayVarP(fl, &o.For, "for", "", nil, "request the scopes this `ENDPOINT` or EventSub type needs, \"POST /chat/messages\" (repeatable; see twitchauth scopes)")
 	fl.BoolVar(&o.DCF, "dcf", false, "use the device code flow (implies -u)")
 	fl.BoolVar(&o.Implicit, "implicit", false, "use the implicit flow (implies -u; the token cannot be refreshed)")
 	fl.BoolVar(&o.ForceVerify, "forceverify", false, "make Twitch ask for consent again (force_verify); implies --force")
 	fl.BoolVar(&o.Force, "force", false, "log in again even if the store holds a suitable token")
-	fl.StringVarP(&o.Revoke, "revoke", "r", "", "revoke the given access token")
-	fl.StringVarP(&o.Validate, "validate", "v", "", "validate the given access token")
-	fl.StringVarP(&o.Refresh, "refresh", "R", "", "refresh using the given refresh token")
-	fl.StringVar(&o.ClientID, "client-id", "", "client ID to use instead of the configured one (not saved)")
-	fl.StringVar(&o.Secret, "secret", "", "client secret to use instead of the configured one (not saved; prefer "+config.EnvClientSecret+")")
-	fl.StringVar(&o.IP, "ip", DefaultIP, "address the local redirect server binds to")
-	fl.IntVarP(&o.Port, "port", "p", DefaultPort, "port of the local redirect server")
-	fl.StringVar(&o.RedirectHost, "redirect-host", DefaultRedirectHost, "host of the redirect URI (http://HOST:PORT)")
-	fl.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "how long to wait for the login (device flow: until its code expires unless given)")
+	cliutil.TokenVarP(fl, &o.Revoke, "revoke", "r", "revoke the access `TOKEN`")
+	cliutil.TokenVarP(fl, &o.Validate, "validate", "v", "validate the access `TOKEN`")
+	cliutil.TokenVarP(fl, &o.Refresh, "refresh", "R", "get a new access token with the `REFRESH_TOKEN`")
+	cliutil.StringVarP(fl, &o.ClientID, cliutil.FlagClientID, "", "", "client ID to use instead of the configured one (not saved)")
+	cliutil.WithEnv(fl, cliutil.FlagClientID, config.EnvClientID)
+	cliutil.StringVarP(fl, &o.Secret, "secret", "", "", "client secret to use instead of the configured one (not saved; visible in the process list: prefer the environment)")
+	cliutil.WithEnv(fl, "secret", config.EnvClientSecret)
+	cliutil.StringVarP(fl, &o.IP, "ip", "", DefaultIP, "`IP` address the local redirect server binds to")
+	cliutil.PortVarP(fl, &o.Port, "port", "p", DefaultPort, "`PORT` of the local redirect server (1-65535; the redirect URI http://HOST:PORT must be registered)")
+	cliutil.StringVarP(fl, &o.RedirectHost, "redirect-host", "", DefaultRedirectHost, "`HOST` of the redirect URI (http://HOST:PORT)")
+	fl.DurationVar(&o.Timeout, cliutil.FlagTimeout, DefaultTimeout, "how long to wait for the login (device flow: until its code expires unless given)")
 	fl.BoolVar(&o.NoBrowser, "no-browser", false, "print the login URL but do not open a browser")
-	fl.BoolVar(&o.JSON, "json", false, "print one JSON object on stdout")
-	fl.StringVar(&o.Store, "store", "", "token store file (default $XDG_DATA_HOME/twitchauth/tokens.db)")
+	cliutil.AddJSONFlag(fl, &o.JSON)
+	cliutil.StringVarP(fl, &o.Store, cliutil.FlagStore, "", "", "token store `FILE` (default $XDG_DATA_HOME/twitchauth/tokens.db)")
 	fl.BoolVar(&o.NoStore, "no-store", false, "neither use nor update the token store")
-	fl.StringVar(&o.Login, "login", "", "answer for this stored user (with -u)")
+	cliutil.StringVarP(fl, &o.Login, cliutil.FlagLogin, "", "", "answer for the stored user `LOGIN` (with -u)")
 	return cmd
 }
 
@@ -156,7 +158,12 @@ func (o *Options) check() error {
 		}
 	}
 	if o.Port < 0 || o.Port > 65535 {
-		return cliutil.Exitf(cliutil.ExitUsage, "--port %d: must be between 0 and 65535", o.Port)
+		return cliutil.Exitf(cliutil.ExitUsage, "--port %d: give a port between 1 and 65535 (the redirect URI http://%s:PORT is registered with Twitch, so it cannot be picked at random)", o.Port, o.RedirectHost)
+	}
+	for _, t := range []struct{ flag, v string }{{"--revoke", o.Revoke}, {"--validate", o.Validate}, {"--refresh", o.Refresh}} {
+		if t.v != "" && strings.TrimSpace(t.v) == "" {
+			return cliutil.Exitf(cliutil.ExitUsage, "%s needs a token", t.flag)
+		}
 	}
 	if net.ParseIP(o.IP) == nil {
 		return cliutil.Exitf(cliutil.ExitUsage, "--ip %q: not an IP address", o.IP)
@@ -192,7 +199,7 @@ type env struct {
 	in     io.Reader
 	out    io.Writer
 	errOut io.Writer
-	f      *config.Factory
+	f      *cliutil.Factory
 	s      config.Settings
 	cfg    *twitchauth.Config
 }
@@ -202,11 +209,12 @@ func (e *env) note(format string, args ...any) {
 }
 
 // Run runs `twitchauth token` with the options o. Tokens and results go to
-// out, everything else to errOut. in is not read today (reserved for
-// prompts). The returned error carries the exit code (cliutil.ExitError).
-func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f *config.Factory) error {
+// o.Factory's stdout, everything else to its stderr. The returned error
+// carries the exit code (cliutil.ExitError).
+func Run(ctx context.Context, o *Options) error {
+	f := o.Factory
 	if f == nil {
-		f = config.Default()
+		f = &cliutil.Factory{}
 	}
 	f.Fill()
 	if o.IP == "" {
@@ -218,6 +226,9 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.Port == 0 {
+		o.Port = DefaultPort // the flag refuses 0
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -225,10 +236,8 @@ func Run(ctx context.Context, o *Options, in io.Reader, out, errOut io.Writer, f
 	if err != nil {
 		return err
 	}
-	e := &env{ctx: ctx, o: o, in: in, out: out, errOut: errOut, f: f, s: s, cfg: s.Twitch(f)}
-	for _, w := range s.Warnings {
-		e.note("warning: %s", w)
-	}
+	s.SecretFlag = "--secret"
+	e := &env{ctx: ctx, o: o, in: f.IO.In, out: f.IO.Out, errOut: f.IO.ErrOut, f: f, s: s, cfg: s.Twitch(f)}
 	switch {
 	case o.Validate != "":
 		return e.validate()

@@ -93,7 +93,9 @@ func (h *harness) run(o Options) outcome {
 	if o.Timeout == 0 {
 		o.Timeout = 20 * time.Second
 	}
-	f := &config.Factory{
+	f, out, errOut := cliutil.NewTestFactory(nil, "")
+	*f = cliutil.Factory{
+		IO:     f.IO,
 		Getenv: h.getenv,
 		OpenBrowser: func(ctx context.Context, u string) error {
 			h.opened.Add(1)
@@ -106,14 +108,13 @@ func (h *harness) run(o Options) outcome {
 			}()
 			return nil
 		},
-		IsTerminal: func(any) bool { return false },
-		Logger:     slog.New(slog.DiscardHandler),
-		Listen:     h.ports.Listen,
+		Logger: slog.New(slog.DiscardHandler),
+		Listen: h.ports.Listen,
 	}
-	var out, errOut clitest.Buffer
+	o.Factory = f
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	err := Run(ctx, &o, strings.NewReader(""), &out, &errOut, f)
+	err := Run(ctx, &o)
 	res := outcome{stdout: out.String(), stderr: errOut.String(), code: exitCode(err), err: err}
 	if err != nil {
 		res.stderr += "error: " + err.Error() + "\n"
@@ -345,11 +346,11 @@ func TestDeviceFlow(t *testing.T) {
 		}
 	}
 	var out clitest.Buffer
-	f := &config.Factory{Getenv: getenv, OpenBrowser: func(context.Context, string) error {
+	f := &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: errOut}, Getenv: getenv, OpenBrowser: func(context.Context, string) error {
 		t.Error("the device flow opened a browser")
 		return nil
-	}, IsTerminal: func(any) bool { return false }}
-	err := Run(context.Background(), &Options{DCF: true, Scopes: "chat:read", JSON: true, Port: port}, nil, &out, errOut, f)
+	}}
+	err := Run(context.Background(), &Options{DCF: true, Scopes: "chat:read", JSON: true, Port: port, Factory: f})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -375,8 +376,8 @@ func TestDeviceFlowDenied(t *testing.T) {
 			go srv.DenyDevice(m[1])
 		}
 	}
-	err := Run(context.Background(), &Options{DCF: true, NoStore: true}, nil, &clitest.Buffer{}, errOut,
-		&config.Factory{Getenv: getenv, IsTerminal: func(any) bool { return false }})
+	err := Run(context.Background(), &Options{DCF: true, NoStore: true,
+		Factory: &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &clitest.Buffer{}, ErrOut: errOut}, Getenv: getenv}})
 	if exitCode(err) != cliutil.ExitRefused || !strings.Contains(err.Error(), "denied") {
 		t.Errorf("denied device flow: %v (exit %d)", err, exitCode(err))
 	}
@@ -586,9 +587,10 @@ func TestPortInUse(t *testing.T) {
 
 func TestNoConfiguration(t *testing.T) {
 	getenv, _, _ := clitest.Env(t, nil)
-	f := &config.Factory{Getenv: getenv}
+	f := &cliutil.Factory{Getenv: getenv}
 	for _, o := range []Options{{}, {UserToken: true}, {DCF: true}, {Revoke: "x"}} {
-		err := Run(context.Background(), &o, nil, &clitest.Buffer{}, &clitest.Buffer{}, f)
+		o.Factory = f
+		err := Run(context.Background(), &o)
 		if exitCode(err) != cliutil.ExitUsage {
 			t.Fatalf("%+v: %v (exit %d)", o, err, exitCode(err))
 		}
@@ -603,7 +605,7 @@ func TestNoConfiguration(t *testing.T) {
 func TestNetworkError(t *testing.T) {
 	dead := fmt.Sprintf("http://127.0.0.1:%d/oauth2", clitest.FreePort(t))
 	getenv, _, _ := clitest.Env(t, map[string]string{config.EnvClientID: "x", config.EnvClientSecret: testSecret, config.EnvIDURL: dead})
-	err := Run(context.Background(), &Options{}, nil, &clitest.Buffer{}, &clitest.Buffer{}, &config.Factory{Getenv: getenv})
+	err := Run(context.Background(), &Options{Factory: &cliutil.Factory{Getenv: getenv}})
 	if exitCode(err) != cliutil.ExitNetwork {
 		t.Errorf("unreachable Twitch: %v (exit %d)", err, exitCode(err))
 	}
