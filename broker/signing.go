@@ -50,8 +50,8 @@ func (s signer) open(purpose, v string) ([]byte, bool) {
 	if !ok || len(v) > 4096 {
 		return nil, false
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(p64)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(m64)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(purpose, payload)) {
 		return nil, false
 	}
