@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // fakeIdentity serves fixed 200 answers for /token, /validate and /device,
@@ -92,7 +93,7 @@ func TestExpiresInOverflowIsClamped(t *testing.T) {
 	p := newProvider(t, cfg)
 	before := tokens.Load()
 	for range 5 {
-		if _, err := p.AppToken(ctx(t)); err != nil {
+		if _, err := p.Token(ctx(t), provider.App()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,7 +126,7 @@ func TestNegativeExpiresInIsExpired(t *testing.T) {
 	p := newProvider(t, cfg)
 	before := tokens.Load()
 	for range 3 {
-		if _, err := p.AppToken(context.Background()); err != nil {
+		if _, err := p.Token(context.Background(), provider.App()); err != nil {
 			t.Fatal(err)
 		}
 	}

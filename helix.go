@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
 )
 
 // ErrUnauthorized: Helix answered 401. The token was refused even after one
@@ -99,24 +98,10 @@ type Helix struct {
 	base   string
 }
 
-// NewHelix returns a Helix client acting with the tokens of src (a
-// Provider's AppTokenSource, UserTokenSource or IntentTokenSource, or any
-// oauth2.TokenSource). opts configure its Transport.
-func NewHelix(cfg *Config, src oauth2.TokenSource, opts ...TransportOption) *Helix {
-	return newHelix(cfg, NewTransport(cfg, src, opts...))
-}
-
-// NewExtensionHelix returns a Helix client acting as an extension viewer
-// with the Helix JWTs of src ("Authorization: Extension <jwt>"); cfg.ClientID
-// is the extension's client ID.
-func NewExtensionHelix(cfg *Config, src ExtensionJWTSource, opts ...TransportOption) *Helix {
-	return newHelix(cfg, NewExtensionTransport(cfg, src, opts...))
-}
-
-func newHelix(cfg *Config, t *Transport) *Helix {
-	if cfg == nil {
-		cfg = &Config{}
-	}
+// NewHelix returns a Helix client sending its requests through t (see
+// NewTransport: t sets the credentials, paces and retries). Its counters
+// are t.Stats().
+func NewHelix(t *Transport) *Helix {
 	return &Helix{
 		t: t,
 		client: &http.Client{
@@ -124,15 +109,9 @@ func newHelix(cfg *Config, t *Transport) *Helix {
 			// Helix does not redirect; a redirect would drop a POST body.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		base: cfg.APIBaseURL(),
+		base: t.cfg.APIBaseURL(),
 	}
 }
-
-// Transport returns the client's Transport.
-func (h *Helix) Transport() *Transport { return h.t }
-
-// Stats returns the counters of the client's Transport.
-func (h *Helix) Stats() TransportStats { return h.t.Stats() }
 
 // Get calls GET path with query and decodes the JSON answer into out (when
 // out is not nil).

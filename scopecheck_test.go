@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // A request whose endpoint needs a scope the user's grant lacks is refused
@@ -21,7 +22,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 	p := newProvider(t, cfg)
 	bc, _ := s.User("broadcaster")
 	mod := provUser(t, s, p, cfg.ClientID, "moderator", []string{"user:read:email"})
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(mod.UserID), twitchauth.WithoutPacing())
+	h := newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing())
 	s.ResetCounters()
 
 	err := h.Post(ctx(t), "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
@@ -43,7 +44,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 	if n := s.Requests("helix"); n != 0 {
 		t.Errorf("the sandbox saw %d Helix requests, want 0", n)
 	}
-	if st := h.Stats(); st.Requests != 0 {
+	if st := statsOf(h); st.Requests != 0 {
 		t.Errorf("the Transport counted %d requests", st.Requests)
 	}
 
@@ -76,7 +77,7 @@ func TestScopeCheckAnyOf(t *testing.T) {
 		{[]string{"channel:read:polls"}, false},
 	} {
 		provUser(t, s, p, cfg.ClientID, "broadcaster", c.scopes)
-		h := twitchauth.NewHelix(cfg, p.UserTokenSource(bc.ID), twitchauth.WithoutPacing())
+		h := newHelix(cfg, p.TokenSource(provider.User(bc.ID)), withoutPacing())
 		s.ResetCounters()
 		err := h.Get(ctx(t), "moderation/moderators", q, nil)
 		var mse *twitchauth.MissingScopesError
@@ -101,11 +102,11 @@ func TestScopeCheckScope(t *testing.T) {
 	mod := provUser(t, s, p, cfg.ClientID, "moderator", nil)
 	q := url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}}
 	body := map[string]any{"data": map[string]any{"user_id": "1"}}
-	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: mustToken(t)(p.UserToken(ctx(t), mod.UserID)).AccessToken})
+	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: mustToken(t)(p.Token(ctx(t), provider.User(mod.UserID))).AccessToken})
 	for name, h := range map[string]*twitchauth.Helix{
-		"switched off": twitchauth.NewHelix(cfg, p.UserTokenSource(mod.UserID), twitchauth.WithoutPacing(), twitchauth.WithoutScopeCheck()),
-		"app token":    twitchauth.NewHelix(cfg, p.AppTokenSource(), twitchauth.WithoutPacing()),
-		"plain source": twitchauth.NewHelix(cfg, static, twitchauth.WithoutPacing()),
+		"switched off": newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing(), withoutScopeCheck()),
+		"app token":    newHelix(cfg, p.TokenSource(provider.App()), withoutPacing()),
+		"plain source": newHelix(cfg, static, withoutPacing()),
 	} {
 		s.ResetCounters()
 		err := h.Post(ctx(t), "moderation/bans", q, body, nil)
@@ -124,7 +125,7 @@ func TestScopeCheckEventSub(t *testing.T) {
 	p := newProvider(t, cfg)
 	bc, _ := s.User("broadcaster")
 	provUser(t, s, p, cfg.ClientID, "broadcaster", []string{"bits:read"})
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(bc.ID), twitchauth.WithoutPacing())
+	h := newHelix(cfg, p.TokenSource(provider.User(bc.ID)), withoutPacing())
 	sub := func(method string) map[string]any {
 		return map[string]any{
 			"type": "channel.poll.begin", "version": "1",

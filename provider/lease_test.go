@@ -1,4 +1,4 @@
-package twitchauth_test
+package provider_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -67,14 +67,14 @@ func TestProviderStoresRefreshThatUsedItsDeadline(t *testing.T) {
 	s := newSandbox(t)
 	cfg := public(s)
 	st := store.NewMemory()
-	p := newProvider(t, cfg, twitchauth.WithStore(st), twitchauth.WithRenewTimeout(2*time.Second))
+	p := newProvider(t, cfg, withStore(st), withRenewTimeout(2*time.Second))
 	u := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
-	key := store.UserKey(u.UserID)
+	key := provider.User(u.UserID)
 
 	slow := &slowRefresh{hold: true}
 	c := *cfg
 	c.HTTPClient = &http.Client{Transport: slow}
-	p2 := newProvider(t, &c, twitchauth.WithStore(st), twitchauth.WithRenewTimeout(2*time.Second))
+	p2 := newProvider(t, &c, withStore(st), withRenewTimeout(2*time.Second))
 	tok, err := p2.Refresh(ctx(t), key)
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
@@ -83,7 +83,7 @@ func TestProviderStoresRefreshThatUsedItsDeadline(t *testing.T) {
 	if len(slow.deadlines) != 1 || slow.deadlines[0].IsZero() {
 		t.Fatalf("refresh requests' deadlines = %v, want one deadline", slow.deadlines)
 	}
-	rec, err := st.Load(ctx(t), store.GrantKey(cfg.ClientID, key))
+	rec, err := st.Load(ctx(t), store.GrantKey(cfg.ClientID, key.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,17 +134,17 @@ func TestProviderLeaseOutlivesRenewal(t *testing.T) {
 	s := newSandbox(t)
 	cfg := public(s)
 	g := &grantClock{Memory: store.NewMemory()}
-	p := newProvider(t, cfg, twitchauth.WithStore(g))
+	p := newProvider(t, cfg, withStore(g))
 	u := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
 
 	slow := &slowRefresh{}
 	c := *cfg
 	c.HTTPClient = &http.Client{Transport: slow}
-	p2 := newProvider(t, &c, twitchauth.WithStore(g), twitchauth.WithRenewTimeout(2*time.Second))
+	p2 := newProvider(t, &c, withStore(g), withRenewTimeout(2*time.Second))
 	g.mu.Lock()
 	g.saves = nil
 	g.mu.Unlock()
-	if _, err := p2.Refresh(ctx(t), store.UserKey(u.UserID)); err != nil {
+	if _, err := p2.Refresh(ctx(t), provider.User(u.UserID)); err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
 	g.mu.Lock()

@@ -1,4 +1,4 @@
-package twitchauth_test
+package provider_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -37,12 +38,12 @@ func TestProviderCrashBetweenSaveAndHandOut(t *testing.T) {
 	cfg := &twitchauth.Config{ClientID: c.ID, ClientSecret: c.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: s.IDURL(), APIURL: s.APIURL()}}
 
-	open := func() (*sqlite.Store, *twitchauth.Provider) {
+	open := func() (*sqlite.Store, *provider.Provider) {
 		st, err := sqlite.Open(context.Background(), dbPath, sqlite.WithKey(key))
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := twitchauth.NewProvider(context.Background(), cfg, twitchauth.WithStore(st))
+		p, err := provider.New(context.Background(), providerConfig(cfg, withStore(st)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestProviderCrashBetweenSaveAndHandOut(t *testing.T) {
 		// sandbox's refresh tokens being single-use).
 		st, p := open()
 		before := s.Requests("token:refresh_token")
-		if _, err := p.Refresh(context.Background(), store.UserKey(tok.UserID)); err != nil {
+		if _, err := p.Refresh(context.Background(), provider.User(tok.UserID)); err != nil {
 			t.Fatalf("after kill %d the grant no longer works: %v", i, err)
 		}
 		if s.Requests("token:refresh_token") != before+1 {
@@ -121,15 +122,15 @@ func TestProviderCrashChild(t *testing.T) {
 	}
 	cfg := &twitchauth.Config{ClientID: os.Getenv("CRASH_CLIENT_ID"), ClientSecret: os.Getenv("TWITCH_CLIENT_SECRET"),
 		Endpoints: twitchauth.Endpoints{IDURL: os.Getenv("CRASH_ID_URL")}}
-	p, err := twitchauth.NewProvider(context.Background(), cfg, twitchauth.WithStore(st))
+	p, err := provider.New(context.Background(), providerConfig(cfg, withStore(st)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	twitchauth.SetAfterSaveHook(p, func(string) {
+	provider.SetAfterSaveHook(p, func(string) {
 		fmt.Println("CRASH-SAVED")
 		os.Stdout.Sync()
 		time.Sleep(time.Minute) // killed here
 	})
-	_, err = p.Refresh(context.Background(), store.UserKey(os.Getenv("CRASH_USER")))
+	_, err = p.Refresh(context.Background(), provider.User(os.Getenv("CRASH_USER")))
 	t.Fatalf("the child was not killed (refresh returned %v)", err)
 }

@@ -1,8 +1,9 @@
-package twitchauth
+package provider
 
 import (
 	"context"
 	"errors"
+	"github.com/twitchauth/twitchauth"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -18,8 +19,8 @@ const DefaultValidationInterval = time.Hour
 
 // ValidationResult is the outcome of validating one subject's token.
 type ValidationResult struct {
-	// Subject is "app" or "user:<id>".
-	Subject string
+	// Subject is the App or a User (an Intent validated is resolved).
+	Subject Subject
 	// Valid is true when Twitch accepted the token (possibly after renewing
 	// it).
 	Valid bool
@@ -34,7 +35,7 @@ type ValidationResult struct {
 }
 
 // ValidateAll validates every held token once, with bounded concurrency
-// (WithValidationConcurrency). A refused app token is fetched again; a refused
+// (Config.ValidationConcurrency). A refused app token is fetched again; a refused
 // user token is refreshed, and if the refresh token is refused too the grant
 // is marked revoked and Hooks.OnRevoked fires. Changed scopes are stored and
 // reported through Hooks.OnScopesChanged. Dead and revoked grants are skipped.
@@ -53,7 +54,7 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			results[i] = ValidationResult{Subject: s.key, Err: ctx.Err()}
+			results[i] = ValidationResult{Subject: subjectOfKey(s.key), Err: ctx.Err()}
 			continue
 		}
 		wg.Add(1)
@@ -68,7 +69,7 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 }
 
 func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult {
-	res := ValidationResult{Subject: s.key}
+	res := ValidationResult{Subject: subjectOfKey(s.key)}
 	e := s.cur.Load()
 	if e == nil {
 		res.Err = ErrUnknownSubject
@@ -79,7 +80,7 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 		e = s.cur.Load()
 	}
 	info, err := p.cfg().Validate(ctx, e.tok.AccessToken)
-	if errors.Is(err, ErrInvalidToken) {
+	if errors.Is(err, twitchauth.ErrInvalidToken) {
 		_, rerr := p.renew(ctx, s, e.tok.AccessToken)
 		if rerr == nil {
 			res.Valid, res.Renewed = true, true
@@ -118,23 +119,21 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 	if scopesChanged {
 		p.log.Info("scopes changed", "subject", s.key, "old", old, "new", info.Scopes)
 		if h := p.hooks.OnScopesChanged; h != nil {
-			h(s.key, slices.Clone(old), slices.Clone(info.Scopes))
+			h(subjectOfKey(s.key), slices.Clone(old), slices.Clone(info.Scopes))
 		}
 	}
 	return res
 }
 
 func (p *Provider) markRevoked(ctx context.Context, s *subject) {
-	var userID string
 	if err := p.updateRecord(ctx, s, func(r *store.Record) {
 		r.Status = store.StatusRevoked
-		userID = r.UserID
 	}); err != nil {
 		p.log.Error("could not mark the grant revoked", "subject", s.key, "err", err)
 	}
 	p.log.Warn("grant revoked by the user", "subject", s.key)
 	if h := p.hooks.OnRevoked; h != nil {
-		h(s.key, userID)
+		h(subjectOfKey(s.key))
 	}
 }
 
@@ -172,12 +171,16 @@ func (p *Provider) RunValidation(ctx context.Context, interval time.Duration, re
 	}
 }
 
-// Validate validates one subject's token ("app" or "user:<id>") now, as
-// ValidateAll does for every held token.
-func (p *Provider) Validate(ctx context.Context, subjectKey string) ValidationResult {
-	s, err := p.subjectFor(ctx, subjectKey)
+// Validate validates one subject's token now, as ValidateAll does for
+// every held token (an Intent is resolved to its user).
+func (p *Provider) Validate(ctx context.Context, sub Subject) ValidationResult {
+	key, err := p.keyOf(sub)
 	if err != nil {
-		return ValidationResult{Subject: subjectKey, Err: err}
+		return ValidationResult{Subject: sub, Err: err}
+	}
+	s, err := p.subjectFor(ctx, key)
+	if err != nil {
+		return ValidationResult{Subject: sub, Err: err}
 	}
 	return p.validateOne(ctx, s)
 }

@@ -1,4 +1,4 @@
-package twitchauth_test
+package provider_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -52,10 +53,10 @@ func TestUnsavedRenewalIsHandedOutAndSavedInBackground(t *testing.T) {
 	s := newSandbox(t)
 	cfg := public(s) // single-use refresh tokens
 	st := &flakyStore{Store: store.NewMemory()}
-	p := newProvider(t, cfg, twitchauth.WithStore(st))
+	p := newProvider(t, cfg, withStore(st))
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
-	subject := store.UserKey(tok.UserID)
-	key := store.GrantKey(cfg.ClientID, subject)
+	subject := provider.User(tok.UserID)
+	key := store.GrantKey(cfg.ClientID, subject.String())
 
 	st.failing.Store(true)
 	renewed, err := p.Refresh(ctx(t), subject)
@@ -72,11 +73,11 @@ func TestUnsavedRenewalIsHandedOutAndSavedInBackground(t *testing.T) {
 	if rec, _ := st.Load(ctx(t), key); rec.RefreshToken != tok.RefreshToken {
 		t.Fatal("the store changed although every save failed")
 	}
-	if h := p.Health(ctx(t)); !slices.Equal(h.Unsaved, []string{subject}) || !h.Degraded() {
+	if h := p.Health(ctx(t)); !slices.Equal(h.Unsaved, []provider.Subject{subject}) || !h.Degraded() {
 		t.Fatalf("Health = %+v, want %s unsaved", h, subject)
 	}
 	// Reads serve the unsaved token meanwhile.
-	if got, err := p.UserToken(ctx(t), tok.UserID); err != nil || got.AccessToken != renewed.AccessToken {
+	if got, err := p.Token(ctx(t), provider.User(tok.UserID)); err != nil || got.AccessToken != renewed.AccessToken {
 		t.Fatalf("UserToken while unsaved: %v", err)
 	}
 	time.Sleep(300 * time.Millisecond) // a few background attempts fail
@@ -93,7 +94,7 @@ func TestUnsavedRenewalIsHandedOutAndSavedInBackground(t *testing.T) {
 		t.Fatalf("stored refresh token after recovery is not the newest issued (%v)", err)
 	}
 	// A new process reading the store gets a working grant.
-	q := newProvider(t, cfg, twitchauth.WithStore(st))
+	q := newProvider(t, cfg, withStore(st))
 	if _, err := q.Refresh(ctx(t), subject); err != nil {
 		t.Fatalf("the saved grant does not refresh in a new process: %v", err)
 	}
@@ -106,9 +107,9 @@ func TestUnsavedRenewalSavedBeforeTheNextRenewal(t *testing.T) {
 	s := newSandbox(t)
 	cfg := public(s)
 	st := &flakyStore{Store: store.NewMemory()}
-	p := newProvider(t, cfg, twitchauth.WithStore(st))
+	p := newProvider(t, cfg, withStore(st))
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
-	subject := store.UserKey(tok.UserID)
+	subject := provider.User(tok.UserID)
 	st.failing.Store(true)
 	for range 3 {
 		if _, err := p.Refresh(ctx(t), subject); err != nil {
@@ -119,7 +120,7 @@ func TestUnsavedRenewalSavedBeforeTheNextRenewal(t *testing.T) {
 	if _, err := p.Refresh(ctx(t), subject); err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, subject))
+	rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, subject.String()))
 	if rec.RefreshToken != s.IssuedRefreshTokens(cfg.ClientID, tok.UserID)[0] {
 		t.Fatal("the store does not hold the newest refresh token")
 	}
@@ -149,14 +150,14 @@ func TestTwoAppsShareOneStore(t *testing.T) {
 				t.Cleanup(func() { sq.Close() })
 				st = sq
 			}
-			pa := newProvider(t, a, twitchauth.WithStore(st))
-			pb := newProvider(t, b, twitchauth.WithStore(st))
+			pa := newProvider(t, a, withStore(st))
+			pb := newProvider(t, b, withStore(st))
 			ta := provUser(t, s, pa, a.ClientID, "twitchdev", nil)
 			tb := provUser(t, s, pb, b.ClientID, "twitchdev", nil)
 			if ta.UserID != tb.UserID {
 				t.Fatal("not the same user")
 			}
-			subject := store.UserKey(ta.UserID)
+			subject := provider.User(ta.UserID)
 			if _, err := pa.Refresh(ctx(t), subject); err != nil {
 				t.Fatalf("app A's grant after app B added the same user: %v", err)
 			}
@@ -165,13 +166,13 @@ func TestTwoAppsShareOneStore(t *testing.T) {
 				t.Fatalf("the store holds %d records (%v), want one grant per application", len(recs), err)
 			}
 			for _, c := range []*twitchauth.Config{a, b} {
-				rec, err := st.Load(ctx(t), store.GrantKey(c.ClientID, subject))
+				rec, err := st.Load(ctx(t), store.GrantKey(c.ClientID, subject.String()))
 				if err != nil || rec.ClientID != c.ClientID || rec.RefreshToken != s.IssuedRefreshTokens(c.ClientID, ta.UserID)[0] {
 					t.Fatalf("%s's stored grant: %v, client %q; want its own newest token", c.ClientID, err, rec.ClientID)
 				}
 				// A fresh process of each application finds its own grant.
-				q := newProvider(t, c, twitchauth.WithStore(st))
-				got, err := q.UserToken(ctx(t), ta.UserID)
+				q := newProvider(t, c, withStore(st))
+				got, err := q.Token(ctx(t), provider.User(ta.UserID))
 				if err != nil || got.ClientID != c.ClientID {
 					t.Fatalf("%s reloads %v, %v", c.ClientID, got, err)
 				}
@@ -196,13 +197,13 @@ func TestUnreadableRowIsIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProvider(t, cfg, twitchauth.WithStore(st))
+	p := newProvider(t, cfg, withStore(st))
 	var ids []string
 	for _, u := range s.Users()[:3] {
 		ids = append(ids, provUser(t, s, p, cfg.ClientID, u.Login, nil).UserID)
 	}
 	st.Close()
-	bad := store.GrantKey(cfg.ClientID, store.UserKey(ids[1]))
+	bad := store.GrantKey(cfg.ClientID, provider.User(ids[1]).String())
 	raw, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -217,16 +218,16 @@ func TestUnreadableRowIsIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	p, err = twitchauth.NewProvider(ctx(t), cfg, twitchauth.WithStore(st), twitchauth.WithProviderLogger(testLogger))
+	p, err = provider.New(ctx(t), providerConfig(cfg, withStore(st), withLogger(testLogger)))
 	if err != nil {
 		t.Fatalf("one corrupted row stopped the Provider: %v", err)
 	}
 	for _, id := range []string{ids[0], ids[2]} {
-		if _, err := p.Refresh(ctx(t), store.UserKey(id)); err != nil {
+		if _, err := p.Refresh(ctx(t), provider.User(id)); err != nil {
 			t.Fatalf("user %s beside the bad row: %v", id, err)
 		}
 	}
-	if _, err := p.UserToken(ctx(t), ids[1]); !errors.Is(err, store.ErrCorrupt) {
+	if _, err := p.Token(ctx(t), provider.User(ids[1])); !errors.Is(err, store.ErrCorrupt) {
 		t.Fatalf("the bad row's user: %v, want the store's ErrCorrupt", err)
 	}
 	h := p.Health(ctx(t))
@@ -259,21 +260,21 @@ func TestFarExpiryStaysFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Save(ctx(t), store.Record{Key: store.GrantKey(cfg.ClientID, store.AppKey()), ClientID: cfg.ClientID,
+	if _, err := st.Save(ctx(t), store.Record{Key: store.GrantKey(cfg.ClientID, provider.App().String()), ClientID: cfg.ClientID,
 		AccessToken: at, TokenType: "bearer", Expiry: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}, 0); err != nil {
 		t.Fatal(err)
 	}
-	p := newProvider(t, cfg, twitchauth.WithStore(st))
+	p := newProvider(t, cfg, withStore(st))
 	before := s.Requests("token")
 	for range 3 {
-		if got, err := p.AppToken(ctx(t)); err != nil || got.AccessToken != at {
+		if got, err := p.Token(ctx(t), provider.App()); err != nil || got.AccessToken != at {
 			t.Fatalf("AppToken = %v, %v; want the stored token", got, err)
 		}
 	}
 	if n := s.Requests("token") - before; n != 0 {
 		t.Fatalf("%d token requests for a token valid until 9999", n)
 	}
-	ts := p.AppTokenSource()
+	ts := p.TokenSource(provider.App())
 	if n := testing.AllocsPerRun(100, func() { _, _ = ts.Token() }); n != 0 {
 		t.Fatalf("Token allocates %v times per read: the far expiry left the fast path", n)
 	}
@@ -291,7 +292,7 @@ func TestRunValidationRepeats(t *testing.T) {
 	rounds := make(chan int, 16)
 	done := make(chan error, 1)
 	go func() {
-		done <- p.RunValidation(rctx, 100*time.Millisecond, func(r []twitchauth.ValidationResult) { rounds <- len(r) })
+		done <- p.RunValidation(rctx, 100*time.Millisecond, func(r []provider.ValidationResult) { rounds <- len(r) })
 	}()
 	for i := range 3 {
 		select {

@@ -1,4 +1,4 @@
-package twitchauth
+package provider
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // Health is what a Provider knows to be wrong with the grants it holds.
 // The zero value means nothing is.
 type Health struct {
-	// Unsaved lists the subjects ("app", "user:<id>") whose renewed token
+	// Unsaved lists the subjects (App, User) whose renewed token
 	// the store refused to save (a full disk, a database down). The
 	// Provider hands those tokens out all the same — the refresh token
 	// they replace may already be spent — and saves them again in the
@@ -21,7 +21,7 @@ type Health struct {
 	// the renewal lives only in this process: if it dies, the store still
 	// holds the previous token, which with single-use refresh tokens loses
 	// the grant.
-	Unsaved []string
+	Unsaved []Subject
 	// Unreadable lists the stored records of this application (or of an
 	// unknown one) that the store cannot read: their tokens are corrupt or
 	// sealed with another encryption key (see store.UnreadableError). The
@@ -44,14 +44,18 @@ func (p *Provider) Health(ctx context.Context) Health {
 }
 
 // unsaved lists the subjects whose current entry is not persisted.
-func (p *Provider) unsaved() []string {
-	var out []string
+func (p *Provider) unsaved() []Subject {
+	var keys []string
 	for key, s := range *p.subjects.Load() {
 		if e := s.cur.Load(); e != nil && e.dirty {
-			out = append(out, key)
+			keys = append(keys, key)
 		}
 	}
-	sort.Strings(out)
+	sort.Strings(keys)
+	out := make([]Subject, len(keys))
+	for i, k := range keys {
+		out[i] = subjectOfKey(k)
+	}
 	return out
 }
 
@@ -167,7 +171,7 @@ func (p *Provider) persistLoop() {
 		t := time.NewTimer(wait)
 		<-t.C
 		for _, key := range p.unsaved() {
-			if s := p.lookup(key); s != nil {
+			if s := p.lookup(key.String()); s != nil {
 				p.persistFlight(context.Background(), s)
 			}
 		}

@@ -1,4 +1,4 @@
-package twitchauth
+package provider
 
 // SetAfterSaveHook runs f after a renewal was saved and before it is handed
 // out (crash tests only).

@@ -1,4 +1,4 @@
-package twitchauth_test
+package provider_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -31,11 +32,11 @@ func ExampleProvider() {
 	defer st.Close()
 	cfg := &twitchauth.Config{ClientID: app.ID, ClientSecret: app.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: sandbox.IDURL(), APIURL: sandbox.APIURL()}}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := p.IntentToken(ctx, "chat"); err != nil { // first run: log the bot in once
+	if _, err := p.Token(ctx, provider.Intent("chat")); err != nil { // first run: log the bot in once
 		access, refresh, _ := sandbox.MintUserToken(app.ID, "twitchdev", []string{"chat:read", "chat:edit"})
 		if _, err := p.AddUserToken(ctx, &twitchauth.Token{AccessToken: access, RefreshToken: refresh}, "chat"); err != nil {
 			log.Fatal(err)
@@ -44,7 +45,7 @@ func ExampleProvider() {
 	go p.RunValidation(ctx, 0, nil) // Twitch requires /validate hourly
 
 	// Anything that takes an oauth2.TokenSource works from here on.
-	tok, err := p.IntentTokenSource("chat").Token()
+	tok, err := p.TokenSource(provider.Intent("chat")).Token()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,11 +56,11 @@ func ExampleProvider() {
 // The 401 path: a Helix call refused the token, so report it; concurrent
 // reports of the same token cause one refresh.
 func ExampleTokenSource_Invalidate() {
-	var p *twitchauth.Provider // from NewProvider
+	var p *provider.Provider // from NewProvider
 	if p == nil {
 		return
 	}
-	ts := p.UserTokenSource("141981764")
+	ts := p.TokenSource(provider.User("141981764"))
 	tok, _ := ts.Token()
 	req, _ := http.NewRequest("GET", "https://api.twitch.tv/helix/users", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)

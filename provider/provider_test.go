@@ -1,4 +1,4 @@
-package twitchauth_test
+package provider_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -29,7 +30,7 @@ func (c *provClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) 
 func (c *provClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // provUser mints a user grant in the sandbox and adds it to p.
-func provUser(t *testing.T, s *twitchtest.Server, p *twitchauth.Provider, clientID, login string, scopes []string, intents ...string) *twitchauth.Token {
+func provUser(t *testing.T, s *twitchtest.Server, p *provider.Provider, clientID, login string, scopes []string, intents ...string) *twitchauth.Token {
 	t.Helper()
 	access, refresh, err := s.MintUserToken(clientID, login, scopes)
 	if err != nil {
@@ -43,11 +44,11 @@ func provUser(t *testing.T, s *twitchtest.Server, p *twitchauth.Provider, client
 	return tok
 }
 
-func newProvider(t *testing.T, cfg *twitchauth.Config, opts ...twitchauth.ProviderOption) *twitchauth.Provider {
+func newProvider(t *testing.T, cfg *twitchauth.Config, opts ...option) *provider.Provider {
 	t.Helper()
 	// Provider log lines go to the suite's leak check (see TestMain).
-	opts = append([]twitchauth.ProviderOption{twitchauth.WithProviderLogger(testLogger)}, opts...)
-	p, err := twitchauth.NewProvider(ctx(t), cfg, opts...)
+	opts = append([]option{withLogger(testLogger)}, opts...)
+	p, err := provider.New(ctx(t), providerConfig(cfg, opts...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestProviderAddUserAndIntents(t *testing.T) {
 	if tok.UserID != dev.ID || tok.Login != "twitchdev" || !tok.HasScope("chat:edit") {
 		t.Fatalf("AddUserToken learned %+v, want user %s with its scopes", tok, dev.ID)
 	}
-	got, err := p.IntentToken(ctx(t), "chat")
+	got, err := p.Token(ctx(t), provider.Intent("chat"))
 	if err != nil || got.AccessToken != tok.AccessToken {
 		t.Fatalf("IntentToken(chat) = %v, %v", got, err)
 	}
@@ -73,7 +74,7 @@ func TestProviderAddUserAndIntents(t *testing.T) {
 	if err := p.SetIntent(ctx(t), "chat", tok2.UserID); err != nil {
 		t.Fatal(err)
 	}
-	ts := p.IntentTokenSource("chat")
+	ts := p.TokenSource(provider.Intent("chat"))
 	o, err := ts.Token()
 	if err != nil || o.AccessToken != tok2.AccessToken {
 		t.Fatalf("intent source after SetIntent = %v, %v; want the other user's token", o, err)
@@ -81,17 +82,17 @@ func TestProviderAddUserAndIntents(t *testing.T) {
 	if in := p.Intents(); in["chat"] != tok2.UserID {
 		t.Fatalf("Intents() = %v", in)
 	}
-	if _, err := p.IntentToken(ctx(t), "nope"); !errors.Is(err, twitchauth.ErrUnknownSubject) {
+	if _, err := p.Token(ctx(t), provider.Intent("nope")); !errors.Is(err, provider.ErrUnknownSubject) {
 		t.Fatalf("unknown intent: %v", err)
 	}
-	if _, err := p.UserToken(ctx(t), "999999999"); !errors.Is(err, twitchauth.ErrUnknownSubject) {
+	if _, err := p.Token(ctx(t), provider.User("999999999")); !errors.Is(err, provider.ErrUnknownSubject) {
 		t.Fatalf("unknown user: %v", err)
 	}
 	// The scopes helper.
-	if _, err := p.TokenWithScopes(ctx(t), tok.UserID, "chat:read"); err != nil {
+	if _, err := p.TokenWithScopes(ctx(t), provider.User(tok.UserID), "chat:read"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.TokenWithScopes(ctx(t), tok.UserID, "chat:read", "bits:read", "channel:moderate")
+	_, err = p.TokenWithScopes(ctx(t), provider.User(tok.UserID), "chat:read", "bits:read", "channel:moderate")
 	var mse *twitchauth.MissingScopesError
 	if !errors.As(err, &mse) || !errors.Is(err, twitchauth.ErrMissingScopes) || !slices.Equal(mse.Missing, []string{"bits:read", "channel:moderate"}) {
 		t.Fatalf("TokenWithScopes missing = %v", err)
@@ -156,11 +157,11 @@ func TestProviderSingleFlightExpiry(t *testing.T) {
 	cfg := confidential(s)
 	clock := newProvClock()
 	var refreshed atomic.Int32
-	p := newProvider(t, cfg, twitchauth.WithClock(clock.Now), twitchauth.WithHooks(twitchauth.Hooks{
-		OnRefresh: func(string, *twitchauth.Token) { refreshed.Add(1) },
+	p := newProvider(t, cfg, withClock(clock.Now), withHooks(provider.Hooks{
+		OnRefresh: func(provider.Subject, *twitchauth.Token) { refreshed.Add(1) },
 	}))
 	old := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"chat:read"})
-	if _, err := p.AppToken(ctx(t)); err != nil {
+	if _, err := p.Token(ctx(t), provider.App()); err != nil {
 		t.Fatal(err)
 	}
 	s.ResetCounters()
@@ -177,7 +178,7 @@ func TestProviderSingleFlightExpiry(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			tok, err := p.UserToken(ctx(t), old.UserID)
+			tok, err := p.Token(ctx(t), provider.User(old.UserID))
 			if err == nil {
 				tokens[i] = tok.AccessToken
 			}
@@ -204,7 +205,7 @@ func TestProviderSingleFlightExpiry(t *testing.T) {
 	// The app token: past 60 days, 10,000 callers, one client_credentials.
 	clock.Advance(61 * 24 * time.Hour)
 	s.ResetCounters()
-	src := p.AppTokenSource()
+	src := p.TokenSource(provider.App())
 	for range n {
 		wg.Add(1)
 		go func() {
@@ -229,7 +230,7 @@ func TestProviderSingleFlight401Storm(t *testing.T) {
 	old := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"chat:read"})
 	s.ExpireAccessToken(old.AccessToken)
 	s.ResetCounters()
-	ts := p.UserTokenSource(old.UserID)
+	ts := p.TokenSource(provider.User(old.UserID))
 	const n = 10000
 	var wg sync.WaitGroup
 	var bad atomic.Int32
@@ -257,7 +258,7 @@ func TestProviderSingleFlight401Storm(t *testing.T) {
 		t.Fatalf("upstream refreshes = %d, want exactly 1", got)
 	}
 	// The new token works at Twitch.
-	nt, _ := p.UserToken(ctx(t), old.UserID)
+	nt, _ := p.Token(ctx(t), provider.User(old.UserID))
 	leaks.secret(nt.AccessToken, nt.RefreshToken)
 	if _, err := cfg.Validate(ctx(t), nt.AccessToken); err != nil {
 		t.Fatalf("renewed token does not validate: %v", err)
@@ -273,19 +274,19 @@ func TestProviderReloadsRotatedToken(t *testing.T) {
 	cfg := public(s)
 	shared := store.NewMemory()
 	clock := newProvClock()
-	a := newProvider(t, cfg, twitchauth.WithStore(shared), twitchauth.WithClock(clock.Now))
+	a := newProvider(t, cfg, withStore(shared), withClock(clock.Now))
 	tok := provUser(t, s, a, cfg.ClientID, "twitchdev", []string{"chat:read"})
-	b := newProvider(t, cfg, twitchauth.WithStore(shared), twitchauth.WithClock(clock.Now))
-	if _, err := b.UserToken(ctx(t), tok.UserID); err != nil {
+	b := newProvider(t, cfg, withStore(shared), withClock(clock.Now))
+	if _, err := b.Token(ctx(t), provider.User(tok.UserID)); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(5 * time.Hour)
 	s.ResetCounters()
-	ta, err := a.UserToken(ctx(t), tok.UserID)
+	ta, err := a.Token(ctx(t), provider.User(tok.UserID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb, err := b.UserToken(ctx(t), tok.UserID)
+	tb, err := b.Token(ctx(t), provider.User(tok.UserID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,10 +299,10 @@ func TestProviderReloadsRotatedToken(t *testing.T) {
 	// A process that ignored the store would have reused the spent refresh
 	// token; ours still holds a live grant.
 	clock.Advance(5 * time.Hour)
-	if _, err := b.UserToken(ctx(t), tok.UserID); err != nil {
+	if _, err := b.Token(ctx(t), provider.User(tok.UserID)); err != nil {
 		t.Fatalf("grant lost: %v", err)
 	}
-	if _, err := a.Refresh(ctx(t), store.UserKey(tok.UserID)); err != nil {
+	if _, err := a.Refresh(ctx(t), provider.User(tok.UserID)); err != nil {
 		t.Fatalf("grant lost after cross-process refreshes: %v", err)
 	}
 }
@@ -315,9 +316,9 @@ func TestProviderInvalidRefreshTokenReloads(t *testing.T) {
 	cfg := public(s)
 	shared := store.NewMemory()
 	clock := newProvClock()
-	a := newProvider(t, cfg, twitchauth.WithStore(shared), twitchauth.WithClock(clock.Now))
+	a := newProvider(t, cfg, withStore(shared), withClock(clock.Now))
 	tok := provUser(t, s, a, cfg.ClientID, "twitchdev", nil)
-	key := store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID))
+	key := store.GrantKey(cfg.ClientID, provider.User(tok.UserID).String())
 	// Another process refreshed: the store now holds a newer refresh token.
 	nt, err := cfg.Refresh(ctx(t), tok.RefreshToken)
 	if err != nil {
@@ -332,7 +333,7 @@ func TestProviderInvalidRefreshTokenReloads(t *testing.T) {
 	// force the situation by refreshing through a provider with the old
 	// version cached.
 	clock.Advance(5 * time.Hour)
-	got, err := a.UserToken(ctx(t), tok.UserID)
+	got, err := a.Token(ctx(t), provider.User(tok.UserID))
 	if err != nil {
 		t.Fatalf("UserToken: %v", err)
 	}
@@ -345,11 +346,11 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	s := newSandbox(t)
 	cfg := confidential(s)
 	clock := newProvClock()
-	var failures []*twitchauth.RefreshError
+	var failures []*provider.RefreshError
 	var mu sync.Mutex
 	st := store.NewMemory()
-	p := newProvider(t, cfg, twitchauth.WithStore(st), twitchauth.WithClock(clock.Now), twitchauth.WithHooks(twitchauth.Hooks{
-		OnRefreshFailure: func(e *twitchauth.RefreshError) { mu.Lock(); failures = append(failures, e); mu.Unlock() },
+	p := newProvider(t, cfg, withStore(st), withClock(clock.Now), withHooks(provider.Hooks{
+		OnRefreshFailure: func(e *provider.RefreshError) { mu.Lock(); failures = append(failures, e); mu.Unlock() },
 	}))
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
 
@@ -360,7 +361,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 		return true
 	}))
 	clock.Advance(4*time.Hour - time.Minute) // inside the refresh margin, not expired
-	got, err := p.UserToken(ctx(t), tok.UserID)
+	got, err := p.Token(ctx(t), provider.User(tok.UserID))
 	if err != nil || got.AccessToken != tok.AccessToken {
 		t.Fatalf("transient failure near expiry: %v, %v; want the current token", got, err)
 	}
@@ -368,25 +369,25 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	// retry backoff has passed.
 	tries := s.Requests("token")
 	for range 100 {
-		if _, err := p.UserToken(ctx(t), tok.UserID); err != nil {
+		if _, err := p.Token(ctx(t), provider.User(tok.UserID)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if s.Requests("token") != tries {
 		t.Fatalf("%d renewal attempts within the backoff", s.Requests("token")-tries)
 	}
-	clock.Advance(twitchauth.RenewRetryBackoff)
-	if _, err := p.UserToken(ctx(t), tok.UserID); err != nil || s.Requests("token") != tries+1 {
+	clock.Advance(provider.RenewRetryBackoff)
+	if _, err := p.Token(ctx(t), provider.User(tok.UserID)); err != nil || s.Requests("token") != tries+1 {
 		t.Fatalf("after the backoff: %v, %d attempts", err, s.Requests("token")-tries)
 	}
 	clock.Advance(time.Hour) // now expired: the error surfaces, typed, transient
-	_, err = p.UserToken(ctx(t), tok.UserID)
+	_, err = p.Token(ctx(t), provider.User(tok.UserID))
 	leaks.text(err.Error())
-	var re *twitchauth.RefreshError
-	if !errors.As(err, &re) || re.Dead || errors.Is(err, twitchauth.ErrGrantDead) {
+	var re *provider.RefreshError
+	if !errors.As(err, &re) || re.Dead || errors.Is(err, provider.ErrGrantDead) {
 		t.Fatalf("expired + 500: %v; want a transient *RefreshError", err)
 	}
-	if rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID))); rec.RefreshToken != tok.RefreshToken || rec.Status != store.StatusActive {
+	if rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, provider.User(tok.UserID).String())); rec.RefreshToken != tok.RefreshToken || rec.Status != store.StatusActive {
 		t.Fatalf("a transient failure changed the stored grant: %+v", rec.Status)
 	}
 	s.SetFault("token", nil)
@@ -394,12 +395,12 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	// The user disconnects the app: the refresh token is refused → dead,
 	// kept in the store (never deleted), hook says Dead.
 	s.RevokeGrant(cfg.ClientID, tok.UserID)
-	_, err = p.UserToken(ctx(t), tok.UserID)
+	_, err = p.Token(ctx(t), provider.User(tok.UserID))
 	leaks.text(err.Error())
-	if !errors.Is(err, twitchauth.ErrGrantDead) || !errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
+	if !errors.Is(err, provider.ErrGrantDead) || !errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
 		t.Fatalf("revoked grant: %v; want ErrGrantDead wrapping ErrInvalidRefreshToken", err)
 	}
-	rec, err := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID)))
+	rec, err := st.Load(ctx(t), store.GrantKey(cfg.ClientID, provider.User(tok.UserID).String()))
 	if err != nil || rec.Status != store.StatusDead || rec.RefreshToken != tok.RefreshToken {
 		t.Fatalf("stored grant after death: %v %+v", err, rec.Status)
 	}
@@ -410,7 +411,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	}
 	// No further upstream requests for a dead grant.
 	s.ResetCounters()
-	if _, err := p.UserToken(ctx(t), tok.UserID); !errors.Is(err, twitchauth.ErrGrantDead) {
+	if _, err := p.Token(ctx(t), provider.User(tok.UserID)); !errors.Is(err, provider.ErrGrantDead) {
 		t.Fatal(err)
 	}
 	if s.Requests("token") != 0 {
@@ -423,11 +424,11 @@ func TestProviderValidation(t *testing.T) {
 	cfg := confidential(s)
 	st := store.NewMemory()
 	var revoked, changed atomic.Int32
-	p := newProvider(t, cfg, twitchauth.WithStore(st), twitchauth.WithHooks(twitchauth.Hooks{
-		OnRevoked:       func(string, string) { revoked.Add(1) },
-		OnScopesChanged: func(_ string, old, new []string) { changed.Add(1) },
+	p := newProvider(t, cfg, withStore(st), withHooks(provider.Hooks{
+		OnRevoked:       func(provider.Subject) { revoked.Add(1) },
+		OnScopesChanged: func(_ provider.Subject, old, new []string) { changed.Add(1) },
 	}))
-	if _, err := p.AppToken(ctx(t)); err != nil {
+	if _, err := p.Token(ctx(t), provider.App()); err != nil {
 		t.Fatal(err)
 	}
 	a := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"chat:read"})
@@ -448,7 +449,7 @@ func TestProviderValidation(t *testing.T) {
 	// stored scopes differ from what Twitch says.
 	s.RevokeGrant(cfg.ClientID, b.UserID)
 	s.ExpireAccessToken(c.AccessToken)
-	rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(a.UserID)))
+	rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, provider.User(a.UserID).String()))
 	rec.Scopes = []string{"chat:read", "chat:edit"}
 	if _, err := st.Save(ctx(t), rec, rec.Version); err != nil {
 		t.Fatal(err)
@@ -457,31 +458,31 @@ func TestProviderValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = p.ValidateAll(ctx(t))
-	byKey := map[string]twitchauth.ValidationResult{}
+	byKey := map[provider.Subject]provider.ValidationResult{}
 	for _, r := range res {
 		byKey[r.Subject] = r
 	}
-	if r := byKey[store.UserKey(b.UserID)]; !r.Revoked || revoked.Load() != 1 {
+	if r := byKey[provider.User(b.UserID)]; !r.Revoked || revoked.Load() != 1 {
 		t.Fatalf("revoked grant: %+v (hook %d)", r, revoked.Load())
 	}
-	if r := byKey[store.UserKey(c.UserID)]; !r.Valid || !r.Renewed {
+	if r := byKey[provider.User(c.UserID)]; !r.Valid || !r.Renewed {
 		t.Fatalf("expired token: %+v", r)
 	}
-	if r := byKey[store.UserKey(a.UserID)]; !r.ScopesChanged || changed.Load() != 1 {
+	if r := byKey[provider.User(a.UserID)]; !r.ScopesChanged || changed.Load() != 1 {
 		t.Fatalf("scopes: %+v", r)
 	}
-	if got, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(a.UserID))); !slices.Equal(got.Scopes, []string{"chat:read"}) || got.LastValidated.IsZero() {
+	if got, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, provider.User(a.UserID).String())); !slices.Equal(got.Scopes, []string{"chat:read"}) || got.LastValidated.IsZero() {
 		t.Fatalf("validation did not store scopes/time: %v %v", got.Scopes, got.LastValidated)
 	}
-	if _, err := p.UserToken(ctx(t), b.UserID); !errors.Is(err, twitchauth.ErrGrantRevoked) {
+	if _, err := p.Token(ctx(t), provider.User(b.UserID)); !errors.Is(err, provider.ErrGrantRevoked) {
 		t.Fatalf("revoked user token: %v", err)
 	}
 	// RunValidation validates at once and stops with its context.
 	rctx, cancel := context.WithCancel(ctx(t))
-	rounds := make(chan []twitchauth.ValidationResult, 1)
+	rounds := make(chan []provider.ValidationResult, 1)
 	done := make(chan error)
 	go func() {
-		done <- p.RunValidation(rctx, time.Hour, func(r []twitchauth.ValidationResult) { rounds <- r })
+		done <- p.RunValidation(rctx, time.Hour, func(r []provider.ValidationResult) { rounds <- r })
 	}()
 	select {
 	case r := <-rounds:
@@ -511,7 +512,7 @@ func TestProviderRemoveUserRevokes(t *testing.T) {
 	if _, err := cfg.Refresh(ctx(t), tok.RefreshToken); !errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
 		t.Fatalf("refresh token still valid after RemoveUser(revoke): %v", err)
 	}
-	if _, err := p.UserToken(ctx(t), tok.UserID); !errors.Is(err, twitchauth.ErrUnknownSubject) {
+	if _, err := p.Token(ctx(t), provider.User(tok.UserID)); !errors.Is(err, provider.ErrUnknownSubject) {
 		t.Fatal(err)
 	}
 	if _, ok := p.User(tok.UserID); ok {
@@ -520,7 +521,7 @@ func TestProviderRemoveUserRevokes(t *testing.T) {
 	if _, ok := p.LookupLogin(tok.Login); ok {
 		t.Fatal("LookupLogin still finds a removed grant")
 	}
-	if _, err := p.IntentToken(ctx(t), "chat"); !errors.Is(err, twitchauth.ErrUnknownSubject) {
+	if _, err := p.Token(ctx(t), provider.Intent("chat")); !errors.Is(err, provider.ErrUnknownSubject) {
 		t.Fatal(err)
 	}
 }
@@ -532,8 +533,8 @@ func TestTokenSourceFastPathAllocs(t *testing.T) {
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil, "chat")
-	for name, ts := range map[string]*twitchauth.TokenSource{
-		"user": p.UserTokenSource(tok.UserID), "intent": p.IntentTokenSource("chat"),
+	for name, ts := range map[string]*provider.TokenSource{
+		"user": p.TokenSource(provider.User(tok.UserID)), "intent": p.TokenSource(provider.Intent("chat")),
 	} {
 		if _, err := ts.Token(); err != nil {
 			t.Fatal(err)
@@ -551,7 +552,7 @@ func BenchmarkCachedToken(b *testing.B) {
 	c := s.DefaultClient()
 	cfg := &twitchauth.Config{ClientID: c.ID, ClientSecret: c.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: s.IDURL(), APIURL: s.APIURL()}}
-	p, err := twitchauth.NewProvider(context.Background(), cfg)
+	p, err := provider.New(context.Background(), provider.Config{OAuth: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -560,7 +561,7 @@ func BenchmarkCachedToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ours := p.UserTokenSource(tok.UserID)
+	ours := p.TokenSource(provider.User(tok.UserID))
 	reuse := oauth2.ReuseTokenSource(tok.OAuth2(), oauth2.StaticTokenSource(tok.OAuth2()))
 	for _, bc := range []struct {
 		name string
@@ -586,9 +587,9 @@ func TestProviderSecretRotation(t *testing.T) {
 	s := newSandbox(t)
 	cfg := confidential(s)
 	st := store.NewMemory()
-	var failures []*twitchauth.RefreshError
-	p := newProvider(t, cfg, twitchauth.WithStore(st), twitchauth.WithHooks(twitchauth.Hooks{
-		OnRefreshFailure: func(e *twitchauth.RefreshError) { failures = append(failures, e) },
+	var failures []*provider.RefreshError
+	p := newProvider(t, cfg, withStore(st), withHooks(provider.Hooks{
+		OnRefreshFailure: func(e *provider.RefreshError) { failures = append(failures, e) },
 	}))
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
 	newSecret, err := s.RotateClientSecret(cfg.ClientID)
@@ -596,31 +597,31 @@ func TestProviderSecretRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaks.secret(newSecret)
-	_, err = p.Refresh(ctx(t), store.UserKey(tok.UserID))
+	_, err = p.Refresh(ctx(t), provider.User(tok.UserID))
 	leaks.text(err.Error())
-	if !errors.Is(err, twitchauth.ErrInvalidClientSecret) || errors.Is(err, twitchauth.ErrGrantDead) {
+	if !errors.Is(err, twitchauth.ErrInvalidClientSecret) || errors.Is(err, provider.ErrGrantDead) {
 		t.Fatalf("refresh with a rotated secret: %v; want ErrInvalidClientSecret, grant kept", err)
 	}
 	if len(failures) != 1 || failures[0].Dead {
 		t.Fatalf("hook: %+v", failures)
 	}
-	if rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, store.UserKey(tok.UserID))); rec.Status != store.StatusActive {
+	if rec, _ := st.Load(ctx(t), store.GrantKey(cfg.ClientID, provider.User(tok.UserID).String())); rec.Status != store.StatusActive {
 		t.Fatalf("grant status %q after a refused secret", rec.Status)
 	}
-	if _, err := p.Refresh(ctx(t), store.AppKey()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {
+	if _, err := p.Refresh(ctx(t), provider.App()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {
 		t.Fatalf("app token with a rotated secret: %v", err)
 	}
 	p.SetClientSecret(newSecret)
 	if cfg.ClientSecret == newSecret {
 		t.Fatal("SetClientSecret modified the caller's Config")
 	}
-	if _, err := p.Refresh(ctx(t), store.UserKey(tok.UserID)); err != nil {
+	if _, err := p.Refresh(ctx(t), provider.User(tok.UserID)); err != nil {
 		t.Fatalf("refresh after SetClientSecret: %v", err)
 	}
-	if _, err := p.Refresh(ctx(t), store.AppKey()); err != nil {
+	if _, err := p.Refresh(ctx(t), provider.App()); err != nil {
 		t.Fatalf("app token after SetClientSecret: %v", err)
 	}
-	if r := p.Validate(ctx(t), store.UserKey(tok.UserID)); !r.Valid || r.Err != nil {
+	if r := p.Validate(ctx(t), provider.User(tok.UserID)); !r.Valid || r.Err != nil {
 		t.Fatalf("Validate: %+v", r)
 	}
 }
@@ -633,13 +634,13 @@ func TestSetIntentIf(t *testing.T) {
 	p := newProvider(t, cfg)
 	a := provUser(t, s, p, cfg.ClientID, s.Users()[0].Login, nil)
 	b := provUser(t, s, p, cfg.ClientID, s.Users()[1].Login, nil)
-	if err := p.SetIntentIf(ctx(t), "chat", a.UserID, b.UserID); !errors.Is(err, twitchauth.ErrIntentChanged) {
+	if err := p.SetIntentIf(ctx(t), "chat", a.UserID, b.UserID); !errors.Is(err, provider.ErrIntentChanged) {
 		t.Fatalf("moving an unassigned intent from a user: %v, want ErrIntentChanged", err)
 	}
 	if err := p.SetIntentIf(ctx(t), "chat", "", a.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.SetIntentIf(ctx(t), "chat", "", b.UserID); !errors.Is(err, twitchauth.ErrIntentChanged) {
+	if err := p.SetIntentIf(ctx(t), "chat", "", b.UserID); !errors.Is(err, provider.ErrIntentChanged) {
 		t.Fatalf("assigning a bound intent as if unassigned: %v, want ErrIntentChanged", err)
 	}
 	if got := p.Intents()["chat"]; got != a.UserID {

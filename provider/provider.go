@@ -1,9 +1,10 @@
-package twitchauth
+package provider
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth"
 	"log/slog"
 	"math"
 	"slices"
@@ -19,54 +20,9 @@ import (
 	"github.com/twitchauth/twitchauth/store"
 )
 
-// Errors of the Provider. They match with errors.Is.
-var (
-	// ErrUnknownSubject: the Provider holds no grant for that user or intent.
-	ErrUnknownSubject = errors.New("twitchauth: no grant held for this user or intent")
-	// ErrGrantRevoked: the user (or the app) revoked the grant; the user must
-	// authorize again.
-	ErrGrantRevoked = errors.New("twitchauth: the grant was revoked; the user must authorize again")
-	// ErrGrantDead: refreshing failed permanently (Twitch refused the refresh
-	// token); the user must authorize again.
-	ErrGrantDead = errors.New("twitchauth: the refresh token was refused; the user must authorize again")
-	// ErrIntentChanged: SetIntentIf found the intent pointing at another user
-	// than the caller expected, and changed nothing.
-	ErrIntentChanged = errors.New("twitchauth: the intent points at another user than expected")
-)
-
 // DefaultRefreshMargin is how long before expiry a token is renewed when no
 // WithRefreshMargin option is given.
 const DefaultRefreshMargin = 5 * time.Minute
-
-// RefreshError is a failed renewal of a subject's token. Dead tells whether
-// the grant is lost (Twitch refused the refresh token: the user must
-// authorize again) or the failure is transient (network, 5xx, store) or a
-// configuration problem (a refused client secret) that leaves the grant
-// intact.
-type RefreshError struct {
-	// Subject is "app" or "user:<id>" (its store key is
-	// store.GrantKey(clientID, Subject)).
-	Subject string
-	// Dead is true when the grant can no longer be refreshed.
-	Dead bool
-	// Err is the underlying error (an *APIError, a network or store error).
-	Err error
-}
-
-func (e *RefreshError) Error() string {
-	if e.Dead {
-		return fmt.Sprintf("twitchauth: renewing the token of %s failed for good (the user must authorize again): %v", e.Subject, e.Err)
-	}
-	return fmt.Sprintf("twitchauth: renewing the token of %s failed (the grant is kept; will retry): %v", e.Subject, e.Err)
-}
-
-// Unwrap returns the underlying error, and ErrGrantDead for a dead grant.
-func (e *RefreshError) Unwrap() []error {
-	if e.Dead {
-		return []error{e.Err, ErrGrantDead}
-	}
-	return []error{e.Err}
-}
 
 // Hooks are called by a Provider as tokens change. They run synchronously on
 // the goroutine that renewed or validated the token, after the new state is
@@ -80,57 +36,51 @@ type Hooks struct {
 	// refresh token the old one is spent, so withholding the new token
 	// would lose the grant for certain — and Provider.Health lists the
 	// subject as Unsaved until a background retry stores it.
-	OnRefresh func(subject string, tok *Token)
+	OnRefresh func(sub Subject, tok *twitchauth.Token)
 	// OnRefreshFailure is called when a renewal failed; err.Dead tells
 	// whether the grant is lost.
 	OnRefreshFailure func(err *RefreshError)
 	// OnRevoked is called when validation finds that a user revoked the
 	// grant (the token and the refresh token are refused).
-	OnRevoked func(subject string, userID string)
+	OnRevoked func(sub Subject)
 	// OnScopesChanged is called when validation reports other scopes than
 	// those held.
-	OnScopesChanged func(subject string, old, new []string)
+	OnScopesChanged func(sub Subject, old, new []string)
 }
 
-// ProviderOption configures a Provider.
-type ProviderOption func(*Provider)
-
-// WithStore persists every token in s (a store.Memory is used otherwise),
-// under keys that hold the client ID (store.GrantKey), so applications may
-// share one store. A renewed token is saved before it is handed out; if s
-// refuses the write, the token is handed out anyway, kept in memory and
-// saved again in the background (see Health). A grant that another process
-// rotated is reloaded from s.
-func WithStore(s store.Store) ProviderOption { return func(p *Provider) { p.store = s } }
-
-// WithRefreshMargin renews tokens this long before they expire (default
-// DefaultRefreshMargin).
-func WithRefreshMargin(d time.Duration) ProviderOption { return func(p *Provider) { p.margin = d } }
-
-// WithHooks sets the hooks called on refresh, failure, revocation and scope
-// changes.
-func WithHooks(h Hooks) ProviderOption { return func(p *Provider) { p.hooks = h } }
-
-// WithClock replaces time.Now (tests).
-func WithClock(now func() time.Time) ProviderOption { return func(p *Provider) { p.now = now } }
-
-// WithProviderLogger sets the logger (never given a secret or token).
-func WithProviderLogger(l *slog.Logger) ProviderOption { return func(p *Provider) { p.log = l } }
-
-// WithRenewTimeout bounds one renewal's upstream request, whatever the
-// callers' contexts say (default 30 s); storing the renewed token then has a
-// quarter of it more. With a store shared by replicas the refresh lease
-// lasts one and a half times this (so that it outlives the renewal, see
-// leaseTTL): a replica that dies holding it is replaced after at most that
-// long.
-func WithRenewTimeout(d time.Duration) ProviderOption {
-	return func(p *Provider) { p.renewTimeout = d }
-}
-
-// WithValidationConcurrency bounds the concurrent /validate calls of
-// ValidateAll (default 4).
-func WithValidationConcurrency(n int) ProviderOption {
-	return func(p *Provider) { p.validateConc = max(1, n) }
+// Config configures a Provider. Only OAuth is required; a zero field takes
+// its default.
+type Config struct {
+	// OAuth is the application: client ID and secret, endpoints, HTTP
+	// client. It is not modified (see Provider.SetClientSecret).
+	OAuth *twitchauth.Config
+	// Store persists every token (default: a new store.Memory), under keys
+	// that hold the client ID (store.GrantKey), so applications may share
+	// one store. A renewed token is saved before it is handed out; if the
+	// store refuses the write, the token is handed out anyway, kept in
+	// memory and saved again in the background (see Health). A grant that
+	// another process rotated is reloaded from the store.
+	Store store.Store
+	// RefreshMargin renews tokens this long before they expire (default
+	// DefaultRefreshMargin).
+	RefreshMargin time.Duration
+	// RenewTimeout bounds one renewal's upstream request, whatever the
+	// callers' contexts say (default 30 s); storing the renewed token then
+	// has a quarter of it more. With a store shared by replicas the refresh
+	// lease lasts one and a half times this (so that it outlives the
+	// renewal, see leaseTTL): a replica that dies holding it is replaced
+	// after at most that long.
+	RenewTimeout time.Duration
+	// ValidationConcurrency bounds the concurrent /validate calls of
+	// ValidateAll (default 4).
+	ValidationConcurrency int
+	// Hooks are called on refresh, failure, revocation and scope changes.
+	Hooks Hooks
+	// Logger receives the Provider's logs (never a secret or token);
+	// default: discarded.
+	Logger *slog.Logger
+	// Now replaces time.Now (tests).
+	Now func() time.Time
 }
 
 // Provider keeps the tokens of one application: its app token and the grants
@@ -149,8 +99,8 @@ func WithValidationConcurrency(n int) ProviderOption {
 //
 // A Provider is safe for concurrent use.
 type Provider struct {
-	cfgp         atomic.Pointer[Config] // replaced whole by SetClientSecret
-	clientID     string                 // cfg.ClientID: the first part of every store key
+	cfgp         atomic.Pointer[twitchauth.Config] // replaced whole by SetClientSecret
+	clientID     string                            // cfg.ClientID: the first part of every store key
 	store        store.Store
 	margin       time.Duration
 	now          func() time.Time
@@ -177,7 +127,7 @@ type Provider struct {
 }
 
 // cfg returns the application's current configuration.
-func (p *Provider) cfg() *Config { return p.cfgp.Load() }
+func (p *Provider) cfg() *twitchauth.Config { return p.cfgp.Load() }
 
 // SetClientSecret replaces the client secret used from now on to get app
 // tokens and refresh user tokens, without a restart: after "New Secret" in
@@ -199,7 +149,7 @@ type subject struct {
 // entry is an immutable snapshot of a subject's token.
 type entry struct {
 	rec       store.Record // as stored (Version is the CAS version)
-	tok       *Token
+	tok       *twitchauth.Token
 	o2        *oauth2.Token // handed out by TokenSource; built once
 	refreshAt time.Time     // expiry - margin; zero: unknown expiry
 	dirty     bool          // not persisted yet (the store failed)
@@ -232,19 +182,32 @@ func (e *entry) usable(now time.Time) bool {
 	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.tok.Expiry.IsZero() || now.Before(e.tok.Expiry))
 }
 
-// NewProvider returns a Provider for the application cfg, loading every grant
-// already in the store.
-func NewProvider(ctx context.Context, cfg *Config, opts ...ProviderOption) (*Provider, error) {
+// New returns a Provider for the application cfg.OAuth, loading every
+// grant already in the store.
+func New(ctx context.Context, cfg Config) (*Provider, error) {
+	if cfg.OAuth == nil {
+		return nil, errors.New("twitchauth: provider.Config.OAuth is required")
+	}
 	p := &Provider{
-		margin:       DefaultRefreshMargin,
-		renewTimeout: 30 * time.Second,
-		validateConc: 4,
+		margin:       cfg.RefreshMargin,
+		renewTimeout: cfg.RenewTimeout,
+		validateConc: max(1, cfg.ValidationConcurrency),
+		store:        cfg.Store,
+		hooks:        cfg.Hooks,
+		log:          cfg.Logger,
+		now:          cfg.Now,
 	}
-	p.cfgp.Store(cfg)
-	p.clientID = cfg.ClientID
-	for _, o := range opts {
-		o(p)
+	if p.margin == 0 {
+		p.margin = DefaultRefreshMargin
 	}
+	if p.renewTimeout <= 0 {
+		p.renewTimeout = 30 * time.Second
+	}
+	if cfg.ValidationConcurrency == 0 {
+		p.validateConc = 4
+	}
+	p.cfgp.Store(cfg.OAuth)
+	p.clientID = cfg.OAuth.ClientID
 	if p.now == nil {
 		p.now, p.realClock = time.Now, true
 	}
@@ -371,7 +334,7 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 	if r.Status == "" {
 		r.Status = store.StatusActive
 	}
-	tok := &Token{
+	tok := &twitchauth.Token{
 		AccessToken:  r.AccessToken,
 		RefreshToken: r.RefreshToken,
 		TokenType:    r.TokenType,
@@ -464,7 +427,7 @@ func (p *Provider) dropSubject(key string) {
 	}
 	// A TokenSource may still hold the dropped subject: leave it an entry
 	// that is never fresh, so its next read goes to the slow path.
-	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &Token{}})
+	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &twitchauth.Token{}})
 	p.subjects.Store(&m)
 	p.rebuildIndexesLocked()
 }
@@ -472,32 +435,42 @@ func (p *Provider) dropSubject(key string) {
 // statusRemoved marks the entry of a subject that is no longer held.
 const statusRemoved = "removed"
 
-// AppToken returns the app access token, fetching a new one when it is
-// missing, expired or near expiry.
-func (p *Provider) AppToken(ctx context.Context) (*Token, error) {
-	return p.token(ctx, store.AppKey())
-}
-
-// UserToken returns the token of the user with that ID, refreshed when
-// needed. An unknown user gives ErrUnknownSubject; a revoked or dead grant
+// Token returns the token of the subject, renewed when it is missing,
+// expired or near expiry: the app token (fetched again), a user's token
+// (refreshed), or the token of the user an intent points at. An unknown
+// user or unset intent gives ErrUnknownSubject; a revoked or dead grant
 // ErrGrantRevoked or ErrGrantDead.
-func (p *Provider) UserToken(ctx context.Context, userID string) (*Token, error) {
-	return p.token(ctx, store.UserKey(userID))
-}
-
-// IntentToken returns the token of the user the intent points at.
-func (p *Provider) IntentToken(ctx context.Context, intent string) (*Token, error) {
-	key, ok := (*p.intents.Load())[intent]
-	if !ok {
-		return nil, fmt.Errorf("%w: no user for intent %q", ErrUnknownSubject, intent)
+func (p *Provider) Token(ctx context.Context, sub Subject) (*twitchauth.Token, error) {
+	key, err := p.keyOf(sub)
+	if err != nil {
+		return nil, err
 	}
 	return p.token(ctx, key)
 }
 
-// TokenWithScopes returns the token of userID if its grant has every one of
-// scopes, or a *MissingScopesError naming those it lacks.
-func (p *Provider) TokenWithScopes(ctx context.Context, userID string, scopes ...string) (*Token, error) {
-	tok, err := p.UserToken(ctx, userID)
+// keyOf returns the grant's subject key of sub ("app", "user:<id>"),
+// resolving an intent to the user it points at now. It allocates nothing.
+func (p *Provider) keyOf(sub Subject) (string, error) {
+	switch {
+	case sub.IsApp():
+		return store.AppKey(), nil
+	case len(sub.s) > len(userPrefix) && sub.s[:len(userPrefix)] == userPrefix:
+		return sub.s, nil
+	case len(sub.s) > len(intentPrefix) && sub.s[:len(intentPrefix)] == intentPrefix:
+		name := sub.s[len(intentPrefix):]
+		key, ok := (*p.intents.Load())[name]
+		if !ok {
+			return "", fmt.Errorf("%w: no user for intent %q", ErrUnknownSubject, name)
+		}
+		return key, nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrInvalidSubject, sub.s)
+}
+
+// TokenWithScopes returns the subject's token if its grant has every one of
+// scopes, or a *twitchauth.MissingScopesError naming those it lacks.
+func (p *Provider) TokenWithScopes(ctx context.Context, sub Subject, scopes ...string) (*twitchauth.Token, error) {
+	tok, err := p.Token(ctx, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -508,12 +481,12 @@ func (p *Provider) TokenWithScopes(ctx context.Context, userID string, scopes ..
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &MissingScopesError{UserID: userID, Missing: missing}
+		return nil, &twitchauth.MissingScopesError{UserID: tok.UserID, Missing: missing}
 	}
 	return tok, nil
 }
 
-func (p *Provider) token(ctx context.Context, key string) (*Token, error) {
+func (p *Provider) token(ctx context.Context, key string) (*twitchauth.Token, error) {
 	s, err := p.subjectFor(ctx, key)
 	if err != nil {
 		return nil, err
@@ -528,10 +501,13 @@ func (p *Provider) token(ctx context.Context, key string) (*Token, error) {
 	return e.tok, nil
 }
 
-// Refresh renews the subject's token now ("app" or "user:<id>"), even if it
-// is still valid.
-func (p *Provider) Refresh(ctx context.Context, subjectKey string) (*Token, error) {
-	s, err := p.subjectFor(ctx, subjectKey)
+// Refresh renews the subject's token now, even if it is still valid.
+func (p *Provider) Refresh(ctx context.Context, sub Subject) (*twitchauth.Token, error) {
+	key, err := p.keyOf(sub)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.subjectFor(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -547,11 +523,15 @@ func (p *Provider) Refresh(ctx context.Context, subjectKey string) (*Token, erro
 }
 
 // Invalidate reports that Helix refused accessToken (HTTP 401) for the
-// subject ("app" or "user:<id>") and returns a renewed token. Concurrent
-// calls for the same refused token cause one renewal; a call for a token that
-// was already replaced returns the current one without a request.
-func (p *Provider) Invalidate(ctx context.Context, subjectKey, accessToken string) (*Token, error) {
-	s, err := p.subjectFor(ctx, subjectKey)
+// subject and returns a renewed token. Concurrent calls for the same
+// refused token cause one renewal; a call for a token that was already
+// replaced returns the current one without a request.
+func (p *Provider) Invalidate(ctx context.Context, sub Subject, accessToken string) (*twitchauth.Token, error) {
+	key, err := p.keyOf(sub)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.subjectFor(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -638,7 +618,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 			if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
 				return p.publishBackoff(s, cur, now), nil
 			}
-			return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("taking the refresh lease: %w", err)})
+			return nil, p.failed(&RefreshError{Subject: subjectOfKey(s.key), Err: fmt.Errorf("taking the refresh lease: %w", err)})
 		}
 		defer release()
 		now = p.now()
@@ -683,7 +663,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 			p.log.Warn("token store unavailable; serving the current token until it expires", "subject", s.key, "err", err)
 			return p.publishBackoff(s, cur, now), nil
 		}
-		return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("loading from the store: %w", err)})
+		return nil, p.failed(&RefreshError{Subject: subjectOfKey(s.key), Err: fmt.Errorf("loading from the store: %w", err)})
 	}
 	if rec.Status == store.StatusRevoked {
 		return nil, fmt.Errorf("%w (%s)", ErrGrantRevoked, s.key)
@@ -693,7 +673,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	}
 
 	tok, err := p.upstream(ctx, s.key, rec)
-	if err != nil && errors.Is(err, ErrInvalidRefreshToken) {
+	if err != nil && errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
 		// Another process may have rotated the refresh token since we read
 		// it: reload before declaring the grant dead.
 		if again, lerr := p.store.Load(ctx, p.storeKey(s.key)); lerr == nil && again.RefreshToken != rec.RefreshToken {
@@ -753,17 +733,17 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	}
 	p.log.Debug("token renewed", "subject", s.key, "expires", e.tok.Expiry)
 	if h := p.hooks.OnRefresh; h != nil {
-		h(s.key, e.tok)
+		h(subjectOfKey(s.key), e.tok)
 	}
 	return e, nil
 }
 
-func (p *Provider) upstream(ctx context.Context, subject string, rec store.Record) (*Token, error) {
+func (p *Provider) upstream(ctx context.Context, subject string, rec store.Record) (*twitchauth.Token, error) {
 	if subject == store.AppKey() {
 		return p.cfg().AppToken(ctx)
 	}
 	if rec.RefreshToken == "" {
-		return nil, &RefreshError{Subject: subject, Dead: true, Err: errors.New("the grant has no refresh token (an implicit-flow token cannot be refreshed)")}
+		return nil, &RefreshError{Subject: subjectOfKey(subject), Dead: true, Err: errors.New("the grant has no refresh token (an implicit-flow token cannot be refreshed)")}
 	}
 	return p.cfg().Refresh(ctx, rec.RefreshToken)
 }
@@ -774,8 +754,8 @@ func (p *Provider) upstream(ctx context.Context, subject string, rec store.Recor
 func (p *Provider) renewFailed(ctx context.Context, s *subject, cur *entry, rec store.Record, bad string, err error) (*entry, error) {
 	var re *RefreshError
 	if !errors.As(err, &re) {
-		re = &RefreshError{Subject: s.key, Err: err}
-		re.Dead = s.key != store.AppKey() && errors.Is(err, ErrInvalidRefreshToken)
+		re = &RefreshError{Subject: subjectOfKey(s.key), Err: err}
+		re.Dead = s.key != store.AppKey() && errors.Is(err, twitchauth.ErrInvalidRefreshToken)
 	}
 	if re.Dead {
 		rec.Status = store.StatusDead
@@ -867,7 +847,7 @@ func (p *Provider) publish(s *subject, e *entry) {
 
 // AddUserFromCode exchanges an authorization code and holds the user's
 // grant, with the given intents pointing at the user.
-func (p *Provider) AddUserFromCode(ctx context.Context, code string, intents ...string) (*Token, error) {
+func (p *Provider) AddUserFromCode(ctx context.Context, code string, intents ...string) (*twitchauth.Token, error) {
 	tok, err := p.cfg().ExchangeCode(ctx, code)
 	if err != nil {
 		return nil, err
@@ -877,7 +857,7 @@ func (p *Provider) AddUserFromCode(ctx context.Context, code string, intents ...
 
 // AddUserFromDevice waits for the device flow da to complete (see
 // Config.PollDevice) and holds the user's grant.
-func (p *Provider) AddUserFromDevice(ctx context.Context, da *DeviceAuth, intents ...string) (*Token, error) {
+func (p *Provider) AddUserFromDevice(ctx context.Context, da *twitchauth.DeviceAuth, intents ...string) (*twitchauth.Token, error) {
 	tok, err := p.cfg().PollDevice(ctx, da)
 	if err != nil {
 		return nil, err
@@ -889,7 +869,7 @@ func (p *Provider) AddUserFromDevice(ctx context.Context, da *DeviceAuth, intent
 // flow, another program). It is validated first, to learn its user and
 // scopes; an app token is refused. Adding a user already held replaces their
 // grant.
-func (p *Provider) AddUserToken(ctx context.Context, tok *Token, intents ...string) (*Token, error) {
+func (p *Provider) AddUserToken(ctx context.Context, tok *twitchauth.Token, intents ...string) (*twitchauth.Token, error) {
 	if tok == nil || tok.AccessToken == "" {
 		return nil, errors.New("twitchauth: AddUserToken: no access token")
 	}
@@ -1059,7 +1039,7 @@ func (p *Provider) RemoveUser(ctx context.Context, userID string, revoke bool) e
 			if t == "" {
 				continue
 			}
-			if err := p.cfg().Revoke(ctx, t); err != nil && !errors.Is(err, ErrInvalidToken) {
+			if err := p.cfg().Revoke(ctx, t); err != nil && !errors.Is(err, twitchauth.ErrInvalidToken) {
 				return err
 			}
 		}
@@ -1136,29 +1116,31 @@ func (p *Provider) Intents() map[string]string {
 // valid. The returned *oauth2.Token is shared: do not modify it.
 type TokenSource struct {
 	p      *Provider
+	subj   Subject
 	key    string // subject key, or "" when intent is set
 	intent string
 	sub    atomic.Pointer[subject] // cached subject of key (not for intents)
 }
 
-// AppTokenSource returns the TokenSource of the app token.
-func (p *Provider) AppTokenSource() *TokenSource { return &TokenSource{p: p, key: store.AppKey()} }
-
-// UserTokenSource returns the TokenSource of a user's token.
-func (p *Provider) UserTokenSource(userID string) *TokenSource {
-	return &TokenSource{p: p, key: store.UserKey(userID)}
-}
-
-// IntentTokenSource returns the TokenSource of whichever user the intent
-// points at when Token is called.
-func (p *Provider) IntentTokenSource(intent string) *TokenSource {
-	return &TokenSource{p: p, intent: intent}
+// TokenSource returns the TokenSource of the subject. For an Intent it
+// serves whichever user the intent points at when Token is called.
+func (p *Provider) TokenSource(sub Subject) *TokenSource {
+	ts := &TokenSource{p: p, subj: sub}
+	if name := sub.IntentName(); name != "" {
+		ts.intent = name
+	} else if key, err := p.keyOf(sub); err == nil {
+		ts.key = key
+	}
+	return ts
 }
 
 var _ oauth2.TokenSource = (*TokenSource)(nil)
 
 func (ts *TokenSource) subjectKey() (string, error) {
 	if ts.intent == "" {
+		if ts.key == "" {
+			return "", fmt.Errorf("%w: %q", ErrInvalidSubject, ts.subj.s)
+		}
 		return ts.key, nil
 	}
 	key, ok := (*ts.p.intents.Load())[ts.intent]
@@ -1220,17 +1202,25 @@ func (ts *TokenSource) Invalidate(ctx context.Context, accessToken string) (*oau
 	return e.o2, nil
 }
 
-// Subject returns the store key of the subject the source currently serves
-// ("app", "user:<id>"), resolving an intent; "" if the intent is unset.
-func (ts *TokenSource) Subject() string {
+// Subject returns the subject the source was made for (an Intent stays an
+// Intent; BucketKey names the user it resolves to).
+func (ts *TokenSource) Subject() Subject { return ts.subj }
+
+// BucketKey returns the subject the source currently serves ("app",
+// "user:<id>"), resolving an intent ("" if the intent is unset), so that a
+// twitchauth.Transport paces each user in their own rate-limit bucket
+// (twitchauth.BucketKeyer).
+func (ts *TokenSource) BucketKey() string {
 	key, _ := ts.subjectKey()
 	return key
 }
 
-// ClientID returns the client ID of the Provider's application.
-func (ts *TokenSource) ClientID() string { return ts.p.cfg().ClientID }
-
-var _ ScopeReporter = (*TokenSource)(nil)
+var (
+	_ twitchauth.ScopeReporter      = (*TokenSource)(nil)
+	_ twitchauth.Invalidator        = (*TokenSource)(nil)
+	_ twitchauth.ContextTokenSource = (*TokenSource)(nil)
+	_ twitchauth.BucketKeyer        = (*TokenSource)(nil)
+)
 
 // TokenScopes returns the scopes of tok, a user token this source returned
 // (as stored and last validated), so that a Transport can refuse a request
@@ -1240,10 +1230,11 @@ func (ts *TokenSource) TokenScopes(tok *oauth2.Token) ([]string, bool) {
 	if tok == nil {
 		return nil, false
 	}
-	if uid, _ := tok.Extra(extraUserID).(string); uid == "" {
+	// The Extra keys twitchauth.Token.OAuth2 writes.
+	if uid, _ := tok.Extra("user_id").(string); uid == "" {
 		return nil, false
 	}
-	sc, ok := tok.Extra(extraScope).([]string)
+	sc, ok := tok.Extra("scope").([]string)
 	return sc, ok
 }
 

@@ -1,4 +1,4 @@
-package twitchauth_test
+package provider_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -94,9 +94,9 @@ func TestProviderReplicasOneRefresh(t *testing.T) {
 	cfg := public(s)
 	shared := newSharedStore()
 	clock := newProvClock()
-	var replicas []*twitchauth.Provider
+	var replicas []*provider.Provider
 	for range 3 {
-		p := newProvider(t, cfg, twitchauth.WithStore(shared), twitchauth.WithClock(clock.Now))
+		p := newProvider(t, cfg, withStore(shared), withClock(clock.Now))
 		wctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		go p.Watch(wctx)
@@ -119,7 +119,7 @@ func TestProviderReplicasOneRefresh(t *testing.T) {
 			defer wg.Done()
 			// Every replica asks for every user (i%3 picks the replica,
 			// i/3 the user).
-			if _, err := replicas[i%3].UserToken(context.Background(), users[(i/3)%len(users)]); err != nil {
+			if _, err := replicas[i%3].Token(context.Background(), provider.User(users[(i/3)%len(users)])); err != nil {
 				errs <- err
 			}
 		}()
@@ -138,7 +138,7 @@ func TestProviderReplicasOneRefresh(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := replicas[2].UserToken(context.Background(), users[0]); err != nil {
+		if _, err := replicas[2].Token(context.Background(), provider.User(users[0])); err != nil {
 			break
 		}
 		if time.Now().After(deadline) {
