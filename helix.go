@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
 )
 
 // ErrUnauthorized: Helix answered 401. The token was refused even after one

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -188,13 +189,13 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 		}
 		writeJSON(w, http.StatusForbidden, errorResponse{Error: "missing_scopes",
 			Message: "the grant lacks scopes; the user must authorize again with them", Missing: ms.Missing})
-	case errors.Is(err, twitchauth.ErrUnknownSubject):
+	case errors.Is(err, provider.ErrUnknownSubject):
 		if name, ok := strings.CutPrefix(subject, "intent "); ok {
 			writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
-	case errors.Is(err, twitchauth.ErrGrantRevoked), errors.Is(err, twitchauth.ErrGrantDead):
+	case errors.Is(err, provider.ErrGrantRevoked), errors.Is(err, provider.ErrGrantDead):
 		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" was revoked or can no longer be refreshed; the user must connect again")
 	case isConfigError(err):
 		writeError(w, http.StatusBadGateway, "client_credentials_refused", "Twitch refused the broker's client credentials; check /readyz")
@@ -283,7 +284,7 @@ func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, key *APIKey
 	if !b.checkSubject(w, r, key, appSubject()) {
 		return
 	}
-	tok, err := b.provider.AppToken(r.Context())
+	tok, err := b.provider.Token(r.Context(), provider.App())
 	if err != nil {
 		b.providerError(w, r, "the app", err)
 		return
@@ -338,7 +339,7 @@ func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, key *APIKe
 	if !ok {
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), provider.User(id), scopes...)
 	if err != nil {
 		b.providerError(w, r, who, err)
 		return
@@ -362,7 +363,7 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *API
 		writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), provider.User(id), scopes...)
 	if err != nil {
 		b.providerError(w, r, "intent "+name, err)
 		return
@@ -395,7 +396,7 @@ func (b *Broker) apiIntentRefresh(w http.ResponseWriter, r *http.Request, key *A
 }
 
 func (b *Broker) refreshAndWrite(w http.ResponseWriter, r *http.Request, who, id string) {
-	tok, err := b.provider.Refresh(r.Context(), store.UserKey(id))
+	tok, err := b.provider.Refresh(r.Context(), provider.User(id))
 	if err != nil {
 		b.providerError(w, r, who, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // SubjectHeader names the Helix proxy's subject: "app", "user:<user ID>",
@@ -113,8 +114,8 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 				label = route.label
 			}
 			switch {
-			case errors.Is(err, twitchauth.ErrUnknownSubject), errors.Is(err, twitchauth.ErrGrantRevoked),
-				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err),
+			case errors.Is(err, provider.ErrUnknownSubject), errors.Is(err, provider.ErrGrantRevoked),
+				errors.Is(err, provider.ErrGrantDead), isConfigError(err),
 				errors.Is(err, twitchauth.ErrMissingScopes): // refused before sending (403 missing_scopes)
 				b.providerError(w, r, label, err)
 				return
@@ -158,12 +159,12 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // transport returns the cached Transport of a subject key.
-func (p *helixProxy) transport(key string, src func() *twitchauth.TokenSource) *twitchauth.Transport {
+func (p *helixProxy) transport(key string, src func() *provider.TokenSource) *twitchauth.Transport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t, ok := p.transports[key]
 	if !ok {
-		t = twitchauth.NewTransport(p.b.twitch, src(), twitchauth.WithBase(p.base), twitchauth.WithPacer(p.pacer))
+		t = twitchauth.NewTransport(twitchauth.TransportConfig{Config: p.b.twitch, Source: src(), Base: p.base, Pacer: p.pacer})
 		p.transports[key] = t
 	}
 	return t
@@ -301,16 +302,16 @@ func (p *helixProxy) route(s subjectRef) (*twitchauth.Transport, string, string)
 		if !found {
 			return nil, hint, ""
 		}
-		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + s.user.String(), id
+		return p.transport("user:"+id, func() *provider.TokenSource { return prov.TokenSource(provider.User(id)) }), "user " + s.user.String(), id
 	case kindIntent:
 		id, ok := prov.Intents()[s.intent]
 		if !ok {
 			return nil, noIntentUser(s.intent), ""
 		}
 		name := s.intent
-		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, id
+		return p.transport("intent:"+name, func() *provider.TokenSource { return prov.TokenSource(provider.Intent(name)) }), "intent " + name, id
 	}
-	return p.transport("app", prov.AppTokenSource), "the app", ""
+	return p.transport("app", func() *provider.TokenSource { return prov.TokenSource(provider.App()) }), "the app", ""
 }
 
 // helixCollector exports the transports' counters at scrape time.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -159,11 +160,11 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 		t.Fatal(err)
 	}
 	cfg := &twitchauth.Config{ClientID: dc.ID, ClientSecret: dc.Secret, Endpoints: twitchauth.Endpoints{IDURL: sb.IDURL(), APIURL: sb.APIURL()}}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := func(p *twitchauth.Provider, login string) string {
+	grant := func(p *provider.Provider, login string) string {
 		access, refresh, err := sb.MintUserToken(dc.ID, login, []string{"chat:read"})
 		if err != nil {
 			t.Fatal(err)
@@ -192,7 +193,7 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+		p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/serve"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -144,17 +145,17 @@ func TestNoSecretLeaks(t *testing.T) {
 	must(err)
 
 	// Provider, Transport and Helix, with a 401 and a refresh on the way.
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithProviderLogger(logger("provider")))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Logger: logger("provider")})
 	must(err)
 	_, err = p.AddUserToken(ctx, dtok)
 	must(err)
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(dtok.UserID))
+	h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.User(dtok.UserID))}))
 	must(h.Get(ctx, "/users", nil, nil))
-	cur, err := p.UserToken(ctx, dtok.UserID)
+	cur, err := p.Token(ctx, provider.User(dtok.UserID))
 	must(err)
 	rs.ExpireAccessToken(cur.AccessToken)
 	must(h.Get(ctx, "/users", nil, nil))
-	must(twitchauth.NewHelix(cfg, p.AppTokenSource()).Get(ctx, "/users", url.Values{"login": {"twitchdev"}}, nil))
+	must(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.App())})).Get(ctx, "/users", url.Values{"login": {"twitchdev"}}, nil))
 
 	// Revoke, then the refusals: every error message is kept.
 	must(cfg.Revoke(ctx, tok2.AccessToken))

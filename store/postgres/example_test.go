@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store/postgres"
 )
 
@@ -25,7 +26,7 @@ func Example() {
 	defer s.Close()
 
 	cfg := &twitchauth.Config{ClientID: os.Getenv("TWITCH_CLIENT_ID"), ClientSecret: os.Getenv("TWITCH_CLIENT_SECRET")}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(s))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: s})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func Example() {
 			time.Sleep(time.Second)
 		}
 	}()
-	tok, err := p.UserToken(ctx, "141981764")
+	tok, err := p.Token(ctx, provider.User("141981764"))
 	if err != nil {
 		log.Fatal(err)
 	}

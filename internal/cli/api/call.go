@@ -28,14 +28,11 @@ type caller struct {
 }
 
 func newCaller(e *env, sess *session) *caller {
-	var opts []twitchauth.TransportOption
+	tc := twitchauth.TransportConfig{Config: sess.cfg, Source: sess.src, NoScopeCheck: e.o.NoScopeCheck}
 	if hc := e.f.HTTPClient; hc != nil && hc.Transport != nil {
-		opts = append(opts, twitchauth.WithBase(hc.Transport))
+		tc.Base = hc.Transport
 	}
-	if e.o.NoScopeCheck {
-		opts = append(opts, twitchauth.WithoutScopeCheck())
-	}
-	tr := twitchauth.NewTransport(sess.cfg, sess.src, opts...)
+	tr := twitchauth.NewTransport(tc)
 	return &caller{
 		e: e, sess: sess, tr: tr, base: sess.cfg.APIBaseURL(),
 		client: &http.Client{
