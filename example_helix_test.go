@@ -103,7 +103,7 @@ func ExampleHelix_Get() {
 
 // Walk a paginated list item by item; the next page is fetched with the
 // "after" cursor when the previous one is used up.
-func ExamplePaginateAs() {
+func ExamplePaginate() {
 	sandbox, cfg, p, _ := exampleHelixSetup()
 	defer sandbox.Close()
 
@@ -115,7 +115,7 @@ func ExamplePaginateAs() {
 	h := twitchauth.NewHelix(t)
 	ctx := context.Background()
 	n := 0
-	for s, err := range twitchauth.PaginateAs[stream](ctx, h, "streams", url.Values{"first": {"2"}}) {
+	for s, err := range twitchauth.Paginate[stream](ctx, h, "streams", url.Values{"first": {"2"}}) {
 		if err != nil {
 			log.Fatal(err)
 		}

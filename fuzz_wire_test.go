@@ -263,7 +263,7 @@ func FuzzHandleCallbackQuery(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		tok, err := cfg.HandleCallbackQuery(ctx, q, state)
+		tok, err := cfg.HandleCallback(ctx, q, state)
 		fzCheckErr(t, err, []byte(raw))
 		if err != nil {
 			if q.Get("state") != state && !errors.Is(err, twitchauth.ErrStateMismatch) && !errors.Is(err, twitchauth.ErrRedirectMismatch) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"io"
 	"iter"
 	"maps"
@@ -123,22 +124,6 @@ func (h *Helix) Post(ctx context.Context, path string, query url.Values, body, o
 	return h.Do(ctx, http.MethodPost, path, query, body, out)
 }
 
-// Put calls PUT path with query and body (see Do).
-func (h *Helix) Put(ctx context.Context, path string, query url.Values, body, out any) error {
-	return h.Do(ctx, http.MethodPut, path, query, body, out)
-}
-
-// Patch calls PATCH path with query and body (see Do).
-func (h *Helix) Patch(ctx context.Context, path string, query url.Values, body, out any) error {
-	return h.Do(ctx, http.MethodPatch, path, query, body, out)
-}
-
-// Delete calls DELETE path with query and decodes the answer into out
-// (when out is not nil).
-func (h *Helix) Delete(ctx context.Context, path string, query url.Values, out any) error {
-	return h.Do(ctx, http.MethodDelete, path, query, nil, out)
-}
-
 // Do calls Helix. body, when not nil, is sent as JSON: []byte and
 // json.RawMessage as they are, anything else through json.Marshal. A 2xx
 // answer is decoded into out when out is not nil and the answer has a body
@@ -231,7 +216,7 @@ func newHelixError(method, path string, resp *http.Response, data []byte) *Helix
 		e.Reason = http.StatusText(resp.StatusCode)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		if rl, ok := ParseRateLimit(resp.Header); ok {
+		if rl, ok := ratelimit.Parse(resp.Header); ok {
 			e.Reset = rl.Reset
 		}
 	}
@@ -271,11 +256,9 @@ type helixPage struct {
 	} `json:"pagination"`
 }
 
-// Paginate iterates over the items ("data" elements) of a paginated Helix
-// list, fetching the next page with the "after" cursor when the previous
-// one is consumed. It stops after the last page, or at the first error,
-// which it yields once. Set "first" in query to choose the page size.
-func (h *Helix) Paginate(ctx context.Context, path string, query url.Values) iter.Seq2[json.RawMessage, error] {
+// paginate iterates over the items ("data" elements) of a paginated Helix
+// list (see Paginate).
+func (h *Helix) paginate(ctx context.Context, path string, query url.Values) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
 		q := url.Values{}
 		maps.Copy(q, query)
@@ -309,10 +292,14 @@ func (h *Helix) Paginate(ctx context.Context, path string, query url.Values) ite
 	}
 }
 
-// PaginateAs is Paginate with every item decoded into a T.
-func PaginateAs[T any](ctx context.Context, h *Helix, path string, query url.Values) iter.Seq2[T, error] {
+// Paginate iterates over the items ("data" elements) of a paginated Helix
+// list (GET path with query), each decoded into a T (json.RawMessage keeps
+// them raw), fetching the next page with the "after" cursor when the
+// previous one is consumed. It stops after the last page, or at the first
+// error, which it yields once. Set "first" in query to choose the page size.
+func Paginate[T any](ctx context.Context, h *Helix, path string, query url.Values) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for raw, err := range h.Paginate(ctx, path, query) {
+		for raw, err := range h.paginate(ctx, path, query) {
 			var v T
 			if err == nil {
 				if uerr := json.Unmarshal(raw, &v); uerr != nil {

@@ -126,7 +126,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 	leaks.text(err.Error())
 	// Unban: DELETE answers 204 without a body.
 	q.Set("user_id", victim.ID)
-	if err := h.Delete(ctx(t), "moderation/bans", q, &out); err != nil {
+	if err := h.Do(ctx(t), http.MethodDelete, "moderation/bans", q, nil, &out); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -204,7 +204,7 @@ func TestHelixPaginate(t *testing.T) {
 	h := newHelix(cfg, p.TokenSource(provider.App()))
 	s.ResetCounters()
 	var logins []string
-	for st, err := range twitchauth.PaginateAs[hxStream](ctx(t), h, "streams", url.Values{"first": {"1"}}) {
+	for st, err := range twitchauth.Paginate[hxStream](ctx(t), h, "streams", url.Values{"first": {"1"}}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestHelixPaginate(t *testing.T) {
 	// Break after two items: two pages fetched.
 	s.ResetCounters()
 	n := 0
-	for raw, err := range h.Paginate(ctx(t), "/streams", url.Values{"first": {"1"}}) {
+	for raw, err := range twitchauth.Paginate[json.RawMessage](ctx(t), h, "/streams", url.Values{"first": {"1"}}) {
 		if err != nil || !json.Valid(raw) {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestHelixPaginate(t *testing.T) {
 	}
 	// An error is yielded once, and ends the loop.
 	errs := 0
-	for _, err := range h.Paginate(ctx(t), "streams", url.Values{"first": {"0"}}) {
+	for _, err := range twitchauth.Paginate[json.RawMessage](ctx(t), h, "streams", url.Values{"first": {"0"}}) {
 		if err == nil {
 			t.Fatal("an item from a refused request")
 		}
@@ -260,7 +260,7 @@ func TestHelixPaginateRepeatingCursor(t *testing.T) {
 	})
 	h := newHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
 	var items, errs int
-	for _, err := range h.Paginate(ctx(t), "things", nil) {
+	for _, err := range twitchauth.Paginate[json.RawMessage](ctx(t), h, "things", nil) {
 		if err != nil {
 			errs++
 		} else {

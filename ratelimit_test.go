@@ -18,82 +18,6 @@ import (
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
-func rlHeader(limit, remaining, reset string) http.Header {
-	h := http.Header{}
-	if limit != "-" {
-		h.Set("Ratelimit-Limit", limit)
-	}
-	if remaining != "-" {
-		h.Set("Ratelimit-Remaining", remaining)
-	}
-	if reset != "-" {
-		h.Set("Ratelimit-Reset", reset)
-	}
-	return h
-}
-
-func TestParseRateLimit(t *testing.T) {
-	ok := []struct {
-		h    http.Header
-		want twitchauth.RateLimit
-	}{
-		{rlHeader("800", "799", "1781653392"), twitchauth.RateLimit{Limit: 800, Remaining: 799, Reset: time.Unix(1781653392, 0)}},
-		{rlHeader(" 30 ", "\t0", "1781653392 "), twitchauth.RateLimit{Limit: 30, Remaining: 0, Reset: time.Unix(1781653392, 0)}},
-		{rlHeader("800", "800", "1"), twitchauth.RateLimit{Limit: 800, Remaining: 800, Reset: time.Unix(1, 0)}},
-	}
-	for _, tc := range ok {
-		got, good := twitchauth.ParseRateLimit(tc.h)
-		if !good || got.Limit != tc.want.Limit || got.Remaining != tc.want.Remaining || !got.Reset.Equal(tc.want.Reset) {
-			t.Errorf("ParseRateLimit(%v) = %+v, %v; want %+v", tc.h, got, good, tc.want)
-		}
-	}
-	bad := []http.Header{
-		{},
-		rlHeader("-", "799", "1781653392"),
-		rlHeader("800", "-", "1781653392"),
-		rlHeader("800", "799", "-"),
-		rlHeader("0", "0", "1781653392"),           // empty bucket size
-		rlHeader("800", "801", "1781653392"),       // more left than the size
-		rlHeader("-800", "799", "1781653392"),      // sign
-		rlHeader("+800", "799", "1781653392"),      // sign
-		rlHeader("800", "799.5", "1781653392"),     // fraction
-		rlHeader("800", "799", "1781653392.25"),    // fraction
-		rlHeader("8e2", "799", "1781653392"),       // exponent
-		rlHeader("0x320", "799", "1781653392"),     // hex
-		rlHeader("800", "799", "0"),                // no reset time
-		rlHeader("800", "799", "99999999999999"),   // beyond year 9999
-		rlHeader("99999999999999999999", "1", "1"), // overflow
-		rlHeader("800", "799", "Thu, 01 Jan 2026 00:00:00 GMT"),
-		rlHeader("800, 800", "799", "1781653392"),
-		rlHeader("", "", ""),
-	}
-	for _, h := range bad {
-		if got, good := twitchauth.ParseRateLimit(h); good {
-			t.Errorf("ParseRateLimit(%v) = %+v, accepted; want it ignored", h, got)
-		}
-	}
-}
-
-func FuzzParseRateLimit(f *testing.F) {
-	f.Add("800", "799", "1781653392")
-	f.Add(" 30", "0 ", "1")
-	f.Add("-1", "99999999999999999999", "1.5")
-	f.Add("", "\x00", "٣")
-	f.Fuzz(func(t *testing.T, limit, remaining, reset string) {
-		h := http.Header{"Ratelimit-Limit": {limit}, "Ratelimit-Remaining": {remaining}, "Ratelimit-Reset": {reset}}
-		rl, ok := twitchauth.ParseRateLimit(h)
-		if !ok {
-			if rl != (twitchauth.RateLimit{}) {
-				t.Fatalf("rejected headers gave %+v", rl)
-			}
-			return
-		}
-		if rl.Limit <= 0 || rl.Remaining < 0 || rl.Remaining > rl.Limit || rl.Reset.Unix() <= 0 || rl.Reset.Year() > 9999 {
-			t.Fatalf("accepted %q %q %q as %+v", limit, remaining, reset, rl)
-		}
-	})
-}
-
 // A steady load above the refill rate never sees a 429: the pacer spreads
 // the calls once the bucket runs low, and the whole load completes.
 func TestPacerSteadyLoadNo429(t *testing.T) {
@@ -137,7 +61,7 @@ func TestPacerBucketsPerSubject(t *testing.T) {
 	users := s.Users()
 	a := provUser(t, s, p, cfg.ClientID, users[0].Login, nil)
 	b := provUser(t, s, p, cfg.ClientID, users[1].Login, nil)
-	pacer := twitchauth.NewPacer()
+	pacer := &twitchauth.Pacer{}
 	ca := &http.Client{Transport: newTransport(cfg, p.TokenSource(provider.User(a.UserID)), withPacer(pacer))}
 	cb := &http.Client{Transport: newTransport(cfg, p.TokenSource(provider.User(b.UserID)), withPacer(pacer))}
 	for range 4 { // drain user a's bucket down to its margin

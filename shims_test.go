@@ -1,6 +1,7 @@
 package twitchauth_test
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -44,7 +45,7 @@ func newTransport(cfg *twitchauth.Config, src oauth2.TokenSource, opts ...trOpti
 		o(&c)
 	}
 	if c.Pacer == nil && !c.NoPacing {
-		c.Pacer = twitchauth.NewPacer()
+		c.Pacer = &twitchauth.Pacer{}
 	}
 	t := twitchauth.NewTransport(c)
 	pacers.Store(t, c.Pacer)
@@ -98,4 +99,13 @@ func provUser(t *testing.T, s *twitchtest.Server, p *provider.Provider, clientID
 		t.Fatalf("AddUserToken: %v", err)
 	}
 	return tok
+}
+
+// verifyIDToken verifies rawIDToken with a new IDTokenVerifier of cfg.
+func verifyIDToken(ctx context.Context, cfg *twitchauth.Config, rawIDToken, nonce string) (*twitchauth.IDTokenClaims, error) {
+	v, err := cfg.NewIDTokenVerifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(ctx, rawIDToken, nonce)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -164,7 +165,7 @@ func NewTransport(c TransportConfig) *Transport {
 	case c.NoPacing:
 		t.pacer = nil
 	case t.pacer == nil:
-		t.pacer = NewPacer()
+		t.pacer = &Pacer{}
 	}
 	if t.maxReplay == 0 {
 		t.maxReplay = DefaultMaxReplayBody
@@ -320,7 +321,7 @@ func quota429(resp *http.Response) bool {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		return false
 	}
-	rl, ok := ParseRateLimit(resp.Header)
+	rl, ok := ratelimit.Parse(resp.Header)
 	return ok && rl.Remaining > 0
 }
 
@@ -408,7 +409,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.String("reason", "401"), slog.String("path", r.URL.Path))
 		case code == http.StatusTooManyRequests:
 			wait = time.Second // the reset is unknown
-			if rl, ok := ParseRateLimit(resp.Header); ok {
+			if rl, ok := ratelimit.Parse(resp.Header); ok {
 				if until, ok := resetWait(rl.Reset, time.Now()); ok {
 					// Reset is whole seconds: wait into the next one, with
 					// a little jitter so that waiters don't wake together.

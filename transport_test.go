@@ -606,7 +606,7 @@ func TestTransportExtensionScheme(t *testing.T) {
 		sent = r.Header.Get("Authorization")
 		return http.DefaultTransport.RoundTrip(r)
 	})
-	pacer := twitchauth.NewPacer()
+	pacer := &twitchauth.Pacer{}
 	tr := twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, ExtensionJWT: src, Base: spy, Pacer: pacer})
 	code, body := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", http.Header{"Authorization": {"Bearer "}})
 	if code != 200 || !strings.Contains(body, `"login":"twitchdev"`) {

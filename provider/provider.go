@@ -61,8 +61,8 @@ type Config struct {
 	// memory and saved again in the background (see Health). A grant that
 	// another process rotated is reloaded from the store.
 	Store store.Store
-	// RefreshMargin renews tokens this long before they expire (default
-	// DefaultRefreshMargin).
+	// RefreshMargin renews tokens this long before they expire (zero:
+	// DefaultRefreshMargin; negative: only once they expired).
 	RefreshMargin time.Duration
 	// RenewTimeout bounds one renewal's upstream request, whatever the
 	// callers' contexts say (default 30 s); storing the renewed token then
@@ -197,8 +197,11 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		log:          cfg.Logger,
 		now:          cfg.Now,
 	}
-	if p.margin == 0 {
+	switch {
+	case p.margin == 0:
 		p.margin = DefaultRefreshMargin
+	case p.margin < 0:
+		p.margin = 0
 	}
 	if p.renewTimeout <= 0 {
 		p.renewTimeout = 30 * time.Second

@@ -392,7 +392,7 @@ func TestReplicaChild(t *testing.T) {
 		Endpoints:  twitchauth.Endpoints{IDURL: os.Getenv("REPLICA_ID_URL")},
 		HTTPClient: &http.Client{Transport: headerTransport{id}, Timeout: time.Minute},
 	}
-	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st, RefreshMargin: 0, RenewTimeout: replicaRenewTimeout})
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st, RefreshMargin: -1, RenewTimeout: replicaRenewTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

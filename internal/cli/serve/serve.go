@@ -367,6 +367,9 @@ func Run(ctx context.Context, o *Options) error {
 	for _, v := range v["allowed_hosts"] {
 		allowedHosts = append(allowedHosts, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
+	if margin == 0 {
+		margin = -1 // --refresh-margin 0: renew at expiry (provider.Config's zero is its default)
+	}
 	b, err := broker.New(ctx, broker.Config{
 		Twitch:             tw,
 		Store:              st,
