@@ -86,7 +86,7 @@ func (e *MissingScopesError) Error() string {
 		return fmt.Sprintf("twitchauth: %s lacks the scopes %s; ask the user to authorize again with them", who, missing)
 	}
 	return fmt.Sprintf("twitchauth: %s needs %s, which %s lacks (the request was not sent): ask the user to authorize again adding %s "+
-		"(AuthorizeURL with WithScopes, or `twitchauth token -u --for %q`); if Twitch changed the requirement, WithoutScopeCheck turns this check off",
+		"(AuthorizeURL with WithScopes, or `twitchauth token -u --for %q`); if Twitch changed the requirement, TransportConfig.NoScopeCheck turns this check off",
 		e.Endpoint, e.Required, who, missing, e.Endpoint)
 }
 

@@ -209,10 +209,10 @@ func FuzzDeviceResponse(f *testing.F) {
 	})
 }
 
-// FuzzHandleCallbackQuery runs the callback of the authorization code flow
+// FuzzHandleCallback runs the callback of the authorization code flow
 // on arbitrary redirect queries, against a fake identity server that accepts
 // exactly one code. Only the right state with that code yields a token.
-func FuzzHandleCallbackQuery(f *testing.F) {
+func FuzzHandleCallback(f *testing.F) {
 	const state = "fz-state-8d1f0b7e3c5a4f6e9b2d"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

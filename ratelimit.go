@@ -67,7 +67,7 @@ func resetWait(reset, now time.Time) (time.Duration, bool) {
 // longer than MaxBucketRefill for a point.
 //
 // A Pacer is safe for concurrent use. Share one Pacer between Transports
-// that act for the same subjects with the same client ID (WithPacer); each
+// that act for the same subjects with the same client ID (TransportConfig.Pacer); each
 // Transport otherwise has its own (TransportConfig.Pacer). The zero Pacer
 // is ready to use.
 type Pacer struct {

@@ -17,7 +17,7 @@ func (staticRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // The cost of the scope check on the Transport's path, side by side with
-// the same Transport without it (WithoutScopeCheck, the anchor): a Get
+// the same Transport without it (TransportConfig.NoScopeCheck, the anchor): a Get
 // Moderators call (moderation:read or channel:manage:moderators) by a user
 // whose grant has the second, answered in memory so that only the
 // Transport's own work is measured.

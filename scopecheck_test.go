@@ -35,7 +35,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 		!slices.Equal(mse.Missing, []string{"moderator:manage:banned_users"}) {
 		t.Errorf("error fields %+v", mse)
 	}
-	for _, want := range []string{"POST /moderation/bans needs moderator:manage:banned_users", "not sent", "authorize again", "WithoutScopeCheck"} {
+	for _, want := range []string{"POST /moderation/bans needs moderator:manage:banned_users", "not sent", "authorize again", "NoScopeCheck"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

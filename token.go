@@ -37,7 +37,7 @@ type Token struct {
 	ClientID string
 	// IDToken is the raw OpenID Connect ID token (a JWT) when the
 	// authorization asked for the openid scope; verify it with
-	// Config.VerifyIDToken before trusting it.
+	// an IDTokenVerifier (Config.NewIDTokenVerifier) before trusting it.
 	IDToken string
 }
 

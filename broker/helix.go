@@ -72,7 +72,7 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 		t.MaxIdleConnsPerHost = 64
 		base = t
 	}
-	p := &helixProxy{b: b, base: base, pacer: twitchauth.NewPacer(), transports: map[string]*twitchauth.Transport{}}
+	p := &helixProxy{b: b, base: base, pacer: &twitchauth.Pacer{}, transports: map[string]*twitchauth.Transport{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			out := pr.Out

@@ -428,7 +428,7 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 		// The redirect carries Twitch's refusal; let the client map it
 		// (state already checked, and without a code nothing is exchanged).
 		q2 := url.Values{"state": {q.Get("state")}, "error": {q.Get("error")}, "error_description": {q.Get("error_description")}}
-		_, err := b.twitch.HandleCallbackQuery(r.Context(), q2, q.Get("state"))
+		_, err := b.twitch.HandleCallback(r.Context(), q2, q.Get("state"))
 		b.loginFailed(w, r, err)
 		return
 	}

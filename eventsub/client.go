@@ -305,7 +305,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: no subscription id to delete", ErrInvalidSubscription)
 	}
-	if err := c.h.Delete(ctx, subscriptionsPath, url.Values{"id": {id}}, nil); err != nil {
+	if err := c.h.Do(ctx, http.MethodDelete, subscriptionsPath, url.Values{"id": {id}}, nil, nil); err != nil {
 		return apiError("delete", err)
 	}
 	return nil

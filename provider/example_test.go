@@ -56,7 +56,7 @@ func ExampleProvider() {
 // The 401 path: a Helix call refused the token, so report it; concurrent
 // reports of the same token cause one refresh.
 func ExampleTokenSource_Invalidate() {
-	var p *provider.Provider // from NewProvider
+	var p *provider.Provider // from provider.New
 	if p == nil {
 		return
 	}

@@ -21,7 +21,7 @@ import (
 )
 
 // DefaultRefreshMargin is how long before expiry a token is renewed when no
-// WithRefreshMargin option is given.
+// Config.RefreshMargin is given.
 const DefaultRefreshMargin = 5 * time.Minute
 
 // Hooks are called by a Provider as tokens change. They run synchronously on
@@ -133,7 +133,7 @@ func (p *Provider) cfg() *twitchauth.Config { return p.cfgp.Load() }
 // tokens and refresh user tokens, without a restart: after "New Secret" in
 // the developer console the old secret is refused at once (renewals fail
 // with ErrInvalidClientSecret, which does not kill any grant), and this
-// mends it. The Config given to NewProvider is not modified.
+// mends it. The twitchauth.Config given to New is not modified.
 func (p *Provider) SetClientSecret(secret string) {
 	c := *p.cfg()
 	c.ClientSecret = secret
@@ -252,7 +252,7 @@ func (p *Provider) subjectOf(key string) (string, bool) {
 }
 
 // Reload reads every grant from the store again, adopting those that
-// another process changed. NewProvider calls it; a broker calls it when told
+// another process changed. New calls it; a broker calls it when told
 // that another replica changed a grant.
 //
 // Records the store cannot read (store.UnreadableError) do not stop the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"io"
 	"net/http"
 	"net/url"
@@ -99,7 +100,7 @@ func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 // did (refresh, retries, waits) on stderr.
 func (c *caller) describe(a *answer, before, after twitchauth.TransportStats) {
 	c.e.note("< HTTP %d %s", a.status, http.StatusText(a.status))
-	if rl, ok := twitchauth.ParseRateLimit(a.header); ok {
+	if rl, ok := ratelimit.Parse(a.header); ok {
 		c.e.note("< Ratelimit-Limit: %d, Ratelimit-Remaining: %d, Ratelimit-Reset: %d (%s)",
 			rl.Limit, rl.Remaining, rl.Reset.Unix(), rl.Reset.UTC().Format(time.RFC3339))
 	}
@@ -150,7 +151,7 @@ func refusal(a *answer) error {
 		he.Reason = http.StatusText(a.status)
 	}
 	if a.status == http.StatusTooManyRequests {
-		if rl, ok := twitchauth.ParseRateLimit(a.header); ok {
+		if rl, ok := ratelimit.Parse(a.header); ok {
 			he.Reset = rl.Reset
 		}
 	}
