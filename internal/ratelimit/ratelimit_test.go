@@ -83,4 +83,3 @@ func FuzzParseRateLimit(f *testing.F) {
 		}
 	})
 }
-
