@@ -274,7 +274,19 @@ var errHelixSubject = errors.New(SubjectHeader + " must be app, user:<user ID>, 
 // parseHelixSubject reads the proxy's subject (SubjectHeader); empty is
 // the app.
 func parseHelixSubject(name string) (subjectRef, error) {
-	switch kind, rest, _ := strings.Cut(strings.TrimSpace(name), ":"); kind {
+	text := strings.TrimSpace(name)
+	if sub, err := provider.ParseSubject(text); err == nil {
+		// The library's textual form; logins below are the broker's own.
+		switch {
+		case sub.IsApp():
+			return appSubject(), nil
+		case sub.UserID() != "":
+			return userIDSubject(sub.UserID()), nil
+		default:
+			return intentSubject(sub.IntentName()), nil
+		}
+	}
+	switch kind, rest, _ := strings.Cut(text, ":"); kind {
 	case "", kindApp:
 		if rest == "" {
 			return appSubject(), nil

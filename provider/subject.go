@@ -35,26 +35,53 @@ func User(id string) Subject { return Subject{userPrefix + id} }
 func Intent(name string) Subject { return Subject{intentPrefix + name} }
 
 // ParseSubject reads the textual form of a subject: "app", "user:<id>" or
-// "intent:<name>". The ID and the name must not be empty nor contain white
-// space. A user ID must be all digits (Twitch user IDs are).
+// "intent:<name>". A user ID is 1 to 20 digits (Twitch user IDs are
+// digits); an intent name is 1 to 64 letters, digits, '_', '.' or '-'.
+// It is the one parser of this form: the broker's Twitch-Subject header
+// and API key scopes (and so `twitchauth serve keys create --subject`)
+// read it with ParseSubject.
 func ParseSubject(text string) (Subject, error) {
 	switch {
 	case text == appText:
 		return App(), nil
 	case strings.HasPrefix(text, userPrefix):
-		id := text[len(userPrefix):]
-		if id == "" || strings.TrimLeft(id, "0123456789") != "" {
-			return Subject{}, fmt.Errorf("%w: %q (a user is user:<Twitch user ID>, all digits)", ErrInvalidSubject, text)
+		if !validUserID(text[len(userPrefix):]) {
+			return Subject{}, fmt.Errorf("%w: %q (a user is user:<Twitch user ID>, 1 to 20 digits)", ErrInvalidSubject, text)
 		}
 		return Subject{text}, nil
 	case strings.HasPrefix(text, intentPrefix):
-		name := text[len(intentPrefix):]
-		if name == "" || strings.ContainsAny(name, " \t\r\n:") {
-			return Subject{}, fmt.Errorf("%w: %q (an intent is intent:<name>, a name without spaces or colons)", ErrInvalidSubject, text)
+		if !validIntent(text[len(intentPrefix):]) {
+			return Subject{}, fmt.Errorf("%w: %q (an intent is intent:<name>, 1 to 64 letters, digits, '_', '.' or '-')", ErrInvalidSubject, text)
 		}
 		return Subject{text}, nil
 	}
 	return Subject{}, fmt.Errorf("%w: %q (a subject is app, user:<id> or intent:<name>)", ErrInvalidSubject, text)
+}
+
+func validUserID(id string) bool {
+	if len(id) < 1 || len(id) > 20 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func validIntent(name string) bool {
+	if len(name) < 1 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the subject's textual form ("app", "user:<id>",
