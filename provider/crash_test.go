@@ -39,7 +39,7 @@ func TestProviderCrashBetweenSaveAndHandOut(t *testing.T) {
 		Endpoints: twitchauth.Endpoints{IDURL: s.IDURL(), APIURL: s.APIURL()}}
 
 	open := func() (*sqlite.Store, *provider.Provider) {
-		st, err := sqlite.Open(context.Background(), dbPath, sqlite.WithKey(key))
+		st, err := sqlite.Open(context.Background(), dbPath, sqlite.Config{Key: store.KeyConfig{Key: key}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestProviderCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), os.Getenv("CRASH_DB"), sqlite.WithKey(key))
+	st, err := sqlite.Open(context.Background(), os.Getenv("CRASH_DB"), sqlite.Config{Key: store.KeyConfig{Key: key}})
 	if err != nil {
 		t.Fatal(err)
 	}

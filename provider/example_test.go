@@ -25,7 +25,7 @@ func ExampleProvider() {
 
 	dir, _ := os.MkdirTemp("", "bot")
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, dir+"/tokens.db") // key file tokens.db.key, 0600
+	st, err := sqlite.Open(ctx, dir+"/tokens.db", sqlite.Config{}) // key file tokens.db.key, 0600
 	if err != nil {
 		log.Fatal(err)
 	}

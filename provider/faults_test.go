@@ -143,7 +143,7 @@ func TestTwoAppsShareOneStore(t *testing.T) {
 			b := &twitchauth.Config{ClientID: other.ID, ClientSecret: other.Secret, Endpoints: a.Endpoints, Logger: testLogger}
 			var st store.Store = store.NewMemory()
 			if kind == "sqlite" {
-				sq, err := sqlite.Open(ctx(t), filepath.Join(t.TempDir(), "shared.db"), sqlite.WithKey(make([]byte, 32)), sqlite.WithLogger(testLogger))
+				sq, err := sqlite.Open(ctx(t), filepath.Join(t.TempDir(), "shared.db"), sqlite.Config{Key: store.KeyConfig{Key: make([]byte, 32)}, Logger: testLogger})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -193,7 +193,7 @@ func TestUnreadableRowIsIsolated(t *testing.T) {
 	cfg := confidential(s)
 	path := filepath.Join(t.TempDir(), "broker.db")
 	key := make([]byte, 32)
-	st, err := sqlite.Open(ctx(t), path, sqlite.WithKey(key), sqlite.WithLogger(testLogger))
+	st, err := sqlite.Open(ctx(t), path, sqlite.Config{Key: store.KeyConfig{Key: key}, Logger: testLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestUnreadableRowIsIsolated(t *testing.T) {
 	}
 	raw.Close()
 
-	st, err = sqlite.Open(ctx(t), path, sqlite.WithKey(key), sqlite.WithLogger(testLogger))
+	st, err = sqlite.Open(ctx(t), path, sqlite.Config{Key: store.KeyConfig{Key: key}, Logger: testLogger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 	// (key file <store>.key).
 	dbPath := filepath.Join(dir, "broker.db")
 	os.Unsetenv("TWITCHAUTH_ENCRYPTION_KEY")
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 	// signed in again), while the broker is down, so that every storm runs
 	// over 100 users.
 	reseed := func(lostNow []string) {
-		st, err := sqlite.Open(ctx, dbPath)
+		st, err := sqlite.Open(ctx, dbPath, sqlite.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +231,7 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 	// whose renewal was in flight at the kill (stored = the one before the
 	// newest issued).
 	checkPersisted := func(kill int, proc *brokerProc) (inFlight map[string]bool) {
-		st, err := sqlite.Open(ctx, dbPath, sqlite.WithLogger(quietLogger()))
+		st, err := sqlite.Open(ctx, dbPath, sqlite.Config{Logger: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -187,7 +187,7 @@ func TestSoak(t *testing.T) {
 		Logger:     logger,
 	}
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "soak.db"), sqlite.WithKey(make32(7)))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "soak.db"), sqlite.Config{Key: store.KeyConfig{Key: make32(7)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"github.com/twitchauth/twitchauth/store"
 	"log"
 	"os"
 	"time"
@@ -19,7 +20,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	// The key comes from TWITCHAUTH_ENCRYPTION_KEY (required).
-	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"))
+	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func Example() {
 // process sharing the database.
 func ExampleStore_Lease() {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.WithKeyFromEnv())
+	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{Key: store.KeyConfig{FromEnv: true}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 	defer cancel()
 
 	// The grants, added by a setup process (this one) before the replicas start.
-	setup := open(t, url, postgres.WithKey(key))
+	setup := open(t, url, withKey(key))
 	p0, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: setup})
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestReplicaChild(t *testing.T) {
 		t.Skip("only run as a child of TestReplicasOneRefreshAcrossProcesses")
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, os.Getenv("REPLICA_DB"), postgres.WithLeasePoll(replicaLeasePoll), postgres.WithLogger(discard()))
+	st, err := postgres.Open(ctx, os.Getenv("REPLICA_DB"), postgres.Config{LeasePoll: replicaLeasePoll, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func (h *harness) withStore(fn func(st *sqlite.Store, p *provider.Provider)) {
 	h.t.Helper()
 	ctx := context.Background()
 	path := h.storePath()
-	st, err := sqlite.Open(ctx, path, sqlite.WithKeyFile(path+sqlite.KeyFileSuffix), sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(ctx, path, sqlite.Config{Key: store.KeyConfig{File: path + sqlite.KeyFileSuffix}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		h.t.Fatal(err)
 	}

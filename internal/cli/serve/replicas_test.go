@@ -51,7 +51,7 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	defer cancel()
 
 	// The grants, stored before the brokers start.
-	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	st, err := postgres.Open(ctx, dbURL, postgres.Config{Key: store.KeyConfig{Key: key}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func TestServeOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	st, err := postgres.Open(ctx, dbURL, postgres.Config{Key: store.KeyConfig{Key: key}})
 	if err != nil {
 		t.Fatal(err)
 	}
