@@ -51,12 +51,21 @@ var (
 	// matched by *MissingScopesError (refused before sending) and by a
 	// *HelixError whose 401 or 403 names a missing scope.
 	ErrMissingScopes = errors.New("twitchauth: the grant lacks required scopes")
+	// ErrUnauthorized: Helix answered 401. The token was refused even after
+	// one refresh, or a scope is missing (then ErrMissingScopes matches too).
+	ErrUnauthorized = errors.New("twitchauth: Helix refused the credentials (401)")
+	// ErrRateLimited: Helix answered 429 Too Many Requests, or waiting for
+	// the rate-limit bucket would outlast the request's context deadline.
+	// Retry after the bucket's reset (HelixError.Reset, when known).
+	ErrRateLimited = errors.New("twitchauth: Helix rate limit reached")
+	// ErrResponseTooLarge: a response body exceeds 1 MiB.
+	ErrResponseTooLarge = errors.New("twitchauth: response body larger than 1 MiB refused")
 )
 
 // MissingScopesError says which scopes a user's grant lacks, and what
 // needs them. The Transport returns it without sending the request when the
 // user token's scopes cannot satisfy the endpoint's requirement (package
-// scopes); Provider.TokenWithScopes returns it too. Ask the user to
+// scopes); provider.Provider.TokenWithScopes returns it too. Ask the user to
 // authorize again with the Missing scopes: AuthorizeURL with WithScopes, or
 // the CLI's `twitchauth token -u --for ENDPOINT`.
 type MissingScopesError struct {

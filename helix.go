@@ -16,10 +16,6 @@ import (
 	"time"
 )
 
-// ErrUnauthorized: Helix answered 401. The token was refused even after one
-// refresh, or a scope is missing (then ErrMissingScopes matches too).
-var ErrUnauthorized = errors.New("twitchauth: Helix refused the credentials (401)")
-
 // maxHelixBody bounds the Helix response bodies the client reads.
 const maxHelixBody = 16 << 20
 

@@ -2,7 +2,6 @@ package twitchauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"math"
@@ -10,11 +9,6 @@ import (
 	"sync"
 	"time"
 )
-
-// ErrRateLimited: Helix answered 429 Too Many Requests, or waiting for the
-// rate-limit bucket would outlast the request's context deadline. Retry
-// after the bucket's reset (HelixError.Reset, when known).
-var ErrRateLimited = errors.New("twitchauth: Helix rate limit reached")
 
 // MaxBucketRefill is the longest a Helix rate-limit bucket can need to
 // refill from empty: Twitch's buckets are sized per minute and refill

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -22,10 +21,6 @@ type KeyConfig struct {
 	// ("new,old" during a rotation), and fails if it is unset.
 	FromEnv bool
 }
-
-// ErrKeyConfig: a KeyConfig sets more than one source, or PreviousKeys
-// without Key.
-var ErrKeyConfig = errors.New("store: KeyConfig sets more than one key source (Cipher, Key, File, FromEnv)")
 
 // NewCipher returns the Cipher of k when k names one directly (Cipher, or
 // Key with PreviousKeys), and nil when k names a file, the environment or
