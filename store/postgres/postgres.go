@@ -133,8 +133,8 @@ func (c Config) options() options {
 //
 // Replicas may Open the same database at once: migrations run under a
 // transaction-scoped advisory lock, so each is applied exactly once.
-func Open(ctx context.Context, url string, sc Config) (*Store, error) {
-	o := sc.options()
+func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
+	o := cfg.options()
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
@@ -145,28 +145,28 @@ func Open(ctx context.Context, url string, sc Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors may quote the connection string (and its
 		// password): do not pass them on.
 		return nil, errors.New("postgres: cannot parse the database URL (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	if o.maxConns > 0 {
-		cfg.MaxConns = o.maxConns
+		pc.MaxConns = o.maxConns
 	}
 	// A Save that returns nil must be durable: never run with
 	// synchronous_commit=off, whatever the server or role default says.
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error { return ensureSyncCommit(ctx, c) }
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error { return ensureSyncCommit(ctx, c) }
 	s := &Store{
 		cipher:    cipher,
 		log:       o.logger,
 		now:       o.now,
 		leasePoll: o.leasePoll,
-		target:    describe(cfg.ConnConfig),
+		target:    describe(pc.ConnConfig),
 		waiters:   map[string]map[chan struct{}]struct{}{},
 		done:      make(chan struct{}),
 	}
-	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	s.pool, err = pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres %s: %w", s.target, err)
 	}
