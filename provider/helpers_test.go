@@ -3,7 +3,6 @@ package provider_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -136,55 +135,6 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
-}
-
-// mustToken returns a function that fails the test on err and records tok's
-// secrets: mustToken(t)(cfg.AppToken(ctx)).
-func mustToken(t *testing.T) func(*twitchauth.Token, error) *twitchauth.Token {
-	return func(tok *twitchauth.Token, err error) *twitchauth.Token {
-		t.Helper()
-		return checkToken(t, tok, err)
-	}
-}
-
-func checkToken(t *testing.T, tok *twitchauth.Token, err error) *twitchauth.Token {
-	t.Helper()
-	if err != nil {
-		leaks.text(err.Error())
-		t.Fatalf("unexpected error: %v", err)
-	}
-	leaks.secret(tok.AccessToken, tok.RefreshToken, tok.IDToken)
-	leaks.text(tok.String())
-	leaks.text(fmt.Sprintf("%v %+v %#v", tok, tok, *tok))
-	return tok
-}
-
-// wantErr checks that err matches every target and records its text.
-func wantErr(t *testing.T, err error, targets ...error) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %v", targets)
-	}
-	leaks.text(err.Error())
-	leaks.text(fmt.Sprintf("%+v %#v", err, err))
-	for _, target := range targets {
-		if !errors.Is(err, target) {
-			t.Fatalf("error %q does not match %v", err, target)
-		}
-	}
-}
-
-// wantAPIError checks err is an *APIError with status and endpoint.
-func wantAPIError(t *testing.T, err error, endpoint string, status int) *twitchauth.APIError {
-	t.Helper()
-	var ae *twitchauth.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v (%T) is not an *APIError", err, err)
-	}
-	if ae.Endpoint != endpoint || ae.Status != status {
-		t.Fatalf("APIError endpoint %q status %d, want %q %d (%v)", ae.Endpoint, ae.Status, endpoint, status, err)
-	}
-	return ae
 }
 
 // option sets one field of a provider.Config (the tests' shorthand).

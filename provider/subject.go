@@ -3,8 +3,6 @@ package provider
 import (
 	"fmt"
 	"strings"
-
-	"github.com/twitchauth/twitchauth/store"
 )
 
 // Subject names whose token is wanted: the application itself (App), one
@@ -126,12 +124,3 @@ func (s *Subject) UnmarshalText(b []byte) error {
 // application ("app" or "user:<id>", as store.AppKey and store.UserKey make
 // them). The two forms are the same text, so no copy is made.
 func subjectOfKey(key string) Subject { return Subject{key} }
-
-// grantKey returns the subject key of an App or User subject as the store
-// names it (store.AppKey, store.UserKey): the same text.
-func (s Subject) grantKey() string {
-	if s.IsApp() {
-		return store.AppKey()
-	}
-	return s.s
-}

@@ -44,6 +44,4 @@ type option func(*postgres.Config)
 func withKey(primary []byte, previous ...[]byte) option {
 	return func(c *postgres.Config) { c.Key = store.KeyConfig{Key: primary, PreviousKeys: previous} }
 }
-func withLogger(l *slog.Logger) option     { return func(c *postgres.Config) { c.Logger = l } }
 func withLeasePoll(d time.Duration) option { return func(c *postgres.Config) { c.LeasePoll = d } }
-func withMaxConns(n int32) option          { return func(c *postgres.Config) { c.MaxConns = n } }
