@@ -160,7 +160,7 @@ func TestPacerProbesColdBucket(t *testing.T) {
 		t.Fatalf("%d requests were in flight when the first answer was written, want 1", n)
 	}
 	if _, ok := pacerOf(tr).Bucket("fakeclientid/bot"); !ok {
-		t.Fatal("bucket named by WithBucketKey not found")
+		t.Fatal("bucket named by TransportConfig.BucketKey not found")
 	}
 }
 
