@@ -115,11 +115,6 @@ func (h *Helix) Get(ctx context.Context, path string, query url.Values, out any)
 	return h.Do(ctx, http.MethodGet, path, query, nil, out)
 }
 
-// Post calls POST path with query and body (see Do).
-func (h *Helix) Post(ctx context.Context, path string, query url.Values, body, out any) error {
-	return h.Do(ctx, http.MethodPost, path, query, body, out)
-}
-
 // Do calls Helix. body, when not nil, is sent as JSON: []byte and
 // json.RawMessage as they are, anything else through json.Marshal. A 2xx
 // answer is decoded into out when out is not nil and the answer has a body

@@ -107,7 +107,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 			EndTime       *string `json:"end_time"`
 		} `json:"data"`
 	}
-	if err := h.Post(ctx(t), "moderation/bans", q, body, &out); err != nil {
+	if err := h.Do(ctx(t), http.MethodPost, "moderation/bans", q, body, &out); err != nil {
 		t.Fatal(err)
 	}
 	if len(out.Data) != 1 || out.Data[0].UserID != victim.ID || out.Data[0].ModeratorID != mod.UserID || out.Data[0].EndTime == nil {
@@ -118,7 +118,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 		t.Fatalf("bodies sent %q, want %s twice", bodies, want)
 	}
 	// A ban without a user is refused (400), with Helix's message in the error.
-	err := h.Post(ctx(t), "moderation/bans", q, map[string]any{"data": map[string]any{"reason": "?"}}, nil)
+	err := h.Do(ctx(t), http.MethodPost, "moderation/bans", q, map[string]any{"data": map[string]any{"reason": "?"}}, nil)
 	var he *twitchauth.HelixError
 	if !errors.As(err, &he) || he.Status != 400 || he.Message == "" || he.Method != "POST" || he.Path != "/helix/moderation/bans" {
 		t.Fatalf("second ban: %v", err)
@@ -143,7 +143,7 @@ func TestHelixErrors(t *testing.T) {
 	h := newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing(), withoutScopeCheck())
 	s.ResetCounters()
 
-	err := h.Post(ctx(t), "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
+	err := h.Do(ctx(t), http.MethodPost, "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
 		map[string]any{"data": map[string]any{"user_id": "1"}}, nil)
 	var he *twitchauth.HelixError
 	if !errors.As(err, &he) || he.Status != 401 || !errors.Is(err, twitchauth.ErrMissingScopes) || !errors.Is(err, twitchauth.ErrUnauthorized) || errors.Is(err, twitchauth.ErrInvalidToken) {

@@ -25,7 +25,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 	h := newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing())
 	s.ResetCounters()
 
-	err := h.Post(ctx(t), "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
+	err := h.Do(ctx(t), http.MethodPost, "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
 		map[string]any{"data": map[string]any{"user_id": "1"}}, nil)
 	var mse *twitchauth.MissingScopesError
 	if !errors.As(err, &mse) || !errors.Is(err, twitchauth.ErrMissingScopes) {
@@ -109,7 +109,7 @@ func TestScopeCheckScope(t *testing.T) {
 		"plain source": newHelix(cfg, static, withoutPacing()),
 	} {
 		s.ResetCounters()
-		err := h.Post(ctx(t), "moderation/bans", q, body, nil)
+		err := h.Do(ctx(t), http.MethodPost, "moderation/bans", q, body, nil)
 		var he *twitchauth.HelixError
 		if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || s.Requests("helix") != 1 {
 			t.Errorf("%s: err %v after %d requests; want Helix's own 401", name, err, s.Requests("helix"))
@@ -134,7 +134,7 @@ func TestScopeCheckEventSub(t *testing.T) {
 		}
 	}
 	s.ResetCounters()
-	err := h.Post(ctx(t), "eventsub/subscriptions", nil, sub("websocket"), nil)
+	err := h.Do(ctx(t), http.MethodPost, "eventsub/subscriptions", nil, sub("websocket"), nil)
 	var mse *twitchauth.MissingScopesError
 	if !errors.As(err, &mse) || mse.Endpoint != "channel.poll.begin v1 (POST /eventsub/subscriptions)" ||
 		!slices.Equal(mse.Missing, []string{"channel:read:polls"}) || s.Requests("helix") != 0 {
@@ -144,14 +144,14 @@ func TestScopeCheckEventSub(t *testing.T) {
 	s.ResetCounters()
 	ok := sub("websocket")
 	ok["type"] = "channel.cheer"
-	if err := h.Post(ctx(t), "eventsub/subscriptions", nil, ok, nil); errors.As(err, &mse) || s.Requests("helix") != 1 {
+	if err := h.Do(ctx(t), http.MethodPost, "eventsub/subscriptions", nil, ok, nil); errors.As(err, &mse) || s.Requests("helix") != 1 {
 		t.Errorf("channel.cheer with bits:read: %v, %d requests", err, s.Requests("helix"))
 	}
 	// (The sandbox refuses a webhook with a user token with a 401, which the
 	// Transport retries once after a refresh: sent means at least once.)
 	for _, body := range []map[string]any{sub("webhook"), {"type": "channel.not.a.type", "version": "1"}} {
 		s.ResetCounters()
-		if err := h.Post(ctx(t), "eventsub/subscriptions", nil, body, nil); errors.As(err, &mse) || s.Requests("helix") == 0 {
+		if err := h.Do(ctx(t), http.MethodPost, "eventsub/subscriptions", nil, body, nil); errors.As(err, &mse) || s.Requests("helix") == 0 {
 			t.Errorf("%v: %v, %d requests; want it sent", body, err, s.Requests("helix"))
 		}
 	}

@@ -204,7 +204,7 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (*Subscription, 
 		Data []Subscription `json:"data"`
 		Costs
 	}
-	if err := c.h.Post(ctx, subscriptionsPath, nil, body, &out); err != nil {
+	if err := c.h.Do(ctx, http.MethodPost, subscriptionsPath, nil, body, &out); err != nil {
 		return nil, Costs{}, apiError("create", err)
 	}
 	if len(out.Data) != 1 || out.Data[0].ID == "" {
