@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -518,9 +517,8 @@ func TestConfigurationAndNetwork(t *testing.T) {
 	}
 
 	// Nothing listens on the API URL: exit 3.
-	l := clitest.FreePort(t)
 	h.env[config.EnvClientSecret] = h.client.Secret
-	h.env[config.EnvAPIURL] = "http://127.0.0.1:" + strconv.Itoa(l) + "/helix"
+	h.env[config.EnvAPIURL] = "http://" + clitest.RefusedAddr(t) + "/helix"
 	res = h.run(Options{Method: "GET", Path: []string{"users"}, Query: []string{"login=twitchdev"}}, "")
 	wantCode(t, res, 3)
 	if !strings.Contains(res.stderr, "Helix GET /helix/users") || !strings.Contains(res.stderr, "refused") {
