@@ -199,11 +199,10 @@ func (h *Helix) Do(ctx context.Context, method, path string, query url.Values, b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := h.Send(req)
+	resp, data, err := h.send(req)
 	if err != nil {
 		return err
 	}
-	data, _ := io.ReadAll(resp.Body) // in memory: cannot fail
 	if err := ParseHelixError(resp, data); err != nil {
 		return err
 	}
@@ -235,14 +234,25 @@ func (h *Helix) Do(ctx context.Context, method, path string, query url.Values, b
 // refused. Errors name the method and the path, never the query.
 // ParseHelixError turns a non-2xx answer into the *HelixError Do returns.
 func (h *Helix) Send(req *http.Request) (*http.Response, error) {
+	resp, data, err := h.send(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.ContentLength = int64(len(data))
+	return resp, nil
+}
+
+// send is Send returning the body as bytes (resp.Body is closed).
+func (h *Helix) send(req *http.Request) (*http.Response, []byte, error) {
 	method, path := req.Method, cleanPath(req.URL)
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
 	setDefault := func(k, v string) {
 		if req.Header.Get(k) == "" {
 			req.Header.Set(k, v)
 		}
-	}
-	if req.Header == nil {
-		req.Header = http.Header{}
 	}
 	setDefault("Accept", "application/json")
 	setDefault("User-Agent", userAgent)
@@ -255,20 +265,18 @@ func (h *Helix) Send(req *http.Request) (*http.Response, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL, with its query, is not repeated
 		}
-		return nil, fmt.Errorf("twitchauth: Helix %s %s: %w", method, path, err)
+		return nil, nil, fmt.Errorf("twitchauth: Helix %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHelixBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("twitchauth: Helix %s %s: reading the answer: %w", method, path, err)
+		return nil, nil, fmt.Errorf("twitchauth: Helix %s %s: reading the answer: %w", method, path, err)
 	}
 	if len(data) > maxHelixBody {
-		return nil, fmt.Errorf("twitchauth: Helix %s %s: answer larger than %d MiB refused", method, path, maxHelixBody>>20)
+		return nil, nil, fmt.Errorf("twitchauth: Helix %s %s: answer larger than %d MiB refused", method, path, maxHelixBody>>20)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(data))
-	resp.ContentLength = int64(len(data))
 	resp.Request = req
-	return resp, nil
+	return resp, data, nil
 }
 
 // ParseHelixError returns nil for a 2xx answer, else the *HelixError of
