@@ -194,8 +194,11 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
-	case errors.Is(err, twitchauth.ErrGrantRevoked), errors.Is(err, twitchauth.ErrGrantDead):
-		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" was revoked or can no longer be refreshed; the user must connect again")
+	case errors.Is(err, twitchauth.ErrGrantRevoked):
+		writeError(w, http.StatusGone, "grant_revoked", "the user of "+subject+" revoked the app's access on Twitch (disconnected it); "+
+			"the broker no longer serves their tokens: the user must connect again at "+b.cfg.PublicURL+"/signin")
+	case errors.Is(err, twitchauth.ErrGrantDead):
+		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" can no longer be refreshed (Twitch refused its refresh token); the user must connect again")
 	case isConfigError(err):
 		writeError(w, http.StatusBadGateway, "client_credentials_refused", "Twitch refused the broker's client credentials; check /readyz")
 	case r.Context().Err() != nil:

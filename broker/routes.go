@@ -57,6 +57,11 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("/v1/", b.notFound)
 	mux.Handle("/helix/", b.requirePerm("helix", PermHelix, b.helix.serve))
 
+	// EventSub webhook callback (Twitch's signed POSTs; no key, no cookie).
+	if b.es != nil {
+		mux.Handle("POST "+EventSubPath, b.es)
+	}
+
 	// Extension example route.
 	if b.cfg.Extension != nil {
 		mux.Handle("GET /ext/hello", b.cfg.Extension(http.HandlerFunc(extHello)))

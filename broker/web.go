@@ -104,7 +104,10 @@ type accountView struct {
 	UserID, Login, Scopes, Expires, Validated, Status string
 	Intents                                           []string
 	Active                                            bool
-	Reads                                             []readView // last reads by key, most recent first
+	// Regranted: Twitch said (EventSub user.authorization.grant) that the
+	// user authorized the app again while their grant here is not active.
+	Regranted string
+	Reads     []readView // last reads by key, most recent first
 }
 
 func (b *Broker) render(w http.ResponseWriter, status int, name string, d pageData) {
@@ -272,7 +275,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 	if err := b.CredentialProblem(); err != nil {
 		d.CredError = err.Error()
 	}
-	d.Problems = degradation(b.health(r.Context()))
+	d.Problems = b.problems(r.Context())
 	if f, ok := flashes[r.URL.Query().Get("done")]; ok {
 		d.Flash, d.FlashErr, d.FlashReadyz = f.text, f.err, f.readyz
 	}
@@ -299,6 +302,9 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 		if !a.LastValidated.IsZero() {
 			v.Validated = humanDuration(now.Sub(a.LastValidated)) + " ago"
+		}
+		if at, ok := b.es.regrantedAt(a.UserID); ok && !v.Active {
+			v.Regranted = humanDuration(now.Sub(at)) + " ago"
 		}
 		v.Reads = b.reads.views(a.UserID, now)
 		d.Accounts = append(d.Accounts, v)
@@ -442,6 +448,7 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.metrics.logins.WithLabelValues("ok").Inc()
+	b.es.forgetRegrant(tok.UserID)
 	b.log.Info("account connected", "user_id", tok.UserID, "login", tok.Login, "scopes", tok.Scopes)
 
 	done := "connected"
