@@ -158,7 +158,9 @@ func TestEventSubSecretFileSetting(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			flags["listen"] = []string{"127.0.0.1:0"}
-			err := Run(context.Background(), &Options{Flags: flags, Sandbox: true, SandboxListen: "127.0.0.1:0",
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a broken check serves: stop it
+			defer cancel()
+			err := Run(ctx, &Options{Flags: flags, Sandbox: true, SandboxListen: "127.0.0.1:0",
 				Getenv: func(string) string { return "" }, Stderr: io.Discard, Stdout: io.Discard})
 			if exitCode(err) != cliutil.ExitUsage {
 				t.Fatalf("err %v (exit %d), want exit %d", err, exitCode(err), cliutil.ExitUsage)
