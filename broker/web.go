@@ -73,7 +73,11 @@ type pageData struct {
 	Heading, Message, Hint string
 	Link, LinkText         string
 	// sign-in page
-	Scopes       []string
+	Scopes []string
+	// Connect is the sign-in link (/authorize with the for= and scope=
+	// parameters); ForFields the same parameters for the intent form.
+	Connect      string
+	ForFields    []field
 	Intent       string
 	IntentHolder string // who the intent points at now, for the operator
 	// home page
@@ -217,6 +221,20 @@ func (b *Broker) handleSignin(w http.ResponseWriter, r *http.Request) {
 	d.Title = "Connect your Twitch account"
 	d.Scopes = b.twitch.Scopes
 	q := r.URL.Query()
+	d.Connect = "/authorize"
+	if list, custom, err := signinScopes(q); err != nil {
+		b.badSigninScopes(w, r, err)
+		return
+	} else if custom {
+		d.Scopes = list
+		sq := signinQuery(q)
+		d.Connect += "?" + sq.Encode()
+		for _, k := range []string{"for", "scope"} {
+			for _, v := range sq[k] {
+				d.ForFields = append(d.ForFields, field{Name: k, Value: v})
+			}
+		}
+	}
 	if q.Has("intent") {
 		in := q.Get("intent")
 		switch {
@@ -345,12 +363,22 @@ func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			b.badIntent(w, r, in)
 			return
 		}
-		http.Redirect(w, r, "/signin?intent="+url.QueryEscape(in), http.StatusSeeOther)
+		sq := signinQuery(q)
+		sq.Set("intent", in)
+		http.Redirect(w, r, "/signin?"+sq.Encode(), http.StatusSeeOther)
 		return
 	}
 	var opts []twitchauth.AuthOption
 	if q.Get("force_verify") == "true" {
 		opts = append(opts, twitchauth.ForceVerify())
+	}
+	list, custom, err := signinScopes(q)
+	if err != nil {
+		b.badSigninScopes(w, r, err)
+		return
+	}
+	if custom {
+		opts = append(opts, twitchauth.WithScopes(list...))
 	}
 	b.startSignIn(w, r, "", "", opts...)
 }
@@ -366,9 +394,18 @@ func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "")
 		return
 	}
+	var opts []twitchauth.AuthOption
+	list, custom, err := signinScopes(r.PostForm)
+	if err != nil {
+		b.badSigninScopes(w, r, err)
+		return
+	}
+	if custom {
+		opts = append(opts, twitchauth.WithScopes(list...))
+	}
 	in := r.PostForm.Get("intent")
 	if in == "" {
-		b.startSignIn(w, r, "", "")
+		b.startSignIn(w, r, "", "", opts...)
 		return
 	}
 	if !intentRE.MatchString(in) {
@@ -384,7 +421,7 @@ func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
 		b.staleForm(w, r)
 		return
 	}
-	b.startSignIn(w, r, in, s.keyName, twitchauth.ForceVerify())
+	b.startSignIn(w, r, in, s.keyName, append(opts, twitchauth.ForceVerify())...)
 }
 
 // startSignIn sets the signed state cookie and redirects to Twitch.
