@@ -52,9 +52,10 @@ func startSandbox(ctx context.Context, f *cliutil.Factory, o *Options, tw *twitc
 		return nil, cliutil.Exit(cliutil.ExitInternal, err)
 	}
 	s = &sandbox{sb: sb, rigURL: publicURL + "/sandbox/rig/"}
+	started := s // the error returns below set s to nil: close what was started
 	defer func() {
 		if err != nil {
-			s.close()
+			started.close()
 		}
 	}()
 	sl, err := cliutil.Listen(ctx, f, cmp.Or(o.SandboxListen, "127.0.0.1:0"), cliutil.FlagSandboxListen)

@@ -153,7 +153,7 @@ records in the token store: twitchauth serve store --help.`,
 	cliutil.StringVarP(fs, &o.RigDir, "rig-dir", "", "", "in --sandbox mode, the extension front-end `FOLDER` served by the rig at /sandbox/rig/ (default: the example extension)")
 	cliutil.AddJSONFlag(fs, &o.JSON)
 	fs.Lookup(cliutil.FlagJSON).Usage = "also print a ready line (URLs; in --sandbox mode the admin key) as one JSON object on stdout"
-	cmd.AddCommand(newKeysCommand(f), newStoreCommand(f))
+	cmd.AddCommand(NewCmdKeys(f, KeysRunFuncs{}), NewCmdStore(f, StoreRunFuncs{}))
 	return cmd
 }
 
