@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
@@ -190,4 +194,72 @@ func TestEventSubSecretFileSetting(t *testing.T) {
 	if s := logs.String(); strings.Contains(s, "first-eventsub-secret") || strings.Contains(s, "second-eventsub-secret") {
 		t.Fatalf("the logs hold the EventSub secret:\n%s", s)
 	}
+}
+
+// TestReplicaSeesEventSubRevoke: two brokers share a PostgreSQL store
+// behind one public URL; Twitch delivers the revoke to one of them, and the
+// other refuses the grant too within 2 s (the revoked status is stored, and
+// the store's watch tells the other replica).
+func TestReplicaSeesEventSubRevoke(t *testing.T) {
+	if os.Getenv(replicaChildEnv) != "" {
+		t.Skip("running as a replica")
+	}
+	dbURL := pgtest.Start(t)
+	sb := twitchtest.NewServer(t)
+	cl := sb.DefaultClient()
+	key, _ := store.GenerateKey()
+	secretFile := filepath.Join(t.TempDir(), "eventsub-secret")
+	os.WriteFile(secretFile, []byte("replica-eventsub-secret-0123"), 0o600)
+	env := map[string]string{"TWITCH_CLIENT_ID": cl.ID, "TWITCH_CLIENT_SECRET": cl.Secret, "TWITCH_ID_URL": sb.IDURL(),
+		"TWITCH_API_URL": sb.APIURL(), store.EnvEncryptionKey: store.EncodeKey(key)}
+	start := func(publicURL string) Info {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan Info, 1)
+		done := make(chan error, 1)
+		flags := map[string][]string{"listen": {"127.0.0.1:0"}, "store": {dbURL}, "eventsub_secret_file": {secretFile},
+			"keys_file": {filepath.Join(t.TempDir(), "keys.json")}, "log_level": {"warn"}}
+		if publicURL != "" {
+			flags["public_url"] = []string{publicURL}
+		}
+		logs := &syncBuffer{}
+		go func() {
+			done <- Run(ctx, &Options{Flags: flags, Getenv: func(k string) string { return env[k] }, Stderr: logs, ready: func(i Info) { ready <- i }})
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+		select {
+		case info := <-ready:
+			info.Sandbox = sb
+			return info
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, logs)
+		}
+		panic("unreachable")
+	}
+	a := start("")
+	b := start(a.URL) // the same public URL: Twitch delivers to a
+	waitESSubscribed(t, sb, cl.ID, a.URL+"/eventsub")
+	u := sb.Users()[0]
+	access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Broker.Provider().AddUserToken(context.Background(), &twitchauth.Token{AccessToken: access, RefreshToken: refresh}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.Broker.Provider()
+	if _, err := p.UserToken(context.Background(), u.ID); err != nil { // loaded from the store
+		t.Fatalf("replica b before the revoke: %v", err)
+	}
+	sb.Disconnect(cl.ID, u.ID)
+	t0 := time.Now()
+	for {
+		if _, err := p.UserToken(context.Background(), u.ID); errors.Is(err, twitchauth.ErrGrantRevoked) {
+			break
+		}
+		if time.Since(t0) > 2*time.Second {
+			t.Fatal("replica b still serves the grant 2s after the revoke reached replica a")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("replica b refuses the grant %v after the disconnect", time.Since(t0))
 }
