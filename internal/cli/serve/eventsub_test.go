@@ -239,14 +239,30 @@ func TestReplicaSeesEventSubRevoke(t *testing.T) {
 	b := start(a.URL) // the same public URL: Twitch delivers to a
 	waitESSubscribed(t, sb, cl.ID, a.URL+"/eventsub")
 	u := sb.Users()[0]
-	access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Broker.Provider().AddUserToken(context.Background(), &twitchauth.Token{AccessToken: access, RefreshToken: refresh}); err != nil {
-		t.Fatal(err)
-	}
 	p := b.Broker.Provider()
+	// Connect the user through a until b's store watch reports it: b's
+	// LISTEN starts a moment after b does, and a change committed before
+	// it is not reported (store/postgres/watch.go).
+	add := func() {
+		access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Broker.Provider().AddUserToken(context.Background(), &twitchauth.Token{AccessToken: access, RefreshToken: refresh}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := time.Time{}
+	within5s(t, "replica b's store watch reports a's grant", func() bool {
+		if _, ok := p.User(u.ID); ok {
+			return true
+		}
+		if time.Since(last) > 250*time.Millisecond {
+			add()
+			last = time.Now()
+		}
+		return false
+	})
 	if _, err := p.UserToken(context.Background(), u.ID); err != nil { // loaded from the store
 		t.Fatalf("replica b before the revoke: %v", err)
 	}
@@ -257,7 +273,8 @@ func TestReplicaSeesEventSubRevoke(t *testing.T) {
 			break
 		}
 		if time.Since(t0) > 2*time.Second {
-			t.Fatal("replica b still serves the grant 2s after the revoke reached replica a")
+			acct, _ := a.Broker.Provider().User(u.ID)
+			t.Fatalf("replica b still serves the grant 2s after the revoke (replica a says %q; deliveries %+v)", acct.Status, sb.EventSubDeliveries())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
