@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/scopes"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -44,6 +45,8 @@ type errorResponse struct {
 	Error   string   `json:"error"`
 	Message string   `json:"message"`
 	Missing []string `json:"missing_scopes,omitempty"`
+	// Endpoints are the ?for= endpoints a grant cannot call (checkFor).
+	Endpoints []endpointMissing `json:"endpoints,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -194,8 +197,11 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
-	case errors.Is(err, twitchauth.ErrGrantRevoked), errors.Is(err, twitchauth.ErrGrantDead):
-		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" was revoked or can no longer be refreshed; the user must connect again")
+	case errors.Is(err, twitchauth.ErrGrantRevoked):
+		writeError(w, http.StatusGone, "grant_revoked", "the user of "+subject+" revoked the app's access on Twitch (disconnected it); "+
+			"the broker no longer serves their tokens: the user must connect again at "+b.cfg.PublicURL+"/signin")
+	case errors.Is(err, twitchauth.ErrGrantDead):
+		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" can no longer be refreshed (Twitch refused its refresh token); the user must connect again")
 	case isConfigError(err):
 		writeError(w, http.StatusBadGateway, "client_credentials_refused", "Twitch refused the broker's client credentials; check /readyz")
 	case r.Context().Err() != nil:
@@ -280,6 +286,10 @@ func (b *Broker) resolveUser(u userRef) (id string, found bool, hint string) {
 }
 
 func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	if _, err := forParams(r.URL.Query(), scopes.App); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_for", err.Error())
+		return
+	}
 	if !b.checkSubject(w, r, key, appSubject()) {
 		return
 	}
@@ -329,18 +339,26 @@ func (b *Broker) scopedIntent(w http.ResponseWriter, r *http.Request, key *APIKe
 }
 
 func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
-	scopes, ok := parseScopes(r)
+	want, ok := parseScopes(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
+		return
+	}
+	reqs, err := forParams(r.URL.Query(), scopes.User)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_for", err.Error())
 		return
 	}
 	who, id, ok := b.scopedUser(w, r, key)
 	if !ok {
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), id, want...)
 	if err != nil {
 		b.providerError(w, r, who, err)
+		return
+	}
+	if !b.checkFor(w, who, tok, reqs) {
 		return
 	}
 	noteUse(r, "api", id)
@@ -352,9 +370,14 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *API
 	if !ok {
 		return
 	}
-	scopes, ok := parseScopes(r)
+	want, ok := parseScopes(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
+		return
+	}
+	reqs, err := forParams(r.URL.Query(), scopes.User)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_for", err.Error())
 		return
 	}
 	id, ok := b.provider.Intents()[name]
@@ -362,9 +385,12 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *API
 		writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), id, want...)
 	if err != nil {
 		b.providerError(w, r, "intent "+name, err)
+		return
+	}
+	if !b.checkFor(w, "intent "+name, tok, reqs) {
 		return
 	}
 	noteUse(r, "api", id)

@@ -3,6 +3,7 @@ package broker
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +23,10 @@ type metrics struct {
 	handouts        *prometheus.CounterVec
 	keys            prometheus.Gauge
 	keysReloadOK    prometheus.Gauge
+
+	// eventsubRevoking holds the user IDs whose revocation an EventSub
+	// message is applying, so that OnRevoked counts it as source=eventsub.
+	eventsubRevoking sync.Map
 }
 
 func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
@@ -40,7 +45,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 		}, []string{"result"}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twitchauth_revocations_total",
-			Help: "Grants lost or removed, by source: validation (the user disconnected the app), api, web.",
+			Help: "Grants lost or removed, by source: eventsub (Twitch announced that the user disconnected the app), validation (the hourly validation found it), api, web.",
 		}, []string{"source"}),
 		helixRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twitchauth_helix_requests_total",
@@ -91,7 +96,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 	for _, k := range []string{"valid", "renewed", "revoked", "error"} {
 		m.validations.WithLabelValues(k)
 	}
-	for _, k := range []string{"validation", "api", "web"} {
+	for _, k := range []string{"eventsub", "validation", "api", "web"} {
 		m.revocations.WithLabelValues(k)
 	}
 	return m
@@ -113,7 +118,11 @@ func (m *metrics) hooks(next twitchauth.Hooks) twitchauth.Hooks {
 			}
 		},
 		OnRevoked: func(subject, userID string) {
-			m.revocations.WithLabelValues("validation").Inc()
+			source := "validation"
+			if _, ok := m.eventsubRevoking.Load(userID); ok {
+				source = "eventsub"
+			}
+			m.revocations.WithLabelValues(source).Inc()
 			if next.OnRevoked != nil {
 				next.OnRevoked(subject, userID)
 			}
