@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,11 +76,12 @@ func bearer(r *http.Request) string {
 // with a key lacking perm, 503 while the audit log cannot be written. Every
 // request made with a known key is audited when it ends.
 func (b *Broker) requirePerm(route string, perm Perm, h func(http.ResponseWriter, *http.Request, *APIKey)) http.Handler {
+	requests := &codeCounters{vec: b.metrics.apiRequests, labels: []string{route}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		ai := &auditInfo{}
 		defer func() {
-			b.metrics.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
+			requests.inc(sw.code())
 			b.finishRequest(route, r, sw, ai)
 		}()
 		e, err := b.keys.authenticate(bearer(r), b.now())

@@ -263,7 +263,7 @@ func cleanHelixPath(u *url.URL) bool {
 	if !ok || rest == "" {
 		return false
 	}
-	for _, seg := range strings.Split(rest, "/") {
+	for seg := range strings.SplitSeq(rest, "/") { // no allocation (issue 21)
 		if seg == "" || seg == "." || seg == ".." {
 			return false
 		}

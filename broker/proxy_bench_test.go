@@ -28,7 +28,11 @@ import (
 // metrics. Its transport has the broker's default idle-connection settings
 // (helixBaseTransport), so that the two differ only by what the broker
 // adds in front of net/http.
-func anchorProxy(tb testing.TB, apiURL, clientID, token string, base http.RoundTripper) *httptest.Server {
+//
+// With pooled, the anchor also recycles its copy buffers (the broker's
+// bufferPool): "anchor-pooled", the stricter anchor, since a bare
+// ReverseProxy allocates 32 KiB per response.
+func anchorProxy(tb testing.TB, apiURL, clientID, token string, base http.RoundTripper, pooled bool) *httptest.Server {
 	target, err := url.Parse(apiURL)
 	if err != nil {
 		tb.Fatal(err)
@@ -45,6 +49,9 @@ func anchorProxy(tb testing.TB, apiURL, clientID, token string, base http.RoundT
 		Transport: base,
 		// wrk closing its connections at the end cancels requests in flight.
 		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	if pooled {
+		rp.BufferPool = bufferPool{}
 	}
 	srv := httptest.NewServer(rp)
 	tb.Cleanup(srv.Close)
@@ -99,33 +106,50 @@ func wrkMeasure(b *testing.B, url string, h http.Header) wrkRound {
 	return wrkRound{rps: rps, cpuMicros: float64(cpu.Microseconds()) / n, allocs: float64(m1.Mallocs-m0.Mallocs) / n}
 }
 
-// proxyRounds runs wrk against the broker's Helix proxy and the anchor in
-// alternating rounds and reports medians: of each one's rate, of the
-// per-round rate ratios, and of the CPU time and allocations per request.
-func proxyRounds(b *testing.B, proxyURL string, proxyH http.Header, anchorURL string, rounds int) {
-	var prps, arps, ratio, pcpu, acpu, palloc, aalloc []float64
+// target is one server under wrk in proxyRounds.
+type target struct {
+	name, url string
+	h         http.Header
+}
+
+// proxyRounds runs wrk against each target in turn, in rounds (rotating
+// which goes first, so that drift hits all alike), and reports medians: of
+// each one's rate, of the per-round rate ratios of the first target to the
+// others, and of the CPU time and allocations per request.
+func proxyRounds(b *testing.B, ts []target, rounds int) {
+	rs := make([][]wrkRound, len(ts))
 	for i := range rounds {
-		var p, a wrkRound
-		// Alternate which goes first, so that drift hits both alike.
-		if i%2 == 0 {
-			p, a = wrkMeasure(b, proxyURL, proxyH), wrkMeasure(b, anchorURL, nil)
-		} else {
-			a, p = wrkMeasure(b, anchorURL, nil), wrkMeasure(b, proxyURL, proxyH)
+		for j := range ts {
+			k := (i + j) % len(ts)
+			rs[k] = append(rs[k], wrkMeasure(b, ts[k].url, ts[k].h))
 		}
-		prps, arps, ratio = append(prps, p.rps), append(arps, a.rps), append(ratio, p.rps/a.rps)
-		pcpu, acpu = append(pcpu, p.cpuMicros), append(acpu, a.cpuMicros)
-		palloc, aalloc = append(palloc, p.allocs), append(aalloc, a.allocs)
 	}
-	b.Logf("proxy req/s %.0f; anchor req/s %.0f; ratios %.2f", prps, arps, ratio)
-	b.Logf("CPU µs/req proxy %.0f anchor %.0f; allocs/req proxy %.0f anchor %.0f", pcpu, acpu, palloc, aalloc)
-	b.ReportMetric(median(prps), "proxy-req/s")
-	b.ReportMetric(median(arps), "anchor-req/s")
-	b.ReportMetric(median(ratio), "ratio")
-	b.ReportMetric(median(acpu)/median(pcpu), "cpu-ratio")
-	b.ReportMetric(median(pcpu), "proxy-cpu-µs/req")
-	b.ReportMetric(median(acpu), "anchor-cpu-µs/req")
-	b.ReportMetric(median(palloc), "proxy-allocs/req")
-	b.ReportMetric(median(aalloc), "anchor-allocs/req")
+	col := func(k int, f func(wrkRound) float64) []float64 {
+		var out []float64
+		for _, r := range rs[k] {
+			out = append(out, f(r))
+		}
+		return out
+	}
+	rps := func(r wrkRound) float64 { return r.rps }
+	cpu := func(r wrkRound) float64 { return r.cpuMicros }
+	allocs := func(r wrkRound) float64 { return r.allocs }
+	for k, t := range ts {
+		b.Logf("%s: req/s %.0f; CPU µs/req %.0f; allocs/req %.0f", t.name, col(k, rps), col(k, cpu), col(k, allocs))
+		b.ReportMetric(median(col(k, rps)), t.name+"-req/s")
+		b.ReportMetric(median(col(k, cpu)), t.name+"-cpu-µs/req")
+		b.ReportMetric(median(col(k, allocs)), t.name+"-allocs/req")
+		if k == 0 {
+			continue
+		}
+		var ratio []float64
+		for i := range rounds {
+			ratio = append(ratio, rs[0][i].rps/rs[k][i].rps)
+		}
+		b.Logf("%s/%s rate ratios %.2f", ts[0].name, t.name, ratio)
+		b.ReportMetric(median(ratio), "ratio-vs-"+t.name)
+		b.ReportMetric(median(col(k, cpu))/median(col(0, cpu)), "cpu-ratio-vs-"+t.name)
+	}
 }
 
 // BenchmarkProxyVsReverseProxy (issue 21 item 4) compares, with wrk (an
@@ -133,12 +157,12 @@ func proxyRounds(b *testing.B, proxyURL string, proxyH http.Header, anchorURL st
 // broker's Helix proxy with the same request through anchorProxy, a bare
 // httputil.ReverseProxy in front of the same sandbox Helix: first over
 // plain HTTP/1.1, then with the upstream served over TLS with HTTP/2 (as
-// Twitch serves Helix). Nine alternating rounds of
-// 2 s each; medians of the rates, of the per-round ratios, and of this
-// process's CPU time and allocations per request (cpu-ratio: anchor CPU
-// per request over the proxy's, ≥ 1 when the proxy costs less).
-// Target: ratio ≥ 1.0 over plain HTTP. Skipped without /usr/bin/wrk; each
-// call measures once (about a minute), whatever b.N.
+// Twitch serves Helix). Nine rounds of 2 s per target; medians of the
+// rates, of the per-round ratios, and of this process's CPU time and
+// allocations per request (cpu-ratio: anchor CPU per request over the
+// proxy's, ≥ 1 when the proxy costs less). Target: ratio ≥ 1.0 over plain
+// HTTP. Skipped without /usr/bin/wrk; each call measures once (about two
+// minutes), whatever b.N; TWITCHAUTH_PROXY_ROUNDS sets the rounds.
 func BenchmarkProxyVsReverseProxy(b *testing.B) {
 	if _, err := os.Stat("/usr/bin/wrk"); err != nil {
 		b.Skip("wrk not installed")
@@ -162,15 +186,22 @@ func BenchmarkProxyVsReverseProxy(b *testing.B) {
 			})
 			login := sandboxUser(b, sb, 0).Login
 			tok := decode[tokenResponse](b, fetch(b, e.srv.URL+"/v1/token/app", http.Header{"Authorization": {"Bearer " + e.admin}}))
-			anchor := anchorProxy(b, apiURL, e.client.ID, tok.AccessToken, base.Clone())
+			anchor := anchorProxy(b, apiURL, e.client.ID, tok.AccessToken, base.Clone(), false)
+			pooled := anchorProxy(b, apiURL, e.client.ID, tok.AccessToken, base.Clone(), true)
 			proxyH := http.Header{"Authorization": {"Bearer " + e.keys[PermHelix]}, SubjectHeader: {"app"}}
 			path := "/helix/users?login=" + login
-			pb, ab := fetch(b, e.srv.URL+path, proxyH), fetch(b, anchor.URL+path, nil)
-			if !bytes.Equal(pb, ab) {
-				b.Fatalf("proxy and anchor bodies differ:\n%s\n%s", pb, ab)
+			pb := fetch(b, e.srv.URL+path, proxyH)
+			for _, a := range []string{anchor.URL, pooled.URL} {
+				if ab := fetch(b, a+path, nil); !bytes.Equal(pb, ab) {
+					b.Fatalf("proxy and anchor bodies differ:\n%s\n%s", pb, ab)
+				}
 			}
 			b.ResetTimer()
-			proxyRounds(b, e.srv.URL+path, proxyH, anchor.URL+path, rounds)
+			proxyRounds(b, []target{
+				{"proxy", e.srv.URL + path, proxyH},
+				{"anchor", anchor.URL + path, nil},
+				{"anchor-pooled", pooled.URL + path, nil},
+			}, rounds)
 		})
 	}
 }
