@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -207,10 +206,10 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 }
 
 var (
-	userIDRE = regexp.MustCompile(`^[0-9]{1,20}$`)
-	loginRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,25}$`)
-	intentRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	scopeRE  = regexp.MustCompile(`^[A-Za-z0-9_:.-]{1,100}$`)
+	userIDRE = lazyRegexp(`^[0-9]{1,20}$`)
+	loginRE  = lazyRegexp(`^[A-Za-z0-9_]{1,25}$`)
+	intentRE = lazyRegexp(`^[A-Za-z0-9_.-]{1,64}$`)
+	scopeRE  = lazyRegexp(`^[A-Za-z0-9_:.-]{1,100}$`)
 )
 
 // parseScopes reads the optional ?scopes=a,b (also space-separated).
@@ -221,7 +220,7 @@ func parseScopes(r *http.Request) ([]string, bool) {
 	}
 	var out []string
 	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if !scopeRE.MatchString(s) {
+		if !scopeRE().MatchString(s) {
 			return nil, false
 		}
 		out = append(out, s)
@@ -244,12 +243,12 @@ const errUserRef = "the user must be a Twitch user ID (digits) or login:NAME (a 
 // parseUserRef reads a user reference (see userRef).
 func parseUserRef(s string) (userRef, bool) {
 	if name, ok := strings.CutPrefix(s, "login:"); ok {
-		return userRef{login: name}, loginRE.MatchString(name)
+		return userRef{login: name}, loginRE().MatchString(name)
 	}
-	if userIDRE.MatchString(s) {
+	if userIDRE().MatchString(s) {
 		return userRef{id: s}, true
 	}
-	return userRef{login: s}, loginRE.MatchString(s)
+	return userRef{login: s}, loginRE().MatchString(s)
 }
 
 func (u userRef) String() string {
@@ -321,7 +320,7 @@ func (b *Broker) scopedUser(w http.ResponseWriter, r *http.Request, key *APIKey)
 // intent, answering 400 or 403 itself when it cannot.
 func (b *Broker) scopedIntent(w http.ResponseWriter, r *http.Request, key *APIKey) (string, bool) {
 	name := r.PathValue("name")
-	if !intentRE.MatchString(name) {
+	if !intentRE().MatchString(name) {
 		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
 		return "", false
 	}

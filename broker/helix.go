@@ -291,7 +291,7 @@ func parseHelixSubject(name string) (subjectRef, error) {
 			return userSubject(ref), nil
 		}
 	case kindIntent:
-		if intentRE.MatchString(rest) {
+		if intentRE().MatchString(rest) {
 			return intentSubject(rest), nil
 		}
 	}

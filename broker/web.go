@@ -217,7 +217,7 @@ func (b *Broker) handleSignin(w http.ResponseWriter, r *http.Request) {
 	if q.Has("intent") {
 		in := q.Get("intent")
 		switch {
-		case !intentRE.MatchString(in):
+		case !intentRE().MatchString(in):
 			b.badIntent(w, r, in)
 			return
 		case !d.Operator:
@@ -335,7 +335,7 @@ func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("intent") {
 		in := q.Get("intent")
-		if !intentRE.MatchString(in) {
+		if !intentRE().MatchString(in) {
 			b.badIntent(w, r, in)
 			return
 		}
@@ -365,7 +365,7 @@ func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
 		b.startSignIn(w, r, "", "")
 		return
 	}
-	if !intentRE.MatchString(in) {
+	if !intentRE().MatchString(in) {
 		b.badIntent(w, r, in)
 		return
 	}
@@ -640,7 +640,7 @@ func (b *Broker) handleLogout(w http.ResponseWriter, r *http.Request) {
 // answers the page itself when not.
 func (b *Broker) accountParam(w http.ResponseWriter, r *http.Request) (twitchauth.Account, bool) {
 	id := r.PathValue("id")
-	if !userIDRE.MatchString(id) {
+	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return twitchauth.Account{}, false
 	}
@@ -673,7 +673,7 @@ func (b *Broker) handleRevokeConfirm(w http.ResponseWriter, r *http.Request, s s
 // the home page's buttons.
 func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
-	if !userIDRE.MatchString(id) {
+	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return
 	}
