@@ -19,7 +19,6 @@ type metrics struct {
 	revocations     *prometheus.CounterVec
 	helixRequests   *prometheus.CounterVec
 	helixCodes      *codeCounters // helixRequests by code
-	helixRateWaits  prometheus.Counter
 	apiRequests     *prometheus.CounterVec
 	logins          *prometheus.CounterVec
 	handouts        *prometheus.CounterVec
