@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,11 +78,12 @@ func bearer(r *http.Request) string {
 // with a key lacking perm, 503 while the audit log cannot be written. Every
 // request made with a known key is audited when it ends.
 func (b *Broker) requirePerm(route string, perm Perm, h func(http.ResponseWriter, *http.Request, *APIKey)) http.Handler {
+	requests := &codeCounters{vec: b.metrics.apiRequests, labels: []string{route}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		ai := &auditInfo{}
 		defer func() {
-			b.metrics.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
+			requests.inc(sw.code())
 			b.finishRequest(route, r, sw, ai)
 		}()
 		e, err := b.keys.authenticate(bearer(r), b.now())
@@ -213,10 +212,10 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 }
 
 var (
-	userIDRE = regexp.MustCompile(`^[0-9]{1,20}$`)
-	loginRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,25}$`)
-	intentRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	scopeRE  = regexp.MustCompile(`^[A-Za-z0-9_:.-]{1,100}$`)
+	userIDRE = lazyRegexp(`^[0-9]{1,20}$`)
+	loginRE  = lazyRegexp(`^[A-Za-z0-9_]{1,25}$`)
+	intentRE = lazyRegexp(`^[A-Za-z0-9_.-]{1,64}$`)
+	scopeRE  = lazyRegexp(`^[A-Za-z0-9_:.-]{1,100}$`)
 )
 
 // parseScopes reads the optional ?scopes=a,b (also space-separated).
@@ -227,7 +226,7 @@ func parseScopes(r *http.Request) ([]string, bool) {
 	}
 	var out []string
 	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if !scopeRE.MatchString(s) {
+		if !scopeRE().MatchString(s) {
 			return nil, false
 		}
 		out = append(out, s)
@@ -250,12 +249,12 @@ const errUserRef = "the user must be a Twitch user ID (digits) or login:NAME (a 
 // parseUserRef reads a user reference (see userRef).
 func parseUserRef(s string) (userRef, bool) {
 	if name, ok := strings.CutPrefix(s, "login:"); ok {
-		return userRef{login: name}, loginRE.MatchString(name)
+		return userRef{login: name}, loginRE().MatchString(name)
 	}
-	if userIDRE.MatchString(s) {
+	if userIDRE().MatchString(s) {
 		return userRef{id: s}, true
 	}
-	return userRef{login: s}, loginRE.MatchString(s)
+	return userRef{login: s}, loginRE().MatchString(s)
 }
 
 func (u userRef) String() string {
@@ -331,7 +330,7 @@ func (b *Broker) scopedUser(w http.ResponseWriter, r *http.Request, key *APIKey)
 // intent, answering 400 or 403 itself when it cannot.
 func (b *Broker) scopedIntent(w http.ResponseWriter, r *http.Request, key *APIKey) (string, bool) {
 	name := r.PathValue("name")
-	if !intentRE.MatchString(name) {
+	if !intentRE().MatchString(name) {
 		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
 		return "", false
 	}

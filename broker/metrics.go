@@ -18,6 +18,7 @@ type metrics struct {
 	validations     *prometheus.CounterVec
 	revocations     *prometheus.CounterVec
 	helixRequests   *prometheus.CounterVec
+	helixCodes      *codeCounters // helixRequests by code
 	apiRequests     *prometheus.CounterVec
 	logins          *prometheus.CounterVec
 	handouts        *prometheus.CounterVec
@@ -77,6 +78,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 			Help: "1 when the last reading of the API keys' sources (keys file, store) succeeded, 0 when one of them could not be read (its previous keys stay in use).",
 		}),
 	}
+	m.helixCodes = &codeCounters{vec: m.helixRequests}
 	reg.MustRegister(m.refreshes, m.refreshFailures, m.validations, m.revocations,
 		m.helixRequests, m.apiRequests, m.logins, m.handouts, m.keys, m.keysReloadOK,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -206,7 +208,27 @@ func (m *metrics) helixStatus(code int) {
 		m.helixRequests.WithLabelValues("error").Inc()
 		return
 	}
-	m.helixRequests.WithLabelValues(strconv.Itoa(code)).Inc()
+	m.helixCodes.inc(code)
+}
+
+// codeCounters caches the counters of a CounterVec whose last label is an
+// HTTP status code, the other labels fixed (issue 21: WithLabelValues
+// formatted the code, hashed the labels and took a lock on every proxied
+// request). The vectors it serves are never reset or pruned.
+type codeCounters struct {
+	vec    *prometheus.CounterVec
+	labels []string // the labels before the code
+	byCode sync.Map // int → prometheus.Counter
+}
+
+func (c *codeCounters) inc(code int) {
+	if v, ok := c.byCode.Load(code); ok {
+		v.(prometheus.Counter).Inc()
+		return
+	}
+	ctr := c.vec.WithLabelValues(append(append([]string(nil), c.labels...), strconv.Itoa(code))...)
+	c.byCode.Store(code, ctr)
+	ctr.Inc()
 }
 
 func subjectKind(subject string) string {

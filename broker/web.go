@@ -238,7 +238,7 @@ func (b *Broker) handleSignin(w http.ResponseWriter, r *http.Request) {
 	if q.Has("intent") {
 		in := q.Get("intent")
 		switch {
-		case !intentRE.MatchString(in):
+		case !intentRE().MatchString(in):
 			b.badIntent(w, r, in)
 			return
 		case !d.Operator:
@@ -359,7 +359,7 @@ func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("intent") {
 		in := q.Get("intent")
-		if !intentRE.MatchString(in) {
+		if !intentRE().MatchString(in) {
 			b.badIntent(w, r, in)
 			return
 		}
@@ -408,7 +408,7 @@ func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
 		b.startSignIn(w, r, "", "", opts...)
 		return
 	}
-	if !intentRE.MatchString(in) {
+	if !intentRE().MatchString(in) {
 		b.badIntent(w, r, in)
 		return
 	}
@@ -684,7 +684,7 @@ func (b *Broker) handleLogout(w http.ResponseWriter, r *http.Request) {
 // answers the page itself when not.
 func (b *Broker) accountParam(w http.ResponseWriter, r *http.Request) (twitchauth.Account, bool) {
 	id := r.PathValue("id")
-	if !userIDRE.MatchString(id) {
+	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return twitchauth.Account{}, false
 	}
@@ -717,7 +717,7 @@ func (b *Broker) handleRevokeConfirm(w http.ResponseWriter, r *http.Request, s s
 // the home page's buttons.
 func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
-	if !userIDRE.MatchString(id) {
+	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return
 	}
