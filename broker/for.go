@@ -54,7 +54,7 @@ func signinScopes(q url.Values) (list []string, custom bool, err error) {
 		return nil, false, err
 	}
 	for _, s := range strings.FieldsFunc(strings.Join(q["scope"], " "), func(r rune) bool { return r == ' ' || r == ',' }) {
-		if !scopeRE.MatchString(s) || !scopes.Known(s) {
+		if !scopeRE().MatchString(s) || !scopes.Known(s) {
 			return nil, false, fmt.Errorf("scope=%q: not a scope Twitch lists", s)
 		}
 		if !slices.Contains(list, s) {
