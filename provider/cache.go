@@ -20,6 +20,13 @@ import (
 type subject struct {
 	key string
 	cur atomic.Pointer[entry]
+	// gone is set once the subject leaves p.subjects (RemoveUser here, or
+	// Reload not finding it after another replica removed it). A
+	// TokenSource caches its *subject (issue 21: a cached read is then one
+	// pointer load and a monotonic clock check, no map lookup); gone tells
+	// it to look the key up again, even if a renewal that was in flight
+	// when the subject left publishes a fresh entry on it afterwards.
+	gone atomic.Bool
 }
 
 // entry is an immutable snapshot of a subject's token.
@@ -114,11 +121,15 @@ func (p *Provider) Reload(ctx context.Context) error {
 		}
 		m[key] = s
 	}
-	// A grant renewed but never saved (the store refused it) is kept.
+	// A grant renewed but never saved (the store refused it) is kept; any
+	// other subject not listed any more is gone (TokenSources caching it
+	// look it up again).
 	for key, s := range old {
 		if _, ok := m[key]; !ok {
 			if e := s.cur.Load(); e != nil && e.dirty {
 				m[key] = s
+			} else {
+				s.gone.Store(true)
 			}
 		}
 	}
@@ -255,8 +266,10 @@ func (p *Provider) dropSubject(key string) {
 			m[k] = v
 		}
 	}
-	// A TokenSource may still hold the dropped subject: leave it an entry
-	// that is never fresh, so its next read goes to the slow path.
+	// A TokenSource may still hold the dropped subject: mark it gone and
+	// leave it an entry that is never fresh, so its next read goes to the
+	// slow path.
+	old[key].gone.Store(true)
 	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &twitchauth.Token{}})
 	p.subjects.Store(&m)
 	p.rebuildIndexesLocked()

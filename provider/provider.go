@@ -36,7 +36,8 @@ type Hooks struct {
 	// whether the grant is lost.
 	OnRefreshFailure func(err *RefreshError)
 	// OnRevoked is called when validation finds that a user revoked the
-	// grant (the token and the refresh token are refused).
+	// grant (the token and the refresh token are refused), or when
+	// MarkRevoked is told so (EventSub's user.authorization.revoke).
 	OnRevoked func(sub Subject)
 	// OnScopesChanged is called when validation reports other scopes than
 	// those held.

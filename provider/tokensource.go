@@ -53,20 +53,26 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) {
 
 // TokenContext is Token with a context bounding the wait for a renewal.
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	key, err := ts.subjectKey()
-	if err != nil {
-		return nil, err
-	}
-	s := ts.sub.Load()
-	if s == nil {
-		s = ts.p.lookup(key)
-	}
-	if s != nil {
+	// Fast path of a user or app source: the cached *subject (see
+	// subject.gone), its entry, one monotonic clock reading. No map lookup.
+	if s := ts.sub.Load(); s != nil && !s.gone.Load() {
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
 			return e.o2, nil
 		}
 	}
-	s, err = ts.p.subjectFor(ctx, key)
+	key, err := ts.subjectKey()
+	if err != nil {
+		return nil, err
+	}
+	if s := ts.p.lookup(key); s != nil {
+		if ts.intent == "" {
+			ts.sub.Store(s)
+		}
+		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
+			return e.o2, nil
+		}
+	}
+	s, err := ts.p.subjectFor(ctx, key)
 	if err != nil {
 		return nil, err
 	}
