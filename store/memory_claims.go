@@ -1,0 +1,94 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// schedule is the validation schedule of one record (see ValidationClaimer).
+type schedule struct {
+	validated  time.Time // when the fleet last validated it; zero = never
+	owner      string    // claim holder, "" = none
+	claimUntil time.Time // when the claim lapses
+}
+
+// ClaimDue implements ValidationClaimer.
+func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]string, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	type due struct {
+		key       string
+		validated time.Time
+	}
+	var dues []due
+	for key, sc := range m.sched {
+		rec := m.records[key]
+		if !strings.HasPrefix(key, c.Prefix) || (rec.Status != "" && rec.Status != StatusActive) {
+			continue
+		}
+		if !sc.validated.IsZero() && sc.validated.After(c.Before) {
+			continue
+		}
+		if sc.owner != "" && sc.claimUntil.After(c.Now) {
+			continue
+		}
+		dues = append(dues, due{key, sc.validated})
+	}
+	slices.SortFunc(dues, func(a, b due) int {
+		if n := a.validated.Compare(b.validated); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	if len(dues) > c.Limit {
+		dues = dues[:c.Limit]
+	}
+	keys := make([]string, len(dues))
+	until := NormalizeTime(c.Now.Add(c.Lease))
+	for i, d := range dues {
+		sc := m.sched[d.key]
+		sc.owner, sc.claimUntil = c.Owner, until
+		m.sched[d.key] = sc
+		keys[i] = d.key
+	}
+	return keys, nil
+}
+
+// MarkValidated implements ValidationClaimer.
+func (m *Memory) MarkValidated(ctx context.Context, owner string, keys []string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	at = NormalizeTime(at)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	for _, key := range keys {
+		sc, ok := m.sched[key]
+		if !ok {
+			continue
+		}
+		if at.After(sc.validated) {
+			sc.validated = at
+		}
+		if sc.owner == owner {
+			sc.owner, sc.claimUntil = "", time.Time{}
+		}
+		m.sched[key] = sc
+	}
+	return nil
+}
