@@ -46,6 +46,12 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		}
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].key < subs[j].key })
+	return p.validateSubjects(ctx, subs)
+}
+
+// validateSubjects validates subs with bounded concurrency; results are in
+// the order of subs.
+func (p *Provider) validateSubjects(ctx context.Context, subs []*subject) []ValidationResult {
 	results := make([]ValidationResult, len(subs))
 	sem := make(chan struct{}, p.validateConc)
 	var wg sync.WaitGroup
@@ -152,9 +158,18 @@ func sameScopes(a, b []string) bool {
 // (DefaultValidationInterval if interval <= 0), each round shifted by up to
 // 10% of jitter so that many processes do not validate in step. It returns
 // when ctx ends. report, if not nil, receives each round's results.
+//
+// With a store that is a store.ValidationClaimer (memory, SQLite,
+// PostgreSQL), the processes sharing the store share the work instead: each
+// token is validated once per interval by whichever process claims it, and
+// at start-up only the tokens the fleet has not validated within the interval
+// are (see runClaimedValidation and docs/scale-out.md).
 func (p *Provider) RunValidation(ctx context.Context, interval time.Duration, report func([]ValidationResult)) error {
 	if interval <= 0 {
 		interval = DefaultValidationInterval
+	}
+	if c, ok := p.store.(store.ValidationClaimer); ok && !p.noClaims {
+		return p.runClaimedValidation(ctx, c, interval, report) // validator_claims.go
 	}
 	for {
 		res := p.ValidateAll(ctx)

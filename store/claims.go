@@ -28,13 +28,22 @@ type ValidationClaimer interface {
 	// claim lapses at its end time). It returns their keys, the longest
 	// unvalidated first. Two calls never get the same key while a claim on
 	// it holds, whichever processes make them.
-	ClaimDue(ctx context.Context, c ValidationClaim) ([]string, error)
+	ClaimDue(ctx context.Context, c ValidationClaim) ([]DueGrant, error)
 
 	// MarkValidated records that keys were validated at at: their validation
 	// time becomes at (it never moves backwards), and the claims owner holds
 	// on them are released. A claim another owner took meanwhile (after
 	// owner's lapsed) is left alone. Absent keys are ignored.
 	MarkValidated(ctx context.Context, owner string, keys []string, at time.Time) error
+}
+
+// DueGrant is a grant claimed by ValidationClaimer.ClaimDue.
+type DueGrant struct {
+	// Key is the record's key.
+	Key string
+	// LastValidated is when the fleet last validated it (the zero time:
+	// never), in UTC at TimePrecision.
+	LastValidated time.Time
 }
 
 // ValidationClaim is the request of ValidationClaimer.ClaimDue.

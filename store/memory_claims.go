@@ -16,7 +16,7 @@ type schedule struct {
 }
 
 // ClaimDue implements ValidationClaimer.
-func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]string, error) {
+func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]DueGrant, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
@@ -55,15 +55,15 @@ func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]string, err
 	if len(dues) > c.Limit {
 		dues = dues[:c.Limit]
 	}
-	keys := make([]string, len(dues))
+	out := make([]DueGrant, len(dues))
 	until := NormalizeTime(c.Now.Add(c.Lease))
 	for i, d := range dues {
 		sc := m.sched[d.key]
 		sc.owner, sc.claimUntil = c.Owner, until
 		m.sched[d.key] = sc
-		keys[i] = d.key
+		out[i] = DueGrant{Key: d.key, LastValidated: d.validated}
 	}
-	return keys, nil
+	return out, nil
 }
 
 // MarkValidated implements ValidationClaimer.

@@ -34,7 +34,7 @@ RETURNING v.key, v.validated_at`
 // (SELECT … FOR UPDATE SKIP LOCKED) RETURNING statement (see claimQuery).
 // Claiming writes only the narrow validation_schedule table: no token row is
 // rewritten and no replica is told to reload.
-func (s *Store) ClaimDue(ctx context.Context, c store.ValidationClaim) ([]string, error) {
+func (s *Store) ClaimDue(ctx context.Context, c store.ValidationClaim) ([]store.DueGrant, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
@@ -79,11 +79,14 @@ func (s *Store) ClaimDue(ctx context.Context, c store.ValidationClaim) ([]string
 		}
 		return 0
 	})
-	keys := make([]string, len(dues))
+	out := make([]store.DueGrant, len(dues))
 	for i, d := range dues {
-		keys[i] = d.key
+		out[i].Key = d.key
+		if d.validated != nil {
+			out[i].LastValidated = store.NormalizeTime(*d.validated)
+		}
 	}
-	return keys, nil
+	return out, nil
 }
 
 // MarkValidated implements store.ValidationClaimer in one UPDATE: the

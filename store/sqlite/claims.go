@@ -16,7 +16,7 @@ var _ store.ValidationClaimer = (*Store)(nil)
 // (SELECT … LIMIT) RETURNING statement: SQLite runs each write statement
 // alone (one writer at a time), so two processes sharing the file never
 // claim the same key. It writes only the validation_schedule table.
-func (s *Store) ClaimDue(ctx context.Context, c store.ValidationClaim) ([]string, error) {
+func (s *Store) ClaimDue(ctx context.Context, c store.ValidationClaim) ([]store.DueGrant, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
@@ -70,11 +70,14 @@ RETURNING key, validated_at`, c.Owner, now.Add(c.Lease).UnixMicro(), c.Prefix,
 		}
 		return strings.Compare(a.key, b.key)
 	})
-	keys := make([]string, len(dues))
+	out := make([]store.DueGrant, len(dues))
 	for i, d := range dues {
-		keys[i] = d.key
+		out[i].Key = d.key
+		if d.validated.Valid {
+			out[i].LastValidated = time.UnixMicro(d.validated.Int64).UTC()
+		}
 	}
-	return keys, nil
+	return out, nil
 }
 
 // MarkValidated implements store.ValidationClaimer in one UPDATE.

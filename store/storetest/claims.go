@@ -50,11 +50,19 @@ func seedClaims(t *testing.T, s store.Store, n int, validated func(i int) time.T
 
 func claim(t *testing.T, c store.ValidationClaimer, owner string, now time.Time, lease time.Duration, limit int) []string {
 	t.Helper()
-	keys, err := c.ClaimDue(ctx(t), store.ValidationClaim{
+	got, err := c.ClaimDue(ctx(t), store.ValidationClaim{
 		Owner: owner, Prefix: store.GrantKey(claimApp, ""), Now: now, Before: now.Add(-time.Hour), Lease: lease, Limit: limit,
 	})
 	if err != nil {
 		t.Fatalf("ClaimDue(%s at %v): %v", owner, now, err)
+	}
+	return dueKeys(got)
+}
+
+func dueKeys(due []store.DueGrant) []string {
+	var keys []string
+	for _, d := range due {
+		keys = append(keys, d.Key)
 	}
 	return keys
 }
@@ -80,9 +88,20 @@ func testClaimDueOrder(t *testing.T, s store.Store, c store.ValidationClaimer) {
 		}
 		return claimNow.Add(-time.Hour) // exactly Before: due
 	})
-	got := claim(t, c, "a", claimNow, time.Minute, 10)
-	if want := []string{keys[1], keys[0], keys[3]}; !slices.Equal(got, want) {
-		t.Fatalf("ClaimDue = %q, want %q (never validated, then oldest first; the fresh one not due)", got, want)
+	due, err := c.ClaimDue(ctx(t), store.ValidationClaim{
+		Owner: "a", Prefix: store.GrantKey(claimApp, ""), Now: claimNow, Before: claimNow.Add(-time.Hour), Lease: time.Minute, Limit: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.DueGrant{{Key: keys[1]}, {Key: keys[0], LastValidated: claimNow.Add(-2 * time.Hour)}, {Key: keys[3], LastValidated: claimNow.Add(-time.Hour)}}
+	if len(due) != len(want) {
+		t.Fatalf("ClaimDue = %v, want %v (never validated, then oldest first; the fresh one not due)", due, want)
+	}
+	for i := range due {
+		if due[i].Key != want[i].Key || !due[i].LastValidated.Equal(want[i].LastValidated) || due[i].LastValidated.Location() != time.UTC {
+			t.Fatalf("ClaimDue = %v, want %v (never validated, then oldest first, with their times in UTC; the fresh one not due)", due, want)
+		}
 	}
 }
 
@@ -122,7 +141,7 @@ func testClaimConcurrent(t *testing.T, s store.Store, c store.ValidationClaimer)
 			defer wg.Done()
 			owner := fmt.Sprint("owner", o)
 			for {
-				got, err := c.ClaimDue(ctx(t), store.ValidationClaim{
+				due, err := c.ClaimDue(ctx(t), store.ValidationClaim{
 					Owner: owner, Prefix: store.GrantKey(claimApp, ""), Now: claimNow, Before: claimNow.Add(-time.Hour),
 					Lease: time.Minute, Limit: limit,
 				})
@@ -130,6 +149,7 @@ func testClaimConcurrent(t *testing.T, s store.Store, c store.ValidationClaimer)
 					errs <- err
 					return
 				}
+				got := dueKeys(due)
 				if len(got) == 0 {
 					return
 				}

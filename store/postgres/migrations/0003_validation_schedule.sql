@@ -5,7 +5,7 @@
 -- sealed token rows nor fire the tokens_notify trigger (no reload on other
 -- replicas), nor wait on a Save's row lock. Times are the replicas' clocks.
 CREATE TABLE validation_schedule (
-	key          text COLLATE "C" NOT NULL PRIMARY KEY REFERENCES tokens (key) ON DELETE CASCADE,
+	key          text COLLATE "C" NOT NULL PRIMARY KEY REFERENCES tokens (key) ON DELETE CASCADE ON UPDATE CASCADE,
 	validated_at timestamptz,
 	claimed_by   text,
 	claim_until  timestamptz

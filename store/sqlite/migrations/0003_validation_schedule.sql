@@ -15,11 +15,16 @@ CREATE INDEX validation_schedule_due ON validation_schedule (validated_at, key);
 INSERT INTO validation_schedule (key, validated_at) SELECT key, last_validated FROM tokens;
 
 -- A record created by Save starts its schedule with its last_validated; a
--- deleted record takes its schedule with it.
+-- deleted record takes its schedule with it, a moved one takes it along.
 CREATE TRIGGER tokens_schedule_insert AFTER INSERT ON tokens BEGIN
 	INSERT OR IGNORE INTO validation_schedule (key, validated_at) VALUES (NEW.key, NEW.last_validated);
 END;
 
 CREATE TRIGGER tokens_schedule_delete AFTER DELETE ON tokens BEGIN
 	DELETE FROM validation_schedule WHERE key = OLD.key;
+END;
+
+-- A record moved to another key (rekey.go) takes its schedule along.
+CREATE TRIGGER tokens_schedule_rekey AFTER UPDATE OF key ON tokens BEGIN
+	UPDATE validation_schedule SET key = NEW.key WHERE key = OLD.key;
 END;
