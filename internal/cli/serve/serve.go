@@ -70,6 +70,11 @@ type Options struct {
 
 	// ready, when set, is called once the broker listens (tests).
 	ready func(Info)
+	// minInterval, when set, replaces the 1m floor of --validation-interval
+	// (tests of validation rounds).
+	minInterval time.Duration
+	// providerOptions are added to the broker's Provider options (tests).
+	providerOptions []twitchauth.ProviderOption
 }
 
 // Info describes a running broker (tests).
@@ -214,9 +219,17 @@ func Run(ctx context.Context, o *Options) error {
 	for _, n := range notes {
 		log.Warn(n)
 	}
+	minInterval := time.Minute
+	if o.minInterval > 0 {
+		minInterval = o.minInterval
+	}
 	interval, err := time.ParseDuration(v.get("validation_interval"))
-	if err != nil || interval < time.Minute {
+	if err != nil || interval < minInterval {
 		return cliutil.Exitf(cliutil.ExitUsage, "--validation-interval %q: give a duration of at least 1m, such as 1h", v.get("validation_interval"))
+	}
+	lease, err := time.ParseDuration(v.get("validation_lease"))
+	if err != nil || lease < time.Second {
+		return cliutil.Exitf(cliutil.ExitUsage, "--validation-lease %q: give a duration of at least 1s, such as 2m", v.get("validation_lease"))
 	}
 
 	margin, err := time.ParseDuration(v.get("refresh_margin"))
@@ -368,15 +381,16 @@ func Run(ctx context.Context, o *Options) error {
 		allowedHosts = append(allowedHosts, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
 	b, err := broker.New(ctx, broker.Config{
-		Twitch:             tw,
-		Store:              st,
-		PublicURL:          publicURL,
-		Keys:               keys,
-		KeysFile:           keysPath,
-		Audit:              audit,
-		AllowedHosts:       allowedHosts,
-		OpenOnLoopback:     o.Sandbox,
-		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout)},
+		Twitch:         tw,
+		Store:          st,
+		PublicURL:      publicURL,
+		Keys:           keys,
+		KeysFile:       keysPath,
+		Audit:          audit,
+		AllowedHosts:   allowedHosts,
+		OpenOnLoopback: o.Sandbox,
+		ProviderOptions: append([]twitchauth.ProviderOption{twitchauth.WithRefreshMargin(margin), twitchauth.WithRenewTimeout(renewTimeout),
+			twitchauth.WithValidationLease(lease)}, o.providerOptions...),
 		HelixTimeout:       helixTimeout,
 		Links:              sandboxLinks(sb),
 		Extension:          ext,

@@ -1,0 +1,287 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/postgres"
+	"github.com/twitchauth/twitchauth/twitchtest"
+)
+
+// Environment of TestBrokerFleetValidatesOncePerInterval.
+const (
+	// fleetChildEnv makes TestBrokerFleetChild run one replica.
+	fleetChildEnv = "TWITCHAUTH_SERVE_FLEET_REPLICA"
+	// FleetReplicasEnv sets the number of replicas (default 3; 1 gives the
+	// single-process figure and skips the kill).
+	fleetReplicasEnv = "TWITCHAUTH_FLEET_REPLICAS"
+	// fleetNoClaimsEnv=1 runs the replicas as before validation claims
+	// (twitchauth.WithValidationClaims(false)): the anchor, which fails the
+	// test with one validation per replica per token per round.
+	fleetNoClaimsEnv = "TWITCHAUTH_FLEET_NO_CLAIMS"
+)
+
+// validateLog records, per access token, the times of its /validate calls
+// and, per replica, how many it made.
+type validateLog struct {
+	mu        sync.Mutex
+	calls     map[string][]time.Time
+	byReplica map[int]int
+}
+
+// handler counts the /validate calls that reach the sandbox through
+// /r<replica>/oauth2/validate and passes every request on.
+func (l *validateLog) handler(sb http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest := strings.TrimPrefix(r.URL.Path, "/r")
+		num, path, ok := strings.Cut(rest, "/")
+		replica, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		r.URL.Path = "/" + path
+		if r.URL.Path == "/oauth2/validate" {
+			auth := r.Header.Get("Authorization")
+			tok := auth[strings.IndexByte(auth, ' ')+1:]
+			l.mu.Lock()
+			l.calls[tok] = append(l.calls[tok], time.Now())
+			l.byReplica[replica]++
+			l.mu.Unlock()
+		}
+		sb.ServeHTTP(w, r)
+	})
+}
+
+// least and most return the fewest and most calls of a token of tokens.
+func (l *validateLog) spread(tokens []string) (least, most int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	least = -1
+	for _, t := range tokens {
+		n := len(l.calls[t])
+		if least < 0 || n < least {
+			least = n
+		}
+		most = max(most, n)
+	}
+	return least, most
+}
+
+func (l *validateLog) wait(t *testing.T, tokens []string, n int, within time.Duration) (least, most int) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		least, most = l.spread(tokens)
+		if least >= n {
+			return least, most
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v the least validated token had %d validations, want %d", within, least, n)
+		}
+	}
+}
+
+func (l *validateLog) replicas() map[int]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.byReplica)
+}
+
+// TestBrokerFleetValidatesOncePerInterval runs three `twitchauth serve`
+// processes (this test binary re-executed into serve.Run) on one PostgreSQL
+// database with a 4 s validation interval and counts, at the sandbox, the
+// /validate calls of each of 96 tokens: over two rounds each token is
+// validated exactly once per round by the fleet (not three times), the
+// replicas sharing the work. Then one replica is killed (SIGKILL) while it
+// holds claims in the third round: every token is still validated within
+// the interval plus the claim lease of its previous validation.
+func TestBrokerFleetValidatesOncePerInterval(t *testing.T) {
+	if os.Getenv(fleetChildEnv) != "" {
+		t.Skip("running as a replica")
+	}
+	replicas := 3
+	if v := os.Getenv(fleetReplicasEnv); v != "" {
+		replicas, _ = strconv.Atoi(v)
+	}
+	const (
+		users    = 96 // three claim batches of 32 (8 × the validation concurrency 4)
+		interval = 4 * time.Second
+		lease    = 3 * time.Second
+		latency  = 60 * time.Millisecond // per /validate: a batch of 32 takes about 0.5 s
+	)
+	dbURL := pgtest.Start(t)
+	sb := twitchtest.NewServer(t)
+	sb.SetFault("validate", twitchtest.Latency(latency))
+	log := &validateLog{calls: map[string][]time.Time{}, byReplica: map[int]int{}}
+	front := httptest.NewServer(log.handler(sb.Handler()))
+	defer front.Close()
+	cl := sb.DefaultClient()
+	key, _ := store.GenerateKey()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	// The grants, never validated (due at once), stored before the brokers
+	// start.
+	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var tokens []string
+	for i := range users {
+		u, err := sb.AddUser(twitchtest.User{Login: fmt.Sprintf("fleetuser%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := store.Record{
+			Key: store.GrantKey(cl.ID, store.UserKey(u.ID)), ClientID: cl.ID, UserID: u.ID, Login: u.Login,
+			AccessToken: access, RefreshToken: refresh, TokenType: "bearer", Scopes: []string{"chat:read"},
+			Expiry: time.Now().Add(4 * time.Hour), Status: store.StatusActive,
+		}
+		if _, err := st.Save(ctx, rec, 0); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, access)
+	}
+
+	var procs []*exec.Cmd
+	for i := range replicas {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokerFleetChild$")
+		cmd.Env = append(os.Environ(), fleetChildEnv+"=1",
+			"TWITCH_CLIENT_ID="+cl.ID, "TWITCH_CLIENT_SECRET="+cl.Secret,
+			"TWITCH_ID_URL="+front.URL+fmt.Sprintf("/r%d/oauth2", i), "TWITCH_API_URL="+sb.APIURL(),
+			"TWITCHAUTH_STORE="+dbURL, store.EnvEncryptionKey+"="+store.EncodeKey(key),
+			"TWITCHAUTH_KEYS_FILE="+filepath.Join(t.TempDir(), "keys.json"),
+			"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_LEVEL=warn",
+			"TWITCHAUTH_VALIDATION_INTERVAL="+interval.String(), "TWITCHAUTH_VALIDATION_LEASE="+lease.String())
+		out, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+			}
+		}()
+	}
+
+	// Two rounds: each token exactly once per round, by the fleet.
+	var perRound []map[int]int
+	prev := map[int]int{}
+	for round := 1; round <= 2; round++ {
+		least, most := log.wait(t, tokens, round, interval+lease+20*time.Second)
+		if most != round {
+			t.Fatalf("round %d: a token was validated %d times (the least %d), want exactly %d: %d replicas did not share the round (validations per replica %v)",
+				round, most, least, round, replicas, log.replicas())
+		}
+		now := log.replicas()
+		d := map[int]int{}
+		for r, n := range now {
+			d[r] = n - prev[r]
+		}
+		perRound, prev = append(perRound, d), now
+	}
+	t.Logf("%d replicas, %d tokens: %.2f validate calls per token per round over 2 rounds; per replica, round 1 %v, round 2 %v",
+		replicas, users, float64(total(prev))/float64(2*users), perRound[0], perRound[1])
+	if replicas < 2 {
+		return
+	}
+	shared := 0
+	for _, n := range perRound[1] {
+		if n > 0 {
+			shared++
+		}
+	}
+	if shared < 2 {
+		t.Errorf("round 2 was validated by %d replica(s) of %d (%v): the work was not shared", shared, replicas, perRound[1])
+	}
+
+	// Round 3: kill replica 0 once it holds claims (its process ID is part
+	// of its claims' owner).
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	owner := fmt.Sprintf("%%/%d/%%", procs[0].Process.Pid)
+	var held int
+	for deadline := time.Now().Add(interval + 10*time.Second); held == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("replica 0 never held a claim in round 3")
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM validation_schedule WHERE claimed_by LIKE $1 AND claim_until > now()`, owner).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := procs[0].Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	log.wait(t, tokens, 3, interval+lease+20*time.Second)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	var worst time.Duration
+	again := 0
+	for _, tok := range tokens {
+		calls := log.calls[tok]
+		gap := calls[2].Sub(calls[1])
+		worst = max(worst, gap)
+		// The bound, with a margin for a loaded machine's scheduling.
+		if gap > interval+lease+time.Second {
+			t.Errorf("a token waited %v between its 2nd and 3rd validation, want at most the interval plus the lease (%v)", gap, interval+lease)
+		}
+		if len(calls) > 3 && calls[3].Sub(calls[1]) <= interval+lease+time.Second {
+			again++ // validated by the dead replica, not marked, validated again
+		}
+	}
+	t.Logf("replica 0 killed holding %d claims: every token validated again within %v of its previous validation (interval %v + lease %v); %d validated twice (by the dead replica before it could mark them); last one %v after the kill",
+		held, worst.Round(time.Millisecond), interval, lease, again, time.Since(killed).Round(time.Millisecond))
+}
+
+func total(m map[int]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// TestBrokerFleetChild is one replica of the test above.
+func TestBrokerFleetChild(t *testing.T) {
+	if os.Getenv(fleetChildEnv) == "" {
+		t.Skip("only run as a replica")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := &Options{Getenv: os.Getenv, Stderr: os.Stderr, minInterval: time.Second}
+	if os.Getenv(fleetNoClaimsEnv) == "1" {
+		o.providerOptions = []twitchauth.ProviderOption{twitchauth.WithValidationClaims(false)}
+	}
+	if err := Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+}
