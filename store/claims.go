@@ -23,7 +23,9 @@ import (
 // within the lease). Deleting a record drops its schedule.
 type ValidationClaimer interface {
 	// ClaimDue claims, for c.Owner until c.Now+c.Lease, up to c.Limit
-	// active records whose key starts with c.Prefix, that were last validated
+	// records whose key starts with c.Prefix (whatever their status: the
+	// caller marks a revoked or dead grant without validating it, which
+	// keeps the claim an index walk), that were last validated
 	// at or before c.Before (or never), and that no claim holds at c.Now (a
 	// claim lapses at its end time). It returns their keys, the longest
 	// unvalidated first. Two calls never get the same key while a claim on

@@ -34,8 +34,7 @@ func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]DueGrant, e
 	}
 	var dues []due
 	for key, sc := range m.sched {
-		rec := m.records[key]
-		if !strings.HasPrefix(key, c.Prefix) || (rec.Status != "" && rec.Status != StatusActive) {
+		if !strings.HasPrefix(key, c.Prefix) {
 			continue
 		}
 		if !sc.validated.IsZero() && sc.validated.After(c.Before) {
