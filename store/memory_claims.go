@@ -32,7 +32,15 @@ func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]DueGrant, e
 		key       string
 		validated time.Time
 	}
-	var dues []due
+	less := func(a, b due) int {
+		if n := a.validated.Compare(b.validated); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.key, b.key)
+	}
+	// The Limit longest-unvalidated due keys, kept sorted: one pass over the
+	// schedule, without sorting every due key on every claim.
+	dues := make([]due, 0, min(c.Limit, len(m.sched)))
 	for key, sc := range m.sched {
 		if !strings.HasPrefix(key, c.Prefix) {
 			continue
@@ -43,16 +51,15 @@ func (m *Memory) ClaimDue(ctx context.Context, c ValidationClaim) ([]DueGrant, e
 		if sc.owner != "" && sc.claimUntil.After(c.Now) {
 			continue
 		}
-		dues = append(dues, due{key, sc.validated})
-	}
-	slices.SortFunc(dues, func(a, b due) int {
-		if n := a.validated.Compare(b.validated); n != 0 {
-			return n
+		d := due{key, sc.validated}
+		if len(dues) == c.Limit {
+			if less(d, dues[len(dues)-1]) >= 0 {
+				continue
+			}
+			dues = dues[:len(dues)-1]
 		}
-		return cmp.Compare(a.key, b.key)
-	})
-	if len(dues) > c.Limit {
-		dues = dues[:c.Limit]
+		i, _ := slices.BinarySearchFunc(dues, d, less)
+		dues = slices.Insert(dues, i, d)
 	}
 	out := make([]DueGrant, len(dues))
 	until := NormalizeTime(c.Now.Add(c.Lease))
