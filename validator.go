@@ -46,12 +46,6 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		}
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].key < subs[j].key })
-	return p.validateSubjects(ctx, subs)
-}
-
-// validateSubjects validates subs with bounded concurrency; results are in
-// the order of subs.
-func (p *Provider) validateSubjects(ctx context.Context, subs []*subject) []ValidationResult {
 	results := make([]ValidationResult, len(subs))
 	sem := make(chan struct{}, p.validateConc)
 	var wg sync.WaitGroup

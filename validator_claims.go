@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/twitchauth/twitchauth/store"
@@ -209,4 +210,29 @@ func (p *Provider) validateClaimed(ctx context.Context, due []store.DueGrant, st
 		}
 	}
 	return res, onTime, behind
+}
+
+// validateSubjects validates subs with bounded concurrency
+// (WithValidationConcurrency), as ValidateAll does; results are in the
+// order of subs.
+func (p *Provider) validateSubjects(ctx context.Context, subs []*subject) []ValidationResult {
+	results := make([]ValidationResult, len(subs))
+	sem := make(chan struct{}, p.validateConc)
+	var wg sync.WaitGroup
+	for i, s := range subs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			results[i] = ValidationResult{Subject: s.key, Err: ctx.Err()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = p.validateOne(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return results
 }
