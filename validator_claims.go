@@ -51,8 +51,9 @@ const claimBatch = 8
 // also at most a quarter of the lease.
 //
 // The validation time recorded for a batch is the time it was claimed, moved
-// earlier by two poll periods and by a random jitter of up to 10% of the
-// interval, so that the fleet's load spreads over the interval instead of
+// earlier by two poll periods and by a random jitter of up to 5% of the
+// interval (the fleet thus validates a token about 1.04 times an interval:
+// the price of never waiting longer), so that the fleet's load spreads over the interval instead of
 // following in step, and so that no token waits longer than the interval
 // between two validations, nor longer than the interval plus the lease when
 // the process that claimed it died: it fell due at least two polls before
@@ -147,7 +148,7 @@ func (p *Provider) sweepClaims(ctx context.Context, c store.ValidationClaimer, o
 		for _, m := range []struct {
 			keys   []string
 			spread time.Duration
-		}{{onTime, interval / 10}, {behind, interval / 2}} {
+		}{{onTime, interval / 20}, {behind, interval / 2}} {
 			if len(m.keys) == 0 {
 				continue
 			}

@@ -1,9 +1,9 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -85,7 +85,7 @@ func (l *validateLog) spread(tokens []string) (least, most int) {
 	return least, most
 }
 
-func (l *validateLog) wait(t *testing.T, tokens []string, n int, within time.Duration) (least, most int) {
+func (l *validateLog) wait(t testing.TB, tokens []string, n int, within time.Duration) (least, most int) {
 	t.Helper()
 	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
 		least, most = l.spread(tokens)
@@ -96,6 +96,28 @@ func (l *validateLog) wait(t *testing.T, tokens []string, n int, within time.Dur
 			t.Fatalf("after %v the least validated token had %d validations, want %d", within, least, n)
 		}
 	}
+}
+
+// rate returns the mean over tokens of their validations per interval
+// since from: (calls − 1) intervals over the time from the first call to
+// the last, which does not depend on where the window cuts the rounds.
+func (l *validateLog) rate(tokens []string, from time.Time, interval time.Duration) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var sum float64
+	for _, t := range tokens {
+		var in []time.Time
+		for _, at := range l.calls[t] {
+			if !at.Before(from) {
+				in = append(in, at)
+			}
+		}
+		if len(in) < 2 {
+			continue
+		}
+		sum += float64(len(in)-1) * float64(interval) / float64(in[len(in)-1].Sub(in[0]))
+	}
+	return sum / float64(len(tokens))
 }
 
 func (l *validateLog) replicas() map[int]int {
@@ -124,70 +146,13 @@ func TestBrokerFleetValidatesOncePerInterval(t *testing.T) {
 		users    = 96 // three claim batches of 32 (8 × the validation concurrency 4)
 		interval = 4 * time.Second
 		lease    = 3 * time.Second
-		latency  = 60 * time.Millisecond // per /validate: a batch of 32 takes about 0.5 s
 	)
-	dbURL := pgtest.Start(t)
-	sb := twitchtest.NewServer(t)
-	sb.SetFault("validate", twitchtest.Latency(latency))
-	log := &validateLog{calls: map[string][]time.Time{}, byReplica: map[int]int{}}
-	front := httptest.NewServer(log.handler(sb.Handler()))
-	defer front.Close()
-	cl := sb.DefaultClient()
-	key, _ := store.GenerateKey()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-
-	// The grants, never validated (due at once), stored before the brokers
-	// start.
-	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var tokens []string
-	for i := range users {
-		u, err := sb.AddUser(twitchtest.User{Login: fmt.Sprintf("fleetuser%d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := store.Record{
-			Key: store.GrantKey(cl.ID, store.UserKey(u.ID)), ClientID: cl.ID, UserID: u.ID, Login: u.Login,
-			AccessToken: access, RefreshToken: refresh, TokenType: "bearer", Scopes: []string{"chat:read"},
-			Expiry: time.Now().Add(4 * time.Hour), Status: store.StatusActive,
-		}
-		if _, err := st.Save(ctx, rec, 0); err != nil {
-			t.Fatal(err)
-		}
-		tokens = append(tokens, access)
-	}
-
-	var procs []*exec.Cmd
-	for i := range replicas {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokerFleetChild$")
-		cmd.Env = append(os.Environ(), fleetChildEnv+"=1",
-			"TWITCH_CLIENT_ID="+cl.ID, "TWITCH_CLIENT_SECRET="+cl.Secret,
-			"TWITCH_ID_URL="+front.URL+fmt.Sprintf("/r%d/oauth2", i), "TWITCH_API_URL="+sb.APIURL(),
-			"TWITCHAUTH_STORE="+dbURL, store.EnvEncryptionKey+"="+store.EncodeKey(key),
-			"TWITCHAUTH_KEYS_FILE="+filepath.Join(t.TempDir(), "keys.json"),
-			"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_LEVEL=warn",
-			"TWITCHAUTH_VALIDATION_INTERVAL="+interval.String(), "TWITCHAUTH_VALIDATION_LEASE="+lease.String())
-		out, _ := cmd.StdoutPipe()
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-			}
-		}()
-	}
+	// 60 ms per /validate: a batch of 32 takes about 0.5 s, so that the
+	// kill below finds replica 0 holding claims.
+	f := startFleet(ctx, t, replicas, users, interval, lease, 60*time.Millisecond, os.Getenv(fleetNoClaimsEnv) == "1")
+	log, tokens, procs, dbURL := f.log, f.tokens, f.procs, f.dbURL
 
 	// Two rounds: each token exactly once per round, by the fleet.
 	var perRound []map[int]int
@@ -260,6 +225,115 @@ func TestBrokerFleetValidatesOncePerInterval(t *testing.T) {
 	}
 	t.Logf("replica 0 killed holding %d claims: every token validated again within %v of its previous validation (interval %v + lease %v); %d validated twice (by the dead replica before it could mark them); last one %v after the kill",
 		held, worst.Round(time.Millisecond), interval, lease, again, time.Since(killed).Round(time.Millisecond))
+}
+
+// fleet is a running fleet of serve replicas on one PostgreSQL database.
+type fleet struct {
+	log    *validateLog
+	tokens []string // the grants' access tokens
+	procs  []*exec.Cmd
+	dbURL  string
+}
+
+// startFleet stores users grants, never validated, in a new database and
+// starts replicas `serve` processes on it, validating every interval
+// through a sandbox that answers /validate after latency and counts the
+// calls. noClaims runs them as before claims.
+func startFleet(ctx context.Context, tb testing.TB, replicas, users int, interval, lease, latency time.Duration, noClaims bool) *fleet {
+	tb.Helper()
+	dbURL := pgtest.Start(tb)
+	sb := twitchtest.NewServer(tb)
+	if latency > 0 {
+		sb.SetFault("validate", twitchtest.Latency(latency))
+	}
+	log := &validateLog{calls: map[string][]time.Time{}, byReplica: map[int]int{}}
+	front := httptest.NewServer(log.handler(sb.Handler()))
+	tb.Cleanup(front.Close)
+	cl := sb.DefaultClient()
+	key, _ := store.GenerateKey()
+
+	// The grants, never validated (due at once), stored before the brokers
+	// start.
+	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	var tokens []string
+	for i := range users {
+		u, err := sb.AddUser(twitchtest.User{Login: fmt.Sprintf("fleetuser%d", i)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		access, refresh, err := sb.MintUserToken(cl.ID, u.Login, []string{"chat:read"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rec := store.Record{
+			Key: store.GrantKey(cl.ID, store.UserKey(u.ID)), ClientID: cl.ID, UserID: u.ID, Login: u.Login,
+			AccessToken: access, RefreshToken: refresh, TokenType: "bearer", Scopes: []string{"chat:read"},
+			Expiry: time.Now().Add(4 * time.Hour), Status: store.StatusActive,
+		}
+		if _, err := st.Save(ctx, rec, 0); err != nil {
+			tb.Fatal(err)
+		}
+		tokens = append(tokens, access)
+	}
+
+	var procs []*exec.Cmd
+	for i := range replicas {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokerFleetChild$")
+		cmd.Env = append(os.Environ(), fleetChildEnv+"=1",
+			"TWITCH_CLIENT_ID="+cl.ID, "TWITCH_CLIENT_SECRET="+cl.Secret,
+			"TWITCH_ID_URL="+front.URL+fmt.Sprintf("/r%d/oauth2", i), "TWITCH_API_URL="+sb.APIURL(),
+			"TWITCHAUTH_STORE="+dbURL, store.EnvEncryptionKey+"="+store.EncodeKey(key),
+			"TWITCHAUTH_KEYS_FILE="+filepath.Join(tb.TempDir(), "keys.json"),
+			"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_LEVEL=error",
+			"TWITCHAUTH_VALIDATION_INTERVAL="+interval.String(), "TWITCHAUTH_VALIDATION_LEASE="+lease.String())
+		if noClaims {
+			cmd.Env = append(cmd.Env, fleetNoClaimsEnv+"=1")
+		}
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	return &fleet{log: log, tokens: tokens, procs: procs, dbURL: dbURL}
+}
+
+// BenchmarkFleetValidation counts /validate calls per token per interval
+// of 1 and 3 `serve` replicas on one PostgreSQL (96 grants, a 2 s interval,
+// the sandbox answering at once so that a round is short beside the
+// interval, as an hourly one is), with claims and, as the anchor, as before
+// them (every replica validates every token). Each iteration is one interval
+// of the running fleet, after its start-up round; the metric is
+// calls/token/interval (the minimum is 1: Twitch wants one per hour).
+//
+// go test -run '^$' -bench FleetValidation -benchtime 5x ./internal/cli/serve/
+func BenchmarkFleetValidation(b *testing.B) {
+	const users, interval, lease = 96, 2 * time.Second, 2 * time.Second
+	for _, c := range []struct {
+		name     string
+		replicas int
+		noClaims bool
+	}{{"claims-1", 1, false}, {"claims-3", 3, false}, {"anchor-no-claims-1", 1, true}, {"anchor-no-claims-3", 3, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			f := startFleet(ctx, b, c.replicas, users, interval, lease, 0, c.noClaims)
+			f.log.wait(b, f.tokens, 1, 30*time.Second) // the start-up round
+			time.Sleep(interval / 2)                   // its last batch ends
+			from := time.Now()
+			b.ResetTimer()
+			for range b.N {
+				time.Sleep(interval)
+			}
+			b.StopTimer()
+			b.ReportMetric(f.log.rate(f.tokens, from, interval), "calls/token/interval")
+		})
+	}
 }
 
 func total(m map[int]int) int {
