@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/eventsub"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -73,10 +74,6 @@ type Config struct {
 	// as the sandbox's developer console and the extension rig in
 	// --sandbox mode.
 	Links []Link
-	// Extension, when set, is mounted in front of the example extension route
-	// GET /ext/hello, which answers the verified claims (see package
-	// extension's NewMiddleware).
-	Extension func(http.Handler) http.Handler
 	// HelixTimeout bounds one request through the Helix proxy, waits for
 	// the rate limit and retries included (default DefaultHelixTimeout).
 	// Past it the caller gets 504, or 429 when the subject's rate limit is
@@ -104,6 +101,17 @@ type Config struct {
 	ProviderOptions []twitchauth.ProviderOption
 	// Hooks are called by the Provider after the broker's own.
 	Hooks twitchauth.Hooks
+	// EventSubSecret, when set, mounts the EventSub webhook callback at
+	// PublicURL + EventSubPath, verified with this secret (package
+	// eventsub), and makes Run keep the app's webhook subscriptions to
+	// user.authorization.revoke and user.authorization.grant for its own
+	// client ID at that callback (see docs/broker.md, "EventSub"). A
+	// verified revoke stops the user's grant at once. SetEventSubSecret
+	// changes it later.
+	EventSubSecret eventsub.Secret
+	// EventSubCheckInterval is how often Run checks the subscriptions when
+	// nothing else asks (default DefaultEventSubCheckInterval).
+	EventSubCheckInterval time.Duration
 	// Logger receives structured logs, never a secret (default: discard).
 	Logger *slog.Logger
 	// Now replaces time.Now (tests).
@@ -116,9 +124,10 @@ type Link struct {
 }
 
 // Broker is the token broker: web pages to connect Twitch accounts, a JSON
-// token API for internal services, a Helix proxy, extension routes, health
-// and metrics. Build it with New, serve Handler, and call Run for the
-// background validation.
+// token API for internal services, a Helix proxy, health and metrics. Build
+// it with New, then either Serve it, or mount Handler in your own
+// http.Server (beside routes of your own, wrapped with CheckHost) and call
+// Run for the background work.
 type Broker struct {
 	cfg      Config
 	twitch   *twitchauth.Config
@@ -144,6 +153,7 @@ type Broker struct {
 	metrics   *metrics
 	gatherer  prometheus.Gatherer
 	helix     *helixProxy
+	es        *esBroker // nil without Config.EventSubSecret
 	handler   http.Handler
 	pages     *pages
 
@@ -273,6 +283,11 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	cfg.Registerer.MustRegister(newHelixCollector(b.helix), newHealthCollector(b))
+	if cfg.EventSubSecret != "" {
+		if b.es, err = newESBroker(b, cfg.EventSubSecret, cfg.EventSubCheckInterval); err != nil {
+			return nil, err
+		}
+	}
 	b.handler = b.routes()
 	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
 		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")
@@ -328,6 +343,9 @@ func (b *Broker) Handler() http.Handler { return b.handler }
 // ends.
 func (b *Broker) Run(ctx context.Context) error {
 	go b.keyReload.run(ctx, b.cfg.KeysReloadInterval)
+	if b.es != nil {
+		go b.es.run(ctx)
+	}
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -374,18 +392,12 @@ func (b *Broker) Run(ctx context.Context) error {
 	return err
 }
 
-// Serve serves the broker on l until ctx ends, then shuts down gracefully
-// (waiting up to 10 seconds for requests in flight). It also runs Run.
+// Serve serves the broker's Handler on l until ctx ends, then shuts down
+// gracefully (waiting up to 10 seconds for requests in flight). It also runs
+// Run.
 func (b *Broker) Serve(ctx context.Context, l net.Listener) error {
-	return b.ServeHandler(ctx, l, b.handler)
-}
-
-// ServeHandler is Serve with another handler in front of the broker's, for
-// programs that mount more routes beside it (h usually passes what it does
-// not handle to Handler()).
-func (b *Broker) ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           b.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),

@@ -20,17 +20,14 @@ import (
 
 // env is a broker wired to a sandbox, for tests.
 type env struct {
-	t       testing.TB
-	sb      *twitchtest.Server
-	client  twitchtest.Client
-	b       *Broker
-	srv     *httptest.Server
-	keys    map[Perm]string // one key per permission
-	admin   string
-	none    string // a valid key with a permission no route needs alone
-	store   *store.Memory
-	now     time.Time
-	nowFunc func() time.Time
+	t      testing.TB
+	sb     *twitchtest.Server
+	client twitchtest.Client
+	b      *Broker
+	srv    *httptest.Server
+	keys   map[Perm]string // one key per permission
+	admin  string
+	store  *store.Memory
 }
 
 type envOption func(*Config)
@@ -42,7 +39,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 
 func newEnvSandbox(t testing.TB, sbOpts []twitchtest.Option, opts ...envOption) *env {
 	t.Helper()
-	sb := twitchtest.NewServer(t, sbOpts...)
+	return newEnvWith(t, twitchtest.NewServer(t, sbOpts...), opts...)
+}
+
+// newEnvWith is newEnvSandbox with a sandbox the caller made.
+func newEnvWith(t testing.TB, sb *twitchtest.Server, opts ...envOption) *env {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	public := "http://" + srv.Listener.Addr().String()
