@@ -99,6 +99,12 @@ type Config struct {
 	// RefreshMargin and RenewTimeout are passed to the Provider (see
 	// provider.Config; zero: its defaults).
 	RefreshMargin, RenewTimeout time.Duration
+	// ValidationLease and NoValidationClaims are passed to the Provider:
+	// how long a replica's claim on grants to validate lasts, and whether
+	// every replica validates every token instead of sharing the work (see
+	// provider.Config).
+	ValidationLease    time.Duration
+	NoValidationClaims bool
 	// Hooks are called by the Provider after the broker's own.
 	Hooks provider.Hooks
 	// EventSubSecret, when set, mounts the EventSub webhook callback at
@@ -262,6 +268,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		Now:           cfg.Now,
 		RefreshMargin: cfg.RefreshMargin,
 		RenewTimeout:  cfg.RenewTimeout,
+
+		ValidationLease:    cfg.ValidationLease,
+		NoValidationClaims: cfg.NoValidationClaims,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broker: loading the stored grants: %w", err)
@@ -336,7 +345,9 @@ func (b *Broker) RedirectURI() string { return b.twitch.RedirectURI }
 // Handler returns the broker's HTTP handler (pages, API, proxy, metrics).
 func (b *Broker) Handler() http.Handler { return b.handler }
 
-// Run validates every held token at once and then every ValidationInterval,
+// Run validates every held token at once and then every ValidationInterval
+// (with a store that schedules validation, such as PostgreSQL, once per
+// interval for the whole fleet: see provider.Provider.RunValidation),
 // follows the API keys' sources (every KeysReloadInterval), and sweeps
 // expired sign-ins and sessions, until ctx ends. It returns nil when ctx
 // ends.

@@ -154,3 +154,10 @@ func providerConfig(cfg *twitchauth.Config, opts ...option) provider.Config {
 	}
 	return c
 }
+
+func withValidationConcurrency(n int) option {
+	return func(c *provider.Config) { c.ValidationConcurrency = n }
+}
+func withValidationLease(d time.Duration) option {
+	return func(c *provider.Config) { c.ValidationLease = d }
+}

@@ -70,6 +70,19 @@ type Config struct {
 	// ValidationConcurrency bounds the concurrent /validate calls of
 	// ValidateAll (default 4).
 	ValidationConcurrency int
+	// ValidationLease is how long a claim on grants to validate lasts
+	// (default DefaultValidationLease), with stores that are a
+	// store.ValidationClaimer. The Provider stops validating a claimed
+	// batch at three quarters of the lease and leaves the rest to be
+	// claimed again, so that no two processes validate one grant at once;
+	// the lease must exceed a batch's validations (8 ×
+	// ValidationConcurrency tokens) with renewals.
+	ValidationLease time.Duration
+	// NoValidationClaims makes RunValidation validate every held token
+	// every interval in this process even when the store could share the
+	// work between processes (the behaviour for stores that are not a
+	// store.ValidationClaimer). By default the work is shared.
+	NoValidationClaims bool
 	// Hooks are called on refresh, failure, revocation and scope changes.
 	Hooks Hooks
 	// Logger receives the Provider's logs (never a secret or token);
@@ -105,6 +118,8 @@ type Provider struct {
 	hooks        Hooks
 	renewTimeout time.Duration
 	validateConc int
+	claimLease   time.Duration // validation claims (validate_claims.go); 0 = DefaultValidationLease
+	noClaims     bool          // Config.NoValidationClaims
 
 	mu       sync.Mutex                          // serialises writers of subjects and intents
 	subjects atomic.Pointer[map[string]*subject] // copy on write: lock-free readers
@@ -150,6 +165,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		hooks:        cfg.Hooks,
 		log:          cfg.Logger,
 		now:          cfg.Now,
+		claimLease:   cfg.ValidationLease,
+		noClaims:     cfg.NoValidationClaims,
 	}
 	switch {
 	case p.margin == 0:

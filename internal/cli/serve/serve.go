@@ -58,6 +58,12 @@ type Options struct {
 
 	// ready, when set, is called once the broker listens (tests).
 	ready func(Info)
+	// minInterval, when set, replaces the 1m floor of --validation-interval
+	// (tests of validation rounds).
+	minInterval time.Duration
+	// noValidationClaims makes every replica validate every token (tests
+	// comparing with the fleet's shared validation).
+	noValidationClaims bool
 }
 
 // Info describes a running broker (tests).
