@@ -53,6 +53,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			tt.fn(t, newStore(t))
 		})
 	}
+	for _, tt := range batchTests {
+		runBatch(t, tt.name, tt.fn, newStore)
+	}
 }
 
 // Sample returns a fully populated record for key, for tests.
