@@ -365,4 +365,3 @@ func printTable(w io.Writer) {
 	}
 	results = nil
 }
-
