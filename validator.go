@@ -48,6 +48,7 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 	sort.Slice(subs, func(i, j int) bool { return subs[i].key < subs[j].key })
 	results := make([]ValidationResult, len(subs))
 	sem := make(chan struct{}, p.validateConc)
+	w := p.newRoundWriter() // the round's writes, in batches (provider_batch.go)
 	var wg sync.WaitGroup
 	for i, s := range subs {
 		select {
@@ -60,14 +61,17 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = p.validateOne(ctx, s)
+			results[i] = p.validateOne(ctx, s, w)
 		}()
 	}
 	wg.Wait()
+	w.flush(ctx)
 	return results
 }
 
-func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult {
+// validateOne validates s's token; w, when not nil, batches the write of
+// an unchanged grant's result (see roundWriter).
+func (p *Provider) validateOne(ctx context.Context, s *subject, w *roundWriter) ValidationResult {
 	res := ValidationResult{Subject: s.key}
 	e := s.cur.Load()
 	if e == nil {
@@ -101,7 +105,10 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 	old := e.rec.Scopes
 	scopesChanged := !sameScopes(old, info.Scopes)
 	res.ScopesChanged = scopesChanged
-	uerr := p.updateRecord(ctx, s, func(r *store.Record) {
+	if scopesChanged {
+		w = nil // written at once: OnScopesChanged fires after the write
+	}
+	uerr := p.writeValidation(ctx, w, s, e, func(r *store.Record) {
 		r.LastValidated = now
 		if r.AccessToken == e.tok.AccessToken {
 			if scopesChanged {
@@ -179,5 +186,5 @@ func (p *Provider) Validate(ctx context.Context, subjectKey string) ValidationRe
 	if err != nil {
 		return ValidationResult{Subject: subjectKey, Err: err}
 	}
-	return p.validateOne(ctx, s)
+	return p.validateOne(ctx, s, nil)
 }

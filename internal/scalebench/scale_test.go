@@ -117,7 +117,7 @@ func seed(tb testing.TB, n int) *fixture {
 		ops = ops[:0]
 	}
 	for i := range n {
-		u, err := sb.AddUser(twitchtest.User{Login: fmt.Sprintf("scale%07d", i)})
+		u, err := sb.AddUser(twitchtest.User{ID: strconv.Itoa(700_000_000 + i), Login: fmt.Sprintf("scale%07d", i)})
 		if err != nil {
 			tb.Fatal(err)
 		}
