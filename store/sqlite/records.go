@@ -220,6 +220,9 @@ func encodeList(l []string) (string, error) {
 }
 
 func decodeList(s string) ([]string, error) {
+	if l, ok := decodePlainList(s); ok {
+		return l, nil
+	}
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, err
