@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // SaveOp is one compare-and-swap write of a batch: Save(Record,
 // ExpectVersion), done together with others.
@@ -62,4 +65,34 @@ func FailAll(n int, err error) []SaveResult {
 		out[i].Err = err
 	}
 	return out
+}
+
+// Walker is implemented by stores that can hand out their records one at a
+// time, so that loading many grants does not hold a list of them all.
+type Walker interface {
+	// Walk calls fn with every record List would return, in the same order
+	// (sorted by key, byte order), one at a time. Records that cannot be
+	// read are skipped and named by the *UnreadableError Walk returns after
+	// the last call, as List does. If fn returns an error, Walk stops and
+	// returns it.
+	Walk(ctx context.Context, fn func(Record) error) error
+}
+
+// WalkAll calls fn with every record of s: through Walk when s is a
+// Walker, else through List. Its error is List's or Walk's.
+func WalkAll(ctx context.Context, s Store, fn func(Record) error) error {
+	if w, ok := s.(Walker); ok {
+		return w.Walk(ctx, fn)
+	}
+	recs, err := s.List(ctx)
+	var ue *UnreadableError
+	if err != nil && !errors.As(err, &ue) {
+		return err
+	}
+	for _, r := range recs {
+		if ferr := fn(r); ferr != nil {
+			return ferr
+		}
+	}
+	return err
 }

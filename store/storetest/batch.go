@@ -168,3 +168,39 @@ func testBatchVersions(t *testing.T, b store.BatchSaver, s store.Store) {
 		t.Errorf("Save after a batch got version %d, not above the batch's %d", after.Version, top)
 	}
 }
+
+// testWalk: for a store.Walker, Walk hands out exactly what List returns, in
+// the same order, each record a copy of its own; fn's error stops it.
+func testWalk(t *testing.T, s store.Store) {
+	w, ok := s.(store.Walker)
+	if !ok {
+		t.Skipf("%T is not a store.Walker", s)
+	}
+	for i := range 30 {
+		r := Sample(store.UserKey(fmt.Sprintf("walk%02d", (i*7)%30)))
+		mustSave(t, s, r, 0)
+	}
+	list, err := s.List(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []store.Record
+	if err := w.Walk(ctx(t), func(r store.Record) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(list) {
+		t.Fatalf("Walk gave %d records, List %d", len(got), len(list))
+	}
+	for i := range got {
+		checkEqual(t, fmt.Sprintf("record %d of Walk", i), got[i], list[i])
+	}
+	got[0].Scopes[0] = "changed"
+	if got[1].Scopes[0] == "changed" {
+		t.Errorf("two records of a walk share their Scopes")
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := w.Walk(ctx(t), func(store.Record) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("Walk with fn failing: %v after %d calls, want stop after 1", err, n)
+	}
+}
