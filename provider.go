@@ -200,9 +200,9 @@ type subject struct {
 type entry struct {
 	rec       store.Record // as stored (Version is the CAS version)
 	tok       *Token
-	o2        *oauth2.Token // handed out by TokenSource; built once
-	refreshAt time.Time     // expiry - margin; zero: unknown expiry
-	dirty     bool          // not persisted yet (the store failed)
+	o2        *lazyOAuth2 // handed out by TokenSource; built once, on first use
+	refreshAt time.Time   // expiry - margin; zero: unknown expiry
+	dirty     bool        // not persisted yet (the store failed)
 
 	// The fast path's copy of fresh(): servable (active, with a token) and,
 	// on the monotonic clock, fresh until freshUntil (since monoBase).
@@ -293,7 +293,7 @@ func (p *Provider) subjectOf(key string) (string, bool) {
 // others: they are logged and listed by Health until an operator restores
 // the right key or removes them; their users' tokens are not served.
 func (p *Provider) Reload(ctx context.Context) error {
-	recs, err := p.store.List(ctx)
+	recs, err := p.loadEntries(ctx) // one record at a time (provider_load.go)
 	var ue *store.UnreadableError
 	switch {
 	case errors.As(err, &ue):
@@ -307,19 +307,15 @@ func (p *Provider) Reload(ctx context.Context) error {
 	defer p.mu.Unlock()
 	old := *p.subjects.Load()
 	m := make(map[string]*subject, len(recs))
-	for _, r := range recs {
-		key, ok := p.subjectOf(r.Key)
-		if !ok {
-			continue
-		}
-		s := old[key]
+	for _, l := range recs {
+		s := old[l.key]
 		if s == nil {
-			s = &subject{key: key}
+			s = &subject{key: l.key}
 		}
-		if cur := s.cur.Load(); cur == nil || cur.rec.Version < r.Version {
-			s.cur.Store(p.newEntry(r, false))
+		if cur := s.cur.Load(); cur == nil || cur.rec.Version < l.e.rec.Version {
+			s.cur.Store(l.e)
 		}
-		m[key] = s
+		m[l.key] = s
 	}
 	// A grant renewed but never saved (the store refused it) is kept.
 	for key, s := range old {
@@ -381,7 +377,7 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 		Login:        r.Login,
 		ClientID:     r.ClientID,
 	}
-	e := &entry{rec: r, tok: tok, o2: tok.OAuth2(), dirty: dirty}
+	e := &entry{rec: r, tok: tok, o2: &lazyOAuth2{tok: tok}, dirty: dirty}
 	e.servable = r.Status == store.StatusActive && tok.AccessToken != ""
 	e.freshUntil = math.MaxInt64
 	if !r.Expiry.IsZero() {
@@ -1185,7 +1181,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	}
 	if s != nil {
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
-			return e.o2, nil
+			return e.o2.get(), nil
 		}
 	}
 	s, err = ts.p.subjectFor(ctx, key)
@@ -1199,7 +1195,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	if err != nil {
 		return nil, err
 	}
-	return e.o2, nil
+	return e.o2.get(), nil
 }
 
 // Invalidate reports that Helix refused the access token (HTTP 401) and
@@ -1217,7 +1213,7 @@ func (ts *TokenSource) Invalidate(ctx context.Context, accessToken string) (*oau
 	if err != nil {
 		return nil, err
 	}
-	return e.o2, nil
+	return e.o2.get(), nil
 }
 
 // Subject returns the store key of the subject the source currently serves

@@ -41,7 +41,12 @@ func (c *countingStore) SaveBatch(ctx context.Context, ops []store.SaveOp) []sto
 	return c.Memory.SaveBatch(ctx, ops)
 }
 
-func (c *countingStore) reset() { c.saves.Store(0); c.batches.Store(0); c.batched.Store(0); c.loads.Store(0) }
+func (c *countingStore) reset() {
+	c.saves.Store(0)
+	c.batches.Store(0)
+	c.batched.Store(0)
+	c.loads.Store(0)
+}
 
 // A validation round of 1,200 grants writes its results in batches of at
 // most 512 (3 batches), with no Save and no Load per grant, and every
