@@ -2,6 +2,7 @@ package twitchauth
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/oauth2"
@@ -31,20 +32,41 @@ func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
 	return out, err
 }
 
-// lazyOAuth2 is an entry's token as an *oauth2.Token, built on the first
-// TokenSource read and then reused: most of 100,000 loaded grants are never
-// read through a TokenSource, and the oauth2.Token with its extra map was a
-// third of the memory each cached grant held.
-type lazyOAuth2 struct {
-	tok *Token
+// lazyToken holds an entry's token as a *Token (handed out by the
+// Provider) and as an *oauth2.Token (handed out by TokenSource), each made
+// from the entry's record on its first read and the same one on every read
+// after. Most of 100,000 loaded grants are never read; built eagerly, the
+// two made up more than half of the memory each cached grant held. Copies of
+// an entry (publishBackoff) share it: they hold the same record.
+type lazyToken struct {
+	tok atomic.Pointer[Token]
 	o2  atomic.Pointer[oauth2.Token]
 }
 
-// get returns the *oauth2.Token, the same one on every call.
-func (l *lazyOAuth2) get() *oauth2.Token {
-	if o := l.o2.Load(); o != nil {
+// token returns e's token, the same *Token on every call.
+func (e *entry) token() *Token {
+	if t := e.lazy.tok.Load(); t != nil {
+		return t
+	}
+	r := e.rec
+	e.lazy.tok.CompareAndSwap(nil, &Token{
+		AccessToken:  r.AccessToken,
+		RefreshToken: r.RefreshToken,
+		TokenType:    r.TokenType,
+		Expiry:       r.Expiry,
+		Scopes:       slices.Clone(r.Scopes),
+		UserID:       r.UserID,
+		Login:        r.Login,
+		ClientID:     r.ClientID,
+	})
+	return e.lazy.tok.Load()
+}
+
+// oauth2 returns e's token as an *oauth2.Token, the same one on every call.
+func (e *entry) oauth2() *oauth2.Token {
+	if o := e.lazy.o2.Load(); o != nil {
 		return o
 	}
-	l.o2.CompareAndSwap(nil, l.tok.OAuth2())
-	return l.o2.Load()
+	e.lazy.o2.CompareAndSwap(nil, e.token().OAuth2())
+	return e.lazy.o2.Load()
 }

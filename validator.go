@@ -41,7 +41,7 @@ type ValidationResult struct {
 func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 	var subs []*subject
 	for _, s := range *p.subjects.Load() {
-		if e := s.cur.Load(); e != nil && e.rec.Status == store.StatusActive && e.tok.AccessToken != "" {
+		if e := s.cur.Load(); e != nil && e.rec.Status == store.StatusActive && e.rec.AccessToken != "" {
 			subs = append(subs, s)
 		}
 	}
@@ -82,9 +82,9 @@ func (p *Provider) validateOne(ctx context.Context, s *subject, w *roundWriter) 
 		p.persistFlight(ctx, s)
 		e = s.cur.Load()
 	}
-	info, err := p.cfg().Validate(ctx, e.tok.AccessToken)
+	info, err := p.cfg().Validate(ctx, e.rec.AccessToken)
 	if errors.Is(err, ErrInvalidToken) {
-		_, rerr := p.renew(ctx, s, e.tok.AccessToken)
+		_, rerr := p.renew(ctx, s, e.rec.AccessToken)
 		if rerr == nil {
 			res.Valid, res.Renewed = true, true
 			return res
@@ -110,7 +110,7 @@ func (p *Provider) validateOne(ctx context.Context, s *subject, w *roundWriter) 
 	}
 	uerr := p.writeValidation(ctx, w, s, e, func(r *store.Record) {
 		r.LastValidated = now
-		if r.AccessToken == e.tok.AccessToken {
+		if r.AccessToken == e.rec.AccessToken {
 			if scopesChanged {
 				r.Scopes = slices.Clone(info.Scopes)
 			}
