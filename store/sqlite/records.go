@@ -213,14 +213,15 @@ func (s *Store) scanWith(row scanner, in *interner) (store.Record, error) {
 		updatedAt             int64
 		// The text columns: sql.RawBytes in a walk (no copy per value),
 		// []byte for Load (Row.Scan refuses RawBytes).
-		raw [5]sql.RawBytes
-		cp  [5][]byte
-		dst = []any{&raw[0], &raw[1], &raw[2], &raw[3], &raw[4]}
+		// The sealed tokens too: opening them makes new plaintexts.
+		raw [7]sql.RawBytes
+		cp  [7][]byte
+		dst = []any{&raw[0], &raw[1], &raw[2], &raw[3], &raw[4], &raw[5], &raw[6]}
 	)
 	if in == nil {
-		dst = []any{&cp[0], &cp[1], &cp[2], &cp[3], &cp[4]}
+		dst = []any{&cp[0], &cp[1], &cp[2], &cp[3], &cp[4], &cp[5], &cp[6]}
 	}
-	err := row.Scan(&rec.Key, &rec.Version, dst[0], &rec.UserID, &rec.Login, &access, &refresh, dst[1],
+	err := row.Scan(&rec.Key, &rec.Version, dst[0], &rec.UserID, &rec.Login, dst[5], dst[6], dst[1],
 		dst[2], &expiry, dst[3], dst[4], &lastValidated, &updatedAt)
 	if err != nil {
 		return store.Record{}, err
@@ -231,6 +232,7 @@ func (s *Store) scanWith(row scanner, in *interner) (store.Record, error) {
 		}
 	}
 	clientID, tokenType, scopes, intents, status := raw[0], raw[1], raw[2], raw[3], raw[4]
+	access, refresh = raw[5], raw[6]
 	rec.ClientID, rec.TokenType, rec.Status = in.str(clientID), in.str(tokenType), in.str(status)
 	if err := s.cipher.OpenTokens(&rec, access, refresh); err != nil {
 		return store.Record{}, &unreadable{rec.Key, err}
