@@ -336,9 +336,10 @@ func (p *Provider) rebuildIndexesLocked() {
 		key     string
 		updated time.Time
 	}
+	subjects := *p.subjects.Load()
 	best := map[string]owner{}
-	logins := map[string]string{}
-	for key, s := range *p.subjects.Load() {
+	logins := make(map[string]string, len(subjects)) // sized once: 100,000 grants
+	for key, s := range subjects {
 		e := s.cur.Load()
 		if e == nil {
 			continue

@@ -3,7 +3,9 @@ package scalebench
 import (
 	"context"
 	"log/slog"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -47,6 +49,9 @@ func BenchmarkProviderLoad(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		live = ms.HeapAlloc - base
+		if path := os.Getenv("TWITCHAUTH_SCALE_HEAPPROFILE"); path != "" {
+			writeHeapProfile(b, path) // what the loaded Provider holds
+		}
 		if len(keep.Users()) != n {
 			b.Fatalf("loaded %d of %d grants", len(keep.Users()), n)
 		}
@@ -87,4 +92,15 @@ func BenchmarkValidationRound(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N*n), "us/grant")
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }

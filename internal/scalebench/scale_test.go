@@ -152,6 +152,7 @@ type result struct {
 	failed     int           // "validation failed" log lines
 	p50, p99   time.Duration // token API, sequential requests on one connection
 	apiSamples int
+	heap       float64 // MB, go_memstats_heap_inuse_bytes at the end
 }
 
 var (
@@ -178,6 +179,7 @@ func BenchmarkScale(b *testing.B) {
 				b.ReportMetric(float64(r.startup.Microseconds())/1000, "startup-ms")
 				b.ReportMetric(r.rss, "rss-MB")
 				b.ReportMetric(r.hwm, "peak-rss-MB")
+				b.ReportMetric(r.heap, "go-heap-inuse-MB")
 				b.ReportMetric(r.round.Seconds(), "round-s")
 				b.ReportMetric(float64(r.round.Microseconds())/float64(n), "round-us/grant")
 				b.ReportMetric(float64(r.p50.Microseconds())/1000, "api-p50-ms")
@@ -291,6 +293,7 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 
 	r.p50, r.p99, r.apiSamples = apiLatency(b, ready.URL, apiKey, f.users)
 	r.rss, r.hwm = procStatusMB(cmd.Process.Pid)
+	r.heap = goHeapMB(ready.URL) // after reading RSS: a scrape allocates
 	return r
 }
 
@@ -321,6 +324,24 @@ func apiLatency(b *testing.B, base, apiKey string, users []string) (p50, p99 tim
 	}
 	slices.Sort(d)
 	return d[len(d)/2], d[len(d)*99/100], len(d)
+}
+
+// goHeapMB reads the child's Go heap in use (MB) from its /metrics.
+func goHeapMB(base string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f / 1e6
+		}
+	}
+	return 0
 }
 
 // procStatusMB returns VmRSS and VmHWM of pid in MB (10^6 bytes).
@@ -356,11 +377,11 @@ func printTable(w io.Writer) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n| binary | N | start-up | RSS at ready | RSS after round + API | peak RSS | validation round | per grant | token API p50 | token API p99 |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n| binary | N | start-up | RSS at ready | RSS after round + API | peak RSS | Go heap in use | validation round | per grant | token API p50 | token API p99 |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %d | %d ms | %.0f MB | %.0f MB | %.0f MB | %.2f s | %.3f ms | %.2f ms | %.2f ms |\n",
-			r.bin, r.n, r.startup.Milliseconds(), r.rssStart, r.rss, r.hwm, r.round.Seconds(),
+		fmt.Fprintf(w, "| %s | %d | %d ms | %.0f MB | %.0f MB | %.0f MB | %.0f MB | %.2f s | %.3f ms | %.2f ms | %.2f ms |\n",
+			r.bin, r.n, r.startup.Milliseconds(), r.rssStart, r.rss, r.hwm, r.heap, r.round.Seconds(),
 			r.round.Seconds()*1000/float64(r.n), float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000)
 	}
 	results = nil
