@@ -73,10 +73,6 @@ type Config struct {
 	// as the sandbox's developer console and the extension rig in
 	// --sandbox mode.
 	Links []Link
-	// Extension, when set, is mounted in front of the example extension route
-	// GET /ext/hello, which answers the verified claims (see package
-	// extension's NewMiddleware).
-	Extension func(http.Handler) http.Handler
 	// HelixTimeout bounds one request through the Helix proxy, waits for
 	// the rate limit and retries included (default DefaultHelixTimeout).
 	// Past it the caller gets 504, or 429 when the subject's rate limit is
@@ -116,9 +112,10 @@ type Link struct {
 }
 
 // Broker is the token broker: web pages to connect Twitch accounts, a JSON
-// token API for internal services, a Helix proxy, extension routes, health
-// and metrics. Build it with New, serve Handler, and call Run for the
-// background validation.
+// token API for internal services, a Helix proxy, health and metrics. Build
+// it with New, then either Serve it, or mount Handler in your own
+// http.Server (beside routes of your own, wrapped with CheckHost) and call
+// Run for the background work.
 type Broker struct {
 	cfg      Config
 	twitch   *twitchauth.Config
@@ -374,18 +371,12 @@ func (b *Broker) Run(ctx context.Context) error {
 	return err
 }
 
-// Serve serves the broker on l until ctx ends, then shuts down gracefully
-// (waiting up to 10 seconds for requests in flight). It also runs Run.
+// Serve serves the broker's Handler on l until ctx ends, then shuts down
+// gracefully (waiting up to 10 seconds for requests in flight). It also runs
+// Run.
 func (b *Broker) Serve(ctx context.Context, l net.Listener) error {
-	return b.ServeHandler(ctx, l, b.handler)
-}
-
-// ServeHandler is Serve with another handler in front of the broker's, for
-// programs that mount more routes beside it (h usually passes what it does
-// not handle to Handler()).
-func (b *Broker) ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           b.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),

@@ -34,16 +34,16 @@
 //   - the Helix proxy (/helix/...), which adds Client-Id and the token of the
 //     subject named by the Twitch-Subject header, for clean paths under
 //     /helix/ only, and never relays a redirect;
-//   - an example extension route (/ext/hello) behind package extension's
-//     middleware;
 //   - /healthz, /readyz (store reachable, client credentials accepted),
 //     Prometheus /metrics, the hourly validation loop and graceful shutdown.
 //
 // It must not touch: the OAuth protocol (package twitchauth's Config does
 // the wire work, its Provider caches, refreshes and validates tokens), token
 // persistence and encryption (package store), extension JWT verification
-// (package extension), or the sandbox (package twitchtest, which only the
-// serve command's --sandbox mode starts). The broker never gives out a
+// (package extension), extension backend routes, or the sandbox (package
+// twitchtest): the serve command mounts the example extension route and, in
+// --sandbox mode, the sandbox's rig and example backend beside the broker
+// (internal/cli/serve/sandbox.go). The broker never gives out a
 // refresh token: Twitch may rotate it on every refresh (docs/protocol.md#lifetimes-and-rotation), and a second holder
 // would race the broker and lose the grant.
 //

@@ -1,12 +1,9 @@
 package broker
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/twitchauth/twitchauth/extension"
 )
 
 // routes builds the broker's router (Go 1.22+ patterns). Every request
@@ -57,12 +54,6 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("/v1/", b.notFound)
 	mux.Handle("/helix/", b.requirePerm("helix", PermHelix, b.helix.serve))
 
-	// Extension example route.
-	if b.cfg.Extension != nil {
-		mux.Handle("GET /ext/hello", b.cfg.Extension(http.HandlerFunc(extHello)))
-		mux.Handle("OPTIONS /ext/hello", b.cfg.Extension(http.HandlerFunc(extHello)))
-	}
-
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -71,17 +62,4 @@ func (b *Broker) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.gatherer, promhttp.HandlerOpts{}))
 	b.mux, b.web = mux, web
 	return b.CheckHost(mux)
-}
-
-// extHello answers the claims the extension middleware verified, as an
-// example of an extension backend route.
-func extHello(w http.ResponseWriter, r *http.Request) {
-	c, ok := extension.ClaimsFromContext(r.Context())
-	if !ok {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "no extension JWT")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{"hello": "extension", "claims": c})
 }

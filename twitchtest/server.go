@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -195,12 +194,25 @@ func (s *Server) pickRole(c *Client) {
 	}
 }
 
+// TB is the part of testing.TB that NewServer uses; *testing.T, *testing.B,
+// *testing.F and testing.TB satisfy it. NewServer takes it rather than
+// testing.TB so that package twitchtest does not import package testing:
+// programs that start the sandbox with New (`twitchauth mock`, `twitchauth
+// serve --sandbox`) do not link the test framework and its flags.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // NewServer starts a Server on 127.0.0.1 at a random port and closes it when
 // the test ends. It fails the test if the server cannot start. Unless
 // WithSigningKey is given or the state file holds a key, every NewServer in
 // the process shares one RSA key (generated once) so that tests don't each
-// pay for RSA key generation.
-func NewServer(t testing.TB, opts ...Option) *Server {
+// pay for RSA key generation. Programs use New, then Listen or Serve, and
+// Close.
+func NewServer(t TB, opts ...Option) *Server {
 	t.Helper()
 	opts = append([]Option{func(c *config) { c.sharedKey = true }}, opts...)
 	s, err := New(opts...)

@@ -1,7 +1,7 @@
-// Package backend is the example extension's backend route: a greeting for
-// the viewer whose JWT the extension middleware verified. The example EBS
-// (examples/extension) and `twitchauth serve --sandbox` both serve it
-// behind extension.NewMiddleware.
+// Package backend is the example extension's backend routes: a greeting for
+// the viewer whose JWT the extension middleware verified (Greeting), and the
+// verified claims themselves (Hello). The example EBS (examples/extension)
+// and `twitchauth serve` serve them behind extension.NewMiddleware.
 package backend
 
 import (
@@ -44,6 +44,18 @@ func Greeting(w http.ResponseWriter, r *http.Request) {
 		Opaque:    c.OpaqueUserID,
 		Linked:    c.Linked(),
 	})
+}
+
+// Hello answers `twitchauth serve`'s GET /ext/hello: the claims the
+// extension middleware verified, as {"hello":"extension","claims":{…}}. It
+// must run behind the extension middleware; without claims it answers 401.
+func Hello(w http.ResponseWriter, r *http.Request) {
+	c, ok := extension.ClaimsFromContext(r.Context())
+	if !ok {
+		WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "message": "no extension JWT"})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"hello": "extension", "claims": c})
 }
 
 // WriteJSON writes v as a JSON response with status.

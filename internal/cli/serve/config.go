@@ -228,3 +228,40 @@ func resolve(file values, getenv func(string) string, flags map[string][]string,
 	}
 	return out
 }
+
+// settings reads the configuration file, if any, and resolves every
+// setting: flag, then environment, then file, then default. notes are the
+// deprecation notices to print.
+func (o *Options) settings() (v values, notes []string, err error) {
+	var file values
+	if o.ConfigPath != "" {
+		if file, notes, err = readConfigFile(o.ConfigPath); err != nil {
+			return nil, nil, err
+		}
+	}
+	return resolve(file, o.Getenv, o.Flags, &notes), notes, nil
+}
+
+// clientSecret returns the client secret: from client_secret_file when set
+// (a file only its owner may read), else from client_secret.
+func clientSecret(v values) (string, error) {
+	path := v.get("client_secret_file")
+	if path == "" {
+		return v.get("client_secret"), nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("client_secret_file: %w", err)
+	}
+	if err := config.CheckPrivate(path, true); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("client_secret_file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("client_secret_file %s is empty", path)
+	}
+	return secret, nil
+}

@@ -187,7 +187,32 @@ type DeleteOptions struct {
 	Name string
 }
 
-func newKeysCommand(f *cliutil.Factory) *cobra.Command {
+// KeysRunFuncs replace the run functions of `serve keys`' subcommands, for
+// tests that check what a command line parses into without touching a keys
+// file or store (gh's runF seam); a nil field runs the real function.
+type KeysRunFuncs struct {
+	Create func(context.Context, *CreateOptions) error
+	List   func(context.Context, *KeysOptions) error
+	Rotate func(context.Context, *RotateOptions) error
+	Delete func(context.Context, *DeleteOptions) error
+}
+
+// NewCmdKeys returns `serve keys` and its subcommands create, list, rotate
+// and delete, with their options and streams from f; runs replaces their
+// run functions (the zero value runs the real ones).
+func NewCmdKeys(f *cliutil.Factory, runs KeysRunFuncs) *cobra.Command {
+	if runs.Create == nil {
+		runs.Create = runKeysCreate
+	}
+	if runs.List == nil {
+		runs.List = runKeysList
+	}
+	if runs.Rotate == nil {
+		runs.Rotate = runKeysRotate
+	}
+	if runs.Delete == nil {
+		runs.Delete = runKeysDelete
+	}
 	o := &KeysOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "keys",
@@ -234,7 +259,7 @@ compact JSON object per key and line; messages go to stderr.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			where(c)
 			co.ExpiresSet = c.Flags().Changed("expires")
-			return runKeysCreate(c.Context(), co)
+			return runs.Create(c.Context(), co)
 		},
 	}
 	cliutil.StringVarP(create.Flags(), &co.Name, "name", "", "", "`NAME` of the key (letters, digits, . _ -)")
@@ -251,7 +276,7 @@ compact JSON object per key and line; messages go to stderr.`,
 		Args:  cliutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			where(c)
-			return runKeysList(c.Context(), o)
+			return runs.List(c.Context(), o)
 		},
 	}
 
@@ -262,7 +287,7 @@ compact JSON object per key and line; messages go to stderr.`,
 		Args:  cliutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			where(c)
-			return runKeysRotate(c.Context(), ro)
+			return runs.Rotate(c.Context(), ro)
 		},
 	}
 	cliutil.StringVarP(rotate.Flags(), &ro.Name, "name", "", "", "`NAME` of the key to rotate")
@@ -277,7 +302,7 @@ compact JSON object per key and line; messages go to stderr.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			where(c)
 			do.Name = args[0]
-			return runKeysDelete(c.Context(), do)
+			return runs.Delete(c.Context(), do)
 		},
 	}
 	cmd.AddCommand(create, list, rotate, del)

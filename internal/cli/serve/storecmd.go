@@ -13,9 +13,9 @@ import (
 	"github.com/twitchauth/twitchauth/store"
 )
 
-// storeOptions are the inputs of `serve store check|remove`: where the
+// StoreOptions are the inputs of `serve store check|remove`: where the
 // broker's store is, resolved like serve's own settings.
-type storeOptions struct {
+type StoreOptions struct {
 	ConfigPath string
 	Store      string // --store; empty: the configuration, then the default
 	KeyFile    string // --encryption-key-file
@@ -26,7 +26,7 @@ type storeOptions struct {
 }
 
 // open opens the broker's store as `serve` would.
-func (o *storeOptions) open(ctx context.Context) (store.Store, string, func() error, error) {
+func (o *StoreOptions) open(ctx context.Context) (store.Store, string, func() error, error) {
 	flags := map[string][]string{}
 	if o.Store != "" {
 		flags["store"] = []string{o.Store}
@@ -60,8 +60,25 @@ func (o *storeOptions) open(ctx context.Context) (store.Store, string, func() er
 	return st, spec, closeStore, nil
 }
 
-func newStoreCommand(f *cliutil.Factory) *cobra.Command {
-	o := &storeOptions{Factory: f}
+// StoreRunFuncs replace the run functions of `serve store check` and
+// `serve store remove KEY`, for tests (gh's runF seam); a nil field runs
+// the real function.
+type StoreRunFuncs struct {
+	Check  func(context.Context, *StoreOptions) error
+	Remove func(ctx context.Context, o *StoreOptions, key string) error
+}
+
+// NewCmdStore returns `serve store` and its subcommands check and remove,
+// with their options and streams from f; runs replaces their run functions
+// (the zero value runs the real ones).
+func NewCmdStore(f *cliutil.Factory, runs StoreRunFuncs) *cobra.Command {
+	if runs.Check == nil {
+		runs.Check = runStoreCheck
+	}
+	if runs.Remove == nil {
+		runs.Remove = runStoreRemove
+	}
+	o := &StoreOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "store",
 		Short: "Check the broker's token store for unreadable records, and remove one",
@@ -91,13 +108,13 @@ readable or with --json one compact JSON object per line.`,
 		Use:   "check",
 		Short: "List the records the store cannot read (exit 1 if any)",
 		Args:  cliutil.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runStoreCheck(cmd.Context(), o) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runs.Check(cmd.Context(), o) },
 	}
 	remove := &cobra.Command{
 		Use:   "remove KEY",
 		Short: "Remove one record the store cannot read (KEY as \"store check\" prints it)",
 		Args:  cliutil.ExactArgs("KEY"),
-		RunE:  func(cmd *cobra.Command, args []string) error { return runStoreRemove(cmd.Context(), o, args[0]) },
+		RunE:  func(cmd *cobra.Command, args []string) error { return runs.Remove(cmd.Context(), o, args[0]) },
 	}
 	cmd.AddCommand(check, remove)
 	return cmd
@@ -105,7 +122,7 @@ readable or with --json one compact JSON object per line.`,
 
 // runStoreCheck lists the unreadable records: exit 0 when there are none,
 // 1 when there are.
-func runStoreCheck(ctx context.Context, o *storeOptions) error {
+func runStoreCheck(ctx context.Context, o *StoreOptions) error {
 	st, spec, closeStore, err := o.open(ctx)
 	if err != nil {
 		return err
@@ -152,7 +169,7 @@ func runStoreCheck(ctx context.Context, o *storeOptions) error {
 // runStoreRemove deletes one unreadable record. A record that reads fine is
 // refused: a connected account is removed through the broker (accounts page,
 // DELETE /v1/users/{id}), which revokes its tokens at Twitch first.
-func runStoreRemove(ctx context.Context, o *storeOptions, key string) error {
+func runStoreRemove(ctx context.Context, o *StoreOptions, key string) error {
 	if key == "" {
 		return cliutil.Exitf(cliutil.ExitUsage, "give the KEY of the record to remove, as `twitchauth serve store check` prints it")
 	}
