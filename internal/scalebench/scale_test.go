@@ -166,12 +166,11 @@ var (
 func BenchmarkScale(b *testing.B) {
 	bins := binaries(b)
 	for _, n := range sizes(b) {
-		var f *fixture
+		// Seeded in this benchmark, not a sub-benchmark: every binary
+		// measures the same store (a sub-benchmark's TempDir goes when it ends).
+		f := seed(b, n)
 		for _, bin := range bins {
 			b.Run(fmt.Sprintf("bin=%s/N=%d", bin.name, n), func(b *testing.B) {
-				if f == nil {
-					f = seed(b, n)
-				}
 				r := measure(b, bin, f)
 				resultsMu.Lock()
 				results = append(results, r)
@@ -285,7 +284,9 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 	r.failed = failed
 	logMu.Unlock()
 	if r.validated < len(f.users) {
-		b.Errorf("the sandbox answered %d validate calls for %d grants", r.validated, len(f.users))
+		logMu.Lock()
+		b.Errorf("the sandbox answered %d validate calls for %d grants; the last log lines:\n%s", r.validated, len(f.users), strings.Join(tail, "\n"))
+		logMu.Unlock()
 	}
 	if r.failed > 0 {
 		b.Errorf("%d validations failed", r.failed)
