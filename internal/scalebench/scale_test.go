@@ -48,7 +48,12 @@ func sizes(tb testing.TB) []int {
 	return out
 }
 
-type binary struct{ name, path string }
+// binary is a serve binary to measure and the variables its processes get
+// beside the benchmark's (TWITCHAUTH_SCALE_BINS=name=path@NAME=VALUE@...).
+type binary struct {
+	name, path string
+	env        []string
+}
 
 // binaries returns the serve binaries to compare, building this checkout's
 // ./cmd/twitchauth where no path is given.
@@ -60,7 +65,12 @@ func binaries(tb testing.TB) []binary {
 	var out []binary
 	var built string
 	for _, f := range strings.Split(spec, ",") {
+		f, envs, _ := strings.Cut(f, "@")
 		name, path, _ := strings.Cut(f, "=")
+		var env []string
+		if envs != "" {
+			env = strings.Split(envs, "@")
+		}
 		if path == "" {
 			if built == "" {
 				built = filepath.Join(tb.TempDir(), "twitchauth")
@@ -72,7 +82,7 @@ func binaries(tb testing.TB) []binary {
 			}
 			path = built
 		}
-		out = append(out, binary{name, path})
+		out = append(out, binary{name, path, env})
 	}
 	return out
 }
@@ -210,6 +220,7 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 		"TWITCHAUTH_API_KEYS=scale:"+broker.HashKey(apiKey)+":token:user",
 		"TWITCHAUTH_KEYS_FILE="+filepath.Join(dir, "keys.json"),
 		"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_FORMAT=json", "TWITCHAUTH_LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, bin.env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
