@@ -196,29 +196,15 @@ func (h *Helix) Do(ctx context.Context, method, path string, query url.Values, b
 	if err != nil {
 		return fmt.Errorf("twitchauth: Helix %s %s: %w", method, cleanPath(u), err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := h.client.Do(req)
+	resp, data, err := h.send(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is in our message already
-		}
-		return fmt.Errorf("twitchauth: Helix %s %s: %w", method, cleanPath(u), err)
+		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHelixBody+1))
-	if err != nil {
-		return fmt.Errorf("twitchauth: Helix %s %s: reading the answer: %w", method, cleanPath(u), err)
-	}
-	if len(data) > maxHelixBody {
-		return fmt.Errorf("twitchauth: Helix %s %s: answer larger than %d MiB refused", method, cleanPath(u), maxHelixBody>>20)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newHelixError(method, cleanPath(u), resp, data)
+	if err := ParseHelixError(resp, data); err != nil {
+		return err
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil
@@ -237,13 +223,83 @@ func (h *Helix) Do(ctx context.Context, method, path string, query url.Values, b
 	return nil
 }
 
-func newHelixError(method, path string, resp *http.Response, data []byte) *HelixError {
-	e := &HelixError{Method: method, Path: path, Status: resp.StatusCode}
+// Send is the raw call, for tools that print or relay Helix's answers (such
+// as `twitchauth api`). It sends req, whose URL is absolute (under
+// Config.APIBaseURL()), through the client's Transport (authorized, paced
+// and retried as the Transport describes; a redirect is not followed) and
+// returns the answer whatever its status, with its body already read into
+// memory: reading resp.Body cannot fail, closing it is optional. It sets
+// Accept and User-Agent unless req has them, and Content-Type
+// (application/json) when req has a body and none. A body over 16 MiB is
+// refused. Errors name the method and the path, never the query.
+// ParseHelixError turns a non-2xx answer into the *HelixError Do returns.
+func (h *Helix) Send(req *http.Request) (*http.Response, error) {
+	resp, data, err := h.send(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.ContentLength = int64(len(data))
+	return resp, nil
+}
+
+// send is Send returning the body as bytes (resp.Body is closed).
+func (h *Helix) send(req *http.Request) (*http.Response, []byte, error) {
+	method, path := req.Method, cleanPath(req.URL)
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	setDefault := func(k, v string) {
+		if req.Header.Get(k) == "" {
+			req.Header.Set(k, v)
+		}
+	}
+	setDefault("Accept", "application/json")
+	setDefault("User-Agent", userAgent)
+	if req.Body != nil && req.Body != http.NoBody {
+		setDefault("Content-Type", "application/json")
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL, with its query, is not repeated
+		}
+		return nil, nil, fmt.Errorf("twitchauth: Helix %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHelixBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("twitchauth: Helix %s %s: reading the answer: %w", method, path, err)
+	}
+	if len(data) > maxHelixBody {
+		return nil, nil, fmt.Errorf("twitchauth: Helix %s %s: answer larger than %d MiB refused", method, path, maxHelixBody>>20)
+	}
+	resp.Request = req
+	return resp, data, nil
+}
+
+// ParseHelixError returns nil for a 2xx answer, else the *HelixError of
+// resp, whose body is body: Helix's {"error","status","message"} fields
+// (docs/protocol.md#helix-conventions), the message cut at 500 bytes, the status text as the
+// reason when the body has none, and for a 429 the rate-limit reset. The
+// method and path come from resp.Request.
+func ParseHelixError(resp *http.Response, body []byte) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	e := &HelixError{Status: resp.StatusCode}
+	if resp.Request != nil {
+		e.Method = resp.Request.Method
+		if resp.Request.URL != nil {
+			e.Path = cleanPath(resp.Request.URL)
+		}
+	}
 	var wire struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
 	}
-	if json.Unmarshal(data, &wire) == nil {
+	if json.Unmarshal(body, &wire) == nil {
 		e.Reason, e.Message = wire.Error, wire.Message
 	}
 	if len(e.Message) > 500 {

@@ -20,17 +20,14 @@ import (
 
 // env is a broker wired to a sandbox, for tests.
 type env struct {
-	t       testing.TB
-	sb      *twitchtest.Server
-	client  twitchtest.Client
-	b       *Broker
-	srv     *httptest.Server
-	keys    map[Perm]string // one key per permission
-	admin   string
-	none    string // a valid key with a permission no route needs alone
-	store   *store.Memory
-	now     time.Time
-	nowFunc func() time.Time
+	t      testing.TB
+	sb     *twitchtest.Server
+	client twitchtest.Client
+	b      *Broker
+	srv    *httptest.Server
+	keys   map[Perm]string // one key per permission
+	admin  string
+	store  *store.Memory
 }
 
 type envOption func(*Config)

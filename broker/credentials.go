@@ -21,9 +21,13 @@ type credProblem struct {
 }
 
 // What the operator reads when Twitch refuses the client credentials.
+// They start with the proper noun Twitch: /readyz and the accounts page show
+// them as sentences.
 var (
+	//lint:ignore ST1005 an operator's sentence, starting with the proper noun Twitch
 	errSecretRefused = errors.New("Twitch refused the client secret: it was probably rotated (\"New Secret\" in the developer console invalidates the old one at once). " +
 		"Put the current secret in the configuration and send SIGHUP, or PUT it to /v1/admin/client-secret; no restart is needed")
+	//lint:ignore ST1005 an operator's sentence, starting with the proper noun Twitch
 	errUnknownClient = errors.New("Twitch does not know the client ID: check TWITCH_CLIENT_ID")
 	errNoSecret      = errors.New("no client secret is configured: set TWITCH_CLIENT_SECRET, client_secret_file, or PUT it to /v1/admin/client-secret")
 )

@@ -17,7 +17,6 @@ type metrics struct {
 	validations     *prometheus.CounterVec
 	revocations     *prometheus.CounterVec
 	helixRequests   *prometheus.CounterVec
-	helixRateWaits  prometheus.Counter
 	apiRequests     *prometheus.CounterVec
 	logins          *prometheus.CounterVec
 	handouts        *prometheus.CounterVec

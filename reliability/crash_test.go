@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +31,10 @@ import (
 func buildTwitchauth(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "twitchauth")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH to build twitchauth")
+	}
 	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/twitchauth/twitchauth/cmd/twitchauth")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -296,7 +296,7 @@ func TestBinaryErrorExitCodes(t *testing.T) {
 		t.Errorf("port in use message: %s", busy.stderr)
 	}
 
-	dead := fmt.Sprintf("http://127.0.0.1:%d/oauth2", clitest.FreePort(t))
+	dead := "http://" + clitest.RefusedAddr(t) + "/oauth2"
 	want(t, run(t, append(s.environ, config.EnvIDURL+"="+dead), "", nil, "token"), 3)
 	want(t, run(t, s.environ, "", nil, "token", "-v", "a", "-r", "b"), 2)
 	want(t, run(t, s.environ, "", nil, "token", "--bogus-flag"), 2)

@@ -11,10 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/clitest"
@@ -516,9 +517,8 @@ func TestConfigurationAndNetwork(t *testing.T) {
 	}
 
 	// Nothing listens on the API URL: exit 3.
-	l := clitest.FreePort(t)
 	h.env[config.EnvClientSecret] = h.client.Secret
-	h.env[config.EnvAPIURL] = "http://127.0.0.1:" + strconv.Itoa(l) + "/helix"
+	h.env[config.EnvAPIURL] = "http://" + clitest.RefusedAddr(t) + "/helix"
 	res = h.run(Options{Method: "GET", Path: []string{"users"}, Query: []string{"login=twitchdev"}}, "")
 	wantCode(t, res, 3)
 	if !strings.Contains(res.stderr, "Helix GET /helix/users") || !strings.Contains(res.stderr, "refused") {
@@ -550,4 +550,54 @@ func TestAppTokenOfAnotherClient(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHelixErrorAsHelix: a refused call surfaces the *twitchauth.HelixError
+// Helix itself answered (its status, "error" and "message" fields, the
+// method and path), the same error twitchauth.Helix.Do returns for the same
+// call, and prints Helix's body.
+func TestHelixErrorAsHelix(t *testing.T) {
+	h := newHarness(t)
+	// What Helix answers, read raw.
+	tok, err := h.srv.MintAppToken(h.client.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.srv.APIURL()+"/users", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Client-Id", h.client.ID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire struct {
+		Error   string `json:"error"`
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&wire)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusBadRequest || wire.Message == "" || wire.Error == "" {
+		t.Fatalf("raw GET /users: %d %+v %v; want a 400 with Helix's error body", resp.StatusCode, wire, err)
+	}
+	// What the library's Helix client returns for it.
+	hx := twitchauth.NewHelix(h.cfg(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}))
+	libErr := hx.Get(context.Background(), "users", nil, nil)
+
+	res := h.run(Options{Method: "GET", Path: []string{"users"}}, "")
+	wantCode(t, res, 1)
+	var he *twitchauth.HelixError
+	if !errors.As(res.err, &he) {
+		t.Fatalf("the command's error is %T %v; want a *twitchauth.HelixError", res.err, res.err)
+	}
+	want := twitchauth.HelixError{Method: "GET", Path: "/helix/users", Status: wire.Status, Reason: wire.Error, Message: wire.Message}
+	if *he != want {
+		t.Errorf("the command's HelixError:\n got %+v\nwant %+v (Helix's answer)", *he, want)
+	}
+	if libErr == nil || res.err.Error() != libErr.Error() {
+		t.Errorf("the command says %q; Helix.Do says %v", res.err, libErr)
+	}
+	if !strings.Contains(res.stdout, wire.Message) {
+		t.Errorf("Helix's body is not printed: %q", res.stdout)
+	}
 }

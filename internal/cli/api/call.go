@@ -18,13 +18,13 @@ import (
 // userAgent identifies the command to Twitch.
 const userAgent = "twitchauth-cli"
 
-// caller sends the run's requests through one Transport.
+// caller sends the run's requests through one Helix client: its Send has
+// Helix's body limit and headers, ParseHelixError its error parsing.
 type caller struct {
-	e      *env
-	sess   *session
-	tr     *twitchauth.Transport
-	client *http.Client
-	base   string
+	e     *env
+	sess  *session
+	helix *twitchauth.Helix
+	base  string
 }
 
 func newCaller(e *env, sess *session) *caller {
@@ -35,21 +35,14 @@ func newCaller(e *env, sess *session) *caller {
 	if e.o.NoScopeCheck {
 		opts = append(opts, twitchauth.WithoutScopeCheck())
 	}
-	tr := twitchauth.NewTransport(sess.cfg, sess.src, opts...)
-	return &caller{
-		e: e, sess: sess, tr: tr, base: sess.cfg.APIBaseURL(),
-		client: &http.Client{
-			Transport: tr,
-			// Helix does not redirect; following one would drop a body.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
+	return &caller{e: e, sess: sess, helix: twitchauth.NewHelix(sess.cfg, sess.src, opts...), base: sess.cfg.APIBaseURL()}
 }
 
 // answer is one Helix response, read in full.
 type answer struct {
 	method string
 	url    *url.URL
+	resp   *http.Response
 	status int
 	header http.Header
 	body   []byte
@@ -58,7 +51,8 @@ type answer struct {
 func (a *answer) ok() bool { return a.status >= 200 && a.status <= 299 }
 
 // send makes one request. The error is a transport failure (network,
-// token, rate-limit deadline); a non-2xx answer is not an error here.
+// token, rate-limit deadline, an answer over Helix.Send's limit); a non-2xx
+// answer is not an error here.
 func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 	ctx, cancel := context.WithTimeout(c.e.ctx, c.e.o.Timeout)
 	defer cancel()
@@ -70,7 +64,6 @@ func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 	if err != nil {
 		return nil, cliutil.Exitf(cliutil.ExitUsage, "building the request: %v", err)
 	}
-	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -78,22 +71,15 @@ func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 	if c.e.o.Verbose {
 		c.e.note("> %s %s (%s)", method, u, c.sess.who)
 	}
-	before := c.tr.Stats()
-	resp, err := c.client.Do(req)
+	before := c.helix.Stats()
+	resp, err := c.helix.Send(req)
 	if err != nil {
-		return nil, c.sendErr(method, u, err)
+		return nil, c.sendErr(err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, c.sendErr(method, u, fmt.Errorf("reading the answer: %w", err))
-	}
-	if len(data) > maxBody {
-		return nil, cliutil.Exitf(cliutil.ExitNetwork, "Helix %s %s: answer larger than %d MiB refused", method, u.Path, maxBody>>20)
-	}
-	a := &answer{method: method, url: u, status: resp.StatusCode, header: resp.Header, body: data}
+	data, _ := io.ReadAll(resp.Body) // in memory: cannot fail
+	a := &answer{method: method, url: u, resp: resp, status: resp.StatusCode, header: resp.Header, body: data}
 	if c.e.o.Verbose {
-		c.describe(a, before, c.tr.Stats())
+		c.describe(a, before, c.helix.Stats())
 	}
 	return a, nil
 }
@@ -117,50 +103,28 @@ func (c *caller) describe(a *answer, before, after twitchauth.TransportStats) {
 	}
 }
 
-// sendErr maps a failed request: a token that could not be had (refused
-// secret, dead grant) is a refusal, the rate-limit wait past --timeout too;
-// the rest is the network.
-func (c *caller) sendErr(method string, u *url.URL, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // the URL, with its query, is not repeated
-	}
-	wrapped := fmt.Errorf("Helix %s %s: %w", method, u.Path, err)
+// sendErr maps a failed request (Helix.Send's error names the method and
+// path): a token that could not be had (refused secret, dead grant) is a
+// refusal, the rate-limit wait past --timeout too; the rest is the network.
+func (c *caller) sendErr(err error) error {
 	switch {
 	case errors.Is(err, twitchauth.ErrRateLimited):
-		return cliutil.Exit(cliutil.ExitRefused, fmt.Errorf("%w (the bucket refills after --timeout %v)", wrapped, c.e.o.Timeout))
+		return cliutil.Exit(cliutil.ExitRefused, fmt.Errorf("%w (the bucket refills after --timeout %v)", err, c.e.o.Timeout))
 	case errors.Is(err, context.DeadlineExceeded) && c.e.ctx.Err() == nil:
-		return cliutil.Exit(cliutil.ExitNetwork, fmt.Errorf("%w: no answer within --timeout %v", wrapped, c.e.o.Timeout))
+		return cliutil.Exit(cliutil.ExitNetwork, fmt.Errorf("%w: no answer within --timeout %v", err, c.e.o.Timeout))
 	}
-	return tokenErr(wrapped)
+	return tokenErr(err)
 }
 
-// refusal is the error of a non-2xx answer: a *twitchauth.HelixError with
-// Helix's message, exit 1 for a 4xx and 3 otherwise.
+// refusal is the error of a non-2xx answer: the *twitchauth.HelixError
+// twitchauth.ParseHelixError makes of it (as Helix.Do returns it), exit 1
+// for a 4xx and 3 otherwise.
 func refusal(a *answer) error {
-	he := &twitchauth.HelixError{Method: a.method, Path: a.url.Path, Status: a.status}
-	var wire struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(a.body, &wire) == nil {
-		he.Reason, he.Message = wire.Error, wire.Message
-	}
-	if len(he.Message) > 500 {
-		he.Message = he.Message[:500]
-	}
-	if he.Reason == "" {
-		he.Reason = http.StatusText(a.status)
-	}
-	if a.status == http.StatusTooManyRequests {
-		if rl, ok := twitchauth.ParseRateLimit(a.header); ok {
-			he.Reset = rl.Reset
-		}
-	}
+	err := twitchauth.ParseHelixError(a.resp, a.body)
 	if a.status >= 400 && a.status <= 499 {
-		return cliutil.Exit(cliutil.ExitRefused, he)
+		return cliutil.Exit(cliutil.ExitRefused, err)
 	}
-	return cliutil.Exit(cliutil.ExitNetwork, he)
+	return cliutil.Exit(cliutil.ExitNetwork, err)
 }
 
 // single makes the request and prints its answer.

@@ -603,7 +603,7 @@ func TestNoConfiguration(t *testing.T) {
 }
 
 func TestNetworkError(t *testing.T) {
-	dead := fmt.Sprintf("http://127.0.0.1:%d/oauth2", clitest.FreePort(t))
+	dead := "http://" + clitest.RefusedAddr(t) + "/oauth2"
 	getenv, _, _ := clitest.Env(t, map[string]string{config.EnvClientID: "x", config.EnvClientSecret: testSecret, config.EnvIDURL: dead})
 	err := Run(context.Background(), &Options{Factory: &cliutil.Factory{Getenv: getenv}})
 	if exitCode(err) != cliutil.ExitNetwork {
