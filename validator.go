@@ -61,7 +61,7 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = p.validateOne(ctx, s, w)
+			results[i] = p.validateInRound(ctx, s, w)
 		}()
 	}
 	wg.Wait()
@@ -69,9 +69,15 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 	return results
 }
 
-// validateOne validates s's token; w, when not nil, batches the write of
-// an unchanged grant's result (see roundWriter).
-func (p *Provider) validateOne(ctx context.Context, s *subject, w *roundWriter) ValidationResult {
+// validateOne validates s's token, writing the result at once.
+func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult {
+	return p.validateInRound(ctx, s, nil)
+}
+
+// validateInRound validates s's token; w, when not nil, batches the write
+// of an unchanged grant's result (see roundWriter; flush w at the round's
+// end).
+func (p *Provider) validateInRound(ctx context.Context, s *subject, w *roundWriter) ValidationResult {
 	res := ValidationResult{Subject: s.key}
 	e := s.cur.Load()
 	if e == nil {
@@ -186,5 +192,5 @@ func (p *Provider) Validate(ctx context.Context, subjectKey string) ValidationRe
 	if err != nil {
 		return ValidationResult{Subject: subjectKey, Err: err}
 	}
-	return p.validateOne(ctx, s, nil)
+	return p.validateOne(ctx, s)
 }
