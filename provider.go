@@ -85,7 +85,8 @@ type Hooks struct {
 	// whether the grant is lost.
 	OnRefreshFailure func(err *RefreshError)
 	// OnRevoked is called when validation finds that a user revoked the
-	// grant (the token and the refresh token are refused).
+	// grant (the token and the refresh token are refused), or when
+	// MarkRevoked is told so (EventSub's user.authorization.revoke).
 	OnRevoked func(subject string, userID string)
 	// OnScopesChanged is called when validation reports other scopes than
 	// those held.
@@ -194,6 +195,13 @@ func (p *Provider) SetClientSecret(secret string) {
 type subject struct {
 	key string
 	cur atomic.Pointer[entry]
+	// gone is set once the subject leaves p.subjects (RemoveUser here, or
+	// Reload not finding it after another replica removed it). A
+	// TokenSource caches its *subject (issue 21: a cached read is then one
+	// pointer load and a monotonic clock check, no map lookup); gone tells
+	// it to look the key up again, even if a renewal that was in flight
+	// when the subject left publishes a fresh entry on it afterwards.
+	gone atomic.Bool
 }
 
 // entry is an immutable snapshot of a subject's token.
@@ -316,11 +324,15 @@ func (p *Provider) Reload(ctx context.Context) error {
 		}
 		m[l.key] = s
 	}
-	// A grant renewed but never saved (the store refused it) is kept.
+	// A grant renewed but never saved (the store refused it) is kept; any
+	// other subject not listed any more is gone (TokenSources caching it
+	// look it up again).
 	for key, s := range old {
 		if _, ok := m[key]; !ok {
 			if e := s.cur.Load(); e != nil && e.dirty {
 				m[key] = s
+			} else {
+				s.gone.Store(true)
 			}
 		}
 	}
@@ -450,8 +462,10 @@ func (p *Provider) dropSubject(key string) {
 			m[k] = v
 		}
 	}
-	// A TokenSource may still hold the dropped subject: leave it an entry
-	// that is never fresh, so its next read goes to the slow path.
+	// A TokenSource may still hold the dropped subject: mark it gone and
+	// leave it an entry that is never fresh, so its next read goes to the
+	// slow path.
+	old[key].gone.Store(true)
 	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, lazy: &lazyToken{}})
 	p.subjects.Store(&m)
 	p.rebuildIndexesLocked()
@@ -1163,20 +1177,26 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) {
 
 // TokenContext is Token with a context bounding the wait for a renewal.
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	key, err := ts.subjectKey()
-	if err != nil {
-		return nil, err
-	}
-	s := ts.sub.Load()
-	if s == nil {
-		s = ts.p.lookup(key)
-	}
-	if s != nil {
+	// Fast path of a user or app source: the cached *subject (see
+	// subject.gone), its entry, one monotonic clock reading. No map lookup.
+	if s := ts.sub.Load(); s != nil && !s.gone.Load() {
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
 			return e.oauth2(), nil
 		}
 	}
-	s, err = ts.p.subjectFor(ctx, key)
+	key, err := ts.subjectKey()
+	if err != nil {
+		return nil, err
+	}
+	if s := ts.p.lookup(key); s != nil {
+		if ts.intent == "" {
+			ts.sub.Store(s)
+		}
+		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
+			return e.oauth2(), nil
+		}
+	}
+	s, err := ts.p.subjectFor(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -544,6 +544,44 @@ func TestTokenSourceFastPathAllocs(t *testing.T) {
 	}
 }
 
+// TestTokenSourceCachedSubjectCoherent: a user TokenSource caches its
+// subject for the fast path; that cache must not outlive the grant. A grant
+// removed here, or by another process and then seen by Reload, is no longer
+// served, and a grant added again is served with its new token.
+func TestTokenSourceCachedSubjectCoherent(t *testing.T) {
+	s := newSandbox(t)
+	cfg := confidential(s)
+	shared := store.NewMemory()
+	a := newProvider(t, cfg, twitchauth.WithStore(shared))
+	tok := provUser(t, s, a, cfg.ClientID, "twitchdev", nil)
+	b := newProvider(t, cfg, twitchauth.WithStore(shared))
+	tsA, tsB := a.UserTokenSource(tok.UserID), b.UserTokenSource(tok.UserID)
+	for _, ts := range []*twitchauth.TokenSource{tsA, tsB} {
+		for range 2 { // the second read takes the cached subject
+			if got, err := ts.Token(); err != nil || got.AccessToken != tok.AccessToken {
+				t.Fatalf("cached read: token %v, err %v", got != nil, err)
+			}
+		}
+	}
+	if err := a.RemoveUser(ctx(t), tok.UserID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tsA.Token(); !errors.Is(err, twitchauth.ErrUnknownSubject) {
+		t.Fatalf("read after RemoveUser: %v, want ErrUnknownSubject", err)
+	}
+	// b learns of the removal only through Reload (no watch here).
+	if err := b.Reload(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tsB.Token(); !errors.Is(err, twitchauth.ErrUnknownSubject) {
+		t.Fatalf("read after another process removed the grant and Reload: token %v, err %v; want ErrUnknownSubject", got != nil, err)
+	}
+	again := provUser(t, s, a, cfg.ClientID, "twitchdev", nil)
+	if got, err := tsA.Token(); err != nil || got.AccessToken != again.AccessToken {
+		t.Fatalf("read after the grant was added again: new token %v, err %v", got != nil && got.AccessToken == again.AccessToken, err)
+	}
+}
+
 // BenchmarkCachedToken compares a cached-token read through our TokenSource
 // with x/oauth2's ReuseTokenSource holding the same token.
 func BenchmarkCachedToken(b *testing.B) {
@@ -561,11 +599,15 @@ func BenchmarkCachedToken(b *testing.B) {
 		b.Fatal(err)
 	}
 	ours := p.UserTokenSource(tok.UserID)
+	app := p.AppTokenSource()
+	if _, err := app.Token(); err != nil {
+		b.Fatal(err)
+	}
 	reuse := oauth2.ReuseTokenSource(tok.OAuth2(), oauth2.StaticTokenSource(tok.OAuth2()))
 	for _, bc := range []struct {
 		name string
 		src  oauth2.TokenSource
-	}{{"twitchauth", ours}, {"x-oauth2-ReuseTokenSource", reuse}} {
+	}{{"twitchauth", ours}, {"twitchauth-app", app}, {"x-oauth2-ReuseTokenSource", reuse}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

@@ -148,6 +148,7 @@ type Transport struct {
 	bucketKey string             // set by WithBucketKey
 	apiURL    *url.URL           // requests elsewhere pass through
 	lastExt   atomic.Pointer[extKey]
+	lastCred  atomic.Pointer[cachedCred] // the last bearer credential built (see credential)
 	log       *slog.Logger
 	noScopes  bool // WithoutScopeCheck (scopecheck.go)
 
@@ -282,8 +283,23 @@ func (t *Transport) credential(ctx context.Context) (credential, error) {
 	if key == "" {
 		key = fmt.Sprintf("source:%p", t)
 	}
+	// A cached token is handed out as the same *oauth2.Token until it is
+	// renewed: reuse the strings built for it (issue 21: two allocations
+	// per proxied request).
+	if c := t.lastCred.Load(); c != nil && c.tok == tok && c.cid == cid && c.key == key {
+		return c.credential, nil
+	}
 	// Helix wants "Bearer" whatever token_type says ("bearer" from Twitch).
-	return credential{header: "Bearer " + tok.AccessToken, secret: tok.AccessToken, bucket: cid + "/" + key, tok: tok}, nil
+	c := &cachedCred{cid: cid, key: key, credential: credential{header: "Bearer " + tok.AccessToken, secret: tok.AccessToken, bucket: cid + "/" + key, tok: tok}}
+	t.lastCred.Store(c)
+	return c.credential, nil
+}
+
+// cachedCred is a bearer credential with the client ID and bucket key it
+// was built from.
+type cachedCred struct {
+	cid, key string
+	credential
 }
 
 // extBucket names the bucket of an extension viewer from the JWT's
@@ -383,7 +399,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		r := req.Clone(ctx)
+		// A shallow copy with its own header map is enough (the base
+		// transport reads the request; we only replace two headers): a
+		// deep Clone copied every header value again (issue 21).
+		r := req.WithContext(ctx)
+		r.Header = make(http.Header, len(req.Header)+2)
+		for k, v := range req.Header {
+			r.Header[k] = v
+		}
 		setAuth(r.Header, t.clientID(), cred.header)
 		r.Body, r.GetBody = body.reader(), body.getBody()
 		t.requests.Add(1)
@@ -501,10 +524,11 @@ func setAuth(h http.Header, clientID, authorization string) {
 			delete(h, k)
 		}
 	}
+	v := []string{clientID, authorization} // one allocation for both
 	if clientID != "" {
-		h["Client-Id"] = []string{clientID}
+		h["Client-Id"] = v[0:1:1]
 	}
-	h["Authorization"] = []string{authorization}
+	h["Authorization"] = v[1:2:2]
 }
 
 // idempotent reports whether method may be retried after a 5xx.

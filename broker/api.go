@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/scopes"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -44,6 +43,8 @@ type errorResponse struct {
 	Error   string   `json:"error"`
 	Message string   `json:"message"`
 	Missing []string `json:"missing_scopes,omitempty"`
+	// Endpoints are the ?for= endpoints a grant cannot call (checkFor).
+	Endpoints []endpointMissing `json:"endpoints,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -77,11 +78,12 @@ func bearer(r *http.Request) string {
 // with a key lacking perm, 503 while the audit log cannot be written. Every
 // request made with a known key is audited when it ends.
 func (b *Broker) requirePerm(route string, perm Perm, h func(http.ResponseWriter, *http.Request, *APIKey)) http.Handler {
+	requests := &codeCounters{vec: b.metrics.apiRequests, labels: []string{route}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		ai := &auditInfo{}
 		defer func() {
-			b.metrics.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
+			requests.inc(sw.code())
 			b.finishRequest(route, r, sw, ai)
 		}()
 		e, err := b.keys.authenticate(bearer(r), b.now())
@@ -194,8 +196,11 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
-	case errors.Is(err, twitchauth.ErrGrantRevoked), errors.Is(err, twitchauth.ErrGrantDead):
-		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" was revoked or can no longer be refreshed; the user must connect again")
+	case errors.Is(err, twitchauth.ErrGrantRevoked):
+		writeError(w, http.StatusGone, "grant_revoked", "the user of "+subject+" revoked the app's access on Twitch (disconnected it); "+
+			"the broker no longer serves their tokens: the user must connect again at "+b.cfg.PublicURL+"/signin")
+	case errors.Is(err, twitchauth.ErrGrantDead):
+		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" can no longer be refreshed (Twitch refused its refresh token); the user must connect again")
 	case isConfigError(err):
 		writeError(w, http.StatusBadGateway, "client_credentials_refused", "Twitch refused the broker's client credentials; check /readyz")
 	case r.Context().Err() != nil:
@@ -207,10 +212,10 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 }
 
 var (
-	userIDRE = regexp.MustCompile(`^[0-9]{1,20}$`)
-	loginRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,25}$`)
-	intentRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	scopeRE  = regexp.MustCompile(`^[A-Za-z0-9_:.-]{1,100}$`)
+	userIDRE = lazyRegexp(`^[0-9]{1,20}$`)
+	loginRE  = lazyRegexp(`^[A-Za-z0-9_]{1,25}$`)
+	intentRE = lazyRegexp(`^[A-Za-z0-9_.-]{1,64}$`)
+	scopeRE  = lazyRegexp(`^[A-Za-z0-9_:.-]{1,100}$`)
 )
 
 // parseScopes reads the optional ?scopes=a,b (also space-separated).
@@ -221,7 +226,7 @@ func parseScopes(r *http.Request) ([]string, bool) {
 	}
 	var out []string
 	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if !scopeRE.MatchString(s) {
+		if !scopeRE().MatchString(s) {
 			return nil, false
 		}
 		out = append(out, s)
@@ -244,12 +249,12 @@ const errUserRef = "the user must be a Twitch user ID (digits) or login:NAME (a 
 // parseUserRef reads a user reference (see userRef).
 func parseUserRef(s string) (userRef, bool) {
 	if name, ok := strings.CutPrefix(s, "login:"); ok {
-		return userRef{login: name}, loginRE.MatchString(name)
+		return userRef{login: name}, loginRE().MatchString(name)
 	}
-	if userIDRE.MatchString(s) {
+	if userIDRE().MatchString(s) {
 		return userRef{id: s}, true
 	}
-	return userRef{login: s}, loginRE.MatchString(s)
+	return userRef{login: s}, loginRE().MatchString(s)
 }
 
 func (u userRef) String() string {
@@ -280,6 +285,10 @@ func (b *Broker) resolveUser(u userRef) (id string, found bool, hint string) {
 }
 
 func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
+	if _, err := forParams(r.URL.Query(), scopes.App); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_for", err.Error())
+		return
+	}
 	if !b.checkSubject(w, r, key, appSubject()) {
 		return
 	}
@@ -321,7 +330,7 @@ func (b *Broker) scopedUser(w http.ResponseWriter, r *http.Request, key *APIKey)
 // intent, answering 400 or 403 itself when it cannot.
 func (b *Broker) scopedIntent(w http.ResponseWriter, r *http.Request, key *APIKey) (string, bool) {
 	name := r.PathValue("name")
-	if !intentRE.MatchString(name) {
+	if !intentRE().MatchString(name) {
 		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
 		return "", false
 	}
@@ -329,18 +338,26 @@ func (b *Broker) scopedIntent(w http.ResponseWriter, r *http.Request, key *APIKe
 }
 
 func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, key *APIKey) {
-	scopes, ok := parseScopes(r)
+	want, ok := parseScopes(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
+		return
+	}
+	reqs, err := forParams(r.URL.Query(), scopes.User)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_for", err.Error())
 		return
 	}
 	who, id, ok := b.scopedUser(w, r, key)
 	if !ok {
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), id, want...)
 	if err != nil {
 		b.providerError(w, r, who, err)
+		return
+	}
+	if !b.checkFor(w, who, tok, reqs) {
 		return
 	}
 	noteUse(r, "api", id)
@@ -352,9 +369,14 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *API
 	if !ok {
 		return
 	}
-	scopes, ok := parseScopes(r)
+	want, ok := parseScopes(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "scopes must be a comma-separated list of scope names")
+		return
+	}
+	reqs, err := forParams(r.URL.Query(), scopes.User)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_for", err.Error())
 		return
 	}
 	id, ok := b.provider.Intents()[name]
@@ -362,9 +384,12 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *API
 		writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, scopes...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), id, want...)
 	if err != nil {
 		b.providerError(w, r, "intent "+name, err)
+		return
+	}
+	if !b.checkFor(w, "intent "+name, tok, reqs) {
 		return
 	}
 	noteUse(r, "api", id)

@@ -159,7 +159,17 @@ var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
 // runWrk runs wrk for a few seconds (bounded) and returns its requests/s.
 func runWrk(b *testing.B, url string, header http.Header) float64 {
-	args := []string{"-t2", "-c" + strconv.Itoa(loadConcurrency), "-d3s", "--timeout", "5s"}
+	v, _ := runWrkFor(b, "3s", url, header)
+	return v
+}
+
+// runWrkOut is runWrk for 2 s, returning wrk's output too.
+func runWrkOut(b *testing.B, url string, header http.Header) (float64, []byte) {
+	return runWrkFor(b, "2s", url, header)
+}
+
+func runWrkFor(b *testing.B, d, url string, header http.Header) (float64, []byte) {
+	args := []string{"-t2", "-c" + strconv.Itoa(loadConcurrency), "-d" + d, "--timeout", "5s"}
 	for k, vs := range header {
 		for _, v := range vs {
 			args = append(args, "-H", k+": "+v)
@@ -177,7 +187,7 @@ func runWrk(b *testing.B, url string, header http.Header) float64 {
 		b.Fatalf("no Requests/sec in wrk output:\n%s", out)
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
+	return v, out
 }
 
 // BenchmarkWrk measures both pairs with wrk (3 s each) when /usr/bin/wrk

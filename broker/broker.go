@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/eventsub"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -100,6 +101,17 @@ type Config struct {
 	ProviderOptions []twitchauth.ProviderOption
 	// Hooks are called by the Provider after the broker's own.
 	Hooks twitchauth.Hooks
+	// EventSubSecret, when set, mounts the EventSub webhook callback at
+	// PublicURL + EventSubPath, verified with this secret (package
+	// eventsub), and makes Run keep the app's webhook subscriptions to
+	// user.authorization.revoke and user.authorization.grant for its own
+	// client ID at that callback (see docs/broker.md, "EventSub"). A
+	// verified revoke stops the user's grant at once. SetEventSubSecret
+	// changes it later.
+	EventSubSecret eventsub.Secret
+	// EventSubCheckInterval is how often Run checks the subscriptions when
+	// nothing else asks (default DefaultEventSubCheckInterval).
+	EventSubCheckInterval time.Duration
 	// Logger receives structured logs, never a secret (default: discard).
 	Logger *slog.Logger
 	// Now replaces time.Now (tests).
@@ -141,6 +153,7 @@ type Broker struct {
 	metrics   *metrics
 	gatherer  prometheus.Gatherer
 	helix     *helixProxy
+	es        *esBroker // nil without Config.EventSubSecret
 	handler   http.Handler
 	pages     *pages
 
@@ -270,6 +283,11 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	cfg.Registerer.MustRegister(newHelixCollector(b.helix), newHealthCollector(b))
+	if cfg.EventSubSecret != "" {
+		if b.es, err = newESBroker(b, cfg.EventSubSecret, cfg.EventSubCheckInterval); err != nil {
+			return nil, err
+		}
+	}
 	b.handler = b.routes()
 	if !cfg.Keys.HasAdmin() && !cfg.OpenOnLoopback {
 		b.log.Warn("broker: no API key holds the admin permission: nobody can sign in to the web pages; create one with `twitchauth serve keys create --name admin --perm admin`")
@@ -325,6 +343,9 @@ func (b *Broker) Handler() http.Handler { return b.handler }
 // ends.
 func (b *Broker) Run(ctx context.Context) error {
 	go b.keyReload.run(ctx, b.cfg.KeysReloadInterval)
+	if b.es != nil {
+		go b.es.run(ctx)
+	}
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()

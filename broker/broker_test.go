@@ -39,7 +39,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 
 func newEnvSandbox(t testing.TB, sbOpts []twitchtest.Option, opts ...envOption) *env {
 	t.Helper()
-	sb := twitchtest.NewServer(t, sbOpts...)
+	return newEnvWith(t, twitchtest.NewServer(t, sbOpts...), opts...)
+}
+
+// newEnvWith is newEnvSandbox with a sandbox the caller made.
+func newEnvWith(t testing.TB, sb *twitchtest.Server, opts ...envOption) *env {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	public := "http://" + srv.Listener.Addr().String()

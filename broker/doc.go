@@ -34,6 +34,14 @@
 //   - the Helix proxy (/helix/...), which adds Client-Id and the token of the
 //     subject named by the Twitch-Subject header, for clean paths under
 //     /helix/ only, and never relays a redirect;
+//   - the EventSub webhook callback (/eventsub, eventsub.go; package
+//     eventsub verifies the messages): a user.authorization.revoke for
+//     its client ID stops the user's grant at once (Provider.MarkRevoked),
+//     a grant is logged, and Run keeps the app's revoke and grant
+//     subscriptions at the callback;
+//   - the ?for= checks (for.go): the sign-in asks for exactly what the
+//     named endpoints need, the token API refuses a grant that cannot
+//     meet them (package scopes holds the requirements);
 //   - /healthz, /readyz (store reachable, client credentials accepted),
 //     Prometheus /metrics, the hourly validation loop and graceful shutdown.
 //

@@ -44,6 +44,16 @@ func degradation(h twitchauth.Health) []string {
 	return out
 }
 
+// problems are the grants' problems (degradation) and the EventSub
+// subscriptions' (esBroker.problem).
+func (b *Broker) problems(ctx context.Context) []string {
+	out := degradation(b.health(ctx))
+	if p := b.es.problem(); p != "" {
+		out = append(out, p)
+	}
+	return out
+}
+
 func plural(n int) string {
 	if n == 1 {
 		return ""
@@ -56,7 +66,7 @@ func plural(n int) string {
 // the problems when it serves but some grants are in trouble, 200 "ready"
 // otherwise.
 func (b *Broker) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	problems := degradation(b.health(r.Context()))
+	problems := b.problems(r.Context())
 	if err := b.ready(r.Context()); err != nil {
 		body := map[string]any{"status": "not ready", "error": err.Error()}
 		if len(problems) > 0 {

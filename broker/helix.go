@@ -67,9 +67,7 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 	}
 	base := b.cfg.HelixTransport
 	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		base = t
+		base = helixBaseTransport()
 	}
 	p := &helixProxy{b: b, base: base, pacer: twitchauth.NewPacer(), transports: map[string]*twitchauth.Transport{}}
 	p.rp = &httputil.ReverseProxy{
@@ -142,6 +140,16 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 		},
 	}
 	return p, nil
+}
+
+// helixBaseTransport is the default upstream transport of the Helix proxy:
+// http.DefaultTransport's settings, with enough idle connections per host
+// for a busy broker (the default 2 would open and close a connection for
+// most requests under load).
+func helixBaseTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }
 
 // bufferPool recycles the reverse proxy's 32 KiB copy buffers, which it
@@ -255,7 +263,7 @@ func cleanHelixPath(u *url.URL) bool {
 	if !ok || rest == "" {
 		return false
 	}
-	for _, seg := range strings.Split(rest, "/") {
+	for seg := range strings.SplitSeq(rest, "/") { // no allocation (issue 21)
 		if seg == "" || seg == "." || seg == ".." {
 			return false
 		}
@@ -283,7 +291,7 @@ func parseHelixSubject(name string) (subjectRef, error) {
 			return userSubject(ref), nil
 		}
 	case kindIntent:
-		if intentRE.MatchString(rest) {
+		if intentRE().MatchString(rest) {
 			return intentSubject(rest), nil
 		}
 	}

@@ -110,12 +110,12 @@ func (b *Broker) changeIntent(r *http.Request, intent, from, to, by, via string)
 func (b *Broker) handleIntentConfirm(w http.ResponseWriter, r *http.Request, s session) {
 	q := r.URL.Query()
 	in, to := q.Get("intent"), q.Get("user")
-	if !intentRE.MatchString(in) {
+	if !intentRE().MatchString(in) {
 		b.badIntent(w, r, in)
 		return
 	}
 	if to != "" {
-		if _, held := b.provider.User(to); !userIDRE.MatchString(to) || !held {
+		if _, held := b.provider.User(to); !userIDRE().MatchString(to) || !held {
 			b.messagePage(w, r, http.StatusNotFound, "No such account", "No account with ID "+to+" is connected.", "")
 			return
 		}
@@ -154,7 +154,7 @@ func (b *Broker) handleIntentConfirm(w http.ResponseWriter, r *http.Request, s s
 // handleIntentAssign is the confirmation page's form (POST /intents/assign).
 func (b *Broker) handleIntentAssign(w http.ResponseWriter, r *http.Request, s session) {
 	in, from, to := r.PostForm.Get("intent"), r.PostForm.Get("from"), r.PostForm.Get("user")
-	if !intentRE.MatchString(in) {
+	if !intentRE().MatchString(in) {
 		b.badIntent(w, r, in)
 		return
 	}
@@ -212,7 +212,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 // apiSetIntent is PUT /v1/admin/intents/{name} {"user": "<id>|login:NAME"[, "expect": "<id>"]}.
 func (b *Broker) apiSetIntent(w http.ResponseWriter, r *http.Request, key *APIKey) {
 	name := r.PathValue("name")
-	if !intentRE.MatchString(name) {
+	if !intentRE().MatchString(name) {
 		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
 		return
 	}
@@ -251,7 +251,7 @@ func (b *Broker) apiSetIntent(w http.ResponseWriter, r *http.Request, key *APIKe
 // points at nobody.
 func (b *Broker) apiDeleteIntent(w http.ResponseWriter, r *http.Request, key *APIKey) {
 	name := r.PathValue("name")
-	if !intentRE.MatchString(name) {
+	if !intentRE().MatchString(name) {
 		writeError(w, http.StatusBadRequest, "bad_request", errIntentName)
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -175,12 +174,12 @@ func (k *APIKey) compiledScope() *keyScope {
 	return sc
 }
 
-var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var keyNameRE = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Validate checks the key's name, hashes, permissions, subjects and Helix
 // rules, and prepares the subjects and rules for the checks.
 func (k *APIKey) Validate() error {
-	if !keyNameRE.MatchString(k.Name) {
+	if !keyNameRE().MatchString(k.Name) {
 		return fmt.Errorf("API key name %q: use 1 to 64 letters, digits, '.', '_' or '-'", k.Name)
 	}
 	if !validHash(k.SHA256) {

@@ -47,9 +47,9 @@ func parseSubjectPattern(s string) (subjectPattern, error) {
 	switch {
 	case kind == kindApp && !hasName:
 		return subjectPattern{kind: kindApp}, nil
-	case kind == kindUser && (name == "*" || userIDRE.MatchString(name)):
+	case kind == kindUser && (name == "*" || userIDRE().MatchString(name)):
 		return subjectPattern{kind: kindUser, name: name}, nil
-	case kind == kindIntent && (name == "*" || intentRE.MatchString(name)):
+	case kind == kindIntent && (name == "*" || intentRE().MatchString(name)):
 		return subjectPattern{kind: kindIntent, name: name}, nil
 	case kind == kindUser && strings.HasPrefix(name, "login:"):
 		return subjectPattern{}, fmt.Errorf("subject %q: name the user by its Twitch user ID (user:<digits>), not by login: a login can pass to another account", s)

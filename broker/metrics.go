@@ -3,6 +3,7 @@ package broker
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,11 +18,16 @@ type metrics struct {
 	validations     *prometheus.CounterVec
 	revocations     *prometheus.CounterVec
 	helixRequests   *prometheus.CounterVec
+	helixCodes      *codeCounters // helixRequests by code
 	apiRequests     *prometheus.CounterVec
 	logins          *prometheus.CounterVec
 	handouts        *prometheus.CounterVec
 	keys            prometheus.Gauge
 	keysReloadOK    prometheus.Gauge
+
+	// eventsubRevoking holds the user IDs whose revocation an EventSub
+	// message is applying, so that OnRevoked counts it as source=eventsub.
+	eventsubRevoking sync.Map
 }
 
 func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
@@ -40,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 		}, []string{"result"}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twitchauth_revocations_total",
-			Help: "Grants lost or removed, by source: validation (the user disconnected the app), api, web.",
+			Help: "Grants lost or removed, by source: eventsub (Twitch announced that the user disconnected the app), validation (the hourly validation found it), api, web.",
 		}, []string{"source"}),
 		helixRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twitchauth_helix_requests_total",
@@ -72,6 +78,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 			Help: "1 when the last reading of the API keys' sources (keys file, store) succeeded, 0 when one of them could not be read (its previous keys stay in use).",
 		}),
 	}
+	m.helixCodes = &codeCounters{vec: m.helixRequests}
 	reg.MustRegister(m.refreshes, m.refreshFailures, m.validations, m.revocations,
 		m.helixRequests, m.apiRequests, m.logins, m.handouts, m.keys, m.keysReloadOK,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -91,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 	for _, k := range []string{"valid", "renewed", "revoked", "error"} {
 		m.validations.WithLabelValues(k)
 	}
-	for _, k := range []string{"validation", "api", "web"} {
+	for _, k := range []string{"eventsub", "validation", "api", "web"} {
 		m.revocations.WithLabelValues(k)
 	}
 	return m
@@ -113,7 +120,11 @@ func (m *metrics) hooks(next twitchauth.Hooks) twitchauth.Hooks {
 			}
 		},
 		OnRevoked: func(subject, userID string) {
-			m.revocations.WithLabelValues("validation").Inc()
+			source := "validation"
+			if _, ok := m.eventsubRevoking.Load(userID); ok {
+				source = "eventsub"
+			}
+			m.revocations.WithLabelValues(source).Inc()
 			if next.OnRevoked != nil {
 				next.OnRevoked(subject, userID)
 			}
@@ -197,7 +208,27 @@ func (m *metrics) helixStatus(code int) {
 		m.helixRequests.WithLabelValues("error").Inc()
 		return
 	}
-	m.helixRequests.WithLabelValues(strconv.Itoa(code)).Inc()
+	m.helixCodes.inc(code)
+}
+
+// codeCounters caches the counters of a CounterVec whose last label is an
+// HTTP status code, the other labels fixed (issue 21: WithLabelValues
+// formatted the code, hashed the labels and took a lock on every proxied
+// request). The vectors it serves are never reset or pruned.
+type codeCounters struct {
+	vec    *prometheus.CounterVec
+	labels []string // the labels before the code
+	byCode sync.Map // int → prometheus.Counter
+}
+
+func (c *codeCounters) inc(code int) {
+	if v, ok := c.byCode.Load(code); ok {
+		v.(prometheus.Counter).Inc()
+		return
+	}
+	ctr := c.vec.WithLabelValues(append(append([]string(nil), c.labels...), strconv.Itoa(code))...)
+	c.byCode.Store(code, ctr)
+	ctr.Inc()
 }
 
 func subjectKind(subject string) string {

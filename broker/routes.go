@@ -54,6 +54,11 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("/v1/", b.notFound)
 	mux.Handle("/helix/", b.requirePerm("helix", PermHelix, b.helix.serve))
 
+	// EventSub webhook callback (Twitch's signed POSTs; no key, no cookie).
+	if b.es != nil {
+		mux.Handle("POST "+EventSubPath, b.es)
+	}
+
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -73,7 +73,11 @@ type pageData struct {
 	Heading, Message, Hint string
 	Link, LinkText         string
 	// sign-in page
-	Scopes       []string
+	Scopes []string
+	// Connect is the sign-in link (/authorize with the for= and scope=
+	// parameters); ForFields the same parameters for the intent form.
+	Connect      string
+	ForFields    []field
 	Intent       string
 	IntentHolder string // who the intent points at now, for the operator
 	// home page
@@ -104,7 +108,10 @@ type accountView struct {
 	UserID, Login, Scopes, Expires, Validated, Status string
 	Intents                                           []string
 	Active                                            bool
-	Reads                                             []readView // last reads by key, most recent first
+	// Regranted: Twitch said (EventSub user.authorization.grant) that the
+	// user authorized the app again while their grant here is not active.
+	Regranted string
+	Reads     []readView // last reads by key, most recent first
 }
 
 func (b *Broker) render(w http.ResponseWriter, status int, name string, d pageData) {
@@ -214,10 +221,24 @@ func (b *Broker) handleSignin(w http.ResponseWriter, r *http.Request) {
 	d.Title = "Connect your Twitch account"
 	d.Scopes = b.twitch.Scopes
 	q := r.URL.Query()
+	d.Connect = "/authorize"
+	if list, custom, err := signinScopes(q); err != nil {
+		b.badSigninScopes(w, r, err)
+		return
+	} else if custom {
+		d.Scopes = list
+		sq := signinQuery(q)
+		d.Connect += "?" + sq.Encode()
+		for _, k := range []string{"for", "scope"} {
+			for _, v := range sq[k] {
+				d.ForFields = append(d.ForFields, field{Name: k, Value: v})
+			}
+		}
+	}
 	if q.Has("intent") {
 		in := q.Get("intent")
 		switch {
-		case !intentRE.MatchString(in):
+		case !intentRE().MatchString(in):
 			b.badIntent(w, r, in)
 			return
 		case !d.Operator:
@@ -272,7 +293,7 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 	if err := b.CredentialProblem(); err != nil {
 		d.CredError = err.Error()
 	}
-	d.Problems = degradation(b.health(r.Context()))
+	d.Problems = b.problems(r.Context())
 	if f, ok := flashes[r.URL.Query().Get("done")]; ok {
 		d.Flash, d.FlashErr, d.FlashReadyz = f.text, f.err, f.readyz
 	}
@@ -299,6 +320,9 @@ func (b *Broker) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 		if !a.LastValidated.IsZero() {
 			v.Validated = humanDuration(now.Sub(a.LastValidated)) + " ago"
+		}
+		if at, ok := b.es.regrantedAt(a.UserID); ok && !v.Active {
+			v.Regranted = humanDuration(now.Sub(at)) + " ago"
 		}
 		v.Reads = b.reads.views(a.UserID, now)
 		d.Accounts = append(d.Accounts, v)
@@ -335,16 +359,26 @@ func (b *Broker) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("intent") {
 		in := q.Get("intent")
-		if !intentRE.MatchString(in) {
+		if !intentRE().MatchString(in) {
 			b.badIntent(w, r, in)
 			return
 		}
-		http.Redirect(w, r, "/signin?intent="+url.QueryEscape(in), http.StatusSeeOther)
+		sq := signinQuery(q)
+		sq.Set("intent", in)
+		http.Redirect(w, r, "/signin?"+sq.Encode(), http.StatusSeeOther)
 		return
 	}
 	var opts []twitchauth.AuthOption
 	if q.Get("force_verify") == "true" {
 		opts = append(opts, twitchauth.ForceVerify())
+	}
+	list, custom, err := signinScopes(q)
+	if err != nil {
+		b.badSigninScopes(w, r, err)
+		return
+	}
+	if custom {
+		opts = append(opts, twitchauth.WithScopes(list...))
 	}
 	b.startSignIn(w, r, "", "", opts...)
 }
@@ -360,12 +394,21 @@ func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "")
 		return
 	}
-	in := r.PostForm.Get("intent")
-	if in == "" {
-		b.startSignIn(w, r, "", "")
+	var opts []twitchauth.AuthOption
+	list, custom, err := signinScopes(r.PostForm)
+	if err != nil {
+		b.badSigninScopes(w, r, err)
 		return
 	}
-	if !intentRE.MatchString(in) {
+	if custom {
+		opts = append(opts, twitchauth.WithScopes(list...))
+	}
+	in := r.PostForm.Get("intent")
+	if in == "" {
+		b.startSignIn(w, r, "", "", opts...)
+		return
+	}
+	if !intentRE().MatchString(in) {
 		b.badIntent(w, r, in)
 		return
 	}
@@ -378,7 +421,7 @@ func (b *Broker) handleAuthorizePost(w http.ResponseWriter, r *http.Request) {
 		b.staleForm(w, r)
 		return
 	}
-	b.startSignIn(w, r, in, s.keyName, twitchauth.ForceVerify())
+	b.startSignIn(w, r, in, s.keyName, append(opts, twitchauth.ForceVerify())...)
 }
 
 // startSignIn sets the signed state cookie and redirects to Twitch.
@@ -442,6 +485,7 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.metrics.logins.WithLabelValues("ok").Inc()
+	b.es.forgetRegrant(tok.UserID)
 	b.log.Info("account connected", "user_id", tok.UserID, "login", tok.Login, "scopes", tok.Scopes)
 
 	done := "connected"
@@ -640,7 +684,7 @@ func (b *Broker) handleLogout(w http.ResponseWriter, r *http.Request) {
 // answers the page itself when not.
 func (b *Broker) accountParam(w http.ResponseWriter, r *http.Request) (twitchauth.Account, bool) {
 	id := r.PathValue("id")
-	if !userIDRE.MatchString(id) {
+	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return twitchauth.Account{}, false
 	}
@@ -673,7 +717,7 @@ func (b *Broker) handleRevokeConfirm(w http.ResponseWriter, r *http.Request, s s
 // the home page's buttons.
 func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s session) {
 	id := r.PathValue("id")
-	if !userIDRE.MatchString(id) {
+	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
 		return
 	}

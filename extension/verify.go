@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+	"unsafe"
 )
 
 // Errors returned by Verify and the middleware, to match with errors.Is.
@@ -102,10 +102,6 @@ var knownHeaders = [...]string{
 // sigLen is the length of a base64url HMAC-SHA256 signature.
 const sigLen = 43
 
-type scratch struct{ buf []byte }
-
-var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
-
 // Verify checks token and returns its claims. The checks, in order: length,
 // three base64url parts, header alg HS256, signature against each secret in
 // force, payload JSON, exp (required) and role. Errors wrap the sentinel
@@ -152,30 +148,27 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 		return nil, fmt.Errorf("%w: signature is not an HS256 signature", ErrSignature)
 	}
 
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	payLen := b64.DecodedLen(d2 - d1 - 1)
-	need := len(token) + 32 + payLen
-	if cap(sc.buf) < need {
-		sc.buf = make([]byte, 0, need)
-	}
-	buf := append(sc.buf[:0], token...)
-	input := buf[:d2]
-	sigBytes := buf[len(token) : len(token)+32]
-	if n, err := b64.Decode(sigBytes, buf[d2+1:]); err != nil || n != 32 {
+	// The token is only read (decoded and hashed), through a view of its
+	// bytes: no copy, no pooled scratch (issue 21). Nothing writes to tb.
+	tb := unsafe.Slice(unsafe.StringData(token), len(token))
+	var sigBytes [32]byte
+	if n, err := b64.Decode(sigBytes[:], tb[d2+1:]); err != nil || n != 32 {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrSignature)
 	}
-	if !v.macMatches(input, sigBytes, now) {
-		if v.refresher == nil || !v.refresher.RefreshOnMiss(ctx) || !v.macMatches(input, sigBytes, now) {
+	input := tb[:d2]
+	if !v.macMatches(input, sigBytes[:], now) {
+		if v.refresher == nil || !v.refresher.RefreshOnMiss(ctx) || !v.macMatches(input, sigBytes[:], now) {
 			return nil, ErrSignature
 		}
 	}
-	payBytes := buf[len(token)+32 : need]
-	n, err := b64.Decode(payBytes, buf[d1+1:d2])
-	if err != nil {
+	// The payload is decoded into memory of its own that the claims'
+	// strings then share (never written again).
+	payBytes := make([]byte, b64.DecodedLen(d2-d1-1))
+	n, err := b64.Decode(payBytes, tb[d1+1:d2])
+	if err != nil || n == 0 {
 		return nil, malformed("payload is not base64url")
 	}
-	c, hasExp, err := newClaims(string(payBytes[:n]))
+	c, hasExp, err := newClaims(unsafe.String(&payBytes[0], n))
 	if err != nil {
 		return nil, err
 	}

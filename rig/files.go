@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -37,10 +36,10 @@ const HelperScriptURL = "https://extension-files.twitch.tv/helper/v1/twitch-ext.
 
 // helperURLPattern matches Twitch's helper URL in any of the forms pages
 // use (scheme-relative, with or without .min, with a query).
-var helperURLPattern = regexp.MustCompile(`(?i)(?:https?:)?//extension-files\.twitch\.tv/helper/v1/twitch-ext(?:\.min)?\.js(?:\?[^"'\s>]*)?`)
+var helperURLPattern = lazyRegexp(`(?i)(?:https?:)?//extension-files\.twitch\.tv/helper/v1/twitch-ext(?:\.min)?\.js(?:\?[^"'\s>]*)?`)
 
 // headOpen finds the <head> tag, where a missing helper is injected.
-var headOpen = regexp.MustCompile(`(?i)<head(?:\s[^>]*)?>`)
+var headOpen = lazyRegexp(`(?i)<head(?:\s[^>]*)?>`)
 
 // Header values of X-Twitchauth-Rig-Helper on extension pages.
 const (
@@ -52,11 +51,11 @@ const (
 // injects one when the page has none. rel is the stand-in's URL relative to
 // the page.
 func rewriteHTML(page []byte, rel string) ([]byte, string) {
-	if helperURLPattern.Match(page) {
-		return helperURLPattern.ReplaceAllLiteral(page, []byte(rel)), helperSubstituted
+	if helperURLPattern().Match(page) {
+		return helperURLPattern().ReplaceAllLiteral(page, []byte(rel)), helperSubstituted
 	}
 	tag := []byte(`<script src="` + rel + `"></script>`)
-	if loc := headOpen.FindIndex(page); loc != nil {
+	if loc := headOpen().FindIndex(page); loc != nil {
 		out := make([]byte, 0, len(page)+len(tag))
 		out = append(out, page[:loc[1]]...)
 		out = append(out, tag...)
@@ -103,7 +102,7 @@ func (r *Rig) views() ([]viewInfo, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, viewInfo{Path: p, Anchor: anchorOf(p), Helper: helperURLPattern.Match(page)})
+		out = append(out, viewInfo{Path: p, Anchor: anchorOf(p), Helper: helperURLPattern().Match(page)})
 		if len(out) >= maxViews {
 			return errEnoughViews
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sync"
 	"time"
 )
@@ -80,10 +79,10 @@ type pubsubRequest struct {
 }
 
 // pubsubTarget: "broadcast", "global" or "whisper-<opaque user ID>".
-var pubsubTarget = regexp.MustCompile(`^(broadcast|global|whisper-[UA][A-Za-z0-9]{1,64})$`)
+var pubsubTarget = lazyRegexp(`^(broadcast|global|whisper-[UA][A-Za-z0-9]{1,64})$`)
 
 func (p *pubsubRequest) check() error {
-	if !pubsubTarget.MatchString(p.Target) {
+	if !pubsubTarget().MatchString(p.Target) {
 		return fmt.Errorf("target %q is not broadcast, global or whisper-<opaque user ID>", p.Target)
 	}
 	if p.ContentType == "" {

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -379,7 +378,7 @@ type authResponse struct {
 	Expired   bool  `json:"expired"`
 }
 
-var anonymousID = regexp.MustCompile(`^A[A-Za-z0-9]{1,64}$`)
+var anonymousID = lazyRegexp(`^A[A-Za-z0-9]{1,64}$`)
 
 func (r *Rig) apiAuth(w http.ResponseWriter, req *http.Request) {
 	var ar authRequest
@@ -432,7 +431,7 @@ func (r *Rig) mint(ctx context.Context, ids *identities, ar authRequest) (*authR
 	case ViewerAnonymous:
 		o.Role = twitchtest.RoleViewer
 		if ar.OpaqueUserID != "" {
-			if !anonymousID.MatchString(ar.OpaqueUserID) {
+			if !anonymousID().MatchString(ar.OpaqueUserID) {
 				return nil, http.StatusBadRequest, errors.New(`opaque_user_id of an anonymous viewer must be "A" and up to 64 letters or digits`)
 			}
 			o.OpaqueUserID = ar.OpaqueUserID
@@ -532,7 +531,7 @@ type exhaustResponse struct {
 	ResetAt string `json:"reset_at,omitempty"`
 }
 
-var opaqueRE = regexp.MustCompile(`^[UA][A-Za-z0-9]{1,64}$`)
+var opaqueRE = lazyRegexp(`^[UA][A-Za-z0-9]{1,64}$`)
 
 // apiExhaust empties the viewer's Helix bucket at the sandbox and holds it
 // empty until its reset (twitchtest's ExhaustRateLimit), then checks with
@@ -545,7 +544,7 @@ func (r *Rig) apiExhaust(w http.ResponseWriter, req *http.Request) {
 	if !readJSON(w, req, &er) {
 		return
 	}
-	if !opaqueRE.MatchString(er.OpaqueUserID) {
+	if !opaqueRE().MatchString(er.OpaqueUserID) {
 		writeError(w, http.StatusBadRequest, `opaque_user_id must be "U" or "A" and up to 64 letters or digits`)
 		return
 	}

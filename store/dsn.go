@@ -2,7 +2,6 @@ package store
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 )
 
@@ -18,7 +17,7 @@ var secretParams = []string{"password", "sslpassword"}
 // keywordSecretRE finds password=… and sslpassword=… in a libpq
 // keyword/value connection string; a value is a single-quoted string (with
 // backslash escapes) or runs to the next space.
-var keywordSecretRE = regexp.MustCompile(`(?i)\b((?:ssl)?password)\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s]*)`)
+var keywordSecretRE = lazyRegexp(`(?i)\b((?:ssl)?password)\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s]*)`)
 
 // RedactDSN returns a store specification — a SQLite file path, "memory",
 // a PostgreSQL URL (postgres://user:password@host/db?password=…) or a libpq
@@ -53,5 +52,5 @@ func RedactDSN(dsn string) string {
 		}
 		return u.String()
 	}
-	return keywordSecretRE.ReplaceAllString(dsn, "${1}="+redactedPassword)
+	return keywordSecretRE().ReplaceAllString(dsn, "${1}="+redactedPassword)
 }

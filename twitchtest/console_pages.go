@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,7 +17,10 @@ var consoleTemplateFS embed.FS
 
 // consolePages are the console's pages, sharing the sandbox's layout
 // ("head", "foot", "error").
-var consolePages = template.Must(template.Must(pages.Clone()).ParseFS(consoleTemplateFS, "console_templates/*.html"))
+// (parsed on first use, as pages are).
+var consolePages = sync.OnceValue(func() *template.Template {
+	return template.Must(layoutPages().ParseFS(consoleTemplateFS, "console_templates/*.html"))
+})
 
 // consolePage is what every console page shows around its content.
 type consolePage struct {
@@ -43,7 +47,7 @@ func (s *Server) consoleHome() *consoleLink {
 
 func renderConsole(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
-	if err := consolePages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := consolePages().ExecuteTemplate(&buf, name, data); err != nil {
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}

@@ -2,7 +2,6 @@ package twitchtest
 
 import (
 	"encoding/json"
-	"html/template"
 	"mime"
 	"net/http"
 	"net/url"
@@ -81,8 +80,9 @@ func (s *Server) Disconnect(clientID, userID string) (tokens int, ok bool) {
 	return tokens, true
 }
 
-// The Connections page joins the sandbox's page set (pages.go) at start.
-var _ = template.Must(pages.New("connections").Parse(`{{define "connections"}}{{template "head" .}}
+// The Connections page joins the sandbox's page set (pages.go) when it is
+// first parsed.
+const connectionsPage = `{{define "connections"}}{{template "head" .}}
 <h1>Connections</h1>
 {{if .User.ID}}
 <p>Signed in as <strong>{{.User.DisplayName}}</strong> ({{.User.Login}}, id {{.User.ID}}).</p>
@@ -101,7 +101,7 @@ var _ = template.Must(pages.New("connections").Parse(`{{define "connections"}}{{
 <select id="login" name="login">{{range .Users}}<option value="{{.Login}}">{{.DisplayName}} ({{.Login}}, id {{.ID}})</option>{{end}}</select><br>
 <button class="primary" type="submit">Sign in</button></form>
 {{end}}
-{{template "foot"}}{{end}}`))
+{{template "foot"}}{{end}}`
 
 func (s *Server) renderConnections(w http.ResponseWriter, r *http.Request, status int, user User, notice string) {
 	data := map[string]any{"Title": "Connections", "User": user, "Users": s.Users(), "Notice": notice, "Action": s.base(r) + "/settings/connections"}

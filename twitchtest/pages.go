@@ -4,10 +4,24 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // The sandbox's HTML pages: plain forms that work without JavaScript.
-var pages = template.Must(template.New("layout").Parse(`{{define "head"}}<!doctype html>
+// They are parsed on first use, not at program start (issue 21: a
+// twitchauth command that runs no sandbox parses no template).
+var pages = sync.OnceValue(func() *template.Template {
+	t := layoutPages()
+	template.Must(t.New("connections").Parse(connectionsPage))
+	return t
+})
+
+// layoutPages parses the layout and the sandbox's own pages.
+func layoutPages() *template.Template {
+	return template.Must(template.New("layout").Parse(layoutSource))
+}
+
+const layoutSource = `{{define "head"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} · Twitch sandbox</title>
 <style>
@@ -85,7 +99,7 @@ input[type=radio],input[type=checkbox]{margin:0 .3rem 0 0;accent-color:#9147ff}
 {{define "done"}}{{template "head" .}}
 <h1>{{.Title}}</h1><p>{{.Message}}</p>
 {{template "foot"}}{{end}}
-`))
+`
 
 // scopeView is a scope as the pages show it.
 type scopeView struct{ Name, Description string }
@@ -116,7 +130,7 @@ func (e *pageError) Error() string {
 
 func renderPage(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := pages().ExecuteTemplate(&buf, name, data); err != nil {
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}

@@ -8,6 +8,7 @@ package loginpage
 import (
 	"html/template"
 	"io"
+	"sync"
 )
 
 // Kind is how a page's heading is shown.
@@ -49,9 +50,12 @@ func (p Page) Class() string {
 
 // Render writes p as a whole HTML document. Its only style is inline
 // (style-src 'unsafe-inline'); it loads nothing.
-func Render(w io.Writer, p Page) error { return tmpl.Execute(w, p) }
+func Render(w io.Writer, p Page) error { return tmpl().Execute(w, p) }
 
-var tmpl = template.Must(template.New("page").Parse(`<!doctype html>
+// tmpl is parsed on first use, not at program start (issue 21).
+var tmpl = sync.OnceValue(func() *template.Template { return template.Must(template.New("page").Parse(pageSource)) })
+
+const pageSource = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>{{.Title}} – twitchauth</title>
 <style>
@@ -86,4 +90,4 @@ h1.ok{color:#2e7d32} h1.fail{color:#b71c1c} h1.wait{color:#53535f}
 })();
 </script>{{end}}
 </main></body></html>
-`))
+`

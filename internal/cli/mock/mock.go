@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -136,7 +135,7 @@ Ratelimit-Remaining and Ratelimit-Reset. To rehearse a 429:
 }
 
 // loginRE is Twitch's login syntax.
-var loginRE = regexp.MustCompile(`^[a-z0-9_]{1,25}$`)
+var loginRE = lazyRegexp(`^[a-z0-9_]{1,25}$`)
 
 // ReadyClient is a client as the ready line lists it.
 type ReadyClient struct {
@@ -290,7 +289,7 @@ func (o *Options) serverOptions(log *slog.Logger) ([]twitchtest.Option, error) {
 		opts = append(opts, twitchtest.WithClient(twitchtest.Client{ID: o.PublicClientID, Name: "Sandbox Public App", Type: twitchtest.Public, RedirectURIs: []string{"http://localhost:3000"}}))
 	}
 	for _, login := range o.Users {
-		if !loginRE.MatchString(login) {
+		if !loginRE().MatchString(login) {
 			return nil, fmt.Errorf("--user %q: a Twitch login is 1-25 lowercase letters, digits or underscores", login)
 		}
 		opts = append(opts, twitchtest.WithUser(twitchtest.User{Login: login}))

@@ -36,6 +36,8 @@ var settings = []setting{
 	{key: "client_id", env: "TWITCH_CLIENT_ID", flag: "client-id", help: "Twitch application client `ID`"},
 	{key: "client_secret", env: "TWITCH_CLIENT_SECRET", secret: true, help: "Twitch application client secret (environment or file only: a flag would show in ps)"},
 	{key: "client_secret_file", env: "TWITCHAUTH_CLIENT_SECRET_FILE", flag: "client-secret-file", help: "`FILE` holding the client secret (mode 0600); re-read on SIGHUP, so a rotated secret is picked up without a restart"},
+	{key: "eventsub_secret", env: "TWITCHAUTH_EVENTSUB_SECRET", secret: true, help: "EventSub webhook secret, 10 to 100 ASCII characters (environment or file only)"},
+	{key: "eventsub_secret_file", env: "TWITCHAUTH_EVENTSUB_SECRET_FILE", flag: "eventsub-secret-file", help: "`FILE` holding the EventSub webhook secret (mode 0600): mounts the callback at <public-url>/eventsub and keeps the app's user.authorization.revoke and .grant subscriptions there, so that a user who disconnects the app is refused at once; re-read on SIGHUP"},
 	{key: "scopes", env: "TWITCHAUTH_SCOPES", flag: "scopes", help: "`SCOPES` asked of users who connect (space- or comma-separated)"},
 	{key: "store", env: "TWITCHAUTH_STORE", flag: "store", help: "token `STORE`: a SQLite file path (default $XDG_DATA_HOME/twitchauth/broker.db), a postgres:// URL shared by every replica, or memory"},
 	{key: "encryption_key_file", env: "TWITCHAUTH_ENCRYPTION_KEY_FILE", flag: "encryption-key-file", help: "`FILE` holding the store's encryption key (default <store>.key; TWITCHAUTH_ENCRYPTION_KEY wins when set)"},

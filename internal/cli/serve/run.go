@@ -39,6 +39,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cliutil.Exit(cliutil.ExitUsage, err)
 	}
+	esSecret, err := eventSubSecret(v)
+	if err != nil {
+		return cliutil.Exit(cliutil.ExitUsage, err)
+	}
 	tw := &twitchauth.Config{
 		ClientID:     v.get("client_id"),
 		ClientSecret: secret,
@@ -87,6 +91,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 		defer sbx.close()
 		ext = sbx.ext
+		esSecret = sbx.eventSubSecret(esSecret)
 		if storeSpec == "" {
 			storeSpec = sbx.storePath
 		}
@@ -132,6 +137,7 @@ func Run(ctx context.Context, o *Options) error {
 		HelixTimeout:       d.helixTimeout,
 		Links:              sbx.links(),
 		ValidationInterval: d.validationInterval,
+		EventSubSecret:     esSecret,
 		Logger:             log,
 	})
 	if err != nil {
@@ -341,6 +347,7 @@ func reloadOnSignal(ctx context.Context, o *Options, b *broker.Broker, audit *br
 				log.Info("reload: audit log reopened", "path", audit.Path())
 			}
 		}
+		reloadEventSubSecret(o, b, log)
 		if o.Sandbox {
 			continue
 		}
