@@ -160,6 +160,8 @@ type Provider struct {
 	hooks        Hooks
 	renewTimeout time.Duration
 	validateConc int
+	claimLease   time.Duration // validation claims (validator_claims.go); 0 = DefaultValidationLease
+	noClaims     bool          // WithValidationClaims(false)
 
 	mu       sync.Mutex                          // serialises writers of subjects and intents
 	subjects atomic.Pointer[map[string]*subject] // copy on write: lock-free readers

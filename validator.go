@@ -165,9 +165,18 @@ func sameScopes(a, b []string) bool {
 // (DefaultValidationInterval if interval <= 0), each round shifted by up to
 // 10% of jitter so that many processes do not validate in step. It returns
 // when ctx ends. report, if not nil, receives each round's results.
+//
+// With a store that is a store.ValidationClaimer (memory, SQLite,
+// PostgreSQL), the processes sharing the store share the work instead: each
+// token is validated once per interval by whichever process claims it, and
+// at start-up only the tokens the fleet has not validated within the interval
+// are (see runClaimedValidation and docs/scale-out.md).
 func (p *Provider) RunValidation(ctx context.Context, interval time.Duration, report func([]ValidationResult)) error {
 	if interval <= 0 {
 		interval = DefaultValidationInterval
+	}
+	if c, ok := p.store.(store.ValidationClaimer); ok && !p.noClaims {
+		return p.runClaimedValidation(ctx, c, interval, report) // validator_claims.go
 	}
 	for {
 		res := p.ValidateAll(ctx)

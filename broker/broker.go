@@ -337,7 +337,9 @@ func (b *Broker) RedirectURI() string { return b.twitch.RedirectURI }
 // Handler returns the broker's HTTP handler (pages, API, proxy, metrics).
 func (b *Broker) Handler() http.Handler { return b.handler }
 
-// Run validates every held token at once and then every ValidationInterval,
+// Run validates every held token at once and then every ValidationInterval
+// (with a store that schedules validation, such as PostgreSQL, once per
+// interval for the whole fleet: see twitchauth.Provider.RunValidation),
 // follows the API keys' sources (every KeysReloadInterval), and sweeps
 // expired sign-ins and sessions, until ctx ends. It returns nil when ctx
 // ends.

@@ -16,16 +16,20 @@ import (
 type Memory struct {
 	mu      sync.Mutex
 	records map[string]Record
-	seq     int64 // last version handed out, store-wide
+	sched   map[string]schedule // validation schedule per key (memory_claims.go)
+	seq     int64               // last version handed out, store-wide
 	closed  bool
 	now     func() time.Time
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store             = (*Memory)(nil)
+	_ ValidationClaimer = (*Memory)(nil)
+)
 
 // NewMemory returns an empty memory store.
 func NewMemory() *Memory {
-	return &Memory{records: make(map[string]Record), now: time.Now}
+	return &Memory{records: make(map[string]Record), sched: make(map[string]schedule), now: time.Now}
 }
 
 // Load returns the record for key, or an error wrapping ErrNotFound.
@@ -67,6 +71,9 @@ func (m *Memory) Save(ctx context.Context, rec Record, expectVersion int64) (Rec
 	rec.Version = m.seq
 	rec.UpdatedAt = m.now()
 	rec = rec.Normalize()
+	if expectVersion == 0 {
+		m.sched[rec.Key] = schedule{validated: rec.LastValidated}
+	}
 	m.records[rec.Key] = rec
 	return rec.Clone(), nil
 }
@@ -82,6 +89,7 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 		return ErrClosed
 	}
 	delete(m.records, key)
+	delete(m.sched, key)
 	return nil
 }
 
@@ -109,6 +117,6 @@ func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
-	m.records = nil
+	m.records, m.sched = nil, nil
 	return nil
 }

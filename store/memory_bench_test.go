@@ -54,3 +54,9 @@ func BenchmarkMemory(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClaimRound: a validation round's claim bookkeeping per grant
+// beside a Save per grant (storetest.BenchmarkClaimRound), on 1,000 grants.
+func BenchmarkClaimRound(b *testing.B) {
+	storetest.BenchmarkClaimRound(b, func(*testing.B) store.Store { return store.NewMemory() }, 1000)
+}

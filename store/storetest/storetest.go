@@ -57,6 +57,16 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	for _, tt := range batchTests {
 		runBatch(t, tt.name, tt.fn, newStore)
 	}
+	for _, tt := range claimTests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			c, ok := s.(store.ValidationClaimer)
+			if !ok {
+				t.Skip("the store is not a store.ValidationClaimer")
+			}
+			tt.fn(t, s, c)
+		})
+	}
 }
 
 // Sample returns a fully populated record for key, for tests.

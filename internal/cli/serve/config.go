@@ -49,6 +49,7 @@ var settings = []setting{
 	{key: "id_url", env: "TWITCH_ID_URL", flag: "id-url", help: "identity base `URL` (default https://id.twitch.tv/oauth2)"},
 	{key: "api_url", env: "TWITCH_API_URL", flag: "api-url", help: "Helix base `URL` (default https://api.twitch.tv/helix)"},
 	{key: "validation_interval", env: "TWITCHAUTH_VALIDATION_INTERVAL", flag: "validation-interval", def: "1h", duration: true, help: "how often every token is validated (Twitch requires hourly)"},
+	{key: "validation_lease", env: "TWITCHAUTH_VALIDATION_LEASE", flag: "validation-lease", def: "2m", duration: true, help: "with a shared store, how long a replica's claim on the tokens it is validating lasts: a replica that dies mid-round delays its tokens' validation by at most this"},
 	{key: "refresh_margin", env: "TWITCHAUTH_REFRESH_MARGIN", flag: "refresh-margin", def: "5m", duration: true, help: "renew a token this long before it expires"},
 	{key: "renew_timeout", env: "TWITCHAUTH_RENEW_TIMEOUT", flag: "renew-timeout", def: "30s", duration: true, help: "bound of one renewal's refresh request; with PostgreSQL the refresh lease lasts 1.5 times it, hence how soon a replica takes over from a dead one"},
 	{key: "helix_timeout", env: "TWITCHAUTH_HELIX_TIMEOUT", flag: "helix-timeout", def: "30s", duration: true, help: "deadline of one request through the Helix proxy, rate-limit waits and retries included; past it the caller gets 504 (429 when the rate limit is the cause)"},

@@ -31,7 +31,7 @@ func Run(ctx context.Context, o *Options) error {
 	for _, n := range notes {
 		log.Warn(n)
 	}
-	d, err := parseDurations(v)
+	d, err := parseDurations(v, o.minInterval)
 	if err != nil {
 		return err
 	}
@@ -125,15 +125,16 @@ func Run(ctx context.Context, o *Options) error {
 		allowedHosts = append(allowedHosts, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
 	b, err := broker.New(ctx, broker.Config{
-		Twitch:             tw,
-		Store:              st,
-		PublicURL:          publicURL,
-		Keys:               keys,
-		KeysFile:           keysPath,
-		Audit:              audit,
-		AllowedHosts:       allowedHosts,
-		OpenOnLoopback:     o.Sandbox,
-		ProviderOptions:    []twitchauth.ProviderOption{twitchauth.WithRefreshMargin(d.refreshMargin), twitchauth.WithRenewTimeout(d.renewTimeout)},
+		Twitch:         tw,
+		Store:          st,
+		PublicURL:      publicURL,
+		Keys:           keys,
+		KeysFile:       keysPath,
+		Audit:          audit,
+		AllowedHosts:   allowedHosts,
+		OpenOnLoopback: o.Sandbox,
+		ProviderOptions: append([]twitchauth.ProviderOption{twitchauth.WithRefreshMargin(d.refreshMargin), twitchauth.WithRenewTimeout(d.renewTimeout),
+			twitchauth.WithValidationLease(d.validationLease)}, o.providerOptions...),
 		HelixTimeout:       d.helixTimeout,
 		Links:              sbx.links(),
 		ValidationInterval: d.validationInterval,
@@ -176,16 +177,24 @@ func Run(ctx context.Context, o *Options) error {
 
 // durations are serve's duration settings, checked.
 type durations struct {
-	validationInterval, refreshMargin, renewTimeout, helixTimeout time.Duration
+	validationInterval, validationLease, refreshMargin, renewTimeout, helixTimeout time.Duration
 }
 
-// parseDurations reads and checks the duration settings.
-func parseDurations(v values) (durations, error) {
+// parseDurations reads and checks the duration settings; minInterval, when
+// positive, replaces the 1m floor of the validation interval (tests).
+func parseDurations(v values, minInterval time.Duration) (durations, error) {
 	var d durations
 	var err error
+	if minInterval <= 0 {
+		minInterval = time.Minute
+	}
 	d.validationInterval, err = time.ParseDuration(v.get("validation_interval"))
-	if err != nil || d.validationInterval < time.Minute {
+	if err != nil || d.validationInterval < minInterval {
 		return d, cliutil.Exitf(cliutil.ExitUsage, "--validation-interval %q: give a duration of at least 1m, such as 1h", v.get("validation_interval"))
+	}
+	d.validationLease, err = time.ParseDuration(v.get("validation_lease"))
+	if err != nil || d.validationLease < time.Second {
+		return d, cliutil.Exitf(cliutil.ExitUsage, "--validation-lease %q: give a duration of at least 1s, such as 2m", v.get("validation_lease"))
 	}
 	d.refreshMargin, err = time.ParseDuration(v.get("refresh_margin"))
 	if err != nil || d.refreshMargin < 0 {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -58,6 +59,11 @@ type Options struct {
 
 	// ready, when set, is called once the broker listens (tests).
 	ready func(Info)
+	// minInterval, when set, replaces the 1m floor of --validation-interval
+	// (tests of validation rounds).
+	minInterval time.Duration
+	// providerOptions are added to the broker's Provider options (tests).
+	providerOptions []twitchauth.ProviderOption
 }
 
 // Info describes a running broker (tests).

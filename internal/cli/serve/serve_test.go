@@ -414,7 +414,7 @@ func TestSandboxExtensionRoute(t *testing.T) {
 
 func TestDurationSettingsRefused(t *testing.T) {
 	for _, c := range []struct{ key, val string }{
-		{"refresh_margin", "soon"}, {"renew_timeout", "10ms"}, {"validation_interval", "1s"},
+		{"refresh_margin", "soon"}, {"renew_timeout", "10ms"}, {"validation_interval", "1s"}, {"validation_lease", "10ms"},
 	} {
 		err := Run(context.Background(), &Options{
 			Flags: map[string][]string{"listen": {"127.0.0.1:0"}, c.key: {c.val}},
