@@ -207,6 +207,13 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 	defer cancel()
 	apiKey := broker.GenerateKey()
 	dir := b.TempDir()
+	// Each binary gets its own copy of the seeded store: a store also
+	// records when each grant was validated (store.ValidationClaimer), and a
+	// second binary on the first one's store would find nothing due.
+	dbPath := filepath.Join(dir, "broker.db")
+	if err := copyFile(f.dbPath, dbPath); err != nil {
+		b.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, bin.path, "serve", "--json")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TWITCH") && !strings.HasPrefix(kv, "XDG_") && !strings.HasPrefix(kv, "HOME=") {
@@ -216,7 +223,7 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 	cmd.Env = append(cmd.Env, "HOME="+dir,
 		"TWITCH_CLIENT_ID="+f.client.ID, "TWITCH_CLIENT_SECRET="+f.client.Secret,
 		"TWITCH_ID_URL="+f.sb.IDURL(), "TWITCH_API_URL="+f.sb.APIURL(),
-		"TWITCHAUTH_STORE="+f.dbPath, store.EnvEncryptionKey+"="+f.encKey,
+		"TWITCHAUTH_STORE="+dbPath, store.EnvEncryptionKey+"="+f.encKey,
 		"TWITCHAUTH_API_KEYS=scale:"+broker.HashKey(apiKey)+":token:user",
 		"TWITCHAUTH_KEYS_FILE="+filepath.Join(dir, "keys.json"),
 		"TWITCHAUTH_LISTEN=127.0.0.1:0", "TWITCHAUTH_LOG_FORMAT=json", "TWITCHAUTH_LOG_LEVEL=info")
@@ -397,4 +404,16 @@ func printTable(w io.Writer) {
 			r.round.Seconds()*1000/float64(r.n), float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000)
 	}
 	results = nil
+}
+
+// copyFile copies the closed SQLite database src (no -wal file left) to dst.
+func copyFile(src, dst string) error {
+	if _, err := os.Stat(src + "-wal"); err == nil {
+		return fmt.Errorf("%s-wal exists: the seeded store was not closed", src)
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o600)
 }
