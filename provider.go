@@ -209,10 +209,9 @@ type subject struct {
 // entry is an immutable snapshot of a subject's token.
 type entry struct {
 	rec       store.Record // as stored (Version is the CAS version)
-	tok       *Token
-	o2        *oauth2.Token // handed out by TokenSource; built once
-	refreshAt time.Time     // expiry - margin; zero: unknown expiry
-	dirty     bool          // not persisted yet (the store failed)
+	lazy      *lazyToken   // the entry's *Token and *oauth2.Token, built on first use
+	refreshAt time.Time    // expiry - margin; zero: unknown expiry
+	dirty     bool         // not persisted yet (the store failed)
 
 	// The fast path's copy of fresh(): servable (active, with a token) and,
 	// on the monotonic clock, fresh until freshUntil (since monoBase).
@@ -234,12 +233,12 @@ func (p *Provider) isFresh(e *entry) bool {
 }
 
 func (e *entry) fresh(now time.Time) bool {
-	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt))
+	return e.rec.Status == store.StatusActive && e.rec.AccessToken != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt))
 }
 
 // usable: active and not expired (the margin ignored).
 func (e *entry) usable(now time.Time) bool {
-	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.tok.Expiry.IsZero() || now.Before(e.tok.Expiry))
+	return e.rec.Status == store.StatusActive && e.rec.AccessToken != "" && (e.rec.Expiry.IsZero() || now.Before(e.rec.Expiry))
 }
 
 // NewProvider returns a Provider for the application cfg, loading every grant
@@ -303,7 +302,7 @@ func (p *Provider) subjectOf(key string) (string, bool) {
 // others: they are logged and listed by Health until an operator restores
 // the right key or removes them; their users' tokens are not served.
 func (p *Provider) Reload(ctx context.Context) error {
-	recs, err := p.store.List(ctx)
+	recs, err := p.loadEntries(ctx) // one record at a time (provider_load.go)
 	var ue *store.UnreadableError
 	switch {
 	case errors.As(err, &ue):
@@ -317,19 +316,15 @@ func (p *Provider) Reload(ctx context.Context) error {
 	defer p.mu.Unlock()
 	old := *p.subjects.Load()
 	m := make(map[string]*subject, len(recs))
-	for _, r := range recs {
-		key, ok := p.subjectOf(r.Key)
-		if !ok {
-			continue
-		}
-		s := old[key]
+	for _, l := range recs {
+		s := old[l.key]
 		if s == nil {
-			s = &subject{key: key}
+			s = &subject{key: l.key}
 		}
-		if cur := s.cur.Load(); cur == nil || cur.rec.Version < r.Version {
-			s.cur.Store(p.newEntry(r, false))
+		if cur := s.cur.Load(); cur == nil || cur.rec.Version < l.e.rec.Version {
+			s.cur.Store(l.e)
 		}
-		m[key] = s
+		m[l.key] = s
 	}
 	// A grant renewed but never saved (the store refused it) is kept; any
 	// other subject not listed any more is gone (TokenSources caching it
@@ -355,9 +350,10 @@ func (p *Provider) rebuildIndexesLocked() {
 		key     string
 		updated time.Time
 	}
+	subjects := *p.subjects.Load()
 	best := map[string]owner{}
-	logins := map[string]string{}
-	for key, s := range *p.subjects.Load() {
+	logins := make(map[string]string, len(subjects)) // sized once: 100,000 grants
+	for key, s := range subjects {
 		e := s.cur.Load()
 		if e == nil {
 			continue
@@ -385,18 +381,10 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 	if r.Status == "" {
 		r.Status = store.StatusActive
 	}
-	tok := &Token{
-		AccessToken:  r.AccessToken,
-		RefreshToken: r.RefreshToken,
-		TokenType:    r.TokenType,
-		Expiry:       r.Expiry,
-		Scopes:       slices.Clone(r.Scopes),
-		UserID:       r.UserID,
-		Login:        r.Login,
-		ClientID:     r.ClientID,
-	}
-	e := &entry{rec: r, tok: tok, o2: tok.OAuth2(), dirty: dirty}
-	e.servable = r.Status == store.StatusActive && tok.AccessToken != ""
+	// The *Token and *oauth2.Token are made from rec on first use
+	// (provider_load.go): most loaded grants are never read.
+	e := &entry{rec: r, lazy: &lazyToken{}, dirty: dirty}
+	e.servable = r.Status == store.StatusActive && r.AccessToken != ""
 	e.freshUntil = math.MaxInt64
 	if !r.Expiry.IsZero() {
 		e.refreshAt = r.Expiry.Add(-p.margin)
@@ -480,7 +468,7 @@ func (p *Provider) dropSubject(key string) {
 	// leave it an entry that is never fresh, so its next read goes to the
 	// slow path.
 	old[key].gone.Store(true)
-	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &Token{}})
+	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, lazy: &lazyToken{}})
 	p.subjects.Store(&m)
 	p.rebuildIndexesLocked()
 }
@@ -535,13 +523,13 @@ func (p *Provider) token(ctx context.Context, key string) (*Token, error) {
 		return nil, err
 	}
 	if e := s.cur.Load(); e != nil && p.isFresh(e) {
-		return e.tok, nil
+		return e.token(), nil
 	}
 	e, err := p.renew(ctx, s, "")
 	if err != nil {
 		return nil, err
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // Refresh renews the subject's token now ("app" or "user:<id>"), even if it
@@ -553,13 +541,13 @@ func (p *Provider) Refresh(ctx context.Context, subjectKey string) (*Token, erro
 	}
 	bad := ""
 	if e := s.cur.Load(); e != nil {
-		bad = e.tok.AccessToken
+		bad = e.rec.AccessToken
 	}
 	e, err := p.renew(ctx, s, bad)
 	if err != nil {
 		return nil, err
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // Invalidate reports that Helix refused accessToken (HTTP 401) for the
@@ -575,7 +563,7 @@ func (p *Provider) Invalidate(ctx context.Context, subjectKey, accessToken strin
 	if err != nil {
 		return nil, err
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // renew renews s's token through a single flight per subject. bad, when not
@@ -603,7 +591,7 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 			return p.renew(ctx, s, bad)
 		}
 		e := r.Val.(*entry)
-		if bad != "" && e.tok.AccessToken == bad {
+		if bad != "" && e.rec.AccessToken == bad {
 			// We joined a flight that did not know about our refused token
 			// (it renewed for expiry, found a fresh token and kept it).
 			return p.renew(ctx, s, bad)
@@ -631,7 +619,7 @@ func (p *Provider) leaseTTL() time.Duration { return p.renewTimeout + 2*p.saveWi
 func (p *Provider) saveWindow() time.Duration { return p.renewTimeout / 4 }
 
 func (p *Provider) acceptable(e *entry, bad string, now time.Time) bool {
-	return e != nil && e.fresh(now) && (bad == "" || e.tok.AccessToken != bad)
+	return e != nil && e.fresh(now) && (bad == "" || e.rec.AccessToken != bad)
 }
 
 func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry, error) {
@@ -651,7 +639,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	if l, ok := p.store.(store.Leaser); ok {
 		release, err := l.Lease(ctx, p.storeKey(s.key), p.leaseTTL())
 		if err != nil {
-			if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+			if cur != nil && cur.usable(now) && cur.rec.AccessToken != bad {
 				return p.publishBackoff(s, cur, now), nil
 			}
 			return nil, p.failed(&RefreshError{Subject: s.key, Err: fmt.Errorf("taking the refresh lease: %w", err)})
@@ -695,7 +683,7 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	default:
 		// Without the store a rotated refresh token could be lost: do not
 		// refresh; a token that has not expired yet is still good.
-		if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+		if cur != nil && cur.usable(now) && cur.rec.AccessToken != bad {
 			p.log.Warn("token store unavailable; serving the current token until it expires", "subject", s.key, "err", err)
 			return p.publishBackoff(s, cur, now), nil
 		}
@@ -767,9 +755,9 @@ func (p *Provider) doRenew(ctx context.Context, s *subject, bad string) (*entry,
 	if unsaved {
 		p.startPersister()
 	}
-	p.log.Debug("token renewed", "subject", s.key, "expires", e.tok.Expiry)
+	p.log.Debug("token renewed", "subject", s.key, "expires", e.rec.Expiry)
 	if h := p.hooks.OnRefresh; h != nil {
-		h(s.key, e.tok)
+		h(s.key, e.token())
 	}
 	return e, nil
 }
@@ -806,7 +794,7 @@ func (p *Provider) renewFailed(ctx context.Context, s *subject, cur *entry, rec 
 	p.log.Warn("token renewal failed; the grant is kept", "subject", s.key, "err", err)
 	p.failed(re)
 	now := p.now()
-	if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+	if cur != nil && cur.usable(now) && cur.rec.AccessToken != bad {
 		// Serve the current token without asking again for a while: during
 		// an outage, every read inside the refresh margin would otherwise
 		// send one more renewal upstream.
@@ -824,8 +812,8 @@ const RenewRetryBackoff = 10 * time.Second
 // renewal replaced cur meanwhile.
 func (p *Provider) publishBackoff(s *subject, cur *entry, now time.Time) *entry {
 	until := now.Add(RenewRetryBackoff)
-	if !cur.tok.Expiry.IsZero() && cur.tok.Expiry.Before(until) {
-		until = cur.tok.Expiry
+	if !cur.rec.Expiry.IsZero() && cur.rec.Expiry.Before(until) {
+		until = cur.rec.Expiry
 	}
 	e := *cur
 	e.refreshAt = until
@@ -951,7 +939,7 @@ func (p *Provider) AddUserToken(ctx context.Context, tok *Token, intents ...stri
 			return nil, err
 		}
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // SetIntent points intent at the user (who must be held), removing it from
@@ -1195,7 +1183,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	// subject.gone), its entry, one monotonic clock reading. No map lookup.
 	if s := ts.sub.Load(); s != nil && !s.gone.Load() {
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
-			return e.o2, nil
+			return e.oauth2(), nil
 		}
 	}
 	key, err := ts.subjectKey()
@@ -1207,7 +1195,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 			ts.sub.Store(s)
 		}
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
-			return e.o2, nil
+			return e.oauth2(), nil
 		}
 	}
 	s, err := ts.p.subjectFor(ctx, key)
@@ -1221,7 +1209,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	if err != nil {
 		return nil, err
 	}
-	return e.o2, nil
+	return e.oauth2(), nil
 }
 
 // Invalidate reports that Helix refused the access token (HTTP 401) and
@@ -1239,7 +1227,7 @@ func (ts *TokenSource) Invalidate(ctx context.Context, accessToken string) (*oau
 	if err != nil {
 		return nil, err
 	}
-	return e.o2, nil
+	return e.oauth2(), nil
 }
 
 // Subject returns the store key of the subject the source currently serves
