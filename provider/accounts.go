@@ -83,7 +83,7 @@ func (p *Provider) AddUserToken(ctx context.Context, tok *twitchauth.Token, inte
 			return nil, err
 		}
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // SetIntent points intent at the user (who must be held), removing it from

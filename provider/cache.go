@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/twitchauth/twitchauth"
 	"math"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth/store"
 )
@@ -32,10 +28,9 @@ type subject struct {
 // entry is an immutable snapshot of a subject's token.
 type entry struct {
 	rec       store.Record // as stored (Version is the CAS version)
-	tok       *twitchauth.Token
-	o2        *oauth2.Token // handed out by TokenSource; built once
-	refreshAt time.Time     // expiry - margin; zero: unknown expiry
-	dirty     bool          // not persisted yet (the store failed)
+	lazy      *lazyToken   // the entry's *Token and *oauth2.Token, built on first use
+	refreshAt time.Time    // expiry - margin; zero: unknown expiry
+	dirty     bool         // not persisted yet (the store failed)
 
 	// The fast path's copy of fresh(): servable (active, with a token) and,
 	// on the monotonic clock, fresh until freshUntil (since monoBase).
@@ -57,12 +52,12 @@ func (p *Provider) isFresh(e *entry) bool {
 }
 
 func (e *entry) fresh(now time.Time) bool {
-	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt))
+	return e.rec.Status == store.StatusActive && e.rec.AccessToken != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt))
 }
 
 // usable: active and not expired (the margin ignored).
 func (e *entry) usable(now time.Time) bool {
-	return e.rec.Status == store.StatusActive && e.tok.AccessToken != "" && (e.tok.Expiry.IsZero() || now.Before(e.tok.Expiry))
+	return e.rec.Status == store.StatusActive && e.rec.AccessToken != "" && (e.rec.Expiry.IsZero() || now.Before(e.rec.Expiry))
 }
 
 // storeKey returns the store key of a subject of this Provider's
@@ -93,7 +88,7 @@ func (p *Provider) subjectOf(key string) (string, bool) {
 // others: they are logged and listed by Health until an operator restores
 // the right key or removes them; their users' tokens are not served.
 func (p *Provider) Reload(ctx context.Context) error {
-	recs, err := p.store.List(ctx)
+	recs, err := p.loadEntries(ctx) // one record at a time (load.go)
 	var ue *store.UnreadableError
 	switch {
 	case errors.As(err, &ue):
@@ -107,19 +102,15 @@ func (p *Provider) Reload(ctx context.Context) error {
 	defer p.mu.Unlock()
 	old := *p.subjects.Load()
 	m := make(map[string]*subject, len(recs))
-	for _, r := range recs {
-		key, ok := p.subjectOf(r.Key)
-		if !ok {
-			continue
-		}
-		s := old[key]
+	for _, l := range recs {
+		s := old[l.key]
 		if s == nil {
-			s = &subject{key: key}
+			s = &subject{key: l.key}
 		}
-		if cur := s.cur.Load(); cur == nil || cur.rec.Version < r.Version {
-			s.cur.Store(p.newEntry(r, false))
+		if cur := s.cur.Load(); cur == nil || cur.rec.Version < l.e.rec.Version {
+			s.cur.Store(l.e)
 		}
-		m[key] = s
+		m[l.key] = s
 	}
 	// A grant renewed but never saved (the store refused it) is kept; any
 	// other subject not listed any more is gone (TokenSources caching it
@@ -145,9 +136,10 @@ func (p *Provider) rebuildIndexesLocked() {
 		key     string
 		updated time.Time
 	}
+	subjects := *p.subjects.Load()
 	best := map[string]owner{}
-	logins := map[string]string{}
-	for key, s := range *p.subjects.Load() {
+	logins := make(map[string]string, len(subjects)) // sized once: 100,000 grants
+	for key, s := range subjects {
 		e := s.cur.Load()
 		if e == nil {
 			continue
@@ -175,18 +167,10 @@ func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
 	if r.Status == "" {
 		r.Status = store.StatusActive
 	}
-	tok := &twitchauth.Token{
-		AccessToken:  r.AccessToken,
-		RefreshToken: r.RefreshToken,
-		TokenType:    r.TokenType,
-		Expiry:       r.Expiry,
-		Scopes:       slices.Clone(r.Scopes),
-		UserID:       r.UserID,
-		Login:        r.Login,
-		ClientID:     r.ClientID,
-	}
-	e := &entry{rec: r, tok: tok, o2: tok.OAuth2(), dirty: dirty}
-	e.servable = r.Status == store.StatusActive && tok.AccessToken != ""
+	// The *Token and *oauth2.Token are made from rec on first use
+	// (load.go): most loaded grants are never read.
+	e := &entry{rec: r, lazy: &lazyToken{}, dirty: dirty}
+	e.servable = r.Status == store.StatusActive && r.AccessToken != ""
 	e.freshUntil = math.MaxInt64
 	if !r.Expiry.IsZero() {
 		e.refreshAt = r.Expiry.Add(-p.margin)
@@ -270,7 +254,7 @@ func (p *Provider) dropSubject(key string) {
 	// leave it an entry that is never fresh, so its next read goes to the
 	// slow path.
 	old[key].gone.Store(true)
-	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, tok: &twitchauth.Token{}})
+	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, lazy: &lazyToken{}})
 	p.subjects.Store(&m)
 	p.rebuildIndexesLocked()
 }

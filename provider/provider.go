@@ -259,13 +259,13 @@ func (p *Provider) token(ctx context.Context, key string) (*twitchauth.Token, er
 		return nil, err
 	}
 	if e := s.cur.Load(); e != nil && p.isFresh(e) {
-		return e.tok, nil
+		return e.token(), nil
 	}
 	e, err := p.renew(ctx, s, "")
 	if err != nil {
 		return nil, err
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // Refresh renews the subject's token now, even if it is still valid.
@@ -280,13 +280,13 @@ func (p *Provider) Refresh(ctx context.Context, sub Subject) (*twitchauth.Token,
 	}
 	bad := ""
 	if e := s.cur.Load(); e != nil {
-		bad = e.tok.AccessToken
+		bad = e.rec.AccessToken
 	}
 	e, err := p.renew(ctx, s, bad)
 	if err != nil {
 		return nil, err
 	}
-	return e.tok, nil
+	return e.token(), nil
 }
 
 // Invalidate reports that Helix refused accessToken (HTTP 401) for the
@@ -306,5 +306,5 @@ func (p *Provider) Invalidate(ctx context.Context, sub Subject, accessToken stri
 	if err != nil {
 		return nil, err
 	}
-	return e.tok, nil
+	return e.token(), nil
 }

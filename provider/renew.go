@@ -36,7 +36,7 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 			return p.renew(ctx, s, bad)
 		}
 		e := r.Val.(*entry)
-		if bad != "" && e.tok.AccessToken == bad {
+		if bad != "" && e.rec.AccessToken == bad {
 			// We joined a flight that did not know about our refused token
 			// (it renewed for expiry, found a fresh token and kept it).
 			return p.renew(ctx, s, bad)
@@ -64,7 +64,7 @@ func (p *Provider) leaseTTL() time.Duration { return p.renewTimeout + 2*p.saveWi
 func (p *Provider) saveWindow() time.Duration { return p.renewTimeout / 4 }
 
 func (p *Provider) acceptable(e *entry, bad string, now time.Time) bool {
-	return e != nil && e.fresh(now) && (bad == "" || e.tok.AccessToken != bad)
+	return e != nil && e.fresh(now) && (bad == "" || e.rec.AccessToken != bad)
 }
 
 // doRenew is one renewal of s's token (inside renew's single flight). It
@@ -127,7 +127,7 @@ type renewal struct {
 // servable reports whether the current token may still be handed out
 // although it could not be renewed: active, not expired, not refused.
 func (r *renewal) servable() bool {
-	return r.cur != nil && r.cur.usable(r.now) && r.cur.tok.AccessToken != r.bad
+	return r.cur != nil && r.cur.usable(r.now) && r.cur.rec.AccessToken != r.bad
 }
 
 // reuse returns the current entry when it settles the renewal. A renewal
@@ -285,9 +285,9 @@ func (r *renewal) commit(ctx context.Context, tok *twitchauth.Token, workDeadlin
 	if unsaved {
 		p.startPersister()
 	}
-	p.log.Debug("token renewed", "subject", s.key, "expires", e.tok.Expiry)
+	p.log.Debug("token renewed", "subject", s.key, "expires", e.rec.Expiry)
 	if h := p.hooks.OnRefresh; h != nil {
-		h(subjectOfKey(s.key), e.tok)
+		h(subjectOfKey(s.key), e.token())
 	}
 	return e
 }
@@ -324,7 +324,7 @@ func (p *Provider) renewFailed(ctx context.Context, s *subject, cur *entry, rec 
 	p.log.Warn("token renewal failed; the grant is kept", "subject", s.key, "err", err)
 	p.failed(re)
 	now := p.now()
-	if cur != nil && cur.usable(now) && cur.tok.AccessToken != bad {
+	if cur != nil && cur.usable(now) && cur.rec.AccessToken != bad {
 		// Serve the current token without asking again for a while: during
 		// an outage, every read inside the refresh margin would otherwise
 		// send one more renewal upstream.
@@ -342,8 +342,8 @@ const RenewRetryBackoff = 10 * time.Second
 // renewal replaced cur meanwhile.
 func (p *Provider) publishBackoff(s *subject, cur *entry, now time.Time) *entry {
 	until := now.Add(RenewRetryBackoff)
-	if !cur.tok.Expiry.IsZero() && cur.tok.Expiry.Before(until) {
-		until = cur.tok.Expiry
+	if !cur.rec.Expiry.IsZero() && cur.rec.Expiry.Before(until) {
+		until = cur.rec.Expiry
 	}
 	e := *cur
 	e.refreshAt = until

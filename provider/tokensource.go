@@ -57,7 +57,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	// subject.gone), its entry, one monotonic clock reading. No map lookup.
 	if s := ts.sub.Load(); s != nil && !s.gone.Load() {
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
-			return e.o2, nil
+			return e.oauth2(), nil
 		}
 	}
 	key, err := ts.subjectKey()
@@ -69,7 +69,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 			ts.sub.Store(s)
 		}
 		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
-			return e.o2, nil
+			return e.oauth2(), nil
 		}
 	}
 	s, err := ts.p.subjectFor(ctx, key)
@@ -83,7 +83,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	if err != nil {
 		return nil, err
 	}
-	return e.o2, nil
+	return e.oauth2(), nil
 }
 
 // Invalidate reports that Helix refused the access token (HTTP 401) and
@@ -101,7 +101,7 @@ func (ts *TokenSource) Invalidate(ctx context.Context, accessToken string) (*oau
 	if err != nil {
 		return nil, err
 	}
-	return e.o2, nil
+	return e.oauth2(), nil
 }
 
 // Subject returns the subject the source was made for (an Intent stays an

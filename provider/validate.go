@@ -42,13 +42,14 @@ type ValidationResult struct {
 func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 	var subs []*subject
 	for _, s := range *p.subjects.Load() {
-		if e := s.cur.Load(); e != nil && e.rec.Status == store.StatusActive && e.tok.AccessToken != "" {
+		if e := s.cur.Load(); e != nil && e.rec.Status == store.StatusActive && e.rec.AccessToken != "" {
 			subs = append(subs, s)
 		}
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].key < subs[j].key })
 	results := make([]ValidationResult, len(subs))
 	sem := make(chan struct{}, p.validateConc)
+	w := p.newRoundWriter() // the round's writes, in batches (batch.go)
 	var wg sync.WaitGroup
 	for i, s := range subs {
 		select {
@@ -61,14 +62,23 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = p.validateOne(ctx, s)
+			results[i] = p.validateInRound(ctx, s, w)
 		}()
 	}
 	wg.Wait()
+	w.flush(ctx)
 	return results
 }
 
+// validateOne validates s's token, writing the result at once.
 func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult {
+	return p.validateInRound(ctx, s, nil)
+}
+
+// validateInRound validates s's token; w, when not nil, batches the write
+// of an unchanged grant's result (see roundWriter; flush w at the round's
+// end).
+func (p *Provider) validateInRound(ctx context.Context, s *subject, w *roundWriter) ValidationResult {
 	res := ValidationResult{Subject: subjectOfKey(s.key)}
 	e := s.cur.Load()
 	if e == nil {
@@ -79,9 +89,9 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 		p.persistFlight(ctx, s)
 		e = s.cur.Load()
 	}
-	info, err := p.cfg().Validate(ctx, e.tok.AccessToken)
+	info, err := p.cfg().Validate(ctx, e.rec.AccessToken)
 	if errors.Is(err, twitchauth.ErrInvalidToken) {
-		_, rerr := p.renew(ctx, s, e.tok.AccessToken)
+		_, rerr := p.renew(ctx, s, e.rec.AccessToken)
 		if rerr == nil {
 			res.Valid, res.Renewed = true, true
 			return res
@@ -102,9 +112,12 @@ func (p *Provider) validateOne(ctx context.Context, s *subject) ValidationResult
 	old := e.rec.Scopes
 	scopesChanged := !sameScopes(old, info.Scopes)
 	res.ScopesChanged = scopesChanged
-	uerr := p.updateRecord(ctx, s, func(r *store.Record) {
+	if scopesChanged {
+		w = nil // written at once: OnScopesChanged fires after the write
+	}
+	uerr := p.writeValidation(ctx, w, s, e, func(r *store.Record) {
 		r.LastValidated = now
-		if r.AccessToken == e.tok.AccessToken {
+		if r.AccessToken == e.rec.AccessToken {
 			if scopesChanged {
 				r.Scopes = slices.Clone(info.Scopes)
 			}

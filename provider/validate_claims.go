@@ -170,7 +170,7 @@ func (p *Provider) validateClaimed(ctx context.Context, due []store.DueGrant, st
 			continue
 		}
 		e := s.cur.Load()
-		if e == nil || e.rec.Status != store.StatusActive || e.tok.AccessToken == "" {
+		if e == nil || e.rec.Status != store.StatusActive || e.rec.AccessToken == "" {
 			onTime = append(onTime, key)
 			continue
 		}
@@ -197,10 +197,12 @@ func (p *Provider) validateClaimed(ctx context.Context, due []store.DueGrant, st
 
 // validateSubjects validates subs with bounded concurrency
 // (Config.ValidationConcurrency), as ValidateAll does; results are in the
-// order of subs.
+// order of subs. Their writes are batched (batch.go) and durable
+// when it returns.
 func (p *Provider) validateSubjects(ctx context.Context, subs []*subject) []ValidationResult {
 	results := make([]ValidationResult, len(subs))
 	sem := make(chan struct{}, p.validateConc)
+	w := p.newRoundWriter()
 	var wg sync.WaitGroup
 	for i, s := range subs {
 		select {
@@ -213,9 +215,10 @@ func (p *Provider) validateSubjects(ctx context.Context, subs []*subject) []Vali
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = p.validateOne(ctx, s)
+			results[i] = p.validateInRound(ctx, s, w)
 		}()
 	}
 	wg.Wait()
+	w.flush(ctx)
 	return results
 }

@@ -40,6 +40,11 @@ const (
 	headerSizeV1 = 1 + keyIDSize + nonceSize
 	// SealOverhead is how many bytes Seal adds to a plaintext.
 	SealOverhead = headerSizeV1 + tagSize
+	// SealFormatV1 is the first byte of a value sealed in format 1, and
+	// SealKeyIDSize the size of the key id after it (see SealedKeyID), for
+	// stores that count key ids in their database.
+	SealFormatV1  = formatV1
+	SealKeyIDSize = keyIDSize
 )
 
 // Cipher encrypts token fields with AES-256-GCM. It holds one primary key,

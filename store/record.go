@@ -197,21 +197,29 @@ func (r Record) Validate() error {
 	if err := ValidateKey(r.Key); err != nil {
 		return err
 	}
-	for name, v := range map[string]string{"ClientID": r.ClientID, "UserID": r.UserID, "Login": r.Login, "TokenType": r.TokenType} {
-		if err := checkText(r.Key, name, v); err != nil {
+	// Plain lists, not map literals: Validate runs for every row a store
+	// reads, and three maps per row were a tenth of loading 100,000 grants.
+	for _, f := range [...]struct{ name, v string }{{"ClientID", r.ClientID}, {"UserID", r.UserID}, {"Login", r.Login}, {"TokenType", r.TokenType}} {
+		if err := checkText(r.Key, f.name, f.v); err != nil {
 			return err
 		}
 	}
-	for name, list := range map[string][]string{"Scopes": r.Scopes, "Intents": r.Intents} {
-		for _, v := range list {
-			if err := checkText(r.Key, name, v); err != nil {
+	for _, f := range [...]struct {
+		name string
+		list []string
+	}{{"Scopes", r.Scopes}, {"Intents", r.Intents}} {
+		for _, v := range f.list {
+			if err := checkText(r.Key, f.name, v); err != nil {
 				return err
 			}
 		}
 	}
-	for name, v := range map[string]time.Time{"Expiry": r.Expiry, "LastValidated": r.LastValidated} {
-		if !v.IsZero() && (v.Year() < 1 || v.Year() > 9999) {
-			return fmt.Errorf("%w: %s of %q is outside years 1 to 9999", ErrInvalidRecord, name, r.Key)
+	for _, f := range [...]struct {
+		name string
+		v    time.Time
+	}{{"Expiry", r.Expiry}, {"LastValidated", r.LastValidated}} {
+		if !f.v.IsZero() && (f.v.Year() < 1 || f.v.Year() > 9999) {
+			return fmt.Errorf("%w: %s of %q is outside years 1 to 9999", ErrInvalidRecord, f.name, r.Key)
 		}
 	}
 	switch r.Status {

@@ -99,23 +99,12 @@ func (s *Store) Save(ctx context.Context, rec store.Record, expectVersion int64)
 	if err != nil {
 		return store.Record{}, err
 	}
-	args := []any{
-		rec.Key, rec.ClientID, rec.UserID, rec.Login, access, refresh, rec.TokenType,
-		list(rec.Scopes), timeArg(rec.Expiry), list(rec.Intents), rec.Status, timeArg(rec.LastValidated), rec.UpdatedAt,
-	}
+	args := saveArgs(rec, access, refresh)
 	var q string
 	if expectVersion == 0 {
-		q = `INSERT INTO tokens (key, client_id, user_id, login, access_token, refresh_token, token_type,
-	scopes, expiry, intents, status, last_validated, updated_at, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nextval('version_seq'))
-ON CONFLICT (key) DO NOTHING
-RETURNING version`
+		q = insertQuery
 	} else {
-		q = `UPDATE tokens SET client_id = $2, user_id = $3, login = $4, access_token = $5, refresh_token = $6,
-	token_type = $7, scopes = $8, expiry = $9, intents = $10, status = $11, last_validated = $12, updated_at = $13,
-	version = nextval('version_seq')
-WHERE key = $1 AND version = $14
-RETURNING version`
+		q = updateQuery
 		args = append(args, expectVersion)
 	}
 	var version int64

@@ -36,37 +36,60 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 // decrypted or decoded are skipped and named by the *store.UnreadableError
 // returned with the others.
 func (s *Store) List(ctx context.Context) ([]store.Record, error) {
+	var out []store.Record
+	err := s.Walk(ctx, func(r store.Record) error {
+		out = append(out, r)
+		return nil
+	})
+	var ue *store.UnreadableError
+	if err != nil && !errors.As(err, &ue) {
+		return nil, err
+	}
+	return out, err
+}
+
+// Walk calls fn with every record, sorted by key, one row at a time (see
+// store.Walker): loading 100,000 grants holds no list of them all. Records
+// that cannot be decrypted or decoded are skipped and named by the
+// *store.UnreadableError returned at the end. The strings that repeat from
+// row to row (client ID, token type, status, scopes) are shared between the
+// records of one walk rather than copied per row.
+func (s *Store) Walk(ctx context.Context, fn func(store.Record) error) error {
 	if s.closed.Load() {
-		return nil, store.ErrClosed
+		return store.ErrClosed
 	}
 	// COLLATE BINARY is SQLite's default for TEXT: byte order, as in Go.
 	rows, err := s.db.QueryContext(ctx, `SELECT `+selectColumns+` FROM tokens ORDER BY key COLLATE BINARY`)
 	if err != nil {
-		return nil, s.wrap("listing records", err)
+		return s.wrap("listing records", err)
 	}
 	defer rows.Close()
-	var out []store.Record
 	var bad []store.UnreadableRecord
+	in := newInterner()
 	for rows.Next() {
-		rec, err := s.scan(rows)
+		rec, err := s.scanWith(rows, in)
 		var ue *unreadable
 		switch {
 		case errors.As(err, &ue):
 			bad = append(bad, store.UnreadableRecord{Key: ue.key, Err: ue.err})
 			continue
 		case err != nil:
-			return nil, s.wrap("listing records", err)
+			return s.wrap("listing records", err)
 		}
-		out = append(out, rec)
+		if err := fn(rec); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap("listing records", err)
+		return s.wrap("listing records", err)
 	}
 	if len(bad) > 0 {
-		return out, &store.UnreadableError{Records: bad}
+		return &store.UnreadableError{Records: bad}
 	}
-	return out, nil
+	return nil
 }
+
+var _ store.Walker = (*Store)(nil)
 
 // unreadable is scan's error for a row read from the database whose
 // content cannot be decoded: List skips it.
@@ -179,26 +202,45 @@ func (s *Store) wrap(what string, err error) error {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func (s *Store) scan(row scanner) (store.Record, error) {
+func (s *Store) scan(row scanner) (store.Record, error) { return s.scanWith(row, nil) }
+
+// scanWith reads one row; in, when not nil, shares repeated strings.
+func (s *Store) scanWith(row scanner, in *interner) (store.Record, error) {
 	var (
 		rec                   store.Record
 		access, refresh       []byte
-		scopes, intents       string
 		expiry, lastValidated sql.NullInt64
 		updatedAt             int64
+		// The text columns: sql.RawBytes in a walk (no copy per value),
+		// []byte for Load (Row.Scan refuses RawBytes).
+		// The sealed tokens too: opening them makes new plaintexts.
+		raw [7]sql.RawBytes
+		cp  [7][]byte
+		dst = []any{&raw[0], &raw[1], &raw[2], &raw[3], &raw[4], &raw[5], &raw[6]}
 	)
-	err := row.Scan(&rec.Key, &rec.Version, &rec.ClientID, &rec.UserID, &rec.Login, &access, &refresh, &rec.TokenType,
-		&scopes, &expiry, &intents, &rec.Status, &lastValidated, &updatedAt)
+	if in == nil {
+		dst = []any{&cp[0], &cp[1], &cp[2], &cp[3], &cp[4], &cp[5], &cp[6]}
+	}
+	err := row.Scan(&rec.Key, &rec.Version, dst[0], &rec.UserID, &rec.Login, dst[5], dst[6], dst[1],
+		dst[2], &expiry, dst[3], dst[4], &lastValidated, &updatedAt)
 	if err != nil {
 		return store.Record{}, err
 	}
+	if in == nil {
+		for i := range cp {
+			raw[i] = cp[i]
+		}
+	}
+	clientID, tokenType, scopes, intents, status := raw[0], raw[1], raw[2], raw[3], raw[4]
+	access, refresh = raw[5], raw[6]
+	rec.ClientID, rec.TokenType, rec.Status = in.str(clientID), in.str(tokenType), in.str(status)
 	if err := s.cipher.OpenTokens(&rec, access, refresh); err != nil {
 		return store.Record{}, &unreadable{rec.Key, err}
 	}
-	if rec.Scopes, err = decodeList(scopes); err != nil {
+	if rec.Scopes, err = in.list(scopes); err != nil {
 		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: scopes of %q: %v", store.ErrCorrupt, rec.Key, err)}
 	}
-	if rec.Intents, err = decodeList(intents); err != nil {
+	if rec.Intents, err = in.list(intents); err != nil {
 		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: intents of %q: %v", store.ErrCorrupt, rec.Key, err)}
 	}
 	if err := rec.Validate(); err != nil {
@@ -220,6 +262,9 @@ func encodeList(l []string) (string, error) {
 }
 
 func decodeList(s string) ([]string, error) {
+	if l, ok := decodePlainList(s); ok {
+		return l, nil
+	}
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, err

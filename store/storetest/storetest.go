@@ -47,11 +47,15 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"ConcurrentCAS", testConcurrentCAS},
 		{"Close", testClose},
+		{"WalkMatchesList", testWalk},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, newStore(t))
 		})
+	}
+	for _, tt := range batchTests {
+		runBatch(t, tt.name, tt.fn, newStore)
 	}
 	for _, tt := range claimTests {
 		t.Run(tt.name, func(t *testing.T) {
