@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
@@ -39,8 +40,8 @@ func benchMinimum() time.Duration {
 
 func BenchmarkHelixPacing(b *testing.B) {
 	b.Run("transport", func(b *testing.B) {
-		benchPacing(b, func(s *twitchtest.Server, cfg *twitchauth.Config, src *twitchauth.TokenSource) func() (int, error) {
-			c := &http.Client{Transport: twitchauth.NewTransport(cfg, src)}
+		benchPacing(b, func(s *twitchtest.Server, cfg *twitchauth.Config, src *provider.TokenSource) func() (int, error) {
+			c := &http.Client{Transport: newTransport(cfg, src)}
 			url := cfg.APIBaseURL() + "/users?login=twitchdev"
 			return func() (int, error) {
 				resp, err := c.Get(url)
@@ -54,7 +55,7 @@ func BenchmarkHelixPacing(b *testing.B) {
 		})
 	})
 	b.Run("plain", func(b *testing.B) {
-		benchPacing(b, func(s *twitchtest.Server, cfg *twitchauth.Config, src *twitchauth.TokenSource) func() (int, error) {
+		benchPacing(b, func(s *twitchtest.Server, cfg *twitchauth.Config, src *provider.TokenSource) func() (int, error) {
 			url := cfg.APIBaseURL() + "/users?login=twitchdev"
 			c := &http.Client{}
 			return func() (int, error) {
@@ -86,7 +87,7 @@ func BenchmarkHelixPacing(b *testing.B) {
 
 // benchPacing runs benchCalls calls made by newCall per iteration, each
 // against a fresh sandbox bucket, and reports 429s and wall/min.
-func benchPacing(b *testing.B, newCall func(*twitchtest.Server, *twitchauth.Config, *twitchauth.TokenSource) func() (int, error)) {
+func benchPacing(b *testing.B, newCall func(*twitchtest.Server, *twitchauth.Config, *provider.TokenSource) func() (int, error)) {
 	var total429 int
 	var wall time.Duration
 	for b.Loop() {
@@ -95,11 +96,11 @@ func benchPacing(b *testing.B, newCall func(*twitchtest.Server, *twitchauth.Conf
 		app := s.DefaultClient()
 		cfg := &twitchauth.Config{ClientID: app.ID, ClientSecret: app.Secret,
 			Endpoints: twitchauth.Endpoints{IDURL: s.IDURL(), APIURL: s.APIURL()}}
-		p, err := twitchauth.NewProvider(b.Context(), cfg)
+		p, err := provider.New(b.Context(), provider.Config{OAuth: cfg})
 		if err != nil {
 			b.Fatal(err)
 		}
-		src := p.AppTokenSource()
+		src := p.TokenSource(provider.App())
 		if _, err := src.Token(); err != nil {
 			b.Fatal(err)
 		}

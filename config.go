@@ -28,15 +28,6 @@ var TwitchEndpoints = Endpoints{
 	APIURL: "https://api.twitch.tv/helix",
 }
 
-// MockAPIEndpoints returns the endpoints of a twitch-cli mock server
-// (`twitch mock-api start`) listening on hostport, for example
-// "localhost:8080": the identity service under http://hostport/auth and
-// Helix under http://hostport/mock. App tokens and Validate work against it.
-func MockAPIEndpoints(hostport string) Endpoints {
-	base := "http://" + strings.TrimSuffix(hostport, "/")
-	return Endpoints{IDURL: base + "/auth", APIURL: base + "/mock"}
-}
-
 // DefaultTimeout bounds every request made through the default HTTP client.
 const DefaultTimeout = 30 * time.Second
 

@@ -1,37 +1,36 @@
-// Package twitchauth gets Twitch tokens and keeps them valid.
+// Package twitchauth is the Twitch protocol client: OAuth flows against
+// id.twitch.tv and a Helix transport, small like golang.org/x/oauth2's root
+// package.
 //
-// This root package is the protocol client for id.twitch.tv: a Config (one
-// registered application) whose methods are the OAuth verbs — AppToken,
-// AuthorizeURL and ExchangeCode (or HandleCallback), Refresh, Validate,
-// Revoke, the device code flow (StartDevice, PollDevice), the implicit flow
-// (ParseImplicitFragment, ImplicitPage) and OpenID Connect (VerifyIDToken,
-// UserInfo). Token converts to and from golang.org/x/oauth2's Token without
-// losing scopes, user ID or login. Refusals are *APIError values that match
-// sentinel errors such as ErrInvalidRefreshToken with errors.Is.
+// A Config (one registered application) has the OAuth verbs as methods —
+// AppToken, AuthorizeURL and ExchangeCode (or HandleCallback), Refresh,
+// Validate, Revoke, the device code flow (StartDevice, PollDevice), the
+// implicit flow (ParseImplicitFragment, ImplicitPage) and OpenID Connect
+// (NewIDTokenVerifier, UserInfo). Token converts to and from
+// golang.org/x/oauth2's Token without losing scopes, user ID or login.
+// Refusals are *APIError values that match sentinel errors such as
+// ErrInvalidRefreshToken with errors.Is.
+//
+// A Transport (an http.RoundTripper, configured by a TransportConfig) and
+// the Helix client built on it inject Client-Id and Authorization, renew
+// once after a 401, wait out a 429 until Ratelimit-Reset and pace requests
+// per rate-limit bucket (Pacer) so that a steady load sees none; they
+// refuse, before sending it, a call that the user token's scopes cannot
+// make (a *MissingScopesError naming the scopes to ask for), from the
+// requirements of every endpoint kept in package scopes. What the
+// Transport can do with a token source beyond oauth2.TokenSource is named
+// by four one-method interfaces: ContextTokenSource, Invalidator,
+// ScopeReporter and BucketKeyer.
 //
 // Secrets and tokens travel only in POST bodies and headers, never in URLs,
 // and never appear in an error message or a log line of this package.
 //
-// On top of the client, the package keeps tokens valid: a Provider holds the
-// app token and many users' grants (keyed by user ID, with named intents such
-// as "chat"), hands out an oauth2.TokenSource per subject whose cached reads
-// take no lock and allocate nothing, renews each token with exactly one
-// upstream request however many goroutines ask (after expiry or a 401),
-// saves every rotated refresh token to a store.Store before handing out the
-// new access token, and validates every token at start and hourly, as Twitch
-// requires (RunValidation). Stores shared by several processes (PostgreSQL)
-// add a per-grant lease, so that one replica refreshes. A Transport (an
-// http.RoundTripper) and the Helix client built on it inject Client-Id and
-// Authorization, renew once after a 401, wait out a 429 until Ratelimit-Reset
-// and pace requests per rate-limit bucket so that a steady load sees none;
-// they refuse, before sending it, a call that the user token's scopes cannot
-// make (a *MissingScopesError naming the scopes to ask for), from the
-// requirements of every endpoint kept in package scopes.
-//
-// The package owns the wire protocol of the identity service and the token
-// lifecycle. It never imports the sandbox (package twitchtest): the two meet
-// only over HTTP. Persistence belongs to package store and its
-// implementations; extension JWTs to package extension.
+// Keeping tokens valid — the app token and many users' grants, single-flight
+// renewal, persistence, hourly validation — is package provider's job
+// (github.com/twitchauth/twitchauth/provider), built on this one. This
+// package imports neither it nor package store, and never the sandbox
+// (package twitchtest): the two meet only over HTTP. Extension JWTs belong
+// to package extension.
 //
 // # App token
 //
@@ -64,7 +63,7 @@
 //			http.Error(w, "no login in progress", http.StatusBadRequest)
 //			return
 //		}
-//		tok, err := cfg.HandleCallback(r.Context(), r, c.Value) // checks state, exchanges the code
+//		tok, err := cfg.HandleCallback(r.Context(), r.URL.Query(), c.Value) // checks state, exchanges the code
 //		if err != nil {
 //			http.Error(w, "login failed", http.StatusForbidden)
 //			return
@@ -76,5 +75,6 @@
 //
 // Config.Endpoints points the client elsewhere than Twitch: at the sandbox
 // (package twitchtest) in tests, or at twitch-cli's mock server with
-// MockAPIEndpoints("localhost:8080").
+// Endpoints{IDURL: "http://localhost:8080/auth", APIURL: "http://localhost:8080/mock"}
+// (`twitch mock-api start`: app tokens and Validate work against it).
 package twitchauth

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // fakeIdentity serves fixed 200 answers for /token, /validate and /device,
@@ -77,7 +78,7 @@ func TestExpiresInOverflowIsClamped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.ExpiresWithin(time.Now(), 0) || !tok.Expiry.After(start.Add(60*365*24*time.Hour)) || tok.Expiry.After(start.Add(69*365*24*time.Hour)) {
+	if !time.Now().Before(tok.Expiry) || !tok.Expiry.After(start.Add(60*365*24*time.Hour)) || tok.Expiry.After(start.Add(69*365*24*time.Hour)) {
 		t.Fatalf("expiry %v: want about 68 years ahead, not expired", tok.Expiry)
 	}
 	info, err := cfg.Validate(ctx(t), "longlived")
@@ -92,7 +93,7 @@ func TestExpiresInOverflowIsClamped(t *testing.T) {
 	p := newProvider(t, cfg)
 	before := tokens.Load()
 	for range 5 {
-		if _, err := p.AppToken(ctx(t)); err != nil {
+		if _, err := p.Token(ctx(t), provider.App()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,7 +112,7 @@ func TestNegativeExpiresInIsExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Expiry.IsZero() || !tok.ExpiresWithin(time.Now(), 0) {
+	if tok.Expiry.IsZero() || time.Now().Before(tok.Expiry) {
 		t.Fatalf("expiry %v: a negative expires_in must give an expired token", tok.Expiry)
 	}
 	if tok.RefreshToken != "rt2" {
@@ -125,7 +126,7 @@ func TestNegativeExpiresInIsExpired(t *testing.T) {
 	p := newProvider(t, cfg)
 	before := tokens.Load()
 	for range 3 {
-		if _, err := p.AppToken(context.Background()); err != nil {
+		if _, err := p.Token(context.Background(), provider.App()); err != nil {
 			t.Fatal(err)
 		}
 	}

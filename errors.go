@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Errors returned by this package match them with errors.Is;
@@ -51,12 +52,21 @@ var (
 	// matched by *MissingScopesError (refused before sending) and by a
 	// *HelixError whose 401 or 403 names a missing scope.
 	ErrMissingScopes = errors.New("twitchauth: the grant lacks required scopes")
+	// ErrUnauthorized: Helix answered 401. The token was refused even after
+	// one refresh, or a scope is missing (then ErrMissingScopes matches too).
+	ErrUnauthorized = errors.New("twitchauth: Helix refused the credentials (401)")
+	// ErrRateLimited: Helix answered 429 Too Many Requests, or waiting for
+	// the rate-limit bucket would outlast the request's context deadline.
+	// Retry after the bucket's reset (HelixError.Reset, when known).
+	ErrRateLimited = errors.New("twitchauth: Helix rate limit reached")
+	// ErrResponseTooLarge: a response body exceeds 1 MiB.
+	ErrResponseTooLarge = errors.New("twitchauth: response body larger than 1 MiB refused")
 )
 
 // MissingScopesError says which scopes a user's grant lacks, and what
 // needs them. The Transport returns it without sending the request when the
 // user token's scopes cannot satisfy the endpoint's requirement (package
-// scopes); Provider.TokenWithScopes returns it too. Ask the user to
+// scopes); provider.Provider.TokenWithScopes returns it too. Ask the user to
 // authorize again with the Missing scopes: AuthorizeURL with WithScopes, or
 // the CLI's `twitchauth token -u --for ENDPOINT`.
 type MissingScopesError struct {
@@ -86,7 +96,7 @@ func (e *MissingScopesError) Error() string {
 		return fmt.Sprintf("twitchauth: %s lacks the scopes %s; ask the user to authorize again with them", who, missing)
 	}
 	return fmt.Sprintf("twitchauth: %s needs %s, which %s lacks (the request was not sent): ask the user to authorize again adding %s "+
-		"(AuthorizeURL with WithScopes, or `twitchauth token -u --for %q`); if Twitch changed the requirement, WithoutScopeCheck turns this check off",
+		"(AuthorizeURL with WithScopes, or `twitchauth token -u --for %q`); if Twitch changed the requirement, TransportConfig.NoScopeCheck turns this check off",
 		e.Endpoint, e.Required, who, missing, e.Endpoint)
 }
 
@@ -221,4 +231,63 @@ func callbackError(code, description string) error {
 		e.kinds = classify("authorize", 0, code+" "+description)
 	}
 	return e
+}
+
+// HelixError is a non-2xx answer from Helix, with the
+// {"error":"...","status":N,"message":"..."} body it carried. It matches
+// ErrUnauthorized (401), ErrInvalidToken (401 for an invalid or expired
+// token), ErrMissingScopes (a 401 or 403 naming a missing scope) and
+// ErrRateLimited (429) with errors.Is.
+type HelixError struct {
+	// Method and Path say which call failed (the path without its query).
+	Method, Path string
+	// Status is the HTTP status code.
+	Status int
+	// Reason is Helix's "error" field, such as "Unauthorized".
+	Reason string
+	// Message is Helix's "message" field, such as "Invalid OAuth token".
+	Message string
+	// Reset is, for a 429, when the rate-limit bucket is full again (zero
+	// if the response did not say).
+	Reset time.Time
+}
+
+// Error says which call failed and what Helix said; it never contains a
+// token.
+func (e *HelixError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "twitchauth: Helix %s %s: HTTP %d", e.Method, e.Path, e.Status)
+	if e.Reason != "" {
+		fmt.Fprintf(&b, " %s", e.Reason)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %q", e.Message)
+	}
+	switch {
+	case e.Status == http.StatusTooManyRequests && !e.Reset.IsZero():
+		fmt.Fprintf(&b, ": rate limited until %s", e.Reset.UTC().Format(time.RFC3339))
+	case errors.Is(e, ErrMissingScopes):
+		b.WriteString(": the token lacks a scope this endpoint needs; authorize the user again with it")
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel errors the answer matches.
+func (e *HelixError) Unwrap() []error {
+	m := strings.ToLower(e.Message)
+	var out []error
+	switch e.Status {
+	case http.StatusUnauthorized:
+		out = append(out, ErrUnauthorized)
+		if strings.Contains(m, "invalid oauth token") || strings.Contains(m, "token expired") ||
+			strings.Contains(m, "invalid access token") || strings.Contains(m, "oauth token is missing") {
+			out = append(out, ErrInvalidToken)
+		}
+	case http.StatusTooManyRequests:
+		out = append(out, ErrRateLimited)
+	}
+	if (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) && strings.Contains(m, "missing scope") {
+		out = append(out, ErrMissingScopes)
+	}
+	return out
 }

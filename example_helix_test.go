@@ -10,12 +10,13 @@ import (
 	"net/url"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
 // exampleHelixSetup starts a sandbox standing in for Twitch and a Provider
 // holding twitchdev's grant.
-func exampleHelixSetup() (*twitchtest.Server, *twitchauth.Config, *twitchauth.Provider, string) {
+func exampleHelixSetup() (*twitchtest.Server, *twitchauth.Config, *provider.Provider, string) {
 	sandbox, err := twitchtest.New()
 	if err != nil {
 		log.Fatal(err)
@@ -27,7 +28,7 @@ func exampleHelixSetup() (*twitchtest.Server, *twitchauth.Config, *twitchauth.Pr
 	cfg := &twitchauth.Config{ClientID: app.ID, ClientSecret: app.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: sandbox.IDURL(), APIURL: sandbox.APIURL()}}
 	ctx := context.Background()
-	p, err := twitchauth.NewProvider(ctx, cfg)
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,13 +50,17 @@ func exampleHelixSetup() (*twitchtest.Server, *twitchauth.Config, *twitchauth.Pr
 //
 //	client, err := helix.NewClient(&helix.Options{
 //		ClientID:   cfg.ClientID,
-//		HTTPClient: &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(userID))},
+//		HTTPClient: &http.Client{Transport: twitchauth.NewTransport(twitchauth.TransportConfig{
+//			Config: cfg, Source: p.TokenSource(provider.User(userID)),
+//		})},
 //	})
 func ExampleNewTransport() {
 	sandbox, cfg, p, userID := exampleHelixSetup()
 	defer sandbox.Close()
 
-	hc := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(userID))}
+	hc := &http.Client{Transport: twitchauth.NewTransport(twitchauth.TransportConfig{
+		Config: cfg, Source: p.TokenSource(provider.User(userID)),
+	})}
 	resp, err := hc.Get(cfg.APIBaseURL() + "/users") // the token's own user
 	if err != nil {
 		log.Fatal(err)
@@ -77,7 +82,7 @@ func ExampleHelix_Get() {
 	sandbox, cfg, p, _ := exampleHelixSetup()
 	defer sandbox.Close()
 
-	h := twitchauth.NewHelix(cfg, p.AppTokenSource())
+	h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.App())}))
 	var users struct {
 		Data []struct {
 			ID    string `json:"id"`
@@ -98,7 +103,7 @@ func ExampleHelix_Get() {
 
 // Walk a paginated list item by item; the next page is fetched with the
 // "after" cursor when the previous one is used up.
-func ExamplePaginateAs() {
+func ExamplePaginate() {
 	sandbox, cfg, p, _ := exampleHelixSetup()
 	defer sandbox.Close()
 
@@ -106,31 +111,35 @@ func ExamplePaginateAs() {
 		UserLogin   string `json:"user_login"`
 		ViewerCount int    `json:"viewer_count"`
 	}
-	h := twitchauth.NewHelix(cfg, p.AppTokenSource())
+	t := twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.App())})
+	h := twitchauth.NewHelix(t)
 	ctx := context.Background()
 	n := 0
-	for s, err := range twitchauth.PaginateAs[stream](ctx, h, "streams", url.Values{"first": {"2"}}) {
+	for s, err := range twitchauth.Paginate[stream](ctx, h, "streams", url.Values{"first": {"2"}}) {
 		if err != nil {
 			log.Fatal(err)
 		}
 		n++
 		_ = s.UserLogin
 	}
-	fmt.Println(n > 0, h.Stats().RateLimited)
+	fmt.Println(n > 0, t.Stats().RateLimited)
 	// Output: true 0
 }
 
 // An extension front end's Helix JWT (onAuthorized's auth.helixToken) is
 // sent with the Extension scheme; each viewer has a 30-per-minute bucket.
-func ExampleNewExtensionHelix() {
+func ExampleTransportConfig_extension() {
 	sandbox, _, _, _ := exampleHelixSetup()
 	defer sandbox.Close()
 	helixToken, _ := sandbox.MintHelixJWT(twitchtest.HelixJWTOptions{OpaqueUserID: "U141981764", UserID: "141981764"})
 
 	cfg := &twitchauth.Config{ClientID: sandbox.ExtensionClient().ID,
 		Endpoints: twitchauth.Endpoints{APIURL: sandbox.APIURL()}}
-	h := twitchauth.NewExtensionHelix(cfg, twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) {
-		return helixToken, nil // the latest one the front end received
+	h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{
+		Config: cfg,
+		ExtensionJWT: func(context.Context) (string, error) {
+			return helixToken, nil // the latest one the front end received
+		},
 	}))
 	var me struct {
 		Data []struct {
@@ -151,12 +160,13 @@ func ExampleMissingScopesError() {
 	sandbox, cfg, p, userID := exampleHelixSetup() // twitchdev granted user:read:email only
 	defer sandbox.Close()
 
-	hx := twitchauth.NewHelix(cfg, p.UserTokenSource(userID))
+	t := twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.User(userID))})
+	hx := twitchauth.NewHelix(t)
 	err := hx.Get(context.Background(), "/polls", url.Values{"broadcaster_id": {userID}}, nil)
 	var mse *twitchauth.MissingScopesError
 	if errors.As(err, &mse) {
 		fmt.Println(mse.Endpoint, "needs", mse.Required)
-		fmt.Println("ask for:", mse.Missing, "- requests sent:", hx.Stats().Requests)
+		fmt.Println("ask for:", mse.Missing, "- requests sent:", t.Stats().Requests)
 	}
 	// Output:
 	// GET /polls needs channel:read:polls or channel:manage:polls

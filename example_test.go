@@ -78,7 +78,7 @@ func ExampleConfig_HandleCallback() {
 			http.Error(w, "no login in progress", http.StatusBadRequest)
 			return
 		}
-		tok, err := cfg.HandleCallback(r.Context(), r, c.Value)
+		tok, err := cfg.HandleCallback(r.Context(), r.URL.Query(), c.Value)
 		switch {
 		case errors.Is(err, twitchauth.ErrAccessDenied):
 			http.Error(w, "you declined", http.StatusForbidden)

@@ -209,10 +209,10 @@ func FuzzDeviceResponse(f *testing.F) {
 	})
 }
 
-// FuzzHandleCallbackQuery runs the callback of the authorization code flow
+// FuzzHandleCallback runs the callback of the authorization code flow
 // on arbitrary redirect queries, against a fake identity server that accepts
 // exactly one code. Only the right state with that code yields a token.
-func FuzzHandleCallbackQuery(f *testing.F) {
+func FuzzHandleCallback(f *testing.F) {
 	const state = "fz-state-8d1f0b7e3c5a4f6e9b2d"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -263,7 +263,7 @@ func FuzzHandleCallbackQuery(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		tok, err := cfg.HandleCallbackQuery(ctx, q, state)
+		tok, err := cfg.HandleCallback(ctx, q, state)
 		fzCheckErr(t, err, []byte(raw))
 		if err != nil {
 			if q.Get("state") != state && !errors.Is(err, twitchauth.ErrStateMismatch) && !errors.Is(err, twitchauth.ErrRedirectMismatch) {

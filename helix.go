@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"io"
 	"iter"
 	"maps"
@@ -13,13 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 )
-
-// ErrUnauthorized: Helix answered 401. The token was refused even after one
-// refresh, or a scope is missing (then ErrMissingScopes matches too).
-var ErrUnauthorized = errors.New("twitchauth: Helix refused the credentials (401)")
 
 // maxHelixBody bounds the Helix response bodies the client reads.
 const maxHelixBody = 16 << 20
@@ -27,65 +22,6 @@ const maxHelixBody = 16 << 20
 // helixDefaultTimeout bounds a Helix call whose context has no deadline:
 // long enough to wait out a 429 (a bucket refills within a minute).
 const helixDefaultTimeout = 2 * time.Minute
-
-// HelixError is a non-2xx answer from Helix, with the
-// {"error":"...","status":N,"message":"..."} body it carried. It matches
-// ErrUnauthorized (401), ErrInvalidToken (401 for an invalid or expired
-// token), ErrMissingScopes (a 401 or 403 naming a missing scope) and
-// ErrRateLimited (429) with errors.Is.
-type HelixError struct {
-	// Method and Path say which call failed (the path without its query).
-	Method, Path string
-	// Status is the HTTP status code.
-	Status int
-	// Reason is Helix's "error" field, such as "Unauthorized".
-	Reason string
-	// Message is Helix's "message" field, such as "Invalid OAuth token".
-	Message string
-	// Reset is, for a 429, when the rate-limit bucket is full again (zero
-	// if the response did not say).
-	Reset time.Time
-}
-
-// Error says which call failed and what Helix said; it never contains a
-// token.
-func (e *HelixError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "twitchauth: Helix %s %s: HTTP %d", e.Method, e.Path, e.Status)
-	if e.Reason != "" {
-		fmt.Fprintf(&b, " %s", e.Reason)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %q", e.Message)
-	}
-	switch {
-	case e.Status == http.StatusTooManyRequests && !e.Reset.IsZero():
-		fmt.Fprintf(&b, ": rate limited until %s", e.Reset.UTC().Format(time.RFC3339))
-	case errors.Is(e, ErrMissingScopes):
-		b.WriteString(": the token lacks a scope this endpoint needs; authorize the user again with it")
-	}
-	return b.String()
-}
-
-// Unwrap returns the sentinel errors the answer matches.
-func (e *HelixError) Unwrap() []error {
-	m := strings.ToLower(e.Message)
-	var out []error
-	switch e.Status {
-	case http.StatusUnauthorized:
-		out = append(out, ErrUnauthorized)
-		if strings.Contains(m, "invalid oauth token") || strings.Contains(m, "token expired") ||
-			strings.Contains(m, "invalid access token") || strings.Contains(m, "oauth token is missing") {
-			out = append(out, ErrInvalidToken)
-		}
-	case http.StatusTooManyRequests:
-		out = append(out, ErrRateLimited)
-	}
-	if (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) && strings.Contains(m, "missing scope") {
-		out = append(out, ErrMissingScopes)
-	}
-	return out
-}
 
 // Helix is a small JSON client for the Twitch API on top of a Transport:
 // requests are authorized, paced and retried as the Transport describes.
@@ -99,24 +35,10 @@ type Helix struct {
 	base   string
 }
 
-// NewHelix returns a Helix client acting with the tokens of src (a
-// Provider's AppTokenSource, UserTokenSource or IntentTokenSource, or any
-// oauth2.TokenSource). opts configure its Transport.
-func NewHelix(cfg *Config, src oauth2.TokenSource, opts ...TransportOption) *Helix {
-	return newHelix(cfg, NewTransport(cfg, src, opts...))
-}
-
-// NewExtensionHelix returns a Helix client acting as an extension viewer
-// with the Helix JWTs of src ("Authorization: Extension <jwt>"); cfg.ClientID
-// is the extension's client ID.
-func NewExtensionHelix(cfg *Config, src ExtensionJWTSource, opts ...TransportOption) *Helix {
-	return newHelix(cfg, NewExtensionTransport(cfg, src, opts...))
-}
-
-func newHelix(cfg *Config, t *Transport) *Helix {
-	if cfg == nil {
-		cfg = &Config{}
-	}
+// NewHelix returns a Helix client sending its requests through t (see
+// NewTransport: t sets the credentials, paces and retries). Its counters
+// are t.Stats().
+func NewHelix(t *Transport) *Helix {
 	return &Helix{
 		t: t,
 		client: &http.Client{
@@ -124,41 +46,14 @@ func newHelix(cfg *Config, t *Transport) *Helix {
 			// Helix does not redirect; a redirect would drop a POST body.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		base: cfg.APIBaseURL(),
+		base: t.cfg.APIBaseURL(),
 	}
 }
-
-// Transport returns the client's Transport.
-func (h *Helix) Transport() *Transport { return h.t }
-
-// Stats returns the counters of the client's Transport.
-func (h *Helix) Stats() TransportStats { return h.t.Stats() }
 
 // Get calls GET path with query and decodes the JSON answer into out (when
 // out is not nil).
 func (h *Helix) Get(ctx context.Context, path string, query url.Values, out any) error {
 	return h.Do(ctx, http.MethodGet, path, query, nil, out)
-}
-
-// Post calls POST path with query and body (see Do).
-func (h *Helix) Post(ctx context.Context, path string, query url.Values, body, out any) error {
-	return h.Do(ctx, http.MethodPost, path, query, body, out)
-}
-
-// Put calls PUT path with query and body (see Do).
-func (h *Helix) Put(ctx context.Context, path string, query url.Values, body, out any) error {
-	return h.Do(ctx, http.MethodPut, path, query, body, out)
-}
-
-// Patch calls PATCH path with query and body (see Do).
-func (h *Helix) Patch(ctx context.Context, path string, query url.Values, body, out any) error {
-	return h.Do(ctx, http.MethodPatch, path, query, body, out)
-}
-
-// Delete calls DELETE path with query and decodes the answer into out
-// (when out is not nil).
-func (h *Helix) Delete(ctx context.Context, path string, query url.Values, out any) error {
-	return h.Do(ctx, http.MethodDelete, path, query, nil, out)
 }
 
 // Do calls Helix. body, when not nil, is sent as JSON: []byte and
@@ -309,7 +204,7 @@ func ParseHelixError(resp *http.Response, body []byte) error {
 		e.Reason = http.StatusText(resp.StatusCode)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		if rl, ok := ParseRateLimit(resp.Header); ok {
+		if rl, ok := ratelimit.Parse(resp.Header); ok {
 			e.Reset = rl.Reset
 		}
 	}
@@ -349,11 +244,9 @@ type helixPage struct {
 	} `json:"pagination"`
 }
 
-// Paginate iterates over the items ("data" elements) of a paginated Helix
-// list, fetching the next page with the "after" cursor when the previous
-// one is consumed. It stops after the last page, or at the first error,
-// which it yields once. Set "first" in query to choose the page size.
-func (h *Helix) Paginate(ctx context.Context, path string, query url.Values) iter.Seq2[json.RawMessage, error] {
+// paginate iterates over the items ("data" elements) of a paginated Helix
+// list (see Paginate).
+func (h *Helix) paginate(ctx context.Context, path string, query url.Values) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
 		q := url.Values{}
 		maps.Copy(q, query)
@@ -387,10 +280,14 @@ func (h *Helix) Paginate(ctx context.Context, path string, query url.Values) ite
 	}
 }
 
-// PaginateAs is Paginate with every item decoded into a T.
-func PaginateAs[T any](ctx context.Context, h *Helix, path string, query url.Values) iter.Seq2[T, error] {
+// Paginate iterates over the items ("data" elements) of a paginated Helix
+// list (GET path with query), each decoded into a T (json.RawMessage keeps
+// them raw), fetching the next page with the "after" cursor when the
+// previous one is consumed. It stops after the last page, or at the first
+// error, which it yields once. Set "first" in query to choose the page size.
+func Paginate[T any](ctx context.Context, h *Helix, path string, query url.Values) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for raw, err := range h.Paginate(ctx, path, query) {
+		for raw, err := range h.paginate(ctx, path, query) {
 			var v T
 			if err == nil {
 				if uerr := json.Unmarshal(raw, &v); uerr != nil {

@@ -42,7 +42,7 @@ func TestHelixSend(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	cfg := &twitchauth.Config{ClientID: "sendclient", Endpoints: twitchauth.Endpoints{APIURL: srv.URL + "/helix"}}
-	h := twitchauth.NewHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "send-test-token"}), twitchauth.WithoutScopeCheck())
+	h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "send-test-token"}), NoScopeCheck: true}))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -125,7 +125,7 @@ func BenchmarkHelixGet(b *testing.B) {
 		Data []hxUser `json:"data"`
 	}
 	b.Run("helix", func(b *testing.B) {
-		h := twitchauth.NewHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench-token"}), twitchauth.WithoutScopeCheck())
+		h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench-token"}), NoScopeCheck: true}))
 		b.ReportAllocs()
 		for b.Loop() {
 			var out users

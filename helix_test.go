@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
@@ -38,7 +39,7 @@ func TestHelixGetUsersRefreshes(t *testing.T) {
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"user:read:email"})
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(tok.UserID))
+	h := newHelix(cfg, p.TokenSource(provider.User(tok.UserID)))
 	s.ExpireAccessToken(tok.AccessToken)
 	s.ResetCounters()
 	var out struct {
@@ -54,7 +55,7 @@ func TestHelixGetUsersRefreshes(t *testing.T) {
 	if n := s.Requests("token:refresh_token"); n != 1 {
 		t.Fatalf("%d refreshes, want 1", n)
 	}
-	if st := h.Stats(); st.Refreshes != 1 || st.Retries != 1 || st.Requests != 2 {
+	if st := statsOf(h); st.Refreshes != 1 || st.Retries != 1 || st.Requests != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 	// The same call without a leading slash, and with the query in the path.
@@ -95,7 +96,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 		}
 		return false
 	}))
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(mod.UserID), twitchauth.WithRetryBackoff(time.Millisecond))
+	h := newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withRetryBackoff(time.Millisecond))
 	q := url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}}
 	body := map[string]any{"data": map[string]any{"user_id": victim.ID, "reason": "no spam", "duration": 600}}
 	var out struct {
@@ -106,7 +107,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 			EndTime       *string `json:"end_time"`
 		} `json:"data"`
 	}
-	if err := h.Post(ctx(t), "moderation/bans", q, body, &out); err != nil {
+	if err := h.Do(ctx(t), http.MethodPost, "moderation/bans", q, body, &out); err != nil {
 		t.Fatal(err)
 	}
 	if len(out.Data) != 1 || out.Data[0].UserID != victim.ID || out.Data[0].ModeratorID != mod.UserID || out.Data[0].EndTime == nil {
@@ -117,7 +118,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 		t.Fatalf("bodies sent %q, want %s twice", bodies, want)
 	}
 	// A ban without a user is refused (400), with Helix's message in the error.
-	err := h.Post(ctx(t), "moderation/bans", q, map[string]any{"data": map[string]any{"reason": "?"}}, nil)
+	err := h.Do(ctx(t), http.MethodPost, "moderation/bans", q, map[string]any{"data": map[string]any{"reason": "?"}}, nil)
 	var he *twitchauth.HelixError
 	if !errors.As(err, &he) || he.Status != 400 || he.Message == "" || he.Method != "POST" || he.Path != "/helix/moderation/bans" {
 		t.Fatalf("second ban: %v", err)
@@ -125,7 +126,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 	leaks.text(err.Error())
 	// Unban: DELETE answers 204 without a body.
 	q.Set("user_id", victim.ID)
-	if err := h.Delete(ctx(t), "moderation/bans", q, &out); err != nil {
+	if err := h.Do(ctx(t), http.MethodDelete, "moderation/bans", q, nil, &out); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -139,10 +140,10 @@ func TestHelixErrors(t *testing.T) {
 	mod := provUser(t, s, p, cfg.ClientID, "moderator", nil) // no moderation scope
 	// Without the local scope check, the request goes to Helix, whose
 	// "Missing scope" 401 is parsed.
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(mod.UserID), twitchauth.WithoutPacing(), twitchauth.WithoutScopeCheck())
+	h := newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing(), withoutScopeCheck())
 	s.ResetCounters()
 
-	err := h.Post(ctx(t), "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
+	err := h.Do(ctx(t), http.MethodPost, "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
 		map[string]any{"data": map[string]any{"user_id": "1"}}, nil)
 	var he *twitchauth.HelixError
 	if !errors.As(err, &he) || he.Status != 401 || !errors.Is(err, twitchauth.ErrMissingScopes) || !errors.Is(err, twitchauth.ErrUnauthorized) || errors.Is(err, twitchauth.ErrInvalidToken) {
@@ -182,7 +183,7 @@ func TestHelixErrors(t *testing.T) {
 	}
 
 	// An invalid token that no refresh can replace.
-	bad := twitchauth.NewHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "notavalidtoken0000000000000000"}))
+	bad := newHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "notavalidtoken0000000000000000"}))
 	err = bad.Get(ctx(t), "users", url.Values{"login": {"twitchdev"}}, nil)
 	if !errors.Is(err, twitchauth.ErrUnauthorized) || !errors.Is(err, twitchauth.ErrInvalidToken) || strings.Contains(err.Error(), "notavalidtoken") {
 		t.Fatalf("invalid token: %v", err)
@@ -200,10 +201,10 @@ func TestHelixPaginate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := twitchauth.NewHelix(cfg, p.AppTokenSource())
+	h := newHelix(cfg, p.TokenSource(provider.App()))
 	s.ResetCounters()
 	var logins []string
-	for st, err := range twitchauth.PaginateAs[hxStream](ctx(t), h, "streams", url.Values{"first": {"1"}}) {
+	for st, err := range twitchauth.Paginate[hxStream](ctx(t), h, "streams", url.Values{"first": {"1"}}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +227,7 @@ func TestHelixPaginate(t *testing.T) {
 	// Break after two items: two pages fetched.
 	s.ResetCounters()
 	n := 0
-	for raw, err := range h.Paginate(ctx(t), "/streams", url.Values{"first": {"1"}}) {
+	for raw, err := range twitchauth.Paginate[json.RawMessage](ctx(t), h, "/streams", url.Values{"first": {"1"}}) {
 		if err != nil || !json.Valid(raw) {
 			t.Fatal(err)
 		}
@@ -239,7 +240,7 @@ func TestHelixPaginate(t *testing.T) {
 	}
 	// An error is yielded once, and ends the loop.
 	errs := 0
-	for _, err := range h.Paginate(ctx(t), "streams", url.Values{"first": {"0"}}) {
+	for _, err := range twitchauth.Paginate[json.RawMessage](ctx(t), h, "streams", url.Values{"first": {"0"}}) {
 		if err == nil {
 			t.Fatal("an item from a refused request")
 		}
@@ -257,9 +258,9 @@ func TestHelixPaginateRepeatingCursor(t *testing.T) {
 		n.Add(1)
 		writeHelixJSON(w, 200, map[string]any{"data": []any{map[string]any{"id": "1"}}, "pagination": map[string]any{"cursor": "same"}})
 	})
-	h := twitchauth.NewHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
+	h := newHelix(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
 	var items, errs int
-	for _, err := range h.Paginate(ctx(t), "things", nil) {
+	for _, err := range twitchauth.Paginate[json.RawMessage](ctx(t), h, "things", nil) {
 		if err != nil {
 			errs++
 		} else {
@@ -280,7 +281,7 @@ func TestHelixLibraryWithoutTokensThroughTransport(t *testing.T) {
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
-	hc := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(tok.UserID))}
+	hc := &http.Client{Transport: newTransport(cfg, p.TokenSource(provider.User(tok.UserID)))}
 	s.ExpireAccessToken(tok.AccessToken) // and it refreshes for the library too
 
 	// As helix.Client.doRequest builds it (library v2: setRequestHeaders).
@@ -314,7 +315,7 @@ func TestHelixExtensionViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &twitchauth.Config{ClientID: ext.ID, Endpoints: twitchauth.Endpoints{APIURL: s.APIURL()}}
-	h := twitchauth.NewExtensionHelix(cfg, twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) { return jwt, nil }))
+	h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, ExtensionJWT: func(context.Context) (string, error) { return jwt, nil }}))
 	var out struct {
 		Data []hxStream `json:"data"`
 	}

@@ -50,7 +50,6 @@ func (rt ResponseType) openID() bool { return strings.Contains(string(rt), "id_t
 type authParams struct {
 	responseType ResponseType
 	scopes       []string
-	openID       bool
 	forceVerify  bool
 	nonce        string
 	claims       string
@@ -69,20 +68,17 @@ func WithScopes(scopes ...string) AuthOption {
 	return func(p *authParams) { p.scopes = scopes }
 }
 
-// OpenID adds the openid scope, so that a code exchange also returns an ID
-// token. The id_token response types add it by themselves.
-func OpenID() AuthOption {
-	return func(p *authParams) { p.openID = true }
-}
-
 // ForceVerify makes Twitch ask the user to authorize again even if they
 // already did (force_verify=true), for example to switch accounts.
 func ForceVerify() AuthOption {
 	return func(p *authParams) { p.forceVerify = true }
 }
 
-// Nonce sets the OpenID Connect nonce, echoed in the ID token; pass the same
-// value to VerifyIDToken. NewState makes a good one.
+// Nonce asks for an OpenID Connect ID token: it adds the openid scope and
+// sets the nonce, echoed in the ID token; pass the same value to
+// IDTokenVerifier.Verify. NewState makes a good one. (The id_token response
+// types add the openid scope by themselves; so does listing it in
+// Config.Scopes or WithScopes.)
 func Nonce(nonce string) AuthOption {
 	return func(p *authParams) { p.nonce = nonce }
 }
@@ -128,7 +124,7 @@ func (c *Config) AuthorizeURL(state string, opts ...AuthOption) string {
 		o(&p)
 	}
 	scopes := append([]string{}, p.scopes...)
-	if (p.openID || p.responseType.openID()) && !hasScope(scopes, "openid") {
+	if (p.nonce != "" || p.responseType.openID()) && !hasScope(scopes, "openid") {
 		scopes = append(scopes, "openid")
 	}
 	v := url.Values{
@@ -211,12 +207,8 @@ func (c *Config) ExchangeCode(ctx context.Context, code string) (*Token, error) 
 // (ErrStateMismatch), maps an error the redirect carries (ErrAccessDenied,
 // ErrRedirectMismatch, or an *APIError), refuses a missing code
 // (ErrInvalidCode) and exchanges the code with ExchangeCode.
-func (c *Config) HandleCallback(ctx context.Context, r *http.Request, wantState string) (*Token, error) {
-	return c.HandleCallbackQuery(ctx, r.URL.Query(), wantState)
-}
-
-// HandleCallbackQuery is HandleCallback given the redirect's query parameters.
-func (c *Config) HandleCallbackQuery(ctx context.Context, q url.Values, wantState string) (*Token, error) {
+// q is the redirect's query (r.URL.Query() in the handler).
+func (c *Config) HandleCallback(ctx context.Context, q url.Values, wantState string) (*Token, error) {
 	if !CheckState(wantState, q.Get("state")) {
 		return nil, ErrStateMismatch
 	}

@@ -36,12 +36,9 @@ type IDTokenClaims struct {
 	Expiry   time.Time `json:"-"`
 	IssuedAt time.Time `json:"-"`
 
-	raw []byte
+	// Raw is the ID token's claims as JSON, for claims not listed here.
+	Raw json.RawMessage `json:"-"`
 }
-
-// Claims decodes the ID token's raw claims into v, for claims not listed in
-// IDTokenClaims.
-func (c *IDTokenClaims) Claims(v any) error { return json.Unmarshal(c.raw, v) }
 
 // IDTokenVerifier verifies ID tokens against the issuer's discovery document
 // and signing keys (JWKS), which it fetches once and caches (refetching the
@@ -91,19 +88,8 @@ func (v *IDTokenVerifier) Verify(ctx context.Context, rawIDToken, nonce string) 
 	claims.Issuer, claims.Subject, claims.Audience = idt.Issuer, idt.Subject, idt.Audience
 	claims.Expiry, claims.IssuedAt = idt.Expiry, idt.IssuedAt
 	claims.EmailVerified = emailVerified(raw)
-	claims.raw = raw
+	claims.Raw = raw
 	return claims, nil
-}
-
-// VerifyIDToken verifies rawIDToken (see IDTokenVerifier.Verify). It fetches
-// the discovery document each time; keep an IDTokenVerifier to verify many
-// tokens.
-func (c *Config) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*IDTokenClaims, error) {
-	v, err := c.NewIDTokenVerifier(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return v.Verify(ctx, rawIDToken, nonce)
 }
 
 // UserInfo is the answer of the OpenID Connect UserInfo endpoint.
@@ -119,11 +105,9 @@ type UserInfo struct {
 	Picture       string `json:"picture"`
 	UpdatedAt     string `json:"updated_at"`
 
-	raw json.RawMessage
+	// Raw is the endpoint's JSON answer, for claims not listed here.
+	Raw json.RawMessage `json:"-"`
 }
-
-// Claims decodes the raw UserInfo answer into v.
-func (u *UserInfo) Claims(v any) error { return json.Unmarshal(u.raw, v) }
 
 // UserInfo asks the OpenID Connect UserInfo endpoint about the user of an
 // access token that was granted the openid scope ("Authorization: Bearer").
@@ -147,7 +131,7 @@ func (c *Config) UserInfo(ctx context.Context, accessToken string) (*UserInfo, e
 		return nil, fmt.Errorf("twitchauth: userinfo: malformed response: %w", err)
 	}
 	u.EmailVerified = emailVerified(raw)
-	u.raw = raw
+	u.Raw = raw
 	return u, nil
 }
 

@@ -2,39 +2,12 @@ package twitchauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-)
-
-// ErrRateLimited: Helix answered 429 Too Many Requests, or waiting for the
-// rate-limit bucket would outlast the request's context deadline. Retry
-// after the bucket's reset (HelixError.Reset, when known).
-var ErrRateLimited = errors.New("twitchauth: Helix rate limit reached")
-
-// RateLimit is the state of a Helix rate-limit bucket as one response
-// reports it in its Ratelimit-Limit, Ratelimit-Remaining and Ratelimit-Reset
-// headers.
-type RateLimit struct {
-	// Limit is the size of the bucket, in points (800 for an app or a user,
-	// 30 for an extension viewer's Helix JWT; docs/protocol.md#rate-limits).
-	Limit int
-	// Remaining is the number of points left in the bucket.
-	Remaining int
-	// Reset is when the bucket will be full again (Unix seconds).
-	Reset time.Time
-}
-
-// Upper bounds that reject absurd header values: no bucket holds a billion
-// points, and no reset lies past the year 9999.
-const (
-	maxRateLimitPoints = 1_000_000_000
-	maxRateLimitReset  = 253402300799 // 9999-12-31T23:59:59Z
 )
 
 // MaxBucketRefill is the longest a Helix rate-limit bucket can need to
@@ -60,42 +33,6 @@ func resetWait(reset, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(d, 0), true
-}
-
-// ParseRateLimit reads the Ratelimit-Limit, Ratelimit-Remaining and
-// Ratelimit-Reset headers of a Helix response. It reports ok only when all
-// three are present and well formed: non-negative decimal integers
-// (surrounding spaces allowed), Remaining not above Limit, Limit positive
-// and Reset a positive Unix time in seconds. Anything else (a missing
-// header, a sign, a fraction, an overflow, garbage) is ignored: ok is false.
-// It never panics.
-func ParseRateLimit(h http.Header) (rl RateLimit, ok bool) {
-	limit, ok1 := parseHeaderInt(h.Get("Ratelimit-Limit"), maxRateLimitPoints)
-	remaining, ok2 := parseHeaderInt(h.Get("Ratelimit-Remaining"), maxRateLimitPoints)
-	reset, ok3 := parseHeaderInt(h.Get("Ratelimit-Reset"), maxRateLimitReset)
-	if !ok1 || !ok2 || !ok3 || limit == 0 || remaining > limit || reset == 0 {
-		return RateLimit{}, false
-	}
-	return RateLimit{Limit: int(limit), Remaining: int(remaining), Reset: time.Unix(reset, 0)}, true
-}
-
-// parseHeaderInt parses a header value made of ASCII digits only (after
-// trimming spaces and tabs), at most limit.
-func parseHeaderInt(v string, limit int64) (int64, bool) {
-	v = strings.Trim(v, " \t")
-	if v == "" || len(v) > 19 {
-		return 0, false
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n > limit {
-		return 0, false
-	}
-	return n, true
 }
 
 // Pacer keeps one model of a Helix rate-limit bucket per subject (the app,
@@ -124,38 +61,42 @@ func parseHeaderInt(v string, limit int64) (int64, bool) {
 // longer than MaxBucketRefill for a point.
 //
 // A Pacer is safe for concurrent use. Share one Pacer between Transports
-// that act for the same subjects with the same client ID (WithPacer); each
-// Transport otherwise has its own.
+// that act for the same subjects with the same client ID (TransportConfig.Pacer); each
+// Transport otherwise has its own (TransportConfig.Pacer). The zero Pacer
+// is ready to use.
 type Pacer struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	now     func() time.Time
 }
 
-// NewPacer returns an empty Pacer.
-func NewPacer() *Pacer {
-	return &Pacer{buckets: map[string]*bucket{}, now: time.Now}
+// clock returns the time (p.now in tests, time.Now otherwise).
+func (p *Pacer) clock() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
 }
 
-// Bucket returns the pacer's current view of the bucket named key (the
+// snapshot returns the pacer's current view of the bucket named key (the
 // Transport's bucket key: "<client id>/<subject>"), and false if no
 // response with Ratelimit headers was seen for it yet. Remaining is the
 // estimate of points available now, net of requests in flight.
-func (p *Pacer) Bucket(key string) (RateLimit, bool) {
+func (p *Pacer) snapshot(key string) (ratelimit.Header, bool) {
 	p.mu.Lock()
 	b := p.buckets[key]
 	p.mu.Unlock()
 	if b == nil {
-		return RateLimit{}, false
+		return ratelimit.Header{}, false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state != bucketMetered {
-		return RateLimit{}, false
+		return ratelimit.Header{}, false
 	}
-	now := p.now()
+	now := p.clock()
 	avail := b.available(now)
-	return RateLimit{Limit: int(b.limit), Remaining: max(0, int(math.Floor(avail))), Reset: b.reset}, true
+	return ratelimit.Header{Limit: int(b.limit), Remaining: max(0, int(math.Floor(avail))), Reset: b.reset}, true
 }
 
 // maxPacerBuckets is the number of buckets above which idle ones are
@@ -175,6 +116,9 @@ func (p *Pacer) bucket(key string) *bucket {
 			p.pruneLocked()
 		}
 		b = &bucket{changed: make(chan struct{})}
+		if p.buckets == nil {
+			p.buckets = map[string]*bucket{}
+		}
 		p.buckets[key] = b
 	}
 	return b
@@ -183,7 +127,7 @@ func (p *Pacer) bucket(key string) *bucket {
 // pruneLocked forgets the buckets nobody uses: none in flight or queued,
 // and unused for pacerIdle. Callers hold p.mu.
 func (p *Pacer) pruneLocked() {
-	now := p.now()
+	now := p.clock()
 	for k, b := range p.buckets {
 		b.mu.Lock()
 		idle := b.inflight == 0 && len(b.queue) == 0 && now.Sub(b.at) > pacerIdle && !now.Before(b.blocked)
@@ -296,7 +240,7 @@ func (p *Pacer) reserve(ctx context.Context, key string) (reservation, time.Dura
 	var waited time.Duration
 	b.mu.Lock()
 	for {
-		now := p.now()
+		now := p.clock()
 		head := me == nil && len(b.queue) == 0 || me != nil && b.queue[0] == me
 		var wait time.Duration
 		var changed <-chan struct{}
@@ -432,7 +376,7 @@ func (p *Pacer) done(r reservation, status int, h http.Header) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := p.now()
+	now := p.clock()
 	// The request leaves the in-flight count; unless Helix said it took
 	// nothing (a 429), its point now comes off the modelled bucket.
 	b.tokens, b.at = b.predict(now), now
@@ -444,9 +388,9 @@ func (p *Pacer) done(r reservation, status int, h http.Header) {
 	if status != http.StatusTooManyRequests {
 		b.tokens--
 	}
-	rl, ok := RateLimit{}, false
+	rl, ok := ratelimit.Header{}, false
 	if status != 0 {
-		rl, ok = ParseRateLimit(h)
+		rl, ok = ratelimit.Parse(h)
 	}
 	switch {
 	case ok:
@@ -476,7 +420,7 @@ func (b *bucket) predict(now time.Time) float64 {
 
 // observe re-anchors the model on a response's headers; b.tokens holds the
 // prediction for now.
-func (b *bucket) observe(rl RateLimit, status int, overlap float64, now time.Time) {
+func (b *bucket) observe(rl ratelimit.Header, status int, overlap float64, now time.Time) {
 	limit := float64(rl.Limit)
 	rem := float64(rl.Remaining)
 	fresh := b.state != bucketMetered || limit != b.limit

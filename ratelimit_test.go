@@ -14,84 +14,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
-
-func rlHeader(limit, remaining, reset string) http.Header {
-	h := http.Header{}
-	if limit != "-" {
-		h.Set("Ratelimit-Limit", limit)
-	}
-	if remaining != "-" {
-		h.Set("Ratelimit-Remaining", remaining)
-	}
-	if reset != "-" {
-		h.Set("Ratelimit-Reset", reset)
-	}
-	return h
-}
-
-func TestParseRateLimit(t *testing.T) {
-	ok := []struct {
-		h    http.Header
-		want twitchauth.RateLimit
-	}{
-		{rlHeader("800", "799", "1781653392"), twitchauth.RateLimit{Limit: 800, Remaining: 799, Reset: time.Unix(1781653392, 0)}},
-		{rlHeader(" 30 ", "\t0", "1781653392 "), twitchauth.RateLimit{Limit: 30, Remaining: 0, Reset: time.Unix(1781653392, 0)}},
-		{rlHeader("800", "800", "1"), twitchauth.RateLimit{Limit: 800, Remaining: 800, Reset: time.Unix(1, 0)}},
-	}
-	for _, tc := range ok {
-		got, good := twitchauth.ParseRateLimit(tc.h)
-		if !good || got.Limit != tc.want.Limit || got.Remaining != tc.want.Remaining || !got.Reset.Equal(tc.want.Reset) {
-			t.Errorf("ParseRateLimit(%v) = %+v, %v; want %+v", tc.h, got, good, tc.want)
-		}
-	}
-	bad := []http.Header{
-		{},
-		rlHeader("-", "799", "1781653392"),
-		rlHeader("800", "-", "1781653392"),
-		rlHeader("800", "799", "-"),
-		rlHeader("0", "0", "1781653392"),           // empty bucket size
-		rlHeader("800", "801", "1781653392"),       // more left than the size
-		rlHeader("-800", "799", "1781653392"),      // sign
-		rlHeader("+800", "799", "1781653392"),      // sign
-		rlHeader("800", "799.5", "1781653392"),     // fraction
-		rlHeader("800", "799", "1781653392.25"),    // fraction
-		rlHeader("8e2", "799", "1781653392"),       // exponent
-		rlHeader("0x320", "799", "1781653392"),     // hex
-		rlHeader("800", "799", "0"),                // no reset time
-		rlHeader("800", "799", "99999999999999"),   // beyond year 9999
-		rlHeader("99999999999999999999", "1", "1"), // overflow
-		rlHeader("800", "799", "Thu, 01 Jan 2026 00:00:00 GMT"),
-		rlHeader("800, 800", "799", "1781653392"),
-		rlHeader("", "", ""),
-	}
-	for _, h := range bad {
-		if got, good := twitchauth.ParseRateLimit(h); good {
-			t.Errorf("ParseRateLimit(%v) = %+v, accepted; want it ignored", h, got)
-		}
-	}
-}
-
-func FuzzParseRateLimit(f *testing.F) {
-	f.Add("800", "799", "1781653392")
-	f.Add(" 30", "0 ", "1")
-	f.Add("-1", "99999999999999999999", "1.5")
-	f.Add("", "\x00", "٣")
-	f.Fuzz(func(t *testing.T, limit, remaining, reset string) {
-		h := http.Header{"Ratelimit-Limit": {limit}, "Ratelimit-Remaining": {remaining}, "Ratelimit-Reset": {reset}}
-		rl, ok := twitchauth.ParseRateLimit(h)
-		if !ok {
-			if rl != (twitchauth.RateLimit{}) {
-				t.Fatalf("rejected headers gave %+v", rl)
-			}
-			return
-		}
-		if rl.Limit <= 0 || rl.Remaining < 0 || rl.Remaining > rl.Limit || rl.Reset.Unix() <= 0 || rl.Reset.Year() > 9999 {
-			t.Fatalf("accepted %q %q %q as %+v", limit, remaining, reset, rl)
-		}
-	})
-}
 
 // A steady load above the refill rate never sees a 429: the pacer spreads
 // the calls once the bucket runs low, and the whole load completes.
@@ -99,7 +24,7 @@ func TestPacerSteadyLoadNo429(t *testing.T) {
 	s := newSandbox(t, twitchtest.WithHelixRateLimit(40, time.Second))
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
-	tr := twitchauth.NewTransport(cfg, p.AppTokenSource())
+	tr := newTransport(cfg, p.TokenSource(provider.App()))
 	c := &http.Client{Transport: tr}
 	var wg sync.WaitGroup
 	var bad atomic.Int32
@@ -121,7 +46,7 @@ func TestPacerSteadyLoadNo429(t *testing.T) {
 	if st.Requests != 120 || st.Waits == 0 || st.WaitTime <= 0 || st.RateLimited != 0 {
 		t.Fatalf("stats %+v: want 120 requests, some paced waits, no 429", st)
 	}
-	rl, ok := tr.Pacer().Bucket(cfg.ClientID + "/app")
+	rl, ok := pacerOf(tr).Bucket(cfg.ClientID + "/app")
 	if !ok || rl.Limit != 40 {
 		t.Fatalf("app bucket = %+v %v", rl, ok)
 	}
@@ -136,9 +61,9 @@ func TestPacerBucketsPerSubject(t *testing.T) {
 	users := s.Users()
 	a := provUser(t, s, p, cfg.ClientID, users[0].Login, nil)
 	b := provUser(t, s, p, cfg.ClientID, users[1].Login, nil)
-	pacer := twitchauth.NewPacer()
-	ca := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(a.UserID), twitchauth.WithPacer(pacer))}
-	cb := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(b.UserID), twitchauth.WithPacer(pacer))}
+	pacer := &twitchauth.Pacer{}
+	ca := &http.Client{Transport: newTransport(cfg, p.TokenSource(provider.User(a.UserID)), withPacer(pacer))}
+	cb := &http.Client{Transport: newTransport(cfg, p.TokenSource(provider.User(b.UserID)), withPacer(pacer))}
 	for range 4 { // drain user a's bucket down to its margin
 		if code, _ := trGet(t, ca, cfg.APIBaseURL()+"/users", nil); code != 200 {
 			t.Fatal(code)
@@ -187,7 +112,7 @@ func TestPacerUnmeteredServer(t *testing.T) {
 		}
 		w.Write([]byte(`{"data":[]}`))
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("x"))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), withBucketKey("x"))
 	c := &http.Client{Transport: tr}
 	if code, _ := trGet(t, c, cfg.APIBaseURL()+"/x", nil); code != 200 {
 		t.Fatal(code)
@@ -205,7 +130,7 @@ func TestPacerUnmeteredServer(t *testing.T) {
 	if peak.Load() != 4 {
 		t.Fatalf("peak concurrency %d against an unmetered server, want 4", peak.Load())
 	}
-	if _, ok := tr.Pacer().Bucket("fakeclientid/x"); ok {
+	if _, ok := pacerOf(tr).Bucket("fakeclientid/x"); ok {
 		t.Fatal("an unmetered bucket reported as metered")
 	}
 }
@@ -224,7 +149,7 @@ func TestPacerProbesColdBucket(t *testing.T) {
 		first.Do(func() { atFirst.Store(inflight.Load()) })
 		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("bot"))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), withBucketKey("bot"))
 	c := &http.Client{Transport: tr}
 	var wg sync.WaitGroup
 	for range 6 {
@@ -234,8 +159,8 @@ func TestPacerProbesColdBucket(t *testing.T) {
 	if n := atFirst.Load(); n != 1 {
 		t.Fatalf("%d requests were in flight when the first answer was written, want 1", n)
 	}
-	if _, ok := tr.Pacer().Bucket("fakeclientid/bot"); !ok {
-		t.Fatal("bucket named by WithBucketKey not found")
+	if _, ok := pacerOf(tr).Bucket("fakeclientid/bot"); !ok {
+		t.Fatal("bucket named by TransportConfig.BucketKey not found")
 	}
 }
 
@@ -295,7 +220,7 @@ func doWithin(t *testing.T, c *http.Client, ctx context.Context, u string, limit
 // wait, and later requests reach upstream — with or without a deadline.
 func TestHostileResetDoesNotPoisonSubject(t *testing.T) {
 	cfg, n := hostileHelix(t, 253402300799)
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBucketKey("bot"))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), withBucketKey("bot"))
 	c := &http.Client{Transport: tr}
 	dctx, cancel := context.WithTimeout(ctx(t), 5*time.Second)
 	defer cancel()
@@ -314,7 +239,7 @@ func TestHostileResetDoesNotPoisonSubject(t *testing.T) {
 	if code, err := doWithin(t, c, t.Context(), cfg.APIBaseURL()+"/x", 3*time.Second); err != nil || code != 200 {
 		t.Fatalf("call without a deadline: %d %v", code, err)
 	}
-	if rl, ok := tr.Pacer().Bucket("fakeclientid/bot"); !ok || rl.Reset.Year() > 2100 {
+	if rl, ok := pacerOf(tr).Bucket("fakeclientid/bot"); !ok || rl.Reset.Year() > 2100 {
 		t.Fatalf("bucket %+v %v: the absurd reset was kept", rl, ok)
 	}
 	if n.Load() != 6 {
@@ -328,11 +253,11 @@ func TestResetAnHourAheadIsCapped(t *testing.T) {
 	for _, paced := range []bool{true, false} {
 		t.Run(fmt.Sprintf("paced=%v", paced), func(t *testing.T) {
 			cfg, n := hostileHelix(t, time.Now().Add(time.Hour).Unix())
-			var opts []twitchauth.TransportOption
+			var opts []trOption
 			if !paced {
-				opts = append(opts, twitchauth.WithoutPacing())
+				opts = append(opts, withoutPacing())
 			}
-			tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
+			tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
 			c := &http.Client{Transport: tr}
 			for i := range 2 {
 				// t.Context has no deadline: nothing but the cap bounds the wait.
@@ -359,7 +284,7 @@ func TestPacerCancelledWaiterLeavesQueue(t *testing.T) {
 		w.Header().Set("Ratelimit-Reset", reset)
 		w.Write([]byte(`{"data":[]}`))
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
 	c := &http.Client{Transport: tr}
 	trGet(t, c, cfg.APIBaseURL()+"/x", nil)
 	cctx, cancel := context.WithCancel(context.Background())

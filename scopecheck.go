@@ -12,24 +12,6 @@ import (
 	"github.com/twitchauth/twitchauth/scopes"
 )
 
-// ScopeReporter is implemented by token sources that know the scopes
-// granted to the user tokens they return, such as the Provider's
-// *TokenSource (its grants' scopes come from the token response and the
-// hourly validation, kept in the store). The Transport asks it before each
-// request, to refuse locally one that the token's scopes cannot satisfy.
-type ScopeReporter interface {
-	// TokenScopes returns the scopes granted to tok, a token this source
-	// returned, and ok=true if tok is a user token whose scopes are known.
-	// It is called on every request: it must be quick.
-	TokenScopes(tok *oauth2.Token) (scopes []string, ok bool)
-}
-
-// WithoutScopeCheck turns off the check of a user token's scopes before
-// each request: every request is sent, and a missing scope shows as Helix's
-// 401 (a *HelixError matching ErrMissingScopes). Use it if Twitch changed an
-// endpoint's requirement before package scopes did.
-func WithoutScopeCheck() TransportOption { return func(t *Transport) { t.noScopes = true } }
-
 // maxPeekBody bounds the body of a Create EventSub Subscription request
 // read to learn its subscription type.
 const maxPeekBody = 64 << 10

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 type staticRT struct{}
@@ -16,7 +17,7 @@ func (staticRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // The cost of the scope check on the Transport's path, side by side with
-// the same Transport without it (WithoutScopeCheck, the anchor): a Get
+// the same Transport without it (TransportConfig.NoScopeCheck, the anchor): a Get
 // Moderators call (moderation:read or channel:manage:moderators) by a user
 // whose grant has the second, answered in memory so that only the
 // Transport's own work is measured.
@@ -24,7 +25,7 @@ func BenchmarkScopeCheck(b *testing.B) {
 	s := newSandbox(b)
 	cfg := confidential(s)
 	cfg.Logger = nil
-	p, err := twitchauth.NewProvider(b.Context(), cfg)
+	p, err := provider.New(b.Context(), provider.Config{OAuth: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,13 +40,13 @@ func BenchmarkScopeCheck(b *testing.B) {
 	url := cfg.APIBaseURL() + "/moderation/moderators?broadcaster_id=" + bc.ID
 	for _, c := range []struct {
 		name string
-		opts []twitchauth.TransportOption
+		opts []trOption
 	}{
 		{"check", nil},
-		{"nocheck", []twitchauth.TransportOption{twitchauth.WithoutScopeCheck()}},
+		{"nocheck", []trOption{withoutScopeCheck()}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			t := twitchauth.NewTransport(cfg, p.UserTokenSource(bc.ID), append([]twitchauth.TransportOption{twitchauth.WithBase(staticRT{}), twitchauth.WithoutPacing()}, c.opts...)...)
+			t := newTransport(cfg, p.TokenSource(provider.User(bc.ID)), append([]trOption{withBase(staticRT{}), withoutPacing()}, c.opts...)...)
 			req, _ := http.NewRequest("GET", url, nil)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // A request whose endpoint needs a scope the user's grant lacks is refused
@@ -21,10 +22,10 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 	p := newProvider(t, cfg)
 	bc, _ := s.User("broadcaster")
 	mod := provUser(t, s, p, cfg.ClientID, "moderator", []string{"user:read:email"})
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(mod.UserID), twitchauth.WithoutPacing())
+	h := newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing())
 	s.ResetCounters()
 
-	err := h.Post(ctx(t), "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
+	err := h.Do(ctx(t), http.MethodPost, "moderation/bans", url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}},
 		map[string]any{"data": map[string]any{"user_id": "1"}}, nil)
 	var mse *twitchauth.MissingScopesError
 	if !errors.As(err, &mse) || !errors.Is(err, twitchauth.ErrMissingScopes) {
@@ -34,7 +35,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 		!slices.Equal(mse.Missing, []string{"moderator:manage:banned_users"}) {
 		t.Errorf("error fields %+v", mse)
 	}
-	for _, want := range []string{"POST /moderation/bans needs moderator:manage:banned_users", "not sent", "authorize again", "WithoutScopeCheck"} {
+	for _, want := range []string{"POST /moderation/bans needs moderator:manage:banned_users", "not sent", "authorize again", "NoScopeCheck"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -43,7 +44,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 	if n := s.Requests("helix"); n != 0 {
 		t.Errorf("the sandbox saw %d Helix requests, want 0", n)
 	}
-	if st := h.Stats(); st.Requests != 0 {
+	if st := statsOf(h); st.Requests != 0 {
 		t.Errorf("the Transport counted %d requests", st.Requests)
 	}
 
@@ -76,7 +77,7 @@ func TestScopeCheckAnyOf(t *testing.T) {
 		{[]string{"channel:read:polls"}, false},
 	} {
 		provUser(t, s, p, cfg.ClientID, "broadcaster", c.scopes)
-		h := twitchauth.NewHelix(cfg, p.UserTokenSource(bc.ID), twitchauth.WithoutPacing())
+		h := newHelix(cfg, p.TokenSource(provider.User(bc.ID)), withoutPacing())
 		s.ResetCounters()
 		err := h.Get(ctx(t), "moderation/moderators", q, nil)
 		var mse *twitchauth.MissingScopesError
@@ -101,14 +102,14 @@ func TestScopeCheckScope(t *testing.T) {
 	mod := provUser(t, s, p, cfg.ClientID, "moderator", nil)
 	q := url.Values{"broadcaster_id": {bc.ID}, "moderator_id": {mod.UserID}}
 	body := map[string]any{"data": map[string]any{"user_id": "1"}}
-	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: mustToken(t)(p.UserToken(ctx(t), mod.UserID)).AccessToken})
+	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: mustToken(t)(p.Token(ctx(t), provider.User(mod.UserID))).AccessToken})
 	for name, h := range map[string]*twitchauth.Helix{
-		"switched off": twitchauth.NewHelix(cfg, p.UserTokenSource(mod.UserID), twitchauth.WithoutPacing(), twitchauth.WithoutScopeCheck()),
-		"app token":    twitchauth.NewHelix(cfg, p.AppTokenSource(), twitchauth.WithoutPacing()),
-		"plain source": twitchauth.NewHelix(cfg, static, twitchauth.WithoutPacing()),
+		"switched off": newHelix(cfg, p.TokenSource(provider.User(mod.UserID)), withoutPacing(), withoutScopeCheck()),
+		"app token":    newHelix(cfg, p.TokenSource(provider.App()), withoutPacing()),
+		"plain source": newHelix(cfg, static, withoutPacing()),
 	} {
 		s.ResetCounters()
-		err := h.Post(ctx(t), "moderation/bans", q, body, nil)
+		err := h.Do(ctx(t), http.MethodPost, "moderation/bans", q, body, nil)
 		var he *twitchauth.HelixError
 		if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || s.Requests("helix") != 1 {
 			t.Errorf("%s: err %v after %d requests; want Helix's own 401", name, err, s.Requests("helix"))
@@ -124,7 +125,7 @@ func TestScopeCheckEventSub(t *testing.T) {
 	p := newProvider(t, cfg)
 	bc, _ := s.User("broadcaster")
 	provUser(t, s, p, cfg.ClientID, "broadcaster", []string{"bits:read"})
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(bc.ID), twitchauth.WithoutPacing())
+	h := newHelix(cfg, p.TokenSource(provider.User(bc.ID)), withoutPacing())
 	sub := func(method string) map[string]any {
 		return map[string]any{
 			"type": "channel.poll.begin", "version": "1",
@@ -133,7 +134,7 @@ func TestScopeCheckEventSub(t *testing.T) {
 		}
 	}
 	s.ResetCounters()
-	err := h.Post(ctx(t), "eventsub/subscriptions", nil, sub("websocket"), nil)
+	err := h.Do(ctx(t), http.MethodPost, "eventsub/subscriptions", nil, sub("websocket"), nil)
 	var mse *twitchauth.MissingScopesError
 	if !errors.As(err, &mse) || mse.Endpoint != "channel.poll.begin v1 (POST /eventsub/subscriptions)" ||
 		!slices.Equal(mse.Missing, []string{"channel:read:polls"}) || s.Requests("helix") != 0 {
@@ -143,14 +144,14 @@ func TestScopeCheckEventSub(t *testing.T) {
 	s.ResetCounters()
 	ok := sub("websocket")
 	ok["type"] = "channel.cheer"
-	if err := h.Post(ctx(t), "eventsub/subscriptions", nil, ok, nil); errors.As(err, &mse) || s.Requests("helix") != 1 {
+	if err := h.Do(ctx(t), http.MethodPost, "eventsub/subscriptions", nil, ok, nil); errors.As(err, &mse) || s.Requests("helix") != 1 {
 		t.Errorf("channel.cheer with bits:read: %v, %d requests", err, s.Requests("helix"))
 	}
 	// (The sandbox refuses a webhook with a user token with a 401, which the
 	// Transport retries once after a refresh: sent means at least once.)
 	for _, body := range []map[string]any{sub("webhook"), {"type": "channel.not.a.type", "version": "1"}} {
 		s.ResetCounters()
-		if err := h.Post(ctx(t), "eventsub/subscriptions", nil, body, nil); errors.As(err, &mse) || s.Requests("helix") == 0 {
+		if err := h.Do(ctx(t), http.MethodPost, "eventsub/subscriptions", nil, body, nil); errors.As(err, &mse) || s.Requests("helix") == 0 {
 			t.Errorf("%v: %v, %d requests; want it sent", body, err, s.Requests("helix"))
 		}
 	}

@@ -37,18 +37,12 @@ type Token struct {
 	ClientID string
 	// IDToken is the raw OpenID Connect ID token (a JWT) when the
 	// authorization asked for the openid scope; verify it with
-	// Config.VerifyIDToken before trusting it.
+	// an IDTokenVerifier (Config.NewIDTokenVerifier) before trusting it.
 	IDToken string
 }
 
 // HasScope reports whether t was granted scope.
 func (t *Token) HasScope(scope string) bool { return hasScope(t.Scopes, scope) }
-
-// ExpiresWithin reports whether the token expires within d of now. A token
-// with an unknown expiry never does.
-func (t *Token) ExpiresWithin(now time.Time, d time.Duration) bool {
-	return !t.Expiry.IsZero() && !now.Add(d).Before(t.Expiry)
-}
 
 // String describes the token without revealing it.
 func (t Token) String() string {
@@ -201,9 +195,6 @@ type TokenInfo struct {
 
 // IsApp reports whether the token is an app access token (it has no user).
 func (i *TokenInfo) IsApp() bool { return i.UserID == "" }
-
-// HasScope reports whether the token has scope.
-func (i *TokenInfo) HasScope(scope string) bool { return hasScope(i.Scopes, scope) }
 
 // scopeList decodes a scope field sent as a JSON array, a space-delimited
 // string or null.

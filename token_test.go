@@ -83,7 +83,4 @@ func TestTokenRedaction(t *testing.T) {
 	if !tok.HasScope("chat:read") || tok.HasScope("chat:edit") {
 		t.Fatal("HasScope")
 	}
-	if !tok.ExpiresWithin(time.Unix(1e9-10, 0), time.Minute) || tok.ExpiresWithin(time.Unix(1e9-120, 0), time.Minute) {
-		t.Fatal("ExpiresWithin")
-	}
 }

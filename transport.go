@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -30,27 +31,6 @@ const maxRetries = 3
 // than 503.
 const max5xxRetries = 2
 
-// Invalidator is implemented by token sources that can replace an access
-// token Helix refused (HTTP 401), such as the Provider's *TokenSource: any
-// number of concurrent callers reporting the same token cause one refresh.
-type Invalidator interface {
-	Invalidate(ctx context.Context, accessToken string) (*oauth2.Token, error)
-}
-
-// ExtensionJWTSource supplies the Helix JWT of an extension viewer: the
-// auth.helixToken an extension front end receives from Twitch's onAuthorized
-// callback. Twitch manages it; ExtensionJWT should return the latest one
-// received.
-type ExtensionJWTSource interface {
-	ExtensionJWT(ctx context.Context) (string, error)
-}
-
-// ExtensionJWTFunc adapts a function to ExtensionJWTSource.
-type ExtensionJWTFunc func(ctx context.Context) (string, error)
-
-// ExtensionJWT calls f.
-func (f ExtensionJWTFunc) ExtensionJWT(ctx context.Context) (string, error) { return f(ctx) }
-
 // TransportStats are a Transport's counters since it was built.
 type TransportStats struct {
 	// Requests is the number of requests sent to Helix, retries included.
@@ -70,37 +50,52 @@ type TransportStats struct {
 	Refreshes int64
 }
 
-// TransportOption configures a Transport.
-type TransportOption func(*Transport)
-
-// WithBase sets the RoundTripper that sends the requests (default
-// http.DefaultTransport). Do not use the Config's HTTPClient transport if it
-// is this Transport.
-func WithBase(rt http.RoundTripper) TransportOption { return func(t *Transport) { t.base = rt } }
-
-// WithPacer shares a Pacer between Transports acting for the same subjects.
-func WithPacer(p *Pacer) TransportOption { return func(t *Transport) { t.pacer = p } }
-
-// WithoutPacing turns rate-limit pacing off: requests are sent at once and
-// only a 429 makes them wait.
-func WithoutPacing() TransportOption { return func(t *Transport) { t.pacer = nil } }
-
-// WithMaxReplayBody sets how many bytes of a request body without GetBody
-// are buffered for retries (default DefaultMaxReplayBody). A larger body is
-// streamed and its request is never retried.
-func WithMaxReplayBody(n int64) TransportOption { return func(t *Transport) { t.maxReplay = n } }
-
-// WithRetryBackoff sets the base of the jittered exponential back-off
-// between 5xx retries (default 250ms; the n-th retry waits a random time up
-// to base·2ⁿ).
-func WithRetryBackoff(base time.Duration) TransportOption {
-	return func(t *Transport) { t.backoff = base }
+// TransportConfig configures a Transport. Config and one of Source and
+// ExtensionJWT are required; a zero field takes its default.
+type TransportConfig struct {
+	// Config is the application: its ClientID is sent as Client-Id and its
+	// APIBaseURL() is the Helix host.
+	Config *Config
+	// Source supplies the bearer tokens: a provider.TokenSource, or any
+	// oauth2.TokenSource. The Transport does more with a source that also
+	// implements ContextTokenSource, Invalidator, ScopeReporter or
+	// BucketKeyer (the Provider's sources implement all four).
+	Source oauth2.TokenSource
+	// ExtensionJWT, instead of Source, authorizes requests as an extension
+	// viewer ("Authorization: Extension <jwt>"): it returns the viewer's
+	// Helix JWT, the auth.helixToken an extension front end receives from
+	// Twitch's onAuthorized callback (the latest one received). Config's
+	// ClientID must be the extension's client ID. Each viewer (the JWT's
+	// opaque_user_id) has its own rate-limit bucket (30 requests per minute
+	// on Twitch). On a 401 it is asked again and the request is retried
+	// once if it returns a different JWT.
+	ExtensionJWT func(ctx context.Context) (string, error)
+	// Base sends the requests (default http.DefaultTransport). Do not use
+	// the Config's HTTPClient transport if it is this Transport.
+	Base http.RoundTripper
+	// Pacer, when set, is shared with other Transports acting for the same
+	// subjects (default: a new Pacer of its own).
+	Pacer *Pacer
+	// NoPacing turns rate-limit pacing off: requests are sent at once and
+	// only a 429 makes them wait.
+	NoPacing bool
+	// MaxReplayBody is how many bytes of a request body without GetBody are
+	// buffered for retries (default DefaultMaxReplayBody). A larger body is
+	// streamed and its request is never retried.
+	MaxReplayBody int64
+	// RetryBackoff is the base of the jittered exponential back-off between
+	// 5xx retries (default 250ms; the n-th retry waits a random time up to
+	// base·2ⁿ).
+	RetryBackoff time.Duration
+	// BucketKey names the rate-limit bucket of a Source that is no
+	// BucketKeyer. Sources of different users must have different keys.
+	BucketKey string
+	// NoScopeCheck turns off the check of a user token's scopes before each
+	// request: every request is sent, and a missing scope shows as Helix's
+	// 401 (a *HelixError matching ErrMissingScopes). Use it if Twitch
+	// changed an endpoint's requirement before package scopes did.
+	NoScopeCheck bool
 }
-
-// WithBucketKey names the rate-limit bucket of a token source that has no
-// Subject method (the Provider's sources do). Sources of different users
-// must have different keys.
-func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.bucketKey = key } }
 
 // Transport is an http.RoundTripper for Helix. For each request to the
 // Config's API host it:
@@ -113,7 +108,7 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 //     that the user token lacks, with a *MissingScopesError — when the
 //     token source reports the token's scopes (ScopeReporter; the
 //     Provider's sources do) and the endpoint is in package scopes' table
-//     (WithoutScopeCheck turns this off);
+//     (NoScopeCheck turns this off);
 //   - paces the request against its rate-limit bucket (see Pacer);
 //   - on 401, invalidates the token (one refresh for any number of
 //     concurrent 401s when the source is an Invalidator) and retries once;
@@ -139,54 +134,45 @@ func WithBucketKey(key string) TransportOption { return func(t *Transport) { t.b
 // A Transport is safe for concurrent use. The Twitch rules it follows: docs/protocol.md#helix-conventions.
 type Transport struct {
 	cfg       *Config
-	src       oauth2.TokenSource // bearer tokens, or nil
-	ext       ExtensionJWTSource // extension Helix JWTs, or nil
-	base      http.RoundTripper  // default http.DefaultTransport
-	pacer     *Pacer             // nil: no pacing
-	maxReplay int64              // bytes buffered for replay
-	backoff   time.Duration      // 5xx back-off base
-	bucketKey string             // set by WithBucketKey
-	apiURL    *url.URL           // requests elsewhere pass through
+	src       oauth2.TokenSource                    // bearer tokens, or nil
+	ext       func(context.Context) (string, error) // extension Helix JWTs, or nil
+	base      http.RoundTripper                     // default http.DefaultTransport
+	pacer     *Pacer                                // nil: no pacing
+	maxReplay int64                                 // bytes buffered for replay
+	backoff   time.Duration                         // 5xx back-off base
+	bucketKey string                                // TransportConfig.BucketKey
+	apiURL    *url.URL                              // requests elsewhere pass through
 	lastExt   atomic.Pointer[extKey]
 	lastCred  atomic.Pointer[cachedCred] // the last bearer credential built (see credential)
 	log       *slog.Logger
-	noScopes  bool // WithoutScopeCheck (scopecheck.go)
+	noScopes  bool // TransportConfig.NoScopeCheck (scopecheck.go)
 
 	requests, waits, waitNanos, retries, limited, refreshes atomic.Int64
 }
 
 type extKey struct{ jwt, key string }
 
-// NewTransport returns a Transport that authorizes requests with tokens
-// from src: a Provider's AppTokenSource, UserTokenSource or
-// IntentTokenSource, or any oauth2.TokenSource. The Client-Id is cfg's
-// ClientID (or src's ClientID method when cfg has none); the API host is
-// cfg.APIBaseURL()'s.
-func NewTransport(cfg *Config, src oauth2.TokenSource, opts ...TransportOption) *Transport {
-	t := newTransport(cfg, opts)
-	t.src = src
-	return t
-}
-
-// NewExtensionTransport returns a Transport that authorizes requests as an
-// extension viewer ("Authorization: Extension <jwt>"), with the Helix JWTs
-// from src; cfg.ClientID must be the extension's client ID. Each viewer
-// (the JWT's opaque_user_id) has its own rate-limit bucket (30 requests per
-// minute on Twitch). On a 401 the source is asked again and the request is
-// retried once if it returns a different JWT.
-func NewExtensionTransport(cfg *Config, src ExtensionJWTSource, opts ...TransportOption) *Transport {
-	t := newTransport(cfg, opts)
-	t.ext = src
-	return t
-}
-
-func newTransport(cfg *Config, opts []TransportOption) *Transport {
+// NewTransport returns a Transport configured by c.
+func NewTransport(c TransportConfig) *Transport {
+	cfg := c.Config
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	t := &Transport{cfg: cfg, pacer: NewPacer(), maxReplay: DefaultMaxReplayBody, backoff: 250 * time.Millisecond}
-	for _, o := range opts {
-		o(t)
+	t := &Transport{
+		cfg: cfg, src: c.Source, ext: c.ExtensionJWT, base: c.Base, pacer: c.Pacer,
+		maxReplay: c.MaxReplayBody, backoff: c.RetryBackoff, bucketKey: c.BucketKey, noScopes: c.NoScopeCheck,
+	}
+	switch {
+	case c.NoPacing:
+		t.pacer = nil
+	case t.pacer == nil:
+		t.pacer = &Pacer{}
+	}
+	if t.maxReplay == 0 {
+		t.maxReplay = DefaultMaxReplayBody
+	}
+	if t.backoff == 0 {
+		t.backoff = 250 * time.Millisecond
 	}
 	t.apiURL, _ = url.Parse(cfg.APIBaseURL())
 	t.log = cfg.logger()
@@ -204,9 +190,6 @@ func (t *Transport) Stats() TransportStats {
 		Refreshes:   t.refreshes.Load(),
 	}
 }
-
-// Pacer returns the Transport's Pacer (nil with WithoutPacing).
-func (t *Transport) Pacer() *Pacer { return t.pacer }
 
 func (t *Transport) baseRT() http.RoundTripper {
 	if t.base != nil {
@@ -227,13 +210,7 @@ func (t *Transport) inScope(u *url.URL) bool {
 
 // clientID returns the Client-Id to send.
 func (t *Transport) clientID() string {
-	if t.cfg.ClientID != "" {
-		return t.cfg.ClientID
-	}
-	if c, ok := t.src.(interface{ ClientID() string }); ok {
-		return c.ClientID()
-	}
-	return ""
+	return t.cfg.ClientID
 }
 
 // credential is what authorizes one attempt.
@@ -247,7 +224,7 @@ type credential struct {
 func (t *Transport) credential(ctx context.Context) (credential, error) {
 	cid := t.clientID()
 	if t.ext != nil {
-		jwt, err := t.ext.ExtensionJWT(ctx)
+		jwt, err := t.ext(ctx)
 		if err != nil {
 			return credential{}, fmt.Errorf("twitchauth: getting the extension JWT: %w", err)
 		}
@@ -261,9 +238,7 @@ func (t *Transport) credential(ctx context.Context) (credential, error) {
 	}
 	var tok *oauth2.Token
 	var err error
-	if tc, ok := t.src.(interface {
-		TokenContext(context.Context) (*oauth2.Token, error)
-	}); ok {
+	if tc, ok := t.src.(ContextTokenSource); ok {
 		tok, err = tc.TokenContext(ctx)
 	} else {
 		tok, err = t.src.Token()
@@ -276,8 +251,8 @@ func (t *Transport) credential(ctx context.Context) (credential, error) {
 	}
 	key := t.bucketKey
 	if key == "" {
-		if s, ok := t.src.(interface{ Subject() string }); ok {
-			key = s.Subject()
+		if s, ok := t.src.(BucketKeyer); ok {
+			key = s.BucketKey()
 		}
 	}
 	if key == "" {
@@ -333,7 +308,7 @@ func (t *Transport) extBucket(jwt string) string {
 // one is now available.
 func (t *Transport) invalidate(ctx context.Context, c credential) (bool, error) {
 	if t.ext != nil {
-		jwt, err := t.ext.ExtensionJWT(ctx)
+		jwt, err := t.ext(ctx)
 		if err != nil {
 			return false, fmt.Errorf("twitchauth: getting a new extension JWT: %w", err)
 		}
@@ -362,7 +337,7 @@ func quota429(resp *http.Response) bool {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		return false
 	}
-	rl, ok := ParseRateLimit(resp.Header)
+	rl, ok := ratelimit.Parse(resp.Header)
 	return ok && rl.Remaining > 0
 }
 
@@ -457,7 +432,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.log.LogAttrs(ctx, slog.LevelDebug, "twitchauth helix retry", slog.String("reason", "401"), slog.String("path", r.URL.Path))
 		case code == http.StatusTooManyRequests:
 			wait = time.Second // the reset is unknown
-			if rl, ok := ParseRateLimit(resp.Header); ok {
+			if rl, ok := ratelimit.Parse(resp.Header); ok {
 				if until, ok := resetWait(rl.Reset, time.Now()); ok {
 					// Reset is whole seconds: wait into the next one, with
 					// a little jitter so that waiters don't wake together.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
@@ -101,7 +102,7 @@ func TestTransportReplacesHeadersAndLeavesRequestUntouched(t *testing.T) {
 		mu.Unlock()
 		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "goodtoken123"}))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "goodtoken123"}))
 	req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, cfg.APIBaseURL()+"/users?id=1", nil)
 	req.Header.Set("Client-ID", "someone-else")
 	req.Header.Set("Authorization", "Bearer ")
@@ -146,14 +147,14 @@ func TestTransportOtherHostsPassThrough(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
 	defer other.Close()
 	cfg := &twitchauth.Config{ClientID: "cid", Endpoints: twitchauth.Endpoints{APIURL: "http://127.0.0.1:1/helix"}}
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secrettoken1"}))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secrettoken1"}))
 	code, _ := trGet(t, &http.Client{Transport: tr}, other.URL+"/oauth2/token", http.Header{"X-Mine": {"1"}})
 	if code != 200 || got.Get("Authorization") != "" || got.Get("Client-Id") != "" || got.Get("X-Mine") != "1" {
 		t.Fatalf("other host got status %d headers %v; want no credentials added", code, got)
 	}
 	// Same host, outside the Helix path (the sandbox serves both).
 	same := &twitchauth.Config{ClientID: "cid", Endpoints: twitchauth.Endpoints{APIURL: other.URL + "/helix"}}
-	tr2 := twitchauth.NewTransport(same, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secrettoken1"}))
+	tr2 := newTransport(same, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secrettoken1"}))
 	for _, path := range []string{"/oauth2/token", "/helixfoo", "/"} {
 		got = nil
 		if code, _ := trGet(t, &http.Client{Transport: tr2}, other.URL+path, nil); code != 200 || got.Get("Authorization") != "" {
@@ -175,7 +176,7 @@ func TestTransport401RefreshesOnceAndRetries(t *testing.T) {
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
-	tr := twitchauth.NewTransport(cfg, p.UserTokenSource(tok.UserID))
+	tr := newTransport(cfg, p.TokenSource(provider.User(tok.UserID)))
 	c := &http.Client{Transport: tr}
 	if code, body := trGet(t, c, cfg.APIBaseURL()+"/users", nil); code != 200 || !strings.Contains(body, `"login":"twitchdev"`) {
 		t.Fatalf("GET /users = %d %s", code, body)
@@ -213,14 +214,14 @@ func TestTransport401DeadGrant(t *testing.T) {
 	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", nil)
 	s.RevokeGrant(cfg.ClientID, tok.UserID)
 	s.ResetCounters()
-	c := &http.Client{Transport: twitchauth.NewTransport(cfg, p.UserTokenSource(tok.UserID))}
+	c := &http.Client{Transport: newTransport(cfg, p.TokenSource(provider.User(tok.UserID)))}
 	req, _ := http.NewRequestWithContext(ctx(t), "GET", cfg.APIBaseURL()+"/users", nil)
 	resp, err := c.Do(req)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatalf("got %d, want an error", resp.StatusCode)
 	}
-	if !errors.Is(err, twitchauth.ErrGrantDead) && !errors.Is(err, twitchauth.ErrGrantRevoked) {
+	if !errors.Is(err, provider.ErrGrantDead) && !errors.Is(err, provider.ErrGrantRevoked) {
 		t.Fatalf("error %v does not say the grant is lost", err)
 	}
 	leaks.text(err.Error())
@@ -238,7 +239,7 @@ func TestTransport401MissingScopeNoRefresh(t *testing.T) {
 			writeHelixJSON(w, 401, map[string]any{"error": "Unauthorized", "status": 401, "message": msg})
 		})
 		src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
-		code, body := trGet(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/moderation/bans", nil)
+		code, body := trGet(t, &http.Client{Transport: newTransport(cfg, src)}, cfg.APIBaseURL()+"/moderation/bans", nil)
 		if code != 401 || !strings.Contains(body, msg) || src.invalidated != 0 || n.Load() != 1 {
 			t.Fatalf("%q: got %d %q after %d requests, %d invalidations; want the 401 with its body, no refresh", msg, code, body, n.Load(), src.invalidated)
 		}
@@ -257,7 +258,7 @@ func TestTransport401FakeServer(t *testing.T) {
 		writeHelixJSON(w, 401, map[string]any{"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"})
 	})
 	src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
-	code, _ := trGet(t, &http.Client{Transport: twitchauth.NewTransport(cfg, src)}, cfg.APIBaseURL()+"/users", nil)
+	code, _ := trGet(t, &http.Client{Transport: newTransport(cfg, src)}, cfg.APIBaseURL()+"/users", nil)
 	if code != 401 || src.invalidated != 1 || len(auths) != 2 || auths[0] != "Bearer tok1aaaa" || auths[1] != "Bearer tok2bbbb" {
 		t.Fatalf("status %d, invalidations %d, Authorization sent %q; want one refresh and one retry with the new token", code, src.invalidated, auths)
 	}
@@ -281,7 +282,7 @@ func TestTransport5xxRetries(t *testing.T) {
 				n.Add(1)
 				writeHelixJSON(w, tc.status, map[string]any{"status": tc.status, "message": "boom"})
 			})
-			tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}), twitchauth.WithRetryBackoff(time.Millisecond))
+			tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}), withRetryBackoff(time.Millisecond))
 			req, _ := http.NewRequestWithContext(ctx(t), tc.method, cfg.APIBaseURL()+"/x", strings.NewReader("{}"))
 			resp, err := tr.RoundTrip(req)
 			if err != nil {
@@ -311,7 +312,7 @@ func TestTransport503OnceThenSuccess(t *testing.T) {
 		}
 		return false
 	}))
-	tr := twitchauth.NewTransport(cfg, p.AppTokenSource(), twitchauth.WithRetryBackoff(time.Millisecond))
+	tr := newTransport(cfg, p.TokenSource(provider.App()), withRetryBackoff(time.Millisecond))
 	if code, body := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 || !strings.Contains(body, "twitchdev") {
 		t.Fatalf("got %d %s, want 200 after one 503", code, body)
 	}
@@ -338,7 +339,7 @@ func TestTransportBodyReplay(t *testing.T) {
 		}
 		writeHelixJSON(w, 200, map[string]any{"data": []any{}})
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}), twitchauth.WithRetryBackoff(time.Millisecond), twitchauth.WithMaxReplayBody(1024))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}), withRetryBackoff(time.Millisecond), withMaxReplayBody(1024))
 	send := func(body io.Reader) int {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx(t), "POST", cfg.APIBaseURL()+"/moderation/bans", body)
@@ -375,7 +376,7 @@ func TestTransportClosesCallerBody(t *testing.T) {
 		b := &trCloseTracker{Reader: strings.NewReader("{}")}
 		req, _ := http.NewRequestWithContext(ctx(t), "POST", cfg.APIBaseURL()+"/x", b)
 		req.GetBody = nil
-		resp, err := twitchauth.NewTransport(cfg, src).RoundTrip(req)
+		resp, err := newTransport(cfg, src).RoundTrip(req)
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -416,7 +417,7 @@ func TestTransportClosesDiscardedBodies(t *testing.T) {
 		}
 		return resp, err
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithBase(base), twitchauth.WithRetryBackoff(time.Millisecond))
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), withBase(base), withRetryBackoff(time.Millisecond))
 	if code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/x", nil); code != 200 {
 		t.Fatalf("status %d", code)
 	}
@@ -440,7 +441,7 @@ func TestTransport429WaitsForReset(t *testing.T) {
 	s := newSandbox(t, twitchtest.WithHelixRateLimit(2, time.Second))
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
-	tr := twitchauth.NewTransport(cfg, p.AppTokenSource(), twitchauth.WithoutPacing())
+	tr := newTransport(cfg, p.TokenSource(provider.App()), withoutPacing())
 	c := &http.Client{Transport: tr}
 	for i := range 4 {
 		if code, body := trGet(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
@@ -470,11 +471,11 @@ func TestTransportQuota429NotRetried(t *testing.T) {
 	})
 	for _, paced := range []bool{false, true} {
 		n.Store(0)
-		opts := []twitchauth.TransportOption{}
+		opts := []trOption{}
 		if !paced {
-			opts = append(opts, twitchauth.WithoutPacing())
+			opts = append(opts, withoutPacing())
 		}
-		tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
+		tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), opts...)
 		if code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/eventsub/subscriptions", nil); code != 429 {
 			t.Fatalf("paced %v: status %d, want 429", paced, code)
 		}
@@ -495,7 +496,7 @@ func TestTransport429PastDeadline(t *testing.T) {
 	s := newSandbox(t, twitchtest.WithHelixRateLimit(1, time.Minute))
 	cfg := confidential(s)
 	p := newProvider(t, cfg)
-	tr := twitchauth.NewTransport(cfg, p.AppTokenSource(), twitchauth.WithoutPacing())
+	tr := newTransport(cfg, p.TokenSource(provider.App()), withoutPacing())
 	c := &http.Client{Transport: tr}
 	if code, _ := trGet(t, c, cfg.APIBaseURL()+"/users?login=twitchdev", nil); code != 200 {
 		t.Fatal(code)
@@ -517,7 +518,7 @@ func TestTransport429PastDeadline(t *testing.T) {
 	}
 	// The same through the pacer: the bucket is known to be empty, so
 	// the call fails fast with ErrRateLimited and sends nothing.
-	paced := twitchauth.NewTransport(cfg, p.AppTokenSource())
+	paced := newTransport(cfg, p.TokenSource(provider.App()))
 	h := &http.Client{Transport: paced}
 	_, _ = trGet(t, h, cfg.APIBaseURL()+"/users?login=twitchdev", nil) // learns the bucket
 	before := s.Requests("helix:GET /users")
@@ -544,7 +545,7 @@ func TestTransportCancelWhileWaitingForReset(t *testing.T) {
 		w.Header().Set("Ratelimit-Reset", strconv.FormatInt(reset, 10))
 		w.WriteHeader(429)
 	})
-	tr := twitchauth.NewTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), twitchauth.WithoutPacing())
+	tr := newTransport(cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), withoutPacing())
 	cctx, cancel := context.WithCancel(context.Background()) // no deadline: it would wait an hour
 	defer cancel()
 	req, _ := http.NewRequestWithContext(cctx, "GET", cfg.APIBaseURL()+"/users", nil)
@@ -580,7 +581,7 @@ func TestTransportRetryBudget(t *testing.T) {
 		}
 	})
 	src := &invSource{cur: "tok1aaaa", next: "tok2bbbb"}
-	tr := twitchauth.NewTransport(cfg, src, twitchauth.WithRetryBackoff(time.Millisecond))
+	tr := newTransport(cfg, src, withRetryBackoff(time.Millisecond))
 	code, _ := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", nil)
 	if code != 500 || n.Load() != 4 {
 		t.Fatalf("status %d after %d requests; want 500 after 1 try + 3 retries", code, n.Load())
@@ -599,13 +600,14 @@ func TestTransportExtensionScheme(t *testing.T) {
 	}
 	cfg := &twitchauth.Config{ClientID: ext.ID, Endpoints: twitchauth.Endpoints{IDURL: s.IDURL(), APIURL: s.APIURL()}}
 	var calls atomic.Int32
-	src := twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) { calls.Add(1); return jwt, nil })
+	src := func(context.Context) (string, error) { calls.Add(1); return jwt, nil }
 	var sent string
 	spy := trRoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		sent = r.Header.Get("Authorization")
 		return http.DefaultTransport.RoundTrip(r)
 	})
-	tr := twitchauth.NewExtensionTransport(cfg, src, twitchauth.WithBase(spy))
+	pacer := &twitchauth.Pacer{}
+	tr := twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, ExtensionJWT: src, Base: spy, Pacer: pacer})
 	code, body := trGet(t, &http.Client{Transport: tr}, cfg.APIBaseURL()+"/users", http.Header{"Authorization": {"Bearer "}})
 	if code != 200 || !strings.Contains(body, `"login":"twitchdev"`) {
 		t.Fatalf("GET /users as a viewer = %d %s", code, body)
@@ -614,11 +616,11 @@ func TestTransportExtensionScheme(t *testing.T) {
 		t.Fatalf("Authorization sent %q, want the Extension scheme", sent)
 	}
 	key := ext.ID + "/extension:U" + dev.ID
-	if rl, ok := tr.Pacer().Bucket(key); !ok || rl.Limit != twitchtest.DefaultExtensionViewerRatePoints {
+	if rl, ok := pacer.Bucket(key); !ok || rl.Limit != twitchtest.DefaultExtensionViewerRatePoints {
 		t.Fatalf("viewer bucket %q = %+v %v, want the 30-point viewer bucket", key, rl, ok)
 	}
 	// A refused JWT with no newer one: the 401 is returned after one try.
-	bad := twitchauth.NewExtensionTransport(cfg, twitchauth.ExtensionJWTFunc(func(context.Context) (string, error) { return "a.b.c", nil }))
+	bad := twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, ExtensionJWT: func(context.Context) (string, error) { return "a.b.c", nil }})
 	if code, _ := trGet(t, &http.Client{Transport: bad}, cfg.APIBaseURL()+"/users", nil); code != 401 {
 		t.Fatalf("bad JWT: %d", code)
 	}
@@ -631,7 +633,7 @@ func TestTransportExtensionScheme(t *testing.T) {
 func TestTransportSourceError(t *testing.T) {
 	cfg := fakeHelix(t, func(w http.ResponseWriter, r *http.Request) { t.Error("request sent without a token") })
 	boom := errors.New("store down")
-	tr := twitchauth.NewTransport(cfg, trTokenSourceFunc(func() (*oauth2.Token, error) { return nil, boom }))
+	tr := newTransport(cfg, trTokenSourceFunc(func() (*oauth2.Token, error) { return nil, boom }))
 	req, _ := http.NewRequestWithContext(ctx(t), "GET", cfg.APIBaseURL()+"/users", bytes.NewReader(nil))
 	_, err := (&http.Client{Transport: tr}).Do(req)
 	if !errors.Is(err, boom) {

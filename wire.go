@@ -3,7 +3,6 @@ package twitchauth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,9 +21,6 @@ const formContentType = "application/x-www-form-urlencoded"
 
 // userAgent identifies the library to Twitch.
 const userAgent = "twitchauth-go"
-
-// ErrResponseTooLarge is returned when a response body exceeds 1 MiB.
-var ErrResponseTooLarge = errors.New("twitchauth: response body larger than 1 MiB refused")
 
 // request describes one call to an identity endpoint. Secrets travel only in
 // form (a POST body) or header, never in the URL.

@@ -54,7 +54,7 @@ func TestWire(t *testing.T) {
 	cfg.Scopes = []string{"chat:read"}
 
 	app := mustToken(t)(cfg.AppToken(ctx(t)))
-	user := userLogin(t, s, cfg, "twitchdev", twitchauth.OpenID())
+	user := userLogin(t, s, cfg, "twitchdev", twitchauth.WithScopes("chat:read", "openid"))
 	refreshed := mustToken(t)(cfg.Refresh(ctx(t), user.RefreshToken))
 	if _, err := cfg.UserInfo(ctx(t), refreshed.AccessToken); err != nil {
 		t.Fatal(err)
@@ -176,16 +176,12 @@ func twitchCLIMock(t *testing.T, seen *[]string) *httptest.Server {
 	return srv
 }
 
-func TestMockAPIEndpoints(t *testing.T) {
-	ep := twitchauth.MockAPIEndpoints("localhost:8080")
-	if ep.IDURL != "http://localhost:8080/auth" || ep.APIURL != "http://localhost:8080/mock" {
-		t.Fatalf("%+v", ep)
-	}
+func TestTwitchCLIMockEndpoints(t *testing.T) {
 	var seen []string
 	srv := twitchCLIMock(t, &seen)
 	leaks.secret("mocksecret-xyz1", "mockaccesstoken123")
 	cfg := &twitchauth.Config{ClientID: "mockclient", ClientSecret: "mocksecret-xyz1",
-		Endpoints: twitchauth.MockAPIEndpoints(strings.TrimPrefix(srv.URL, "http://")), Logger: testLogger}
+		Endpoints: twitchauth.Endpoints{IDURL: srv.URL + "/auth", APIURL: srv.URL + "/mock"}, Logger: testLogger}
 	if cfg.APIBaseURL() != srv.URL+"/mock" {
 		t.Fatalf("API base %s", cfg.APIBaseURL())
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/scopes"
 	"github.com/twitchauth/twitchauth/store"
 )
@@ -190,16 +191,16 @@ func (b *Broker) providerError(w http.ResponseWriter, r *http.Request, subject s
 		}
 		writeJSON(w, http.StatusForbidden, errorResponse{Error: "missing_scopes",
 			Message: "the grant lacks scopes; the user must authorize again with them", Missing: ms.Missing})
-	case errors.Is(err, twitchauth.ErrUnknownSubject):
+	case errors.Is(err, provider.ErrUnknownSubject):
 		if name, ok := strings.CutPrefix(subject, "intent "); ok {
 			writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no grant is held for "+subject)
-	case errors.Is(err, twitchauth.ErrGrantRevoked):
+	case errors.Is(err, provider.ErrGrantRevoked):
 		writeError(w, http.StatusGone, "grant_revoked", "the user of "+subject+" revoked the app's access on Twitch (disconnected it); "+
 			"the broker no longer serves their tokens: the user must connect again at "+b.cfg.PublicURL+"/signin")
-	case errors.Is(err, twitchauth.ErrGrantDead):
+	case errors.Is(err, provider.ErrGrantDead):
 		writeError(w, http.StatusGone, "grant_lost", "the grant of "+subject+" can no longer be refreshed (Twitch refused its refresh token); the user must connect again")
 	case isConfigError(err):
 		writeError(w, http.StatusBadGateway, "client_credentials_refused", "Twitch refused the broker's client credentials; check /readyz")
@@ -292,7 +293,7 @@ func (b *Broker) apiAppToken(w http.ResponseWriter, r *http.Request, key *APIKey
 	if !b.checkSubject(w, r, key, appSubject()) {
 		return
 	}
-	tok, err := b.provider.AppToken(r.Context())
+	tok, err := b.provider.Token(r.Context(), provider.App())
 	if err != nil {
 		b.providerError(w, r, "the app", err)
 		return
@@ -352,7 +353,7 @@ func (b *Broker) apiUserToken(w http.ResponseWriter, r *http.Request, key *APIKe
 	if !ok {
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, want...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), provider.User(id), want...)
 	if err != nil {
 		b.providerError(w, r, who, err)
 		return
@@ -384,7 +385,7 @@ func (b *Broker) apiIntentToken(w http.ResponseWriter, r *http.Request, key *API
 		writeError(w, http.StatusNotFound, "not_found", noIntentUser(name))
 		return
 	}
-	tok, err := b.provider.TokenWithScopes(r.Context(), id, want...)
+	tok, err := b.provider.TokenWithScopes(r.Context(), provider.User(id), want...)
 	if err != nil {
 		b.providerError(w, r, "intent "+name, err)
 		return
@@ -420,7 +421,7 @@ func (b *Broker) apiIntentRefresh(w http.ResponseWriter, r *http.Request, key *A
 }
 
 func (b *Broker) refreshAndWrite(w http.ResponseWriter, r *http.Request, who, id string) {
-	tok, err := b.provider.Refresh(r.Context(), store.UserKey(id))
+	tok, err := b.provider.Refresh(r.Context(), provider.User(id))
 	if err != nil {
 		b.providerError(w, r, who, err)
 		return

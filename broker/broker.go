@@ -17,6 +17,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/eventsub"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -90,17 +91,22 @@ type Config struct {
 	// Gatherer is served at /metrics; nil means the registry New creates.
 	Gatherer prometheus.Gatherer
 	// ValidationInterval is the period of Run's token validation (default
-	// twitchauth.DefaultValidationInterval, the hour Twitch requires).
+	// provider.DefaultValidationInterval, the hour Twitch requires).
 	ValidationInterval time.Duration
 	// StateTTL bounds a sign-in (default DefaultStateTTL); SessionTTL an
 	// operator session (default DefaultSessionTTL).
 	StateTTL, SessionTTL time.Duration
-	// ProviderOptions are passed to twitchauth.NewProvider after the broker's
-	// own (store, hooks, logger). Hooks given here replace the broker's
-	// metrics hooks; prefer Hooks.
-	ProviderOptions []twitchauth.ProviderOption
+	// RefreshMargin and RenewTimeout are passed to the Provider (see
+	// provider.Config; zero: its defaults).
+	RefreshMargin, RenewTimeout time.Duration
+	// ValidationLease and NoValidationClaims are passed to the Provider:
+	// how long a replica's claim on grants to validate lasts, and whether
+	// every replica validates every token instead of sharing the work (see
+	// provider.Config).
+	ValidationLease    time.Duration
+	NoValidationClaims bool
 	// Hooks are called by the Provider after the broker's own.
-	Hooks twitchauth.Hooks
+	Hooks provider.Hooks
 	// EventSubSecret, when set, mounts the EventSub webhook callback at
 	// PublicURL + EventSubPath, verified with this secret (package
 	// eventsub), and makes Run keep the app's webhook subscriptions to
@@ -131,7 +137,7 @@ type Link struct {
 type Broker struct {
 	cfg      Config
 	twitch   *twitchauth.Config
-	provider *twitchauth.Provider
+	provider *provider.Provider
 	keys     *KeySet
 	log      *slog.Logger
 	now      func() time.Time
@@ -254,16 +260,18 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 		return float64(len(b.provider.Users()))
 	})
-	opts := []twitchauth.ProviderOption{
-		twitchauth.WithStore(cfg.Store),
-		twitchauth.WithHooks(b.metrics.hooks(b.logHooks(cfg.Hooks))),
-		twitchauth.WithProviderLogger(cfg.Logger),
-	}
-	if cfg.Now != nil {
-		opts = append(opts, twitchauth.WithClock(cfg.Now))
-	}
-	opts = append(opts, cfg.ProviderOptions...)
-	b.provider, err = twitchauth.NewProvider(ctx, b.twitch, opts...)
+	b.provider, err = provider.New(ctx, provider.Config{
+		OAuth:         b.twitch,
+		Store:         cfg.Store,
+		Hooks:         b.metrics.hooks(b.logHooks(cfg.Hooks)),
+		Logger:        cfg.Logger,
+		Now:           cfg.Now,
+		RefreshMargin: cfg.RefreshMargin,
+		RenewTimeout:  cfg.RenewTimeout,
+
+		ValidationLease:    cfg.ValidationLease,
+		NoValidationClaims: cfg.NoValidationClaims,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("broker: loading the stored grants: %w", err)
 	}
@@ -296,29 +304,29 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 }
 
 // logHooks logs the Provider's events (never a token) and calls next.
-func (b *Broker) logHooks(next twitchauth.Hooks) twitchauth.Hooks {
-	return twitchauth.Hooks{
-		OnRefresh: func(subject string, tok *twitchauth.Token) {
+func (b *Broker) logHooks(next provider.Hooks) provider.Hooks {
+	return provider.Hooks{
+		OnRefresh: func(subject provider.Subject, tok *twitchauth.Token) {
 			b.noteRenewal(nil)
 			b.log.Info("token renewed", "subject", subject, "expires", tok.Expiry)
 			if next.OnRefresh != nil {
 				next.OnRefresh(subject, tok)
 			}
 		},
-		OnRefreshFailure: func(err *twitchauth.RefreshError) {
+		OnRefreshFailure: func(err *provider.RefreshError) {
 			b.noteRenewal(err)
 			b.log.Warn("token renewal failed", "subject", err.Subject, "dead", err.Dead, "err", err.Err)
 			if next.OnRefreshFailure != nil {
 				next.OnRefreshFailure(err)
 			}
 		},
-		OnRevoked: func(subject, userID string) {
+		OnRevoked: func(subject provider.Subject) {
 			b.log.Warn("grant revoked by the user", "subject", subject)
 			if next.OnRevoked != nil {
-				next.OnRevoked(subject, userID)
+				next.OnRevoked(subject)
 			}
 		},
-		OnScopesChanged: func(subject string, old, new []string) {
+		OnScopesChanged: func(subject provider.Subject, old, new []string) {
 			b.log.Info("scopes changed", "subject", subject, "old", old, "new", new)
 			if next.OnScopesChanged != nil {
 				next.OnScopesChanged(subject, old, new)
@@ -328,7 +336,7 @@ func (b *Broker) logHooks(next twitchauth.Hooks) twitchauth.Hooks {
 }
 
 // Provider returns the Provider holding the broker's tokens.
-func (b *Broker) Provider() *twitchauth.Provider { return b.provider }
+func (b *Broker) Provider() *provider.Provider { return b.provider }
 
 // RedirectURI returns the redirect URI to register with Twitch:
 // PublicURL + "/callback".
@@ -339,7 +347,7 @@ func (b *Broker) Handler() http.Handler { return b.handler }
 
 // Run validates every held token at once and then every ValidationInterval
 // (with a store that schedules validation, such as PostgreSQL, once per
-// interval for the whole fleet: see twitchauth.Provider.RunValidation),
+// interval for the whole fleet: see provider.Provider.RunValidation),
 // follows the API keys' sources (every KeysReloadInterval), and sweeps
 // expired sign-ins and sessions, until ctx ends. It returns nil when ctx
 // ends.
@@ -379,7 +387,7 @@ func (b *Broker) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := b.provider.RunValidation(ctx, b.cfg.ValidationInterval, func(rs []twitchauth.ValidationResult) {
+	err := b.provider.RunValidation(ctx, b.cfg.ValidationInterval, func(rs []provider.ValidationResult) {
 		b.metrics.validated(rs)
 		for _, r := range rs {
 			if r.Err != nil {
@@ -473,7 +481,7 @@ func (b *Broker) checkReady(ctx context.Context) error {
 		// the next renewal of every token will fail until this is mended.
 		return p.err
 	}
-	if _, err := b.provider.AppToken(ctx); err != nil {
+	if _, err := b.provider.Token(ctx, provider.App()); err != nil {
 		if ce := credentialError(err); ce != nil {
 			return ce
 		}

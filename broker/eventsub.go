@@ -13,6 +13,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/eventsub"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // EventSubPath is where the broker receives EventSub webhooks, under its
@@ -193,7 +194,7 @@ func (e *esBroker) onRevoke(ctx context.Context, _ *eventsub.Message, ev eventsu
 	changed, err := e.b.provider.MarkRevoked(ctx, ev.UserID)
 	e.b.metrics.eventsubRevoking.Delete(ev.UserID)
 	switch {
-	case errors.Is(err, twitchauth.ErrUnknownSubject):
+	case errors.Is(err, provider.ErrUnknownSubject):
 		e.messages.WithLabelValues(typ, "ignored").Inc()
 		e.b.log.Info("eventsub: revoke for a user whose grant is not held", "user_id", ev.UserID)
 		return nil
@@ -334,7 +335,7 @@ func (e *esBroker) run(ctx context.Context) {
 func (e *esBroker) ensure(ctx context.Context, recreate bool) (done bool, subs map[string]eventsub.Status, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c := eventsub.NewClient(twitchauth.NewHelix(e.b.twitch, e.b.provider.AppTokenSource(), twitchauth.WithBase(e.b.helix.base)))
+	c := eventsub.NewClient(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: e.b.twitch, Source: e.b.provider.TokenSource(provider.App()), Base: e.b.helix.base})))
 	e.mu.Lock()
 	secret := e.secret
 	e.mu.Unlock()

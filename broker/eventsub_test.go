@@ -18,6 +18,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/eventsub"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -34,7 +35,7 @@ func newESEnv(t *testing.T, opts ...envOption) (*env, *atomic.Int32) {
 	var hooks atomic.Int32
 	e := newEnv(t, append([]envOption{func(c *Config) {
 		c.EventSubSecret = testESSecret
-		c.Hooks.OnRevoked = func(string, string) { hooks.Add(1) }
+		c.Hooks.OnRevoked = func(provider.Subject) { hooks.Add(1) }
 	}}, opts...)...)
 	e.run()
 	return e, &hooks
@@ -277,8 +278,7 @@ func TestEventSubSubscriptionsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := eventsub.NewClient(twitchauth.NewHelix(&twitchauth.Config{ClientID: e.client.ID, Endpoints: twitchauth.Endpoints{APIURL: e.sb.APIURL()}},
-		oauth2.StaticTokenSource(&oauth2.Token{AccessToken: app, TokenType: "bearer"})))
+	subs := eventsub.NewClient(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: &twitchauth.Config{ClientID: e.client.ID, Endpoints: twitchauth.Endpoints{APIURL: e.sb.APIURL()}}, Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: app, TokenType: "bearer"})})))
 	if _, _, err := subs.Create(context.Background(), eventsub.AuthorizationRevoke(e.client.ID, eventsub.Webhook(elsewhere.URL, "elsewhere-secret-0123"))); err != nil {
 		t.Fatal(err)
 	}

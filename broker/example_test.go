@@ -21,7 +21,7 @@ func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	st, err := sqlite.Open(ctx, "/var/lib/twitchauth/broker.db")
+	st, err := sqlite.Open(ctx, "/var/lib/twitchauth/broker.db", sqlite.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func ExampleParseKeySpec() {
 // applies the change within a second; deleting it revokes it as fast.
 func ExampleUpdateStoreKeys() {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, "/var/lib/twitchauth/broker.db") // in a fleet: postgres.Open
+	st, err := sqlite.Open(ctx, "/var/lib/twitchauth/broker.db", sqlite.Config{}) // in a fleet: postgres.Open
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // healthTimeout bounds the store reads behind one health report (the
@@ -17,7 +17,7 @@ import (
 const healthTimeout = 2 * time.Second
 
 // health returns the Provider's health, within healthTimeout.
-func (b *Broker) health(ctx context.Context) twitchauth.Health {
+func (b *Broker) health(ctx context.Context) provider.Health {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	return b.provider.Health(ctx)
@@ -25,12 +25,12 @@ func (b *Broker) health(ctx context.Context) twitchauth.Health {
 
 // degradation words what is wrong with the grants, one sentence per
 // problem, for /readyz and the home page; nil when nothing is.
-func degradation(h twitchauth.Health) []string {
+func degradation(h provider.Health) []string {
 	var out []string
 	if n := len(h.Unsaved); n > 0 {
 		out = append(out, fmt.Sprintf("degraded: %d grant%s not persisted (%s): the store refused to save the renewed token; "+
 			"it is served from memory and saved again automatically once the store accepts writes, but would be lost if the broker stopped before that",
-			n, plural(n), strings.Join(h.Unsaved, ", ")))
+			n, plural(n), joinSubjects(h.Unsaved)))
 	}
 	if n := len(h.Unreadable); n > 0 {
 		var keys []string
@@ -107,4 +107,13 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	h := c.b.health(context.Background())
 	ch <- prometheus.MustNewConstMetric(c.unsaved, prometheus.GaugeValue, float64(len(h.Unsaved)))
 	ch <- prometheus.MustNewConstMetric(c.unreadable, prometheus.GaugeValue, float64(len(h.Unreadable)))
+}
+
+// joinSubjects lists subjects in their textual form.
+func joinSubjects(subs []provider.Subject) string {
+	out := make([]string, len(subs))
+	for i, s := range subs {
+		out[i] = s.String()
+	}
+	return strings.Join(out, ", ")
 }

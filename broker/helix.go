@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // SubjectHeader names the Helix proxy's subject: "app", "user:<user ID>",
@@ -69,7 +70,7 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 	if base == nil {
 		base = helixBaseTransport()
 	}
-	p := &helixProxy{b: b, base: base, pacer: twitchauth.NewPacer(), transports: map[string]*twitchauth.Transport{}}
+	p := &helixProxy{b: b, base: base, pacer: &twitchauth.Pacer{}, transports: map[string]*twitchauth.Transport{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			out := pr.Out
@@ -111,8 +112,8 @@ func newHelixProxy(b *Broker) (*helixProxy, error) {
 				label = route.label
 			}
 			switch {
-			case errors.Is(err, twitchauth.ErrUnknownSubject), errors.Is(err, twitchauth.ErrGrantRevoked),
-				errors.Is(err, twitchauth.ErrGrantDead), isConfigError(err),
+			case errors.Is(err, provider.ErrUnknownSubject), errors.Is(err, provider.ErrGrantRevoked),
+				errors.Is(err, provider.ErrGrantDead), isConfigError(err),
 				errors.Is(err, twitchauth.ErrMissingScopes): // refused before sending (403 missing_scopes)
 				b.providerError(w, r, label, err)
 				return
@@ -166,12 +167,12 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // transport returns the cached Transport of a subject key.
-func (p *helixProxy) transport(key string, src func() *twitchauth.TokenSource) *twitchauth.Transport {
+func (p *helixProxy) transport(key string, src func() *provider.TokenSource) *twitchauth.Transport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t, ok := p.transports[key]
 	if !ok {
-		t = twitchauth.NewTransport(p.b.twitch, src(), twitchauth.WithBase(p.base), twitchauth.WithPacer(p.pacer))
+		t = twitchauth.NewTransport(twitchauth.TransportConfig{Config: p.b.twitch, Source: src(), Base: p.base, Pacer: p.pacer})
 		p.transports[key] = t
 	}
 	return t
@@ -281,7 +282,19 @@ var errHelixSubject = errors.New(SubjectHeader + " must be app, user:<user ID>, 
 // parseHelixSubject reads the proxy's subject (SubjectHeader); empty is
 // the app.
 func parseHelixSubject(name string) (subjectRef, error) {
-	switch kind, rest, _ := strings.Cut(strings.TrimSpace(name), ":"); kind {
+	text := strings.TrimSpace(name)
+	if sub, err := provider.ParseSubject(text); err == nil {
+		// The library's textual form; logins below are the broker's own.
+		switch {
+		case sub.IsApp():
+			return appSubject(), nil
+		case sub.UserID() != "":
+			return userIDSubject(sub.UserID()), nil
+		default:
+			return intentSubject(sub.IntentName()), nil
+		}
+	}
+	switch kind, rest, _ := strings.Cut(text, ":"); kind {
 	case "", kindApp:
 		if rest == "" {
 			return appSubject(), nil
@@ -309,16 +322,16 @@ func (p *helixProxy) route(s subjectRef) (*twitchauth.Transport, string, string)
 		if !found {
 			return nil, hint, ""
 		}
-		return p.transport("user:"+id, func() *twitchauth.TokenSource { return prov.UserTokenSource(id) }), "user " + s.user.String(), id
+		return p.transport("user:"+id, func() *provider.TokenSource { return prov.TokenSource(provider.User(id)) }), "user " + s.user.String(), id
 	case kindIntent:
 		id, ok := prov.Intents()[s.intent]
 		if !ok {
 			return nil, noIntentUser(s.intent), ""
 		}
 		name := s.intent
-		return p.transport("intent:"+name, func() *twitchauth.TokenSource { return prov.IntentTokenSource(name) }), "intent " + name, id
+		return p.transport("intent:"+name, func() *provider.TokenSource { return prov.TokenSource(provider.Intent(name)) }), "intent " + name, id
 	}
-	return p.transport("app", prov.AppTokenSource), "the app", ""
+	return p.transport("app", func() *provider.TokenSource { return prov.TokenSource(provider.App()) }), "the app", ""
 }
 
 // helixCollector exports the transports' counters at scrape time.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // Intents name a user for a role ("chat", "broadcaster"), so that services
@@ -171,7 +171,7 @@ func (b *Broker) handleIntentAssign(w http.ResponseWriter, r *http.Request, s se
 		done = "intentassigned"
 	}
 	if err := b.changeIntent(r, in, from, to, s.keyName, "web"); err != nil {
-		if errors.Is(err, twitchauth.ErrIntentChanged) {
+		if errors.Is(err, provider.ErrIntentChanged) {
 			done = "intentchanged"
 		} else {
 			b.log.Warn("changing an intent failed", "intent", in, "err", err)
@@ -236,7 +236,7 @@ func (b *Broker) apiSetIntent(w http.ResponseWriter, r *http.Request, key *APIKe
 		from = *body.Expect
 	}
 	if err := b.changeIntent(r, name, from, id, key.Name, "api"); err != nil {
-		if errors.Is(err, twitchauth.ErrIntentChanged) {
+		if errors.Is(err, provider.ErrIntentChanged) {
 			writeError(w, http.StatusConflict, "intent_changed", err.Error()+"; read it again (GET /v1/users) and retry")
 			return
 		}
@@ -261,7 +261,7 @@ func (b *Broker) apiDeleteIntent(w http.ResponseWriter, r *http.Request, key *AP
 		return
 	}
 	if err := b.changeIntent(r, name, from, "", key.Name, "api"); err != nil {
-		if errors.Is(err, twitchauth.ErrIntentChanged) {
+		if errors.Is(err, provider.ErrIntentChanged) {
 			writeError(w, http.StatusConflict, "intent_changed", err.Error()+"; retry")
 			return
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // A key's scope (docs/broker.md, "API keys"): the subjects it may use and,
@@ -38,20 +40,28 @@ func (p subjectPattern) String() string {
 // errSubjectPattern explains the accepted forms of a subject pattern.
 const errSubjectPattern = "a subject is app, user:<Twitch user ID>, intent:<name>, user:* or intent:*"
 
-// parseSubjectPattern parses one subject pattern. It is the only parser of
-// the subject's textual form in this package (so that it can become the
-// library's subject parser), and it refuses logins: a key names users by
+// parseSubjectPattern parses one subject pattern: the wildcards, or a
+// subject in the library's textual form (provider.ParseSubject). It refuses logins: a key names users by
 // their ID, which never changes, while a login can pass to another account.
 func parseSubjectPattern(s string) (subjectPattern, error) {
-	kind, name, hasName := strings.Cut(strings.TrimSpace(s), ":")
-	switch {
-	case kind == kindApp && !hasName:
-		return subjectPattern{kind: kindApp}, nil
-	case kind == kindUser && (name == "*" || userIDRE().MatchString(name)):
-		return subjectPattern{kind: kindUser, name: name}, nil
-	case kind == kindIntent && (name == "*" || intentRE().MatchString(name)):
-		return subjectPattern{kind: kindIntent, name: name}, nil
-	case kind == kindUser && strings.HasPrefix(name, "login:"):
+	text := strings.TrimSpace(s)
+	switch text {
+	case kindUser + ":*":
+		return subjectPattern{kind: kindUser, name: "*"}, nil
+	case kindIntent + ":*":
+		return subjectPattern{kind: kindIntent, name: "*"}, nil
+	}
+	if sub, err := provider.ParseSubject(text); err == nil {
+		switch {
+		case sub.IsApp():
+			return subjectPattern{kind: kindApp}, nil
+		case sub.UserID() != "":
+			return subjectPattern{kind: kindUser, name: sub.UserID()}, nil
+		default:
+			return subjectPattern{kind: kindIntent, name: sub.IntentName()}, nil
+		}
+	}
+	if strings.HasPrefix(text, kindUser+":login:") {
 		return subjectPattern{}, fmt.Errorf("subject %q: name the user by its Twitch user ID (user:<digits>), not by login: a login can pass to another account", s)
 	}
 	return subjectPattern{}, fmt.Errorf("subject %q: %s", s, errSubjectPattern)

@@ -2,13 +2,13 @@ package broker
 
 import (
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // metrics are the broker's Prometheus collectors, all prefixed twitchauth_.
@@ -105,35 +105,35 @@ func newMetrics(reg prometheus.Registerer, accounts func() float64) *metrics {
 }
 
 // hooks returns Provider hooks that feed the metrics and call next's hooks.
-func (m *metrics) hooks(next twitchauth.Hooks) twitchauth.Hooks {
-	return twitchauth.Hooks{
-		OnRefresh: func(subject string, tok *twitchauth.Token) {
+func (m *metrics) hooks(next provider.Hooks) provider.Hooks {
+	return provider.Hooks{
+		OnRefresh: func(subject provider.Subject, tok *twitchauth.Token) {
 			m.refreshes.WithLabelValues(subjectKind(subject)).Inc()
 			if next.OnRefresh != nil {
 				next.OnRefresh(subject, tok)
 			}
 		},
-		OnRefreshFailure: func(err *twitchauth.RefreshError) {
+		OnRefreshFailure: func(err *provider.RefreshError) {
 			m.refreshFailures.WithLabelValues(failureKind(err)).Inc()
 			if next.OnRefreshFailure != nil {
 				next.OnRefreshFailure(err)
 			}
 		},
-		OnRevoked: func(subject, userID string) {
+		OnRevoked: func(subject provider.Subject) {
 			source := "validation"
-			if _, ok := m.eventsubRevoking.Load(userID); ok {
+			if _, ok := m.eventsubRevoking.Load(subject.UserID()); ok {
 				source = "eventsub"
 			}
 			m.revocations.WithLabelValues(source).Inc()
 			if next.OnRevoked != nil {
-				next.OnRevoked(subject, userID)
+				next.OnRevoked(subject)
 			}
 		},
 		OnScopesChanged: next.OnScopesChanged,
 	}
 }
 
-func (m *metrics) validated(results []twitchauth.ValidationResult) {
+func (m *metrics) validated(results []provider.ValidationResult) {
 	for _, r := range results {
 		switch {
 		case r.Revoked:
@@ -231,15 +231,15 @@ func (c *codeCounters) inc(code int) {
 	ctr.Inc()
 }
 
-func subjectKind(subject string) string {
-	if strings.HasPrefix(subject, "user:") {
+func subjectKind(subject provider.Subject) string {
+	if subject.UserID() != "" {
 		return "user"
 	}
 	return "app"
 }
 
 // failureKind classifies a failed renewal for the refresh_failures metric.
-func failureKind(err *twitchauth.RefreshError) string {
+func failureKind(err *provider.RefreshError) string {
 	switch {
 	case err.Dead:
 		return "dead"

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 )
 
@@ -470,7 +471,7 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 		// The redirect carries Twitch's refusal; let the client map it
 		// (state already checked, and without a code nothing is exchanged).
 		q2 := url.Values{"state": {q.Get("state")}, "error": {q.Get("error")}, "error_description": {q.Get("error_description")}}
-		_, err := b.twitch.HandleCallbackQuery(r.Context(), q2, q.Get("state"))
+		_, err := b.twitch.HandleCallback(r.Context(), q2, q.Get("state"))
 		b.loginFailed(w, r, err)
 		return
 	}
@@ -495,7 +496,7 @@ func (b *Broker) handleCallback(w http.ResponseWriter, r *http.Request) {
 		case bound && holder == tok.UserID:
 		case !bound:
 			if err := b.changeIntent(r, st.Intent, "", tok.UserID, st.By, "sign-in"); err != nil {
-				if !errors.Is(err, twitchauth.ErrIntentChanged) {
+				if !errors.Is(err, provider.ErrIntentChanged) {
 					b.log.Warn("binding an intent after a sign-in failed", "intent", st.Intent, "user_id", tok.UserID, "err", err)
 				}
 				holder, bound = b.provider.Intents()[st.Intent]
@@ -682,16 +683,16 @@ func (b *Broker) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // accountParam reads the {id} of an account route: a held user's ID. It
 // answers the page itself when not.
-func (b *Broker) accountParam(w http.ResponseWriter, r *http.Request) (twitchauth.Account, bool) {
+func (b *Broker) accountParam(w http.ResponseWriter, r *http.Request) (provider.Account, bool) {
 	id := r.PathValue("id")
 	if !userIDRE().MatchString(id) {
 		b.messagePage(w, r, http.StatusBadRequest, "Bad request", "That is not a Twitch user ID.", "")
-		return twitchauth.Account{}, false
+		return provider.Account{}, false
 	}
 	a, held := b.provider.User(id)
 	if !held {
 		b.messagePage(w, r, http.StatusNotFound, "No such account", "No account with ID "+id+" is connected.", "")
-		return twitchauth.Account{}, false
+		return provider.Account{}, false
 	}
 	return a, true
 }
@@ -733,8 +734,8 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s s
 	if held {
 		switch action {
 		case "validate":
-			res := b.provider.Validate(r.Context(), store.UserKey(id))
-			b.metrics.validated([]twitchauth.ValidationResult{res})
+			res := b.provider.Validate(r.Context(), provider.User(id))
+			b.metrics.validated([]provider.ValidationResult{res})
 			done = "validated"
 			switch {
 			case res.Revoked:
@@ -744,10 +745,10 @@ func (b *Broker) handleAccountAction(w http.ResponseWriter, r *http.Request, s s
 			}
 		case "refresh":
 			done = "refreshed"
-			if _, err := b.provider.Refresh(r.Context(), store.UserKey(id)); err != nil {
+			if _, err := b.provider.Refresh(r.Context(), provider.User(id)); err != nil {
 				done = "failed"
 				switch {
-				case errors.Is(err, twitchauth.ErrGrantDead), errors.Is(err, twitchauth.ErrGrantRevoked):
+				case errors.Is(err, provider.ErrGrantDead), errors.Is(err, provider.ErrGrantRevoked):
 					done = "lostgrant"
 				case isConfigError(err):
 					done = "credentials"

@@ -204,7 +204,7 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (*Subscription, 
 		Data []Subscription `json:"data"`
 		Costs
 	}
-	if err := c.h.Post(ctx, subscriptionsPath, nil, body, &out); err != nil {
+	if err := c.h.Do(ctx, http.MethodPost, subscriptionsPath, nil, body, &out); err != nil {
 		return nil, Costs{}, apiError("create", err)
 	}
 	if len(out.Data) != 1 || out.Data[0].ID == "" {
@@ -305,7 +305,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: no subscription id to delete", ErrInvalidSubscription)
 	}
-	if err := c.h.Delete(ctx, subscriptionsPath, url.Values{"id": {id}}, nil); err != nil {
+	if err := c.h.Do(ctx, http.MethodDelete, subscriptionsPath, url.Values{"id": {id}}, nil, nil); err != nil {
 		return apiError("delete", err)
 	}
 	return nil

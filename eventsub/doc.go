@@ -44,7 +44,7 @@
 //	})
 //	http.Handle("POST /eventsub", h)
 //	// once, with the app token:
-//	subs := eventsub.NewClient(twitchauth.NewHelix(cfg, appTokenSource))
+//	subs := eventsub.NewClient(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: appTokenSource})))
 //	_, _, err := subs.Create(ctx, eventsub.AuthorizationRevoke(cfg.ClientID, eventsub.Webhook("https://example.com/eventsub", secret)))
 //	// errors.Is(err, eventsub.ErrSubscriptionExists) on a restart: it is already there
 //

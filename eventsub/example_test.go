@@ -11,6 +11,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/eventsub"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
@@ -28,7 +29,7 @@ func Example_reactToRevocations() {
 	app := sandbox.DefaultClient()
 	cfg := &twitchauth.Config{ClientID: app.ID, ClientSecret: app.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: sandbox.IDURL(), APIURL: sandbox.APIURL()}} // omit Endpoints for Twitch
-	p, err := twitchauth.NewProvider(ctx, cfg)
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func Example_reactToRevocations() {
 	callback := "http://" + l.Addr().String() + "/eventsub"
 
 	// At every start, with the app token: one subscription, to this callback.
-	subs := eventsub.NewClient(twitchauth.NewHelix(cfg, p.AppTokenSource()))
+	subs := eventsub.NewClient(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.App())})))
 	sub, err := ensureSubscribed(ctx, subs, eventsub.AuthorizationRevoke(cfg.ClientID, eventsub.Webhook(callback, secret)))
 	if err != nil {
 		log.Fatal(err)

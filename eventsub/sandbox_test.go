@@ -46,7 +46,7 @@ func newSandboxRig(t *testing.T, opts ...twitchtest.Option) *sandboxRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rig.client = eventsub.NewClient(twitchauth.NewHelix(rig.cfg, oauth2.StaticTokenSource(tok.OAuth2())))
+	rig.client = eventsub.NewClient(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: rig.cfg, Source: oauth2.StaticTokenSource(tok.OAuth2())})))
 
 	v, err := eventsub.NewVerifier(eventsub.VerifierConfig{Secrets: []eventsub.Secret{sbSecret}})
 	if err != nil {
@@ -228,7 +228,7 @@ func TestSandboxClientErrors(t *testing.T) {
 	// A user token is refused for webhooks: 401, matching the root
 	// package's ErrUnauthorized.
 	access, _, _ := rig.s.MintUserToken(cid, "viewer", nil)
-	userClient := eventsub.NewClient(twitchauth.NewHelix(rig.cfg, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: access})))
+	userClient := eventsub.NewClient(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: rig.cfg, Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: access})})))
 	if _, _, err := userClient.Create(ctx, eventsub.AuthorizationGrant(cid, hook)); !errors.Is(err, twitchauth.ErrUnauthorized) {
 		t.Fatalf("user token: %v", err)
 	}

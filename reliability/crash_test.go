@@ -22,6 +22,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -156,16 +157,16 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 	// (key file <store>.key).
 	dbPath := filepath.Join(dir, "broker.db")
 	os.Unsetenv("TWITCHAUTH_ENCRYPTION_KEY")
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &twitchauth.Config{ClientID: dc.ID, ClientSecret: dc.Secret, Endpoints: twitchauth.Endpoints{IDURL: sb.IDURL(), APIURL: sb.APIURL()}}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := func(p *twitchauth.Provider, login string) string {
+	grant := func(p *provider.Provider, login string) string {
 		access, refresh, err := sb.MintUserToken(dc.ID, login, []string{"chat:read"})
 		if err != nil {
 			t.Fatal(err)
@@ -189,12 +190,12 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 	// signed in again), while the broker is down, so that every storm runs
 	// over 100 users.
 	reseed := func(lostNow []string) {
-		st, err := sqlite.Open(ctx, dbPath)
+		st, err := sqlite.Open(ctx, dbPath, sqlite.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+		p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +233,7 @@ func runCrash(t *testing.T, bin string, singleUse bool, kills, workers int) {
 	// whose renewal was in flight at the kill (stored = the one before the
 	// newest issued).
 	checkPersisted := func(kill int, proc *brokerProc) (inFlight map[string]bool) {
-		st, err := sqlite.Open(ctx, dbPath, sqlite.WithLogger(quietLogger()))
+		st, err := sqlite.Open(ctx, dbPath, sqlite.Config{Logger: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 var longFlag = flag.Bool("soak.long", false, "run the long reliability modes (10,000-operation soak, 50 broker crashes); or set TWITCHAUTH_SOAK=long")
@@ -28,7 +29,7 @@ func long() bool { return *longFlag || os.Getenv("TWITCHAUTH_SOAK") == "long" }
 // known type (an untyped surprise).
 func classify(err error) string {
 	var (
-		re *twitchauth.RefreshError
+		re *provider.RefreshError
 		he *twitchauth.HelixError
 		ae *twitchauth.APIError
 		se *json.SyntaxError

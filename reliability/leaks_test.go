@@ -22,6 +22,7 @@ import (
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/serve"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -127,9 +128,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	_, err := cfg.AppToken(ctx)
 	must(err)
 	state := twitchauth.NewState()
-	cb, err := rs.Authorize(cfg.AuthorizeURL(state, twitchauth.OpenID()), "twitchdev")
+	cb, err := rs.Authorize(cfg.AuthorizeURL(state, twitchauth.WithScopes("openid")), "twitchdev")
 	must(err)
-	tok, err := cfg.HandleCallbackQuery(ctx, cb.Query(), state)
+	tok, err := cfg.HandleCallback(ctx, cb.Query(), state)
 	must(err)
 	tok2, err := cfg.Refresh(ctx, tok.RefreshToken)
 	must(err)
@@ -144,17 +145,17 @@ func TestNoSecretLeaks(t *testing.T) {
 	must(err)
 
 	// Provider, Transport and Helix, with a 401 and a refresh on the way.
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithProviderLogger(logger("provider")))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Logger: logger("provider")})
 	must(err)
 	_, err = p.AddUserToken(ctx, dtok)
 	must(err)
-	h := twitchauth.NewHelix(cfg, p.UserTokenSource(dtok.UserID))
+	h := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.User(dtok.UserID))}))
 	must(h.Get(ctx, "/users", nil, nil))
-	cur, err := p.UserToken(ctx, dtok.UserID)
+	cur, err := p.Token(ctx, provider.User(dtok.UserID))
 	must(err)
 	rs.ExpireAccessToken(cur.AccessToken)
 	must(h.Get(ctx, "/users", nil, nil))
-	must(twitchauth.NewHelix(cfg, p.AppTokenSource()).Get(ctx, "/users", url.Values{"login": {"twitchdev"}}, nil))
+	must(twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.App())})).Get(ctx, "/users", url.Values{"login": {"twitchdev"}}, nil))
 
 	// Revoke, then the refusals: every error message is kept.
 	must(cfg.Revoke(ctx, tok2.AccessToken))
@@ -169,7 +170,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	note(err)
 	_, err = bad.Refresh(ctx, tok2.RefreshToken)
 	note(err)
-	_, err = cfg.HandleCallbackQuery(ctx, url.Values{"code": {"x"}, "state": {state}}, state)
+	_, err = cfg.HandleCallback(ctx, url.Values{"code": {"x"}, "state": {state}}, state)
 	note(err)
 	if len(errs) < 6 {
 		t.Fatalf("expected refusals, got %d errors: %q", len(errs), errs)

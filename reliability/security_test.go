@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/twitchauth/twitchauth/store"
 	"html"
 	"io"
 	"log/slog"
@@ -49,7 +50,7 @@ func newSecBroker(t *testing.T, opts ...func(*broker.Config)) *secBroker {
 	cl := rs.DefaultClient()
 	dir := filepath.Join(t.TempDir(), "data")
 	dbPath := filepath.Join(dir, "broker.db")
-	st, err := sqlite.Open(ctx, dbPath, sqlite.WithKeyFile(dbPath+".key"))
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Config{Key: store.KeyConfig{File: dbPath + ".key"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -186,13 +187,12 @@ func TestSoak(t *testing.T) {
 		Logger:     logger,
 	}
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "soak.db"), sqlite.WithKey(make32(7)))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "soak.db"), sqlite.Config{Key: store.KeyConfig{Key: make32(7)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st), twitchauth.WithProviderLogger(logger),
-		twitchauth.WithRenewTimeout(5*time.Second))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st, Logger: logger, RenewTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,9 +212,9 @@ func TestSoak(t *testing.T) {
 	helix := make(map[string]*twitchauth.Helix, users)
 	var transports []*twitchauth.Transport
 	for _, id := range ids {
-		h := twitchauth.NewHelix(cfg, p.UserTokenSource(id), twitchauth.WithBase(rt), twitchauth.WithRetryBackoff(20*time.Millisecond))
-		helix[id] = h
-		transports = append(transports, h.Transport())
+		t := twitchauth.NewTransport(twitchauth.TransportConfig{Config: cfg, Source: p.TokenSource(provider.User(id)), Base: rt, RetryBackoff: 20 * time.Millisecond})
+		helix[id] = twitchauth.NewHelix(t)
+		transports = append(transports, t)
 	}
 
 	// 20% faults on the token, validate and Helix endpoints, each from its
@@ -269,7 +269,7 @@ func TestSoak(t *testing.T) {
 	}
 	lost := 0
 	for _, id := range ids {
-		tok, err := p.Refresh(ctx, store.UserKey(id))
+		tok, err := p.Refresh(ctx, provider.User(id))
 		if err != nil {
 			lost++
 			t.Errorf("user %s: grant lost: refresh after the soak: %v", id, err)
@@ -303,12 +303,12 @@ func TestSoak(t *testing.T) {
 			}
 		}
 	}
-	fresh, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st), twitchauth.WithProviderLogger(logger))
+	fresh, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids[:20] {
-		if _, err := fresh.Refresh(ctx, store.UserKey(id)); err != nil {
+		if _, err := fresh.Refresh(ctx, provider.User(id)); err != nil {
 			t.Errorf("user %s: the stored grant does not refresh in a new Provider: %v", id, err)
 		}
 	}
@@ -387,7 +387,7 @@ func TestSoak(t *testing.T) {
 }
 
 // runOp runs one operation chosen by roll (0-99) and returns its kind.
-func runOp(ctx context.Context, s *twitchtest.Server, cfg *twitchauth.Config, p *twitchauth.Provider, h *twitchauth.Helix, id string, roll int) (string, error) {
+func runOp(ctx context.Context, s *twitchtest.Server, cfg *twitchauth.Config, p *provider.Provider, h *twitchauth.Helix, id string, roll int) (string, error) {
 	switch {
 	case roll < 40:
 		var out struct {
@@ -398,10 +398,10 @@ func runOp(ctx context.Context, s *twitchtest.Server, cfg *twitchauth.Config, p 
 		err := h.Get(ctx, "/users", url.Values{"id": {id}}, &out)
 		return "helix", err
 	case roll < 65:
-		_, err := p.Refresh(ctx, store.UserKey(id))
+		_, err := p.Refresh(ctx, provider.User(id))
 		return "refresh", err
 	case roll < 85:
-		tok, err := p.UserToken(ctx, id)
+		tok, err := p.Token(ctx, provider.User(id))
 		if err != nil {
 			return "validate", err
 		}
@@ -410,7 +410,7 @@ func runOp(ctx context.Context, s *twitchtest.Server, cfg *twitchauth.Config, p 
 	default:
 		// The access token dies at Twitch: the Helix call gets a 401, the
 		// Transport has the Provider refresh it and retries.
-		tok, err := p.UserToken(ctx, id)
+		tok, err := p.Token(ctx, provider.User(id))
 		if err != nil {
 			return "helix-after-expiry", err
 		}

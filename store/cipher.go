@@ -9,9 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -47,21 +45,6 @@ const (
 	// stores that count key ids in their database.
 	SealFormatV1  = formatV1
 	SealKeyIDSize = keyIDSize
-)
-
-// Encryption errors; match them with errors.Is. Their messages never include
-// a plaintext or a key.
-var (
-	// ErrWrongKey: the value was sealed with a key this Cipher does not hold.
-	ErrWrongKey = errors.New("store: value was encrypted with a different key")
-	// ErrCorrupt: the value is malformed, was tampered with, or belongs to
-	// another record or field.
-	ErrCorrupt = errors.New("store: encrypted value is corrupt or was tampered with")
-	// ErrInvalidKey: an encryption key is not 32 bytes or cannot be parsed.
-	ErrInvalidKey = errors.New("store: invalid encryption key")
-	// ErrInsecureKeyFile: a key file can be read or written by group or
-	// others.
-	ErrInsecureKeyFile = errors.New("store: insecure key file")
 )
 
 // Cipher encrypts token fields with AES-256-GCM. It holds one primary key,
@@ -281,18 +264,6 @@ func (c *Cipher) OpenTokens(rec *Record, access, refresh []byte) error {
 	return nil
 }
 
-// Errors about the key of an existing database; match them with errors.Is.
-var (
-	// ErrKeyMismatch: a database holds encrypted tokens, but none was
-	// sealed with a key the Cipher holds — the configured key is not this
-	// database's.
-	ErrKeyMismatch = errors.New("store: the encryption key is not this database's key")
-	// ErrKeyFileMissing: the key file is gone while the database still
-	// holds tokens sealed with its key. No new key is created for such a
-	// database: it could not read them.
-	ErrKeyFileMissing = errors.New("store: the encryption key file is missing")
-)
-
 // SealedKeyID returns the hexadecimal key id written in a sealed value (see
 // Seal), or "" for a value too short or of an unknown format.
 func SealedKeyID(sealed []byte) string {
@@ -341,13 +312,4 @@ func (c *Cipher) VerifyKey(ids map[string]int, keySource string) error {
 		"Restore the key this database was created with from your backup, as that key file or in %s; "+
 		"if that key is lost for good, its tokens cannot be recovered: move the database aside and connect the accounts again",
 		ErrKeyMismatch, keySource, c.KeyID(), total, strings.Join(foreign, ", "), EnvEncryptionKey)
-}
-
-// MissingKeyFileError is the error a store returns when the key file at
-// keyPath does not exist but the database db already holds n encrypted
-// tokens. It wraps ErrKeyFileMissing and fs.ErrNotExist.
-func MissingKeyFileError(keyPath, db string, n int) error {
-	return fmt.Errorf("%w: %s does not exist, but the database %s holds %d tokens encrypted with the key it held. "+
-		"Restore that file from your backup (or set %s to the key); no new key was created, since it could not read them: %w",
-		ErrKeyFileMissing, keyPath, db, n, EnvEncryptionKey, fs.ErrNotExist)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/twitchauth/twitchauth/store"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,8 +33,7 @@ func apiList(t *testing.T, s string) (data []map[string]any, pagination map[stri
 func storedTokens(t *testing.T, s *sandbox) []string {
 	t.Helper()
 	db := filepath.Join(s.env["XDG_DATA_HOME"], "twitchauth", "tokens.db")
-	st, err := sqlite.Open(context.Background(), db, sqlite.WithKeyFile(db+sqlite.KeyFileSuffix),
-		sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(context.Background(), db, sqlite.Config{Key: store.KeyConfig{File: db + sqlite.KeyFileSuffix}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

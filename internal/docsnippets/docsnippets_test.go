@@ -20,6 +20,7 @@ import (
 var imports = map[string]string{
 	"twitchauth": "github.com/twitchauth/twitchauth",
 	"extension":  "github.com/twitchauth/twitchauth/extension",
+	"provider":   "github.com/twitchauth/twitchauth/provider",
 	"store":      "github.com/twitchauth/twitchauth/store",
 	"sqlite":     "github.com/twitchauth/twitchauth/store/sqlite",
 	"postgres":   "github.com/twitchauth/twitchauth/store/postgres",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 )
@@ -28,7 +29,7 @@ func BenchmarkProviderLoad(b *testing.B) {
 	ctx := context.Background()
 	cfg := &twitchauth.Config{ClientID: f.client.ID, ClientSecret: f.client.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: f.sb.IDURL(), APIURL: f.sb.APIURL()}}
-	var keep *twitchauth.Provider
+	var keep *provider.Provider
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
@@ -36,11 +37,11 @@ func BenchmarkProviderLoad(b *testing.B) {
 	var live uint64
 	b.ResetTimer()
 	for range b.N {
-		st, err := sqlite.Open(ctx, f.dbPath, sqlite.WithKey(key), sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+		st, err := sqlite.Open(ctx, f.dbPath, sqlite.Config{Key: store.KeyConfig{Key: key}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+		p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,14 +72,14 @@ func BenchmarkValidationRound(b *testing.B) {
 	f := seed(b, n)
 	key, _ := store.ParseEncryptionKey(f.encKey)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, f.dbPath, sqlite.WithKey(key), sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(ctx, f.dbPath, sqlite.Config{Key: store.KeyConfig{Key: key}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
 	cfg := &twitchauth.Config{ClientID: f.client.ID, ClientSecret: f.client.Secret,
 		Endpoints: twitchauth.Endpoints{IDURL: f.sb.IDURL(), APIURL: f.sb.APIURL()}}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func seed(tb testing.TB, n int) *fixture {
 		tb.Fatal(err)
 	}
 	f := &fixture{sb: sb, client: cl, dbPath: filepath.Join(tb.TempDir(), "broker.db"), encKey: store.EncodeKey(key)}
-	st, err := sqlite.Open(ctx, f.dbPath, sqlite.WithKey(key), sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(ctx, f.dbPath, sqlite.Config{Key: store.KeyConfig{Key: key}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,7 +16,7 @@
 // AccessToken and RefreshToken are sealed with a store.Cipher (AES-256-GCM,
 // bound to the record key and field) before they reach the database; no
 // plaintext token is sent to the server, written to its WAL or its backups.
-// A key is required — from WithKey, WithCipher, WithKeyFile or the
+// A key is required — from Config.Key (a store.KeyConfig) or the
 // TWITCHAUTH_ENCRYPTION_KEY environment variable — and Open fails with
 // ErrNoKey without one: unlike the SQLite store there is no key file created
 // beside a server database, since every replica must use the same key.

@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"github.com/twitchauth/twitchauth/store"
 	"log"
 	"os"
 	"time"
 
 	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store/postgres"
 )
 
@@ -18,14 +20,14 @@ import (
 func Example() {
 	ctx := context.Background()
 	// The key comes from TWITCHAUTH_ENCRYPTION_KEY (required).
-	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"))
+	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
 
 	cfg := &twitchauth.Config{ClientID: os.Getenv("TWITCH_CLIENT_ID"), ClientSecret: os.Getenv("TWITCH_CLIENT_SECRET")}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(s))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: s})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func Example() {
 			time.Sleep(time.Second)
 		}
 	}()
-	tok, err := p.UserToken(ctx, "141981764")
+	tok, err := p.Token(ctx, provider.User("141981764"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func Example() {
 // process sharing the database.
 func ExampleStore_Lease() {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.WithKeyFromEnv())
+	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{Key: store.KeyConfig{FromEnv: true}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -28,7 +28,7 @@ const releaseTimeout = 5 * time.Second
 // the existing one has lapsed. A waiter is woken at once when the holder
 // releases (release deletes the row, if still held by this holder, and
 // notifies LeasesChannel) and otherwise checks again every lease poll
-// interval (WithLeasePoll), which is how it notices a holder that died.
+// interval (Config.LeasePoll), which is how it notices a holder that died.
 //
 // ttl must be longer than the work done under the lease: after ttl another
 // process may take the lease although this one still runs. ttl counts from

@@ -61,8 +61,28 @@ var (
 	_ store.Watcher = (*Store)(nil)
 )
 
-// Option configures Open.
-type Option func(*options)
+// Config configures Open. The zero Config is valid when the environment
+// variable store.EnvEncryptionKey holds the key.
+type Config struct {
+	// Key says where the encryption key comes from (one of its fields at
+	// most); without one, from the environment variable
+	// store.EnvEncryptionKey. A key file is read, never created: every
+	// replica must use the same key.
+	Key store.KeyConfig
+	// Logger receives events such as applied migrations or a lease that
+	// could not be released (default: slog.Default()). It is never given a
+	// token or a key.
+	Logger *slog.Logger
+	// MaxConns bounds the connection pool (default: pgxpool's default, the
+	// larger of 4 and the number of CPUs, or pool_max_conns in the URL).
+	// Watch and the lease listener each hold one more connection outside
+	// the pool.
+	MaxConns int32
+	// LeasePoll is how often a Lease waiter checks for a lapsed lease
+	// (default DefaultLeasePoll). A released lease wakes its waiters at
+	// once through NOTIFY; polling is what notices a holder that died.
+	LeasePoll time.Duration
+}
 
 type keySource int
 
@@ -84,80 +104,37 @@ type options struct {
 	now       func() time.Time
 }
 
-// WithKey encrypts with the given 32-byte primary key and also decrypts with
-// the previous keys (for key rotation). It overrides the key options given
-// before it. Every replica must be given the same keys.
-func WithKey(primary []byte, previous ...[]byte) Option {
-	return func(o *options) {
+// options is Config resolved.
+func (c Config) options() options {
+	o := options{logger: c.Logger, maxConns: c.MaxConns, leasePoll: c.LeasePoll, now: time.Now}
+	if o.leasePoll <= 0 {
+		o.leasePoll = DefaultLeasePoll
+	}
+	o.cipher, o.keyErr = c.Key.NewCipher()
+	switch {
+	case o.keyErr != nil || o.cipher != nil:
 		o.keySource = keyCipher
-		o.cipher, o.keyErr = store.NewCipher(primary, previous...)
+	case c.Key.File != "":
+		o.keySource, o.keyFile = keyFile, c.Key.File
+	case c.Key.FromEnv:
+		o.keySource = keyEnv
 	}
-}
-
-// WithCipher encrypts with c. It overrides the key options given before it.
-func WithCipher(c *store.Cipher) Option {
-	return func(o *options) {
-		o.keySource, o.cipher, o.keyErr = keyCipher, c, nil
-		if c == nil {
-			o.keyErr = fmt.Errorf("%w: WithCipher(nil)", ErrNoKey)
-		}
-	}
-}
-
-// WithKeyFile reads the key from an existing key file (see
-// store.ReadKeyFile); unlike the SQLite store, it never creates one, since
-// every replica must use the same key. It overrides the key options given
-// before it.
-func WithKeyFile(path string) Option {
-	return func(o *options) { o.keySource, o.keyFile = keyFile, path }
-}
-
-// WithKeyFromEnv reads the keys from the environment variable
-// store.EnvEncryptionKey ("new,old" during a rotation) and fails Open if it
-// is unset. It overrides the key options given before it. This is also what
-// Open does when no key option is given.
-func WithKeyFromEnv() Option {
-	return func(o *options) { o.keySource = keyEnv }
-}
-
-// WithLogger sets the logger for events such as applied migrations or a
-// lease that could not be released (default: slog.Default()). It is never
-// given a token or a key.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l }
-}
-
-// WithMaxConns bounds the connection pool (default: pgxpool's default, the
-// larger of 4 and the number of CPUs, or pool_max_conns in the URL). Watch
-// and the lease listener each hold one more connection outside the pool.
-func WithMaxConns(n int32) Option {
-	return func(o *options) { o.maxConns = n }
-}
-
-// WithLeasePoll sets how often a Lease waiter checks for a lapsed lease
-// (default DefaultLeasePoll). A released lease wakes its waiters at once
-// through NOTIFY; polling is what notices a holder that died.
-func WithLeasePoll(d time.Duration) Option {
-	return func(o *options) { o.leasePoll = d }
+	return o
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // key=value connection string, as libpq and pgx accept), applies any pending
 // schema migrations and returns a Store ready for use. Close it when done.
 //
-// An encryption key is required: from the last key option given (WithKey,
-// WithCipher, WithKeyFile, WithKeyFromEnv) or, without one, from the
+// An encryption key is required: from cfg.Key or, without one, from the
 // environment variable store.EnvEncryptionKey; otherwise Open fails with an
 // error wrapping ErrNoKey. Every replica sharing the database must use the
 // same key.
 //
 // Replicas may Open the same database at once: migrations run under a
 // transaction-scoped advisory lock, so each is applied exactly once.
-func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	o := options{leasePoll: DefaultLeasePoll, now: time.Now}
-	for _, opt := range opts {
-		opt(&o)
-	}
+func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
+	o := cfg.options()
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
@@ -168,28 +145,28 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors may quote the connection string (and its
 		// password): do not pass them on.
 		return nil, errors.New("postgres: cannot parse the database URL (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	if o.maxConns > 0 {
-		cfg.MaxConns = o.maxConns
+		pc.MaxConns = o.maxConns
 	}
 	// A Save that returns nil must be durable: never run with
 	// synchronous_commit=off, whatever the server or role default says.
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error { return ensureSyncCommit(ctx, c) }
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error { return ensureSyncCommit(ctx, c) }
 	s := &Store{
 		cipher:    cipher,
 		log:       o.logger,
 		now:       o.now,
 		leasePoll: o.leasePoll,
-		target:    describe(cfg.ConnConfig),
+		target:    describe(pc.ConnConfig),
 		waiters:   map[string]map[chan struct{}]struct{}{},
 		done:      make(chan struct{}),
 	}
-	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	s.pool, err = pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres %s: %w", s.target, err)
 	}
@@ -256,7 +233,7 @@ func resolveCipher(o *options) (*store.Cipher, string, error) {
 		return o.cipher, "the key given to postgres.Open", nil
 	case keyFile:
 		if o.keyFile == "" {
-			return nil, "", fmt.Errorf("%w: WithKeyFile needs a path", ErrNoKey)
+			return nil, "", fmt.Errorf("%w: KeyConfig.File needs a path", ErrNoKey)
 		}
 		key, err := store.ReadKeyFile(o.keyFile)
 		if err != nil {
@@ -270,7 +247,7 @@ func resolveCipher(o *options) (*store.Cipher, string, error) {
 		return nil, "", err
 	}
 	if !ok {
-		return nil, "", fmt.Errorf("%w: set %s to the same 32-byte key (base64) on every replica, or pass WithKey or WithKeyFile "+
+		return nil, "", fmt.Errorf("%w: set %s to the same 32-byte key (base64) on every replica, or set Config.Key "+
 			"(generate one with: head -c 32 /dev/urandom | base64)", ErrNoKey, store.EnvEncryptionKey)
 	}
 	return c, store.EnvEncryptionKey, nil

@@ -70,13 +70,13 @@ func TestNoPlaintextTokenInTheTable(t *testing.T) {
 func TestOpenRequiresAKey(t *testing.T) {
 	url := pgtest.Start(t)
 	t.Setenv(store.EnvEncryptionKey, "")
-	_, err := postgres.Open(t.Context(), url, postgres.WithLogger(discard()))
+	_, err := postgres.Open(t.Context(), url, postgres.Config{Logger: discard()})
 	if !errors.Is(err, postgres.ErrNoKey) || !strings.Contains(err.Error(), store.EnvEncryptionKey) {
 		t.Fatalf("Open without a key = %v, want ErrNoKey naming %s", err, store.EnvEncryptionKey)
 	}
 	// The environment variable is used when no option is given.
 	t.Setenv(store.EnvEncryptionKey, store.EncodeKey(testKey))
-	s, err := postgres.Open(t.Context(), url, postgres.WithLogger(discard()))
+	s, err := postgres.Open(t.Context(), url, postgres.Config{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,17 +87,17 @@ func TestOpenRequiresAKey(t *testing.T) {
 	}
 	// Another key, which opens none of the tokens, is refused at Open, with
 	// what to do and without quoting anything secret.
-	_, err = postgres.Open(t.Context(), url, postgres.WithKey(bytes.Repeat([]byte{7}, 32)), postgres.WithLogger(discard()))
+	_, err = postgres.Open(t.Context(), url, postgres.Config{Key: store.KeyConfig{Key: bytes.Repeat([]byte{7}, 32)}, Logger: discard()})
 	if !errors.Is(err, store.ErrKeyMismatch) || strings.Contains(err.Error(), saved.AccessToken) || !strings.Contains(err.Error(), "backup") {
 		t.Fatalf("Open with another key = %v, want ErrKeyMismatch", err)
 	}
 	// With the other key as the primary and the first as a previous one,
 	// it opens; a record sealed with a key it lacks is isolated.
-	both := open(t, url, postgres.WithKey(bytes.Repeat([]byte{7}, 32), testKey))
+	both := open(t, url, withKey(bytes.Repeat([]byte{7}, 32), testKey))
 	if _, err := both.Save(t.Context(), storetest.Sample("c/user:9"), 0); err != nil {
 		t.Fatal(err)
 	}
-	old := open(t, url, postgres.WithKey(testKey))
+	old := open(t, url, withKey(testKey))
 	if _, err := old.Load(t.Context(), "c/user:9"); !errors.Is(err, store.ErrWrongKey) {
 		t.Fatalf("Load of the record sealed with a key the store lacks = %v, want ErrWrongKey", err)
 	}
@@ -160,7 +160,7 @@ func TestLegacyKeysMoveToGrantKeys(t *testing.T) {
 }
 
 func TestOpenRefusesABadURLWithoutQuotingIt(t *testing.T) {
-	_, err := postgres.Open(t.Context(), "postgres://u:s3cretpass@127.0.0.1:notaport/db", postgres.WithKey(testKey))
+	_, err := postgres.Open(t.Context(), "postgres://u:s3cretpass@127.0.0.1:notaport/db", postgres.Config{Key: store.KeyConfig{Key: testKey}})
 	if err == nil || strings.Contains(err.Error(), "s3cretpass") {
 		t.Fatalf("Open with a bad URL = %v, want an error without the password", err)
 	}
@@ -176,7 +176,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	for i := range stores {
 		wg.Go(func() {
 			<-start
-			stores[i], errs[i] = postgres.Open(t.Context(), url, postgres.WithKey(testKey), postgres.WithLogger(discard()))
+			stores[i], errs[i] = postgres.Open(t.Context(), url, postgres.Config{Key: store.KeyConfig{Key: testKey}, Logger: discard()})
 		})
 	}
 	close(start)
@@ -216,7 +216,7 @@ func TestSchemaTooNew(t *testing.T) {
 	if _, err := connect(t, url).Exec(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES (999, 'future')`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := postgres.Open(t.Context(), url, postgres.WithKey(testKey), postgres.WithLogger(discard()))
+	_, err := postgres.Open(t.Context(), url, postgres.Config{Key: store.KeyConfig{Key: testKey}, Logger: discard()})
 	if !errors.Is(err, postgres.ErrSchemaTooNew) {
 		t.Fatalf("Open = %v, want ErrSchemaTooNew", err)
 	}
@@ -281,7 +281,7 @@ func TestLeaseExclusiveUnderContention(t *testing.T) {
 // released) blocks the others only until the ttl lapses.
 func TestLeaseLapsesWhenTheHolderDies(t *testing.T) {
 	url := pgtest.Start(t)
-	dead, alive := open(t, url), open(t, url, postgres.WithLeasePoll(50*time.Millisecond))
+	dead, alive := open(t, url), open(t, url, withLeasePoll(50*time.Millisecond))
 	const ttl = 700 * time.Millisecond
 	if _, err := dead.Lease(t.Context(), "user:1", ttl); err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestLeaseLapsesWhenTheHolderDies(t *testing.T) {
 // A released lease wakes a waiter at once (NOTIFY), long before its poll.
 func TestLeaseReleaseWakesWaiter(t *testing.T) {
 	url := pgtest.Start(t)
-	a, b := open(t, url), open(t, url, postgres.WithLeasePoll(time.Hour))
+	a, b := open(t, url), open(t, url, withLeasePoll(time.Hour))
 	release, err := a.Lease(t.Context(), "app", time.Hour)
 	if err != nil {
 		t.Fatal(err)

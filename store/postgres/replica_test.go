@@ -17,6 +17,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/postgres"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -68,8 +69,8 @@ func TestReplicasOneRefreshAcrossProcesses(t *testing.T) {
 	defer cancel()
 
 	// The grants, added by a setup process (this one) before the replicas start.
-	setup := open(t, url, postgres.WithKey(key))
-	p0, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(setup))
+	setup := open(t, url, withKey(key))
+	p0, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: setup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +381,7 @@ func TestReplicaChild(t *testing.T) {
 		t.Skip("only run as a child of TestReplicasOneRefreshAcrossProcesses")
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, os.Getenv("REPLICA_DB"), postgres.WithLeasePoll(replicaLeasePoll), postgres.WithLogger(discard()))
+	st, err := postgres.Open(ctx, os.Getenv("REPLICA_DB"), postgres.Config{LeasePoll: replicaLeasePoll, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,8 +392,7 @@ func TestReplicaChild(t *testing.T) {
 		Endpoints:  twitchauth.Endpoints{IDURL: os.Getenv("REPLICA_ID_URL")},
 		HTTPClient: &http.Client{Transport: headerTransport{id}, Timeout: time.Minute},
 	}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st),
-		twitchauth.WithRefreshMargin(0), twitchauth.WithRenewTimeout(replicaRenewTimeout))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st, RefreshMargin: -1, RenewTimeout: replicaRenewTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestReplicaChild(t *testing.T) {
 						time.Sleep(time.Until(time.Unix(0, startNs+spread*int64(i)/int64(n))))
 						rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 						defer cancel()
-						if _, err := p.UserToken(rctx, users[i%len(users)]); err != nil {
+						if _, err := p.Token(rctx, provider.User(users[i%len(users)])); err != nil {
 							failed.Add(1)
 							firstErr.CompareAndSwap(nil, err.Error())
 							return
@@ -446,7 +446,7 @@ func TestReplicaChild(t *testing.T) {
 			go func() {
 				rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 				defer cancel()
-				if _, err := p.Refresh(rctx, store.UserKey(f[1])); err != nil {
+				if _, err := p.Refresh(rctx, provider.User(f[1])); err != nil {
 					say("REFRESH err %v", err)
 					return
 				}
@@ -456,7 +456,7 @@ func TestReplicaChild(t *testing.T) {
 			go func() {
 				rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 				defer cancel()
-				if _, err := p.Invalidate(rctx, store.UserKey(f[1]), f[2]); err != nil {
+				if _, err := p.Invalidate(rctx, provider.User(f[1]), f[2]); err != nil {
 					say("REFRESH err %v", err)
 					return
 				}

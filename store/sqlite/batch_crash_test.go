@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/twitchauth/twitchauth/store"
-	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/store/storetest"
 )
 
@@ -70,7 +69,7 @@ func TestBatchCrashAtomicAndDurable(t *testing.T) {
 		_ = cmd.Wait()
 		returned += seen
 
-		s := open(t, path, sqlite.WithKey(key))
+		s := open(t, path, withKey(key))
 		recs, err := s.List(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +98,7 @@ func TestBatchCrashChild(t *testing.T) {
 		t.Skip("only run by TestBatchCrashAtomicAndDurable")
 	}
 	key, _ := hex.DecodeString(os.Getenv("TWITCHAUTH_TEST_KEY"))
-	s := open(t, path, sqlite.WithKey(key))
+	s := open(t, path, withKey(key))
 	run := os.Getenv("TWITCHAUTH_TEST_RUN")
 	for b := 0; b < 1000; b++ {
 		ops := make([]store.SaveOp, crashBatch)

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -17,10 +18,13 @@ func TestContract(t *testing.T) {
 
 // open opens a store at path with a fixed test key and closes it at the end
 // of the test.
-func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
+func open(t testing.TB, path string, opts ...option) *sqlite.Store {
 	t.Helper()
-	opts = append([]sqlite.Option{sqlite.WithKey(testKey), sqlite.WithLogger(discard())}, opts...)
-	s, err := sqlite.Open(t.Context(), path, opts...)
+	cfg := sqlite.Config{Key: store.KeyConfig{Key: testKey}, Logger: discard()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := sqlite.Open(t.Context(), path, cfg)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
@@ -29,3 +33,11 @@ func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
 }
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// option sets one field of a sqlite.Config (the tests' shorthand).
+type option func(*sqlite.Config)
+
+func withKey(primary []byte, previous ...[]byte) option {
+	return func(c *sqlite.Config) { c.Key = store.KeyConfig{Key: primary, PreviousKeys: previous} }
+}
+func withLogger(l *slog.Logger) option { return func(c *sqlite.Config) { c.Logger = l } }

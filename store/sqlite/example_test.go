@@ -24,8 +24,7 @@ func Example() {
 
 	// With no key option the key comes from TWITCHAUTH_ENCRYPTION_KEY or, if
 	// that is unset, from the key file tokens.db.key, created on first use.
-	s, err := sqlite.Open(ctx, filepath.Join(dir, "tokens.db"),
-		sqlite.WithKeyFile(filepath.Join(dir, "tokens.key")))
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "tokens.db"), sqlite.Config{Key: store.KeyConfig{File: filepath.Join(dir, "tokens.key")}})
 	if err != nil {
 		log.Fatal(err)
 	}

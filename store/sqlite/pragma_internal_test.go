@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"github.com/twitchauth/twitchauth/store"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,7 @@ import (
 // the first one.
 func TestPragmasOnEveryConnection(t *testing.T) {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "t.db"),
-		WithKey(make([]byte, 32)), WithLogger(slog.New(slog.DiscardHandler)))
+		Config{Key: store.KeyConfig{Key: make([]byte, 32)}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,8 +44,20 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Option configures Open.
-type Option func(*options)
+// Config configures Open. The zero Config is valid.
+type Config struct {
+	// Key says where the encryption key comes from (one of its fields at
+	// most). Without one, Open uses the environment variable
+	// store.EnvEncryptionKey if it is set, and otherwise the key file
+	// path+KeyFileSuffix, created on first use.
+	Key store.KeyConfig
+	// BusyTimeout is how long a write waits for another connection or
+	// process to release the database lock (default DefaultBusyTimeout).
+	BusyTimeout time.Duration
+	// Logger receives events such as applied migrations, a created key
+	// file, or tightened file modes (default: slog.Default()).
+	Logger *slog.Logger
+}
 
 type keySource int
 
@@ -66,58 +78,29 @@ type options struct {
 	now         func() time.Time
 }
 
-// WithKey encrypts with the given 32-byte primary key and also decrypts with
-// the previous keys (for key rotation). It overrides the key options given
-// before it.
-func WithKey(primary []byte, previous ...[]byte) Option {
-	return func(o *options) {
+// options is Config resolved.
+func (c Config) options() options {
+	o := options{busyTimeout: c.BusyTimeout, logger: c.Logger, now: time.Now}
+	if o.busyTimeout <= 0 {
+		o.busyTimeout = DefaultBusyTimeout
+	}
+	o.cipher, o.keyErr = c.Key.NewCipher()
+	switch {
+	case o.keyErr != nil || o.cipher != nil:
 		o.keySource = keyCipher
-		o.cipher, o.keyErr = store.NewCipher(primary, previous...)
+	case c.Key.File != "":
+		o.keySource, o.keyFile = keyFile, c.Key.File
+	case c.Key.FromEnv:
+		o.keySource = keyEnv
 	}
-}
-
-// WithCipher encrypts with c. It overrides the key options given before it.
-func WithCipher(c *store.Cipher) Option {
-	return func(o *options) {
-		o.keySource, o.cipher, o.keyErr = keyCipher, c, nil
-		if c == nil {
-			o.keyErr = errors.New("sqlite: WithCipher(nil)")
-		}
-	}
-}
-
-// WithKeyFile reads the key from the file at path, creating it with a new
-// random key if it does not exist (see store.LoadOrCreateKeyFile). It
-// overrides the key options given before it.
-func WithKeyFile(path string) Option {
-	return func(o *options) { o.keySource, o.keyFile = keyFile, path }
-}
-
-// WithKeyFromEnv reads the keys from the environment variable
-// store.EnvEncryptionKey and fails Open if it is unset. It overrides the key
-// options given before it.
-func WithKeyFromEnv() Option {
-	return func(o *options) { o.keySource = keyEnv }
-}
-
-// WithBusyTimeout sets how long a write waits for another connection or
-// process to release the database lock (default DefaultBusyTimeout).
-func WithBusyTimeout(d time.Duration) Option {
-	return func(o *options) { o.busyTimeout = d }
-}
-
-// WithLogger sets the logger for events such as applied migrations, a
-// created key file, or tightened file modes (default: slog.Default()).
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l }
+	return o
 }
 
 // Open opens (creating if needed) the SQLite database at path, applies any
 // pending schema migrations and returns a Store ready for use. Close it when
 // done.
 //
-// The encryption key comes from the last key option given (WithKey,
-// WithCipher, WithKeyFile, WithKeyFromEnv). Without one, Open uses the
+// The encryption key comes from cfg.Key. Without one, Open uses the
 // environment variable store.EnvEncryptionKey if it is set, and otherwise the
 // key file path+".key", created on first use.
 //
@@ -125,11 +108,8 @@ func WithLogger(l *slog.Logger) Option {
 // returns nil has been fsynced), foreign keys on, and a busy timeout. The
 // parent directory is created with mode 0700 if missing; the database file and
 // its -wal and -shm files get mode 0600.
-func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{busyTimeout: DefaultBusyTimeout, now: time.Now}
-	for _, opt := range opts {
-		opt(&o)
-	}
+func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
+	o := cfg.options()
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
@@ -257,7 +237,7 @@ func resolveCipher(dbPath string, o *options, ids map[string]int) (*store.Cipher
 		o.keyFile = dbPath + KeyFileSuffix
 	case keyFile:
 		if o.keyFile == "" {
-			return nil, "", fmt.Errorf("sqlite: %w: WithKeyFile needs a path", store.ErrInvalidKey)
+			return nil, "", fmt.Errorf("sqlite: %w: KeyConfig.File needs a path", store.ErrInvalidKey)
 		}
 	}
 	source := "the key file " + o.keyFile

@@ -95,7 +95,7 @@ func TestFileModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state", "twitchauth")
 	path := filepath.Join(dir, "tokens.db")
 	t.Setenv(store.EnvEncryptionKey, "") // use the default key file
-	s, err := sqlite.Open(t.Context(), path, sqlite.WithLogger(discard()))
+	s, err := sqlite.Open(t.Context(), path, sqlite.Config{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestLooseDatabaseModeIsTightened(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	s = open(t, path, sqlite.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	s = open(t, path, withLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	checkMode(t, path, 0o600)
 	if !strings.Contains(logs.String(), "restricted database file mode") {
 		t.Errorf("tightening the mode was not logged; logs:\n%s", logs.String())
@@ -142,7 +142,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.db")
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	s := open(t, path, sqlite.WithLogger(logger))
+	s := open(t, path, withLogger(logger))
 	if !strings.Contains(logs.String(), "applied schema migration") {
 		t.Fatalf("first Open logged no migration:\n%s", logs.String())
 	}
@@ -172,7 +172,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 
 	for i := range 3 {
 		logs.Reset()
-		s = open(t, path, sqlite.WithLogger(logger))
+		s = open(t, path, withLogger(logger))
 		if strings.Contains(logs.String(), "applied schema migration") {
 			t.Fatalf("reopen %d applied a migration again:\n%s", i, logs.String())
 		}
@@ -200,7 +200,7 @@ func TestConcurrentOpenOfNewFile(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			s, err := sqlite.Open(t.Context(), path, sqlite.WithKey(testKey), sqlite.WithLogger(discard()))
+			s, err := sqlite.Open(t.Context(), path, sqlite.Config{Key: store.KeyConfig{Key: testKey}, Logger: discard()})
 			if err != nil {
 				errs <- err
 				return
@@ -231,7 +231,7 @@ func TestSchemaTooNew(t *testing.T) {
 	if _, err := rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := sqlite.Open(t.Context(), path, sqlite.WithKey(testKey))
+	_, err := sqlite.Open(t.Context(), path, sqlite.Config{Key: store.KeyConfig{Key: testKey}})
 	if !errors.Is(err, sqlite.ErrSchemaTooNew) || !strings.Contains(err.Error(), "upgrade") {
 		t.Fatalf("Open = %v, want ErrSchemaTooNew telling to upgrade", err)
 	}
@@ -246,7 +246,7 @@ func TestWrongKey(t *testing.T) {
 	// A key that opens none of the database's tokens is refused at Open,
 	// with the key ids and what to do.
 	other := []byte("ffffffffffffffffffffffffffffffff")
-	_, err := sqlite.Open(t.Context(), path, sqlite.WithKey(other), sqlite.WithLogger(discard()))
+	_, err := sqlite.Open(t.Context(), path, sqlite.Config{Key: store.KeyConfig{Key: other}, Logger: discard()})
 	if !errors.Is(err, store.ErrKeyMismatch) {
 		t.Fatalf("Open with the wrong key = %v, want ErrKeyMismatch", err)
 	}
@@ -266,11 +266,11 @@ func TestWrongKey(t *testing.T) {
 
 	// Rotation: the new key as primary and the old one as previous reads the
 	// old record and re-encrypts it with the new key on the next Save.
-	s = open(t, path, sqlite.WithKey(other, testKey))
+	s = open(t, path, withKey(other, testKey))
 	rec := mustLoad(t, s, k1)
 	mustSave(t, s, rec, rec.Version)
 	s.Close()
-	s = open(t, path, sqlite.WithKey(other))
+	s = open(t, path, withKey(other))
 	if got := mustLoad(t, s, k1); got.RefreshToken != rec.RefreshToken {
 		t.Fatalf("after rotation the record reads %q", got.RefreshToken)
 	}
@@ -286,7 +286,7 @@ func TestForeignKeyRowIsIsolated(t *testing.T) {
 	mustSave(t, s, storetest.Sample(k1), 0)
 	mustSave(t, s, storetest.Sample(k3), 0)
 	s.Close()
-	s = open(t, path, sqlite.WithKey(other, testKey)) // seals with other
+	s = open(t, path, withKey(other, testKey)) // seals with other
 	mustSave(t, s, storetest.Sample(k2), 0)
 	s.Close()
 
@@ -342,7 +342,7 @@ func TestMissingKeyFileIsNotReplaced(t *testing.T) {
 	t.Setenv(store.EnvEncryptionKey, "")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "broker.db")
-	s, err := sqlite.Open(t.Context(), path, sqlite.WithLogger(discard()))
+	s, err := sqlite.Open(t.Context(), path, sqlite.Config{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestMissingKeyFileIsNotReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	for attempt := range 2 { // the second start says the same: nothing was created
-		_, err := sqlite.Open(t.Context(), path, sqlite.WithLogger(discard()))
+		_, err := sqlite.Open(t.Context(), path, sqlite.Config{Logger: discard()})
 		if !errors.Is(err, store.ErrKeyFileMissing) || !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("attempt %d: Open = %v, want ErrKeyFileMissing", attempt, err)
 		}
@@ -366,13 +366,13 @@ func TestMissingKeyFileIsNotReplaced(t *testing.T) {
 		}
 	}
 	// An explicit key file path behaves alike.
-	_, err = sqlite.Open(t.Context(), path, sqlite.WithKeyFile(filepath.Join(dir, "elsewhere.key")), sqlite.WithLogger(discard()))
+	_, err = sqlite.Open(t.Context(), path, sqlite.Config{Key: store.KeyConfig{File: filepath.Join(dir, "elsewhere.key")}, Logger: discard()})
 	if !errors.Is(err, store.ErrKeyFileMissing) || !strings.Contains(err.Error(), "elsewhere.key") {
 		t.Fatalf("Open with a missing explicit key file = %v", err)
 	}
 	// An empty database may still get a new key.
 	empty := filepath.Join(dir, "empty.db")
-	if s, err := sqlite.Open(t.Context(), empty, sqlite.WithLogger(discard())); err != nil {
+	if s, err := sqlite.Open(t.Context(), empty, sqlite.Config{Logger: discard()}); err != nil {
 		t.Fatalf("a new database could not create its key: %v", err)
 	} else {
 		s.Close()
@@ -394,7 +394,7 @@ func TestLegacyKeysMoveToGrantKeys(t *testing.T) {
 	writeLegacy(t, path, []byte("ffffffffffffffffffffffffffffffff"), []store.Record{legacyRecord("user:3", "clientA")})
 
 	var logs bytes.Buffer
-	s := open(t, path, sqlite.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	s := open(t, path, withLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	recs, err := s.List(t.Context())
 	var ue *store.UnreadableError
 	if !errors.As(err, &ue) || len(ue.Records) != 1 || ue.Records[0].Key != "user:3" {
@@ -594,7 +594,7 @@ func TestKeySources(t *testing.T) {
 	t.Run("env by default", func(t *testing.T) {
 		t.Setenv(store.EnvEncryptionKey, store.EncodeKey(testKey))
 		path := filepath.Join(t.TempDir(), "tokens.db")
-		s, err := sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path, sqlite.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -611,7 +611,7 @@ func TestKeySources(t *testing.T) {
 		t.Setenv(store.EnvEncryptionKey, "")
 		path := filepath.Join(t.TempDir(), "tokens.db")
 		var logs bytes.Buffer
-		s, err := sqlite.Open(ctx, path, sqlite.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		s, err := sqlite.Open(ctx, path, sqlite.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -624,14 +624,14 @@ func TestKeySources(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s = open(t, path, sqlite.WithKey(key)) // the same key, given explicitly
+		s = open(t, path, withKey(key)) // the same key, given explicitly
 		mustLoad(t, s, kApp)
 	})
 	t.Run("explicit key file", func(t *testing.T) {
 		t.Setenv(store.EnvEncryptionKey, store.EncodeKey(testKey))
 		dir := t.TempDir()
 		kf := filepath.Join(dir, "secrets", "k")
-		s, err := sqlite.Open(ctx, filepath.Join(dir, "db"), sqlite.WithKeyFile(kf), sqlite.WithLogger(discard()))
+		s, err := sqlite.Open(ctx, filepath.Join(dir, "db"), sqlite.Config{Key: store.KeyConfig{File: kf}, Logger: discard()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -648,20 +648,20 @@ func TestKeySources(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "tokens.db")
 		os.WriteFile(path+".key", []byte(store.EncodeKey(testKey)), 0o600)
 		os.Chmod(path+".key", 0o644)
-		_, err := sqlite.Open(ctx, path)
+		_, err := sqlite.Open(ctx, path, sqlite.Config{})
 		if !errors.Is(err, store.ErrInsecureKeyFile) || !strings.Contains(err.Error(), "chmod 600") {
 			t.Fatalf("Open with a world-readable key file = %v, want ErrInsecureKeyFile with the fix", err)
 		}
 	})
 	t.Run("env required but unset", func(t *testing.T) {
 		t.Setenv(store.EnvEncryptionKey, "")
-		_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.WithKeyFromEnv())
+		_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.Config{Key: store.KeyConfig{FromEnv: true}})
 		if !errors.Is(err, store.ErrInvalidKey) || !strings.Contains(err.Error(), store.EnvEncryptionKey) {
 			t.Fatalf("Open = %v, want an error naming %s", err, store.EnvEncryptionKey)
 		}
 	})
 	t.Run("bad explicit key", func(t *testing.T) {
-		_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.WithKey([]byte("short")))
+		_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.Config{Key: store.KeyConfig{Key: []byte("short")}})
 		if !errors.Is(err, store.ErrInvalidKey) {
 			t.Fatalf("Open = %v, want ErrInvalidKey", err)
 		}
@@ -670,7 +670,7 @@ func TestKeySources(t *testing.T) {
 
 func TestOpenRejectsNonFilePaths(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file:x.db?mode=memory"} {
-		if _, err := sqlite.Open(t.Context(), p, sqlite.WithKey(testKey)); err == nil {
+		if _, err := sqlite.Open(t.Context(), p, sqlite.Config{Key: store.KeyConfig{Key: testKey}}); err == nil {
 			t.Errorf("Open(%q) succeeded, want an error", p)
 		}
 	}

@@ -48,7 +48,7 @@ type Options struct {
 
 	// NoScopeCheck sends the request even when the stored grant lacks the
 	// scopes the endpoint needs (by default it is refused before sending;
-	// see twitchauth.WithoutScopeCheck).
+	// see twitchauth.TransportConfig.NoScopeCheck).
 	NoScopeCheck bool
 
 	// JSON prints the JSON answer as one compact line instead of

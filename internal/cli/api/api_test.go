@@ -21,6 +21,7 @@ import (
 	"github.com/twitchauth/twitchauth/internal/cli/clitest"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -72,16 +73,16 @@ func (h *harness) cfg() *twitchauth.Config {
 
 // withStore opens the command's token store (same file, same key file) and
 // a Provider on it.
-func (h *harness) withStore(fn func(st *sqlite.Store, p *twitchauth.Provider)) {
+func (h *harness) withStore(fn func(st *sqlite.Store, p *provider.Provider)) {
 	h.t.Helper()
 	ctx := context.Background()
 	path := h.storePath()
-	st, err := sqlite.Open(ctx, path, sqlite.WithKeyFile(path+sqlite.KeyFileSuffix), sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(ctx, path, sqlite.Config{Key: store.KeyConfig{File: path + sqlite.KeyFileSuffix}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	p, err := twitchauth.NewProvider(ctx, h.cfg(), twitchauth.WithStore(st))
+	p, err := provider.New(ctx, provider.Config{OAuth: h.cfg(), Store: st})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func (h *harness) seedUser(login string, scopes ...string) string {
 		h.t.Fatal(err)
 	}
 	h.minted = append(h.minted, access, refresh)
-	h.withStore(func(_ *sqlite.Store, p *twitchauth.Provider) {
+	h.withStore(func(_ *sqlite.Store, p *provider.Provider) {
 		if _, err := p.AddUserToken(context.Background(), &twitchauth.Token{AccessToken: access, RefreshToken: refresh}); err != nil {
 			h.t.Fatal(err)
 		}
@@ -111,7 +112,7 @@ func (h *harness) storedTokens() []string {
 	if _, err := os.Stat(h.storePath()); err != nil {
 		return nil
 	}
-	h.withStore(func(st *sqlite.Store, _ *twitchauth.Provider) {
+	h.withStore(func(st *sqlite.Store, _ *provider.Provider) {
 		recs, err := st.List(context.Background())
 		if err != nil {
 			h.t.Fatal(err)
@@ -542,7 +543,7 @@ func TestAppTokenOfAnotherClient(t *testing.T) {
 	if n := h.srv.Requests("token:client_credentials"); n != 2 {
 		t.Errorf("%d app tokens fetched for two applications over three calls; want 2 (each stored)", n)
 	}
-	h.withStore(func(st *sqlite.Store, _ *twitchauth.Provider) {
+	h.withStore(func(st *sqlite.Store, _ *provider.Provider) {
 		for _, id := range []string{h.client.ID, other.ID} {
 			rec, err := st.Load(context.Background(), store.GrantKey(id, store.AppKey()))
 			if err != nil || rec.ClientID != id {
@@ -581,7 +582,7 @@ func TestHelixErrorAsHelix(t *testing.T) {
 		t.Fatalf("raw GET /users: %d %+v %v; want a 400 with Helix's error body", resp.StatusCode, wire, err)
 	}
 	// What the library's Helix client returns for it.
-	hx := twitchauth.NewHelix(h.cfg(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}))
+	hx := twitchauth.NewHelix(twitchauth.NewTransport(twitchauth.TransportConfig{Config: h.cfg(), Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})}))
 	libErr := hx.Get(context.Background(), "users", nil, nil)
 
 	res := h.run(Options{Method: "GET", Path: []string{"users"}}, "")

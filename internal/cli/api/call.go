@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twitchauth/twitchauth/internal/ratelimit"
 	"io"
 	"net/http"
 	"net/url"
@@ -23,19 +24,18 @@ const userAgent = "twitchauth-cli"
 type caller struct {
 	e     *env
 	sess  *session
+	tr    *twitchauth.Transport // counters for --verbose
 	helix *twitchauth.Helix
 	base  string
 }
 
 func newCaller(e *env, sess *session) *caller {
-	var opts []twitchauth.TransportOption
+	tc := twitchauth.TransportConfig{Config: sess.cfg, Source: sess.src, NoScopeCheck: e.o.NoScopeCheck}
 	if hc := e.f.HTTPClient; hc != nil && hc.Transport != nil {
-		opts = append(opts, twitchauth.WithBase(hc.Transport))
+		tc.Base = hc.Transport
 	}
-	if e.o.NoScopeCheck {
-		opts = append(opts, twitchauth.WithoutScopeCheck())
-	}
-	return &caller{e: e, sess: sess, helix: twitchauth.NewHelix(sess.cfg, sess.src, opts...), base: sess.cfg.APIBaseURL()}
+	tr := twitchauth.NewTransport(tc)
+	return &caller{e: e, sess: sess, tr: tr, helix: twitchauth.NewHelix(tr), base: sess.cfg.APIBaseURL()}
 }
 
 // answer is one Helix response, read in full.
@@ -71,7 +71,7 @@ func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 	if c.e.o.Verbose {
 		c.e.note("> %s %s (%s)", method, u, c.sess.who)
 	}
-	before := c.helix.Stats()
+	before := c.tr.Stats()
 	resp, err := c.helix.Send(req)
 	if err != nil {
 		return nil, c.sendErr(err)
@@ -79,7 +79,7 @@ func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 	data, _ := io.ReadAll(resp.Body) // in memory: cannot fail
 	a := &answer{method: method, url: u, resp: resp, status: resp.StatusCode, header: resp.Header, body: data}
 	if c.e.o.Verbose {
-		c.describe(a, before, c.helix.Stats())
+		c.describe(a, before, c.tr.Stats())
 	}
 	return a, nil
 }
@@ -88,7 +88,7 @@ func (c *caller) send(method string, u *url.URL, body []byte) (*answer, error) {
 // did (refresh, retries, waits) on stderr.
 func (c *caller) describe(a *answer, before, after twitchauth.TransportStats) {
 	c.e.note("< HTTP %d %s", a.status, http.StatusText(a.status))
-	if rl, ok := twitchauth.ParseRateLimit(a.header); ok {
+	if rl, ok := ratelimit.Parse(a.header); ok {
 		c.e.note("< Ratelimit-Limit: %d, Ratelimit-Remaining: %d, Ratelimit-Reset: %d (%s)",
 			rl.Limit, rl.Remaining, rl.Reset.Unix(), rl.Reset.UTC().Format(time.RFC3339))
 	}

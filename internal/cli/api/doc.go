@@ -7,7 +7,7 @@
 // The token is the application's app access token by default (client
 // credentials, cached in the encrypted token store), or with -u the stored
 // user token that `twitchauth token -u` left there (--login picks the user
-// when several are stored), refreshed through a twitchauth.Provider as
+// when several are stored), refreshed through a provider.Provider as
 // needed. -P follows the "after" cursors of a list and prints one object with
 // the merged "data" array.
 //

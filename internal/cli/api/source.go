@@ -9,6 +9,7 @@ import (
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 )
@@ -18,8 +19,8 @@ import (
 type session struct {
 	cfg *twitchauth.Config
 	st  *sqlite.Store // nil with --no-store
-	p   *twitchauth.Provider
-	src *twitchauth.TokenSource
+	p   *provider.Provider
+	src *provider.TokenSource
 	// who describes the subject for -v ("app access token", "user token
 	// of twitchdev (141981764)"): never a token.
 	who string
@@ -35,13 +36,13 @@ func (s *session) close() {
 func (e *env) open() (*session, error) {
 	cfg := e.s.Twitch(e.f)
 	sess := &session{cfg: cfg}
-	popts := []twitchauth.ProviderOption{twitchauth.WithClock(e.f.Now), twitchauth.WithProviderLogger(e.f.Logger)}
+	pc := provider.Config{OAuth: cfg, Now: e.f.Now, Logger: e.f.Logger}
 	if e.o.NoStore {
-		p, err := twitchauth.NewProvider(e.ctx, cfg, popts...)
+		p, err := provider.New(e.ctx, pc)
 		if err != nil {
 			return nil, cliutil.Exit(cliutil.ExitInternal, err)
 		}
-		sess.p, sess.src, sess.who = p, p.AppTokenSource(), "app access token"
+		sess.p, sess.src, sess.who = p, p.TokenSource(provider.App()), "app access token"
 		return sess, nil
 	}
 	path, st, err := e.openStore()
@@ -49,7 +50,8 @@ func (e *env) open() (*session, error) {
 		return nil, err
 	}
 	sess.st = st
-	p, err := twitchauth.NewProvider(e.ctx, cfg, append(popts, twitchauth.WithStore(st))...)
+	pc.Store = st
+	p, err := provider.New(e.ctx, pc)
 	if err != nil {
 		st.Close()
 		return nil, cliutil.Exitf(cliutil.ExitInternal, "reading the token store %s: %v", path, err)
@@ -83,7 +85,7 @@ func (e *env) openStore() (string, *sqlite.Store, error) {
 // appSource serves the stored app token of this application (each
 // application's app token has its own record: store.GrantKey).
 func (s *session) appSource(e *env) error {
-	s.src, s.who = s.p.AppTokenSource(), "app access token"
+	s.src, s.who = s.p.TokenSource(provider.App()), "app access token"
 	return nil
 }
 
@@ -139,7 +141,7 @@ func (s *session) userSource(e *env, path string) error {
 		return cliutil.Exitf(cliutil.ExitRefused, "the stored grant of %s is %s (its refresh token was refused): %s",
 			pick.Login, pick.Status, login(" --force"))
 	}
-	s.src = s.p.UserTokenSource(pick.UserID)
+	s.src = s.p.TokenSource(provider.User(pick.UserID))
 	s.who = fmt.Sprintf("user token of %s (%s)", pick.Login, pick.UserID)
 	return nil
 }
@@ -156,7 +158,7 @@ func logins(recs []store.Record) []string {
 // tokenErr maps the failure to get or refresh a token to an exit code, with
 // what to do about a lost grant.
 func tokenErr(err error) error {
-	if errors.Is(err, twitchauth.ErrGrantDead) || errors.Is(err, twitchauth.ErrGrantRevoked) {
+	if errors.Is(err, provider.ErrGrantDead) || errors.Is(err, provider.ErrGrantRevoked) {
 		return cliutil.Exitf(cliutil.ExitRefused, "%v: log in again with `twitchauth token -u --force`", err)
 	}
 	return config.Remote(err)

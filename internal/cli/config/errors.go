@@ -6,6 +6,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
+	"github.com/twitchauth/twitchauth/provider"
 )
 
 // Remote wraps the error of a request to Twitch with its exit code:
@@ -36,7 +37,7 @@ func RemoteCode(err error) int {
 		twitchauth.ErrAccessDenied, twitchauth.ErrRedirectMismatch, twitchauth.ErrStateMismatch,
 		twitchauth.ErrInvalidToken, twitchauth.ErrInvalidRefreshToken, twitchauth.ErrInvalidClient,
 		twitchauth.ErrInvalidClientSecret, twitchauth.ErrMissingClientSecret, twitchauth.ErrInvalidCode,
-		twitchauth.ErrDeviceCodeExpired, twitchauth.ErrGrantDead, twitchauth.ErrGrantRevoked,
+		twitchauth.ErrDeviceCodeExpired, provider.ErrGrantDead, provider.ErrGrantRevoked,
 		twitchauth.ErrMissingScopes,
 	} {
 		if errors.Is(err, s) {

@@ -20,17 +20,17 @@ func OpenStore(ctx context.Context, f *cliutil.Factory, path, hint string) (stri
 			return "", nil, err
 		}
 	}
-	opts := []sqlite.Option{sqlite.WithLogger(f.Logger)}
+	cfg := sqlite.Config{Logger: f.Logger}
 	if k := f.Getenv(store.EnvEncryptionKey); k != "" {
 		primary, previous, err := store.ParseEncryptionKeys(k)
 		if err != nil {
 			return "", nil, cliutil.Exitf(cliutil.ExitUsage, "%s: %v", store.EnvEncryptionKey, err)
 		}
-		opts = append(opts, sqlite.WithKey(primary, previous...))
+		cfg.Key = store.KeyConfig{Key: primary, PreviousKeys: previous}
 	} else {
-		opts = append(opts, sqlite.WithKeyFile(path+sqlite.KeyFileSuffix))
+		cfg.Key = store.KeyConfig{File: path + sqlite.KeyFileSuffix}
 	}
-	st, err := sqlite.Open(ctx, path, opts...)
+	st, err := sqlite.Open(ctx, path, cfg)
 	if err != nil {
 		if hint != "" {
 			hint = " (" + hint + ")"

@@ -18,6 +18,7 @@ import (
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/twitchtest"
 )
@@ -263,13 +264,13 @@ func TestReplicaSeesEventSubRevoke(t *testing.T) {
 		}
 		return false
 	})
-	if _, err := p.UserToken(context.Background(), u.ID); err != nil { // loaded from the store
+	if _, err := p.Token(context.Background(), provider.User(u.ID)); err != nil { // loaded from the store
 		t.Fatalf("replica b before the revoke: %v", err)
 	}
 	sb.Disconnect(cl.ID, u.ID)
 	t0 := time.Now()
 	for {
-		if _, err := p.UserToken(context.Background(), u.ID); errors.Is(err, twitchauth.ErrGrantRevoked) {
+		if _, err := p.Token(context.Background(), provider.User(u.ID)); errors.Is(err, provider.ErrGrantRevoked) {
 			break
 		}
 		if time.Since(t0) > 2*time.Second {

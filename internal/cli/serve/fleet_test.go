@@ -18,7 +18,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/postgres"
@@ -33,7 +32,7 @@ const (
 	// single-process figure and skips the kill).
 	fleetReplicasEnv = "TWITCHAUTH_FLEET_REPLICAS"
 	// fleetNoClaimsEnv=1 runs the replicas as before validation claims
-	// (twitchauth.WithValidationClaims(false)): the anchor, which fails the
+	// (provider.Config.NoValidationClaims): the anchor, which fails the
 	// test with one validation per replica per token per round.
 	fleetNoClaimsEnv = "TWITCHAUTH_FLEET_NO_CLAIMS"
 )
@@ -290,7 +289,7 @@ func startFleet(ctx context.Context, tb testing.TB, replicas, users int, interva
 
 	// The grants, never validated (due at once), stored before the brokers
 	// start.
-	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	st, err := postgres.Open(ctx, dbURL, postgres.Config{Key: store.KeyConfig{Key: key}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -391,7 +390,7 @@ func TestBrokerFleetChild(t *testing.T) {
 	defer cancel()
 	o := &Options{Getenv: os.Getenv, Stderr: os.Stderr, minInterval: time.Second}
 	if os.Getenv(fleetNoClaimsEnv) == "1" {
-		o.providerOptions = []twitchauth.ProviderOption{twitchauth.WithValidationClaims(false)}
+		o.noValidationClaims = true
 	}
 	if err := Run(ctx, o); err != nil {
 		t.Fatal(err)

@@ -29,17 +29,17 @@ func openStore(ctx context.Context, spec, keyFile string, getenv func(string) st
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
 		// Every replica must use the same key: from TWITCHAUTH_ENCRYPTION_KEY,
 		// or a key file given explicitly (never created here).
-		opts := []postgres.Option{postgres.WithLogger(log)}
+		cfg := postgres.Config{Logger: log}
 		switch {
 		case primary != nil:
-			opts = append(opts, postgres.WithKey(primary, previous...))
+			cfg.Key = store.KeyConfig{Key: primary, PreviousKeys: previous}
 		case keyFile != "":
-			opts = append(opts, postgres.WithKeyFile(keyFile))
+			cfg.Key = store.KeyConfig{File: keyFile}
 		default:
 			return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "opening the token store: %v: set %s to the same 32-byte key (base64) on every replica, "+
 				"or give --encryption-key-file (generate one with: head -c 32 /dev/urandom | base64)", postgres.ErrNoKey, store.EnvEncryptionKey)
 		}
-		s, err := postgres.Open(ctx, spec, opts...)
+		s, err := postgres.Open(ctx, spec, cfg)
 		if err != nil {
 			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}
@@ -57,13 +57,13 @@ func openStore(ctx context.Context, spec, keyFile string, getenv func(string) st
 		return nil, nil, cliutil.Exitf(cliutil.ExitUsage, "unknown store kind %q: give a SQLite file path, a postgres:// URL or memory", scheme)
 	default:
 		path := strings.TrimPrefix(spec, "sqlite:")
-		opts := []sqlite.Option{sqlite.WithLogger(log)}
+		cfg := sqlite.Config{Logger: log}
 		if primary != nil {
-			opts = append(opts, sqlite.WithKey(primary, previous...))
+			cfg.Key = store.KeyConfig{Key: primary, PreviousKeys: previous}
 		} else {
-			opts = append(opts, sqlite.WithKeyFile(cmp.Or(keyFile, path+sqlite.KeyFileSuffix)))
+			cfg.Key = store.KeyConfig{File: cmp.Or(keyFile, path+sqlite.KeyFileSuffix)}
 		}
-		s, err := sqlite.Open(ctx, path, opts...)
+		s, err := sqlite.Open(ctx, path, cfg)
 		if err != nil {
 			return nil, nil, cliutil.Exitf(cliutil.ExitInternal, "opening the token store: %w", err)
 		}

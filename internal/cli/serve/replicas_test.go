@@ -18,6 +18,7 @@ import (
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/postgres"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -50,13 +51,13 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	defer cancel()
 
 	// The grants, stored before the brokers start.
-	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	st, err := postgres.Open(ctx, dbURL, postgres.Config{Key: store.KeyConfig{Key: key}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	cfg := &twitchauth.Config{ClientID: cl.ID, ClientSecret: cl.Secret, Endpoints: twitchauth.Endpoints{IDURL: sb.IDURL(), APIURL: sb.APIURL()}}
-	p, err := twitchauth.NewProvider(ctx, cfg, twitchauth.WithStore(st))
+	p, err := provider.New(ctx, provider.Config{OAuth: cfg, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +134,8 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	// Move every grant's expiry to 1.5 s from now (past the brokers' 5 min
 	// refresh margin): the replicas learn it through the store's
 	// notifications, and the requests below cross that instant.
-	cross := time.Now().Add(twitchauth.DefaultRefreshMargin + 1500*time.Millisecond)
-	crossAt := cross.Add(-twitchauth.DefaultRefreshMargin)
+	cross := time.Now().Add(provider.DefaultRefreshMargin + 1500*time.Millisecond)
+	crossAt := cross.Add(-provider.DefaultRefreshMargin)
 	for _, id := range ids {
 		rec, err := st.Load(ctx, store.GrantKey(cl.ID, store.UserKey(id)))
 		if err != nil {
@@ -205,7 +206,7 @@ func TestBrokerReplicasOneRefreshPerUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Expiry = time.Now().Add(twitchauth.DefaultRefreshMargin - time.Minute) // due for renewal
+	rec.Expiry = time.Now().Add(provider.DefaultRefreshMargin - time.Minute) // due for renewal
 	if _, err := st.Save(ctx, rec, rec.Version); err != nil {
 		t.Fatal(err)
 	}

@@ -124,17 +124,23 @@ func Run(ctx context.Context, o *Options) error {
 	for _, v := range v["allowed_hosts"] {
 		allowedHosts = append(allowedHosts, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
+	margin := d.refreshMargin
+	if margin == 0 {
+		margin = -1 // --refresh-margin 0: renew at expiry (provider.Config's zero is its default)
+	}
 	b, err := broker.New(ctx, broker.Config{
-		Twitch:         tw,
-		Store:          st,
-		PublicURL:      publicURL,
-		Keys:           keys,
-		KeysFile:       keysPath,
-		Audit:          audit,
-		AllowedHosts:   allowedHosts,
-		OpenOnLoopback: o.Sandbox,
-		ProviderOptions: append([]twitchauth.ProviderOption{twitchauth.WithRefreshMargin(d.refreshMargin), twitchauth.WithRenewTimeout(d.renewTimeout),
-			twitchauth.WithValidationLease(d.validationLease)}, o.providerOptions...),
+		Twitch:             tw,
+		Store:              st,
+		PublicURL:          publicURL,
+		Keys:               keys,
+		KeysFile:           keysPath,
+		Audit:              audit,
+		AllowedHosts:       allowedHosts,
+		OpenOnLoopback:     o.Sandbox,
+		RefreshMargin:      margin,
+		RenewTimeout:       d.renewTimeout,
+		ValidationLease:    d.validationLease,
+		NoValidationClaims: o.noValidationClaims,
 		HelixTimeout:       d.helixTimeout,
 		Links:              sbx.links(),
 		ValidationInterval: d.validationInterval,

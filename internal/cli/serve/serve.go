@@ -23,7 +23,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -62,8 +61,9 @@ type Options struct {
 	// minInterval, when set, replaces the 1m floor of --validation-interval
 	// (tests of validation rounds).
 	minInterval time.Duration
-	// providerOptions are added to the broker's Provider options (tests).
-	providerOptions []twitchauth.ProviderOption
+	// noValidationClaims makes every replica validate every token (tests
+	// comparing with the fleet's shared validation).
+	noValidationClaims bool
 }
 
 // Info describes a running broker (tests).

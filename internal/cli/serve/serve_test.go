@@ -17,6 +17,7 @@ import (
 	"github.com/twitchauth/twitchauth/broker"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/pgtest"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/postgres"
 	"github.com/twitchauth/twitchauth/twitchtest"
@@ -141,7 +142,7 @@ func TestServeOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := postgres.Open(ctx, dbURL, postgres.WithKey(key))
+	st, err := postgres.Open(ctx, dbURL, postgres.Config{Key: store.KeyConfig{Key: key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +191,14 @@ func TestReloadPicksUpRotatedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := info.Broker.Provider()
-	if _, err := p.AppToken(ctx); err != nil {
+	if _, err := p.Token(ctx, provider.App()); err != nil {
 		t.Fatal(err)
 	}
 	newSecret, err := sb.RotateClientSecret(cl.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Refresh(ctx, store.AppKey()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {
+	if _, err := p.Refresh(ctx, provider.App()); !errors.Is(err, twitchauth.ErrInvalidClientSecret) {
 		t.Fatalf("renewal after rotation: %v", err)
 	}
 	if info.Broker.CredentialProblem() == nil {
@@ -214,7 +215,7 @@ func TestReloadPicksUpRotatedSecret(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := p.Refresh(ctx, store.AppKey()); err != nil {
+	if _, err := p.Refresh(ctx, provider.App()); err != nil {
 		t.Fatalf("renewal after reload: %v", err)
 	}
 	for _, s := range []string{cl.Secret, newSecret} {
@@ -267,7 +268,7 @@ func TestReloadRefusesWrongSecret(t *testing.T) {
 	if !strings.Contains(logs.String(), "not installed") {
 		t.Errorf("the log does not say the secret was not installed:\n%s", logs)
 	}
-	if _, err := info.Broker.Provider().Refresh(ctx, store.AppKey()); err != nil {
+	if _, err := info.Broker.Provider().Refresh(ctx, provider.App()); err != nil {
 		t.Fatalf("renewal after a refused reload: %v (the wrong secret was installed)", err)
 	}
 	if strings.Contains(logs.String(), "typo-of-the-secret") || strings.Contains(logs.String(), cl.Secret) {

@@ -24,7 +24,7 @@ func TestStoreCommand(t *testing.T) {
 	t.Setenv(store.EnvEncryptionKey, "")
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "broker.db")
-	st, err := sqlite.Open(t.Context(), dbPath, sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(t.Context(), dbPath, sqlite.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestServeRefusesAMissingKeyFile(t *testing.T) {
 	t.Setenv(store.EnvEncryptionKey, "")
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "broker.db")
-	st, err := sqlite.Open(t.Context(), dbPath, sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	st, err := sqlite.Open(t.Context(), dbPath, sqlite.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/internal/cli/cliutil"
 	"github.com/twitchauth/twitchauth/internal/cli/config"
+	"github.com/twitchauth/twitchauth/provider"
 	"github.com/twitchauth/twitchauth/store"
 	"github.com/twitchauth/twitchauth/store/sqlite"
 )
@@ -16,7 +17,7 @@ import (
 // cache is the token store opened for one run, with a Provider on it.
 type cache struct {
 	st   *sqlite.Store
-	p    *twitchauth.Provider
+	p    *provider.Provider
 	path string
 }
 
@@ -29,8 +30,7 @@ func (e *env) openCache() (*cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := twitchauth.NewProvider(e.ctx, e.cfg, twitchauth.WithStore(st), twitchauth.WithClock(e.f.Now),
-		twitchauth.WithProviderLogger(e.f.Logger))
+	p, err := provider.New(e.ctx, provider.Config{OAuth: e.cfg, Store: st, Now: e.f.Now, Logger: e.f.Logger})
 	if err != nil {
 		st.Close()
 		return nil, cliutil.Exitf(cliutil.ExitInternal, "reading the token store %s: %v", path, err)
@@ -67,7 +67,7 @@ func (c *cache) lookup(e *env, scopes []string) (*twitchauth.Token, error) {
 	if pick == nil {
 		return nil, nil
 	}
-	tok, err := c.p.TokenWithScopes(e.ctx, pick.UserID, scopes...)
+	tok, err := c.p.TokenWithScopes(e.ctx, provider.User(pick.UserID), scopes...)
 	var missing *twitchauth.MissingScopesError
 	switch {
 	case errors.As(err, &missing):
@@ -85,7 +85,7 @@ func (c *cache) lookup(e *env, scopes []string) (*twitchauth.Token, error) {
 		if !errors.Is(err, twitchauth.ErrInvalidToken) {
 			return nil, config.Remote(err)
 		}
-		tok, err = c.p.Invalidate(e.ctx, store.UserKey(pick.UserID), tok.AccessToken)
+		tok, err = c.p.Invalidate(e.ctx, provider.User(pick.UserID), tok.AccessToken)
 		if err != nil {
 			if isNetwork(err) {
 				return nil, config.Remote(err)

@@ -5,7 +5,7 @@
 // -R/--refresh, -r/--revoke for a given token.
 //
 // User tokens are kept in the encrypted token store through a
-// twitchauth.Provider, so that the next `token -u` for the same scopes answers
+// provider.Provider, so that the next `token -u` for the same scopes answers
 // from the store (refreshing when needed) without a browser.
 //
 // The package owns the command's flags, its flows' terminal and browser

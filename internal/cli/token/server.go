@@ -144,7 +144,7 @@ func (h *codeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusConflict, "Already done", "This login was already completed. You can close this window.", false)
 		return
 	}
-	tok, err := h.cfg.HandleCallbackQuery(h.ctx, q, h.state)
+	tok, err := h.cfg.HandleCallback(h.ctx, q, h.state)
 	h.deliver(tok, err)
 	switch {
 	case err == nil:

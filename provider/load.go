@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+
+	"golang.org/x/oauth2"
+
+	"github.com/twitchauth/twitchauth"
+	"github.com/twitchauth/twitchauth/store"
+)
+
+// loaded is one grant read by loadEntries: its subject and its entry.
+type loaded struct {
+	key string
+	e   *entry
+}
+
+// loadEntries reads every grant of this application from the store, one
+// record at a time when the store is a store.Walker: each record becomes
+// its cache entry as it is read, so that loading 100,000 grants never holds
+// a list of 100,000 Records beside the entries made from them. The error is
+// the store's; a *store.UnreadableError comes with every readable grant.
+func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
+	var out []loaded
+	err := store.WalkAll(ctx, p.store, func(r store.Record) error {
+		if key, ok := p.subjectOf(r.Key); ok {
+			out = append(out, loaded{key, p.newEntry(r, false)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// lazyToken holds an entry's token as a *Token (handed out by the
+// Provider) and as an *oauth2.Token (handed out by TokenSource), each made
+// from the entry's record on its first read and the same one on every read
+// after. Most of 100,000 loaded grants are never read; built eagerly, the
+// two made up more than half of the memory each cached grant held. Copies of
+// an entry (publishBackoff) share it: they hold the same record.
+type lazyToken struct {
+	tok atomic.Pointer[twitchauth.Token]
+	o2  atomic.Pointer[oauth2.Token]
+}
+
+// token returns e's token, the same *Token on every call.
+func (e *entry) token() *twitchauth.Token {
+	if t := e.lazy.tok.Load(); t != nil {
+		return t
+	}
+	r := e.rec
+	e.lazy.tok.CompareAndSwap(nil, &twitchauth.Token{
+		AccessToken:  r.AccessToken,
+		RefreshToken: r.RefreshToken,
+		TokenType:    r.TokenType,
+		Expiry:       r.Expiry,
+		Scopes:       slices.Clone(r.Scopes),
+		UserID:       r.UserID,
+		Login:        r.Login,
+		ClientID:     r.ClientID,
+	})
+	return e.lazy.tok.Load()
+}
+
+// oauth2 returns e's token as an *oauth2.Token, the same one on every call.
+func (e *entry) oauth2() *oauth2.Token {
+	if o := e.lazy.o2.Load(); o != nil {
+		return o
+	}
+	e.lazy.o2.CompareAndSwap(nil, e.token().OAuth2())
+	return e.lazy.o2.Load()
+}
