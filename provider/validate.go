@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/twitchauth/twitchauth/store"
@@ -47,27 +46,7 @@ func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 		}
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].key < subs[j].key })
-	results := make([]ValidationResult, len(subs))
-	sem := make(chan struct{}, p.validateConc)
-	w := p.newRoundWriter() // the round's writes, in batches (batch.go)
-	var wg sync.WaitGroup
-	for i, s := range subs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			results[i] = ValidationResult{Subject: subjectOfKey(s.key), Err: ctx.Err()}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = p.validateInRound(ctx, s, w)
-		}()
-	}
-	wg.Wait()
-	w.flush(ctx)
-	return results
+	return p.validateSubjects(ctx, subs) // bounded, writes batched (validate_claims.go)
 }
 
 // validateOne validates s's token, writing the result at once.
