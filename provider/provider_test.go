@@ -745,3 +745,29 @@ func TestTokenSourceCachedReadHonoursMargin(t *testing.T) {
 		t.Fatalf("upstream refreshes = %d, want 1", n)
 	}
 }
+
+// TestTokenSourceCachedReadHonoursMarginRealClock is the same on the real
+// clock, where the fast path reads only the monotonic clock against the
+// entry's deadline: a user token living 3 s past the default margin is
+// served from the cache, then renewed once the margin is reached.
+func TestTokenSourceCachedReadHonoursMarginRealClock(t *testing.T) {
+	s := newSandbox(t, twitchtest.WithUserTokenLifetime(provider.DefaultRefreshMargin+3*time.Second))
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"chat:read"})
+	ts := p.TokenSource(provider.User(tok.UserID))
+	for range 2 {
+		if got, err := ts.Token(); err != nil || got.AccessToken != tok.AccessToken {
+			t.Fatalf("cached read: same token %v, err %v", got != nil && got.AccessToken == tok.AccessToken, err)
+		}
+	}
+	s.ResetCounters()
+	time.Sleep(time.Until(tok.Expiry.Add(-provider.DefaultRefreshMargin)) + 20*time.Millisecond)
+	got, err := ts.Token()
+	if err != nil || got.AccessToken == tok.AccessToken {
+		t.Fatalf("read past expiry - margin: served the old token %v, err %v; want a renewed one", got != nil && got.AccessToken == tok.AccessToken, err)
+	}
+	if n := s.Requests("token:refresh_token"); n != 1 {
+		t.Fatalf("upstream refreshes = %d, want 1", n)
+	}
+}
