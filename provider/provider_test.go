@@ -711,3 +711,63 @@ func TestSetIntentIf(t *testing.T) {
 		t.Fatal("the user still lists the unassigned intent")
 	}
 }
+
+// TestTokenSourceCachedReadHonoursMargin: a TokenSource's cached read (the
+// fast path) serves the token up to, and never past, expiry minus the
+// refresh margin, driven by the Provider's Now hook (issue 21 item 5).
+func TestTokenSourceCachedReadHonoursMargin(t *testing.T) {
+	s := newSandbox(t)
+	cfg := confidential(s)
+	clock := newProvClock()
+	p := newProvider(t, cfg, withClock(clock.Now))
+	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"chat:read"})
+	if tok.Expiry.IsZero() {
+		t.Fatal("sandbox token has no expiry")
+	}
+	ts := p.TokenSource(provider.User(tok.UserID))
+	for range 2 { // the first read caches the subject, the second is the fast path
+		if got, err := ts.Token(); err != nil || got.AccessToken != tok.AccessToken {
+			t.Fatalf("cached read: same token %v, err %v", got != nil && got.AccessToken == tok.AccessToken, err)
+		}
+	}
+	refreshAt := tok.Expiry.Add(-provider.DefaultRefreshMargin)
+	clock.Advance(refreshAt.Sub(clock.Now()) - time.Second)
+	if got, err := ts.Token(); err != nil || got.AccessToken != tok.AccessToken {
+		t.Fatalf("read 1 s before the margin: same token %v, err %v; want the cached one", got != nil && got.AccessToken == tok.AccessToken, err)
+	}
+	s.ResetCounters()
+	clock.Advance(time.Second) // exactly at expiry - margin: no longer fresh
+	got, err := ts.Token()
+	if err != nil || got.AccessToken == tok.AccessToken {
+		t.Fatalf("read at expiry - margin: served the old token %v, err %v; want a renewed one", got != nil && got.AccessToken == tok.AccessToken, err)
+	}
+	if n := s.Requests("token:refresh_token"); n != 1 {
+		t.Fatalf("upstream refreshes = %d, want 1", n)
+	}
+}
+
+// TestTokenSourceCachedReadHonoursMarginRealClock is the same on the real
+// clock, where the fast path reads only the monotonic clock against the
+// entry's deadline: a user token living 3 s past the default margin is
+// served from the cache, then renewed once the margin is reached.
+func TestTokenSourceCachedReadHonoursMarginRealClock(t *testing.T) {
+	s := newSandbox(t, twitchtest.WithUserTokenLifetime(provider.DefaultRefreshMargin+3*time.Second))
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	tok := provUser(t, s, p, cfg.ClientID, "twitchdev", []string{"chat:read"})
+	ts := p.TokenSource(provider.User(tok.UserID))
+	for range 2 {
+		if got, err := ts.Token(); err != nil || got.AccessToken != tok.AccessToken {
+			t.Fatalf("cached read: same token %v, err %v", got != nil && got.AccessToken == tok.AccessToken, err)
+		}
+	}
+	s.ResetCounters()
+	time.Sleep(time.Until(tok.Expiry.Add(-provider.DefaultRefreshMargin)) + 20*time.Millisecond)
+	got, err := ts.Token()
+	if err != nil || got.AccessToken == tok.AccessToken {
+		t.Fatalf("read past expiry - margin: served the old token %v, err %v; want a renewed one", got != nil && got.AccessToken == tok.AccessToken, err)
+	}
+	if n := s.Requests("token:refresh_token"); n != 1 {
+		t.Fatalf("upstream refreshes = %d, want 1", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/twitchauth/twitchauth"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -18,12 +19,15 @@ type TokenSource struct {
 	key    string // subject key, or "" when intent is set
 	intent string
 	sub    atomic.Pointer[subject] // cached subject of key (not for intents)
+	// realClock is p.realClock (fixed by New), copied here so that the fast
+	// path does not touch the Provider's cache line (issue 21 item 5).
+	realClock bool
 }
 
 // TokenSource returns the TokenSource of the subject. For an Intent it
 // serves whichever user the intent points at when Token is called.
 func (p *Provider) TokenSource(sub Subject) *TokenSource {
-	ts := &TokenSource{p: p, subj: sub}
+	ts := &TokenSource{p: p, subj: sub, realClock: p.realClock}
 	if name := sub.IntentName(); name != "" {
 		ts.intent = name
 	} else if key, err := p.keyOf(sub); err == nil {
@@ -55,9 +59,21 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) {
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	// Fast path of a user or app source: the cached *subject (see
 	// subject.gone), its entry, one monotonic clock reading. No map lookup.
+	// With the real clock the check is inlined: servable, then one
+	// monotonic reading against the entry's deadline (see isFresh), and the
+	// entry's built *oauth2.Token if there is one.
 	if s := ts.sub.Load(); s != nil && !s.gone.Load() {
-		if e := s.cur.Load(); e != nil && ts.p.isFresh(e) {
-			return e.oauth2(), nil
+		if e := s.cur.Load(); e != nil {
+			if ts.realClock {
+				if e.servable && time.Since(monoBase) < e.freshUntil {
+					if o := e.lazy.o2.Load(); o != nil {
+						return o, nil
+					}
+					return e.oauth2(), nil
+				}
+			} else if e.fresh(ts.p.now()) {
+				return e.oauth2(), nil
+			}
 		}
 	}
 	key, err := ts.subjectKey()
