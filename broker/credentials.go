@@ -20,18 +20,6 @@ type credProblem struct {
 	at  time.Time
 }
 
-// What the operator reads when Twitch refuses the client credentials.
-// They start with the proper noun Twitch: /readyz and the accounts page show
-// them as sentences.
-var (
-	//lint:ignore ST1005 an operator's sentence, starting with the proper noun Twitch
-	errSecretRefused = errors.New("Twitch refused the client secret: it was probably rotated (\"New Secret\" in the developer console invalidates the old one at once). " +
-		"Put the current secret in the configuration and send SIGHUP, or PUT it to /v1/admin/client-secret; no restart is needed")
-	//lint:ignore ST1005 an operator's sentence, starting with the proper noun Twitch
-	errUnknownClient = errors.New("Twitch does not know the client ID: check TWITCH_CLIENT_ID")
-	errNoSecret      = errors.New("no client secret is configured: set TWITCH_CLIENT_SECRET, client_secret_file, or PUT it to /v1/admin/client-secret")
-)
-
 // credentialError explains a refusal of the client credentials and what to
 // do; nil if err is not one. It is the broker's one rule for which errors
 // mean that the operator must fix the credentials (see isConfigError).
@@ -79,17 +67,6 @@ func (b *Broker) resetReady() {
 	b.readyErr, b.readyAt = nil, time.Time{}
 	b.readyMu.Unlock()
 }
-
-// Errors of SetClientSecret; match them with errors.Is. In both cases the
-// new secret was not installed and the previous one stays in use.
-var (
-	// ErrSecretRefused: Twitch refused the new client secret.
-	ErrSecretRefused = errors.New("the client secret was refused by Twitch, so it was not installed; the broker keeps using the previous one. " +
-		"Copy the current secret from the application's page in the Twitch developer console (\"New Secret\" makes a new one and invalidates the old one at once) and give it again")
-	// ErrSecretUnchecked: the new secret could not be checked with Twitch
-	// (network, Twitch unavailable).
-	ErrSecretUnchecked = errors.New("the new client secret could not be checked with Twitch, so it was not installed; the broker keeps using the previous one. Try again")
-)
 
 // SetClientSecret replaces the client secret without a restart, after
 // checking it with Twitch: a client-credentials grant with the new secret,

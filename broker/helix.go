@@ -272,13 +272,6 @@ func cleanHelixPath(u *url.URL) bool {
 	return true
 }
 
-// errUpstreamRedirect: Helix answered a redirect, which the proxy does not
-// relay (it would lead the caller, with its API key, out of /helix).
-var errUpstreamRedirect = errors.New("broker: Helix answered a redirect")
-
-// errHelixSubject explains the forms of the Twitch-Subject header.
-var errHelixSubject = errors.New(SubjectHeader + " must be app, user:<user ID>, user:login:<login> or intent:<name>")
-
 // parseHelixSubject reads the proxy's subject (SubjectHeader); empty is
 // the app.
 func parseHelixSubject(name string) (subjectRef, error) {

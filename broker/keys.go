@@ -248,16 +248,6 @@ func ParseKeySpec(spec string) (APIKey, error) {
 	return k, k.Validate()
 }
 
-// Errors of an API key that is known but refused; they match with
-// errors.Is.
-var (
-	// ErrKeyExpired: the key's Expires has passed.
-	ErrKeyExpired = errors.New("broker: API key expired")
-	// ErrKeyRotated: the key is a previous key of a rotated API key, and its
-	// grace period has ended.
-	ErrKeyRotated = errors.New("broker: API key replaced by a rotation")
-)
-
 // KeySet holds the API keys a broker accepts, indexed by hash. Keys come
 // from NewKeySet and Add (kept for the set's life) and from named sources
 // (the keys file, the store) that Replace swaps as a whole, so that a key
@@ -420,9 +410,6 @@ func (ks *KeySet) Lookup(key string) (*APIKey, bool) {
 	e, err := ks.authenticate(key, time.Now())
 	return e.key, err == nil
 }
-
-// errUnknownKey: no key of the set has this hash.
-var errUnknownKey = errors.New("broker: unknown API key")
 
 // authenticate finds key's entry and checks that it is valid at now:
 // errUnknownKey, or a known key refused with ErrKeyExpired or ErrKeyRotated

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -207,8 +206,6 @@ type helixRule struct {
 	methods []string // upper case; nil = any
 	prefix  string   // lower case, starts with '/', no trailing '/' except the root
 }
-
-var errHelixRule = errors.New(`a Helix rule is "METHOD /path" (METHOD may be a comma-separated list, or * for any; the path is under /helix, such as /users)`)
 
 // parseHelixRule parses one Helix rule.
 func parseHelixRule(s string) (helixRule, error) {

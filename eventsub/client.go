@@ -7,50 +7,12 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/twitchauth/twitchauth"
 )
 
 // subscriptionsPath is the Helix path of the subscriptions API.
 const subscriptionsPath = "/eventsub/subscriptions"
-
-// APIError is a refusal of the subscriptions API.
-type APIError struct {
-	// Op is "create", "list" or "delete".
-	Op string
-	// Helix is Twitch's answer.
-	Helix *twitchauth.HelixError
-
-	kind error
-}
-
-// Error says what was refused, what Twitch said and what to do.
-func (e *APIError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "eventsub: %s subscription refused: %v", e.Op, e.Helix)
-	switch e.kind {
-	case ErrSubscriptionExists:
-		b.WriteString(": list the subscriptions and reuse or delete the existing one")
-	case ErrForbidden:
-		b.WriteString(": the user in the condition must authorize this client with the scopes the type needs")
-	case ErrTooManySubscriptions:
-		b.WriteString(": at most 3 subscriptions may share type, version and condition; delete unused ones")
-	case nil:
-		if e.Helix.Status == http.StatusUnauthorized {
-			b.WriteString(": webhook and conduit subscriptions need an app access token of the client named by Client-Id")
-		}
-	}
-	return b.String()
-}
-
-// Unwrap returns the package sentinel for the status and Twitch's answer.
-func (e *APIError) Unwrap() []error {
-	if e.kind == nil {
-		return []error{e.Helix}
-	}
-	return []error{e.kind, e.Helix}
-}
 
 func apiError(op string, err error) error {
 	var he *twitchauth.HelixError

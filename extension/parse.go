@@ -1,7 +1,6 @@
 package extension
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,10 +28,6 @@ import (
 
 // maxDepth mirrors encoding/json's nesting limit.
 const maxDepth = 10000
-
-// errExpRange marks a NumericDate too large to be a time (|v| >= 2^62 s)
-// or not representable as a float64.
-var errExpRange = errors.New("NumericDate out of range")
 
 type reader struct {
 	s string

@@ -53,9 +53,6 @@ func NewSigner(src SecretSource, cfg SignerConfig) (*Signer, error) {
 	return s, nil
 }
 
-// ErrNoSigningSecret means no secret in the keyring is active now.
-var ErrNoSigningSecret = errors.New("extension: no active extension secret to sign with")
-
 // Sign mints a token carrying c. A zero Exp becomes now + TTL (in seconds);
 // Role is required.
 func (s *Signer) Sign(c Claims) (string, error) {

@@ -78,8 +78,6 @@ type viewInfo struct {
 // maxViews bounds the HTML files listed.
 const maxViews = 200
 
-var errEnoughViews = errors.New("enough views")
-
 // views lists the extension's HTML files, skipping hidden folders and
 // node_modules.
 func (r *Rig) views() ([]viewInfo, error) {

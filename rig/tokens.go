@@ -82,13 +82,6 @@ func (g *registry) add(tok string, c *claims) {
 	g.m[sha256.Sum256([]byte(tok))] = c
 }
 
-// errTokenExpired and errTokenUnknown are the registry's refusals.
-var (
-	errTokenMissing = errors.New("send the extension JWT (onAuthorized's token) as Authorization: Bearer <token>")
-	errTokenUnknown = errors.New("this token was not issued by the rig")
-	errTokenExpired = errors.New("the extension JWT has expired")
-)
-
 // lookup returns the claims of a token the rig issued, if unexpired.
 func (g *registry) lookup(tok string) (*claims, error) {
 	g.mu.Lock()

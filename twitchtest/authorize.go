@@ -61,26 +61,6 @@ const (
 	mismatchDescription = "Parameter redirect_uri does not match registered URI"
 )
 
-// AuthorizeError is an authorization request the sandbox refused by
-// sending the browser back to the application, as Twitch does when
-// redirect_uri is missing or not registered: the browser goes to the
-// client's first registered redirect URI with error, error_description and
-// state in the query (twitchdev/issues#762; see doc.go). Authorize and Deny
-// return it together with that URL. Requests refused without a usable
-// redirect URI return an error page's text instead.
-type AuthorizeError struct {
-	// Code is the OAuth error code: "redirect_mismatch".
-	Code string
-	// Description is Twitch's error_description.
-	Description string
-	// Redirect is where the browser is sent.
-	Redirect *url.URL
-}
-
-func (e *AuthorizeError) Error() string {
-	return fmt.Sprintf("twitchtest: authorize refused: %s: %s (browser sent to %s://%s%s)", e.Code, e.Description, e.Redirect.Scheme, e.Redirect.Host, e.Redirect.Path)
-}
-
 // redirectError builds the AuthorizeError of code for client c, or nil
 // when c has no registered redirect URI that can take it.
 func redirectError(c Client, code, description, state string) *AuthorizeError {

@@ -1,7 +1,6 @@
 package twitchtest
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -43,32 +42,6 @@ var appCategories = []string{
 // AppCategories returns the categories an application can be registered
 // under in the sandbox's developer console, as the console lists them.
 func AppCategories() []string { return slices.Clone(appCategories) }
-
-// ErrInvalidApp is matched (errors.Is) by every *AppError: an application
-// registration or update that the developer console refuses.
-var ErrInvalidApp = errors.New("twitchtest: invalid application")
-
-// ErrNoSecret is returned by RotateClientSecret for public clients, which
-// have no client secret.
-var ErrNoSecret = errors.New("twitchtest: public clients have no client secret")
-
-// AppError is a registration or update refused by the developer console's
-// rules. Field names the form field ("name", "redirect_urls", "category",
-// "client_type"); Message is what the console shows. A duplicate name also
-// matches ErrDuplicate.
-type AppError struct {
-	Field   string
-	Message string
-	dup     bool
-}
-
-func (e *AppError) Error() string { return "twitchtest: " + e.Field + ": " + e.Message }
-
-// Is makes an *AppError match ErrInvalidApp, and ErrDuplicate for a name
-// already taken.
-func (e *AppError) Is(target error) bool {
-	return target == ErrInvalidApp || (e.dup && target == ErrDuplicate)
-}
 
 // AppRegistration is what the console's "Register Your Application" form
 // (or its extension form) asks for.

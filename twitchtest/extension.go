@@ -36,9 +36,6 @@ const (
 	DefaultExtensionJWTLifetime = time.Hour
 )
 
-// ErrNotExtension is returned when a client is not an extension client.
-var ErrNotExtension = errors.New("twitchtest: not an extension client")
-
 // ExtensionSecret is one shared secret of an extension client, as Get
 // Extension Secrets returns it. Content is the base64 encoding of the HMAC
 // key. A secret signs and verifies tokens from ActiveAt until ExpiresAt.
@@ -124,9 +121,6 @@ type extClaims struct {
 	ClientID     string       `json:"client_id,omitempty"`
 	CreatedAt    int64        `json:"created_at,omitempty"`
 }
-
-// errJWTClientMismatch: the token names another client than Client-Id.
-var errJWTClientMismatch = errors.New("twitchtest: JWT client_id does not match Client-Id")
 
 // secretsLocked returns the secrets of the extension client id, creating the
 // first one (active since now) on first use. Callers hold s.mu for writing.

@@ -121,14 +121,6 @@ func newNumericID() string {
 	return fmt.Sprint(100_000_000 + n.Int64())
 }
 
-// Errors returned by the Server's Go API.
-var (
-	ErrUnknownClient = errors.New("twitchtest: unknown client")
-	ErrUnknownUser   = errors.New("twitchtest: unknown user")
-	ErrUnknownDevice = errors.New("twitchtest: unknown or expired device user code")
-	ErrDuplicate     = errors.New("twitchtest: duplicate id or login")
-)
-
 // normalizeClient fills in generated fields and validates c.
 func normalizeClient(c Client) (Client, error) {
 	if c.Type == "" {
