@@ -265,7 +265,9 @@ const statusRemoved = "removed"
 // Watch keeps the cache coherent with other processes sharing the store:
 // when the store reports that a record changed (store.Watcher), the Provider
 // reloads it, adopting a token another replica renewed and dropping a grant
-// another replica deleted. It returns when ctx ends, and
+// another replica deleted. Once the store's notifications are live it
+// reloads everything, so that a change committed after New's load but
+// before the watch listened is not missed. It returns when ctx ends, and
 // errors.ErrUnsupported at once if the store cannot watch. If the watch
 // fails, everything is reloaded before Watch returns the error; call it again.
 func (p *Provider) Watch(ctx context.Context) error {
@@ -273,7 +275,17 @@ func (p *Provider) Watch(ctx context.Context) error {
 	if !ok {
 		return errors.ErrUnsupported
 	}
-	err := w.Watch(ctx, func(key string) { p.reloadKey(ctx, key) })
+	err := w.Watch(ctx, func(key string) {
+		if key == "" {
+			// The store listens now; what was committed between the last
+			// load and this moment was not reported (store.Watcher).
+			if rerr := p.Reload(ctx); rerr != nil && ctx.Err() == nil {
+				p.log.Warn("reload once the watch is live", "err", rerr)
+			}
+			return
+		}
+		p.reloadKey(ctx, key)
+	})
 	if ctx.Err() == nil {
 		if rerr := p.Reload(context.WithoutCancel(ctx)); rerr != nil {
 			p.log.Warn("reload after a failed watch", "err", rerr)

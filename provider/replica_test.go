@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -143,6 +144,57 @@ func TestProviderReplicasOneRefresh(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("replica 2 still serves a token removed by replica 1")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lateListenStore is a store.Memory whose Watch lets a change be committed
+// after the Provider loaded but before the notification channel is live (on
+// PostgreSQL: between New's load and the LISTEN), then reports "" as the
+// PostgreSQL store does once it listens.
+type lateListenStore struct {
+	*store.Memory
+	beforeLive func()
+}
+
+func (s *lateListenStore) Watch(ctx context.Context, changed func(string)) error {
+	s.beforeLive()
+	changed("")
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestWatchCatchesUpWhenLive: a grant removed by another replica after this
+// one loaded, but before its watch was listening, is not served once the
+// watch is live: the Provider reloads when the store says it listens.
+func TestWatchCatchesUpWhenLive(t *testing.T) {
+	s := newSandbox(t)
+	cfg := public(s)
+	mem := store.NewMemory()
+	other := newProvider(t, cfg, withStore(mem))
+	user := provUser(t, s, other, cfg.ClientID, s.Users()[0].Login, nil).UserID
+	late := &lateListenStore{Memory: mem}
+	p := newProvider(t, cfg, withStore(late))
+	if _, err := p.Token(context.Background(), provider.User(user)); err != nil {
+		t.Fatal(err)
+	}
+	late.beforeLive = func() {
+		if err := other.RemoveUser(context.Background(), user, false); err != nil {
+			t.Error(err)
+		}
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Watch(wctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := p.Token(context.Background(), provider.User(user))
+		if errors.Is(err, provider.ErrUnknownSubject) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a grant removed before the watch was live is still served 5 s after it listens (err %v)", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

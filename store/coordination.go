@@ -26,8 +26,11 @@ type Leaser interface {
 // replica keeps serving a token that another one replaced or revoked.
 type Watcher interface {
 	// Watch calls changed with the key of every record saved or deleted by
-	// any process (possibly including this one) until ctx ends. Watch returns
-	// when ctx ends or the notification channel fails; the caller should then
-	// reload everything, since changes may have been missed.
+	// any process (possibly including this one) until ctx ends. Once the
+	// notification channel is live, Watch calls changed with "" (once per
+	// call): changes committed before that moment are not reported, so the
+	// caller reloads everything then. Watch returns when ctx ends or the
+	// notification channel fails; the caller should then reload everything,
+	// since changes may have been missed.
 	Watch(ctx context.Context, changed func(key string)) error
 }

@@ -14,8 +14,9 @@ import (
 // changed are made one at a time, in commit order; a slow changed delays the
 // following ones but loses none while the connection lasts.
 //
-// Changes committed before the LISTEN took effect are not reported: load
-// the records after calling Watch, or reload them when it returns. Watch
+// Once the LISTEN took effect, Watch calls changed with "" (as
+// store.Watcher says): changes committed before that moment are not
+// reported, so reload the records then, and again when Watch returns. Watch
 // returns when ctx ends (ctx's error), when the store is closed
 // (store.ErrClosed), or when the connection fails (an error saying so); the
 // caller should then reload everything and call Watch again.
@@ -32,11 +33,7 @@ func (s *Store) Watch(ctx context.Context, changed func(key string)) error {
 		case <-lctx.Done():
 		}
 	}()
-	err := s.listen(lctx, RecordsChannel, func(key string) {
-		if key != "" {
-			changed(key)
-		}
-	})
+	err := s.listen(lctx, RecordsChannel, changed)
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
