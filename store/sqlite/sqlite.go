@@ -15,7 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/twitchauth/twitchauth/store"
 )
@@ -143,14 +144,45 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// journalMode reads the journal mode on a new connection, which runs the
+// DSN's pragmas first. Turning a new file to WAL needs an exclusive lock,
+// and SQLite answers SQLITE_BUSY at once, without its busy handler, when
+// another process is doing the same (several replicas started together on
+// a new file): the attempt is repeated, with a growing pause, for up to
+// the busy timeout.
+func (s *Store) journalMode(ctx context.Context, busyTimeout time.Duration) (string, error) {
+	deadline := time.Now().Add(busyTimeout)
+	pause := 5 * time.Millisecond
+	for {
+		var mode string
+		err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
+		if err == nil || !isBusy(err) || time.Now().Add(pause).After(deadline) {
+			return mode, err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (primary code 5, any
+// extended code).
+func isBusy(err error) bool {
+	var se *sqlitedrv.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // init checks the database's modes, migrates its schema, finds the key
 // (never creating one for a database that holds tokens), checks that the
 // key reads the database, and moves records stored under keys of the
 // older form (see rekey).
 func (s *Store) init(ctx context.Context, o *options) error {
 	log := o.logger
-	var mode string
-	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+	mode, err := s.journalMode(ctx, o.busyTimeout)
+	if err != nil {
 		return fmt.Errorf("sqlite: opening %s: %w", s.path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
