@@ -258,7 +258,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		if b.provider == nil {
 			return 0
 		}
-		return float64(len(b.provider.Users()))
+		return float64(b.provider.UserCount())
 	})
 	b.provider, err = provider.New(ctx, provider.Config{
 		OAuth:         b.twitch,

@@ -242,6 +242,19 @@ func (p *Provider) Users() []Account {
 	return out
 }
 
+// UserCount is len(Users()) without building the list: the number of
+// users whose grants are held. It allocates nothing, for gauges scraped
+// often over many grants.
+func (p *Provider) UserCount() int {
+	n := 0
+	for key, s := range *p.subjects.Load() {
+		if key != store.AppKey() && s.cur.Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // User returns the grant held for userID, without listing every user.
 func (p *Provider) User(userID string) (Account, bool) {
 	s := p.lookup(store.UserKey(userID))

@@ -771,3 +771,33 @@ func TestTokenSourceCachedReadHonoursMarginRealClock(t *testing.T) {
 		t.Fatalf("upstream refreshes = %d, want 1", n)
 	}
 }
+
+// TestUserCountMatchesUsers: UserCount counts what Users lists — users only,
+// not the app token — as grants are added and removed, without allocating.
+func TestUserCountMatchesUsers(t *testing.T) {
+	s := newSandbox(t)
+	cfg := confidential(s)
+	p := newProvider(t, cfg)
+	if _, err := p.Token(ctx(t), provider.App()); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want int) {
+		t.Helper()
+		if got, listed := p.UserCount(), len(p.Users()); got != want || listed != want {
+			t.Fatalf("UserCount = %d, len(Users) = %d, want %d", got, listed, want)
+		}
+	}
+	check(0)
+	var ids []string
+	for _, u := range s.Users()[:3] {
+		ids = append(ids, provUser(t, s, p, cfg.ClientID, u.Login, nil).UserID)
+	}
+	check(3)
+	if err := p.RemoveUser(ctx(t), ids[1], false); err != nil {
+		t.Fatal(err)
+	}
+	check(2)
+	if n := testing.AllocsPerRun(100, func() { p.UserCount() }); n != 0 {
+		t.Fatalf("UserCount allocates %.0f times", n)
+	}
+}
