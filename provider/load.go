@@ -49,16 +49,16 @@ func (e *entry) token() *twitchauth.Token {
 	if t := e.lazy.tok.Load(); t != nil {
 		return t
 	}
-	r := e.rec
+	g := &e.g
 	e.lazy.tok.CompareAndSwap(nil, &twitchauth.Token{
-		AccessToken:  r.AccessToken,
-		RefreshToken: r.RefreshToken,
-		TokenType:    r.TokenType,
-		Expiry:       r.Expiry,
-		Scopes:       slices.Clone(r.Scopes),
-		UserID:       r.UserID,
-		Login:        r.Login,
-		ClientID:     r.ClientID,
+		AccessToken:  g.access,
+		RefreshToken: g.refresh,
+		TokenType:    g.tokenType,
+		Expiry:       timeOf(g.expiry),
+		Scopes:       slices.Clone(g.scopes),
+		UserID:       g.userID,
+		Login:        g.login,
+		ClientID:     g.clientID,
 	})
 	return e.lazy.tok.Load()
 }

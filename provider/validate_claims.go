@@ -170,7 +170,7 @@ func (p *Provider) validateClaimed(ctx context.Context, due []store.DueGrant, st
 			continue
 		}
 		e := s.cur.Load()
-		if e == nil || e.rec.Status != store.StatusActive || e.rec.AccessToken == "" {
+		if e == nil || !e.g.active() {
 			onTime = append(onTime, key)
 			continue
 		}
