@@ -72,7 +72,7 @@ func TestDeviceFlowApproved(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			leaks.secret(da.DeviceCode)
+			leaks.Secret(da.DeviceCode)
 			if da.UserCode == "" || da.VerificationURI == "" || da.Interval != twitchtest.DefaultDeviceInterval ||
 				time.Until(da.ExpiresAt) < 29*time.Minute || !slices.Equal(da.Scopes, []string{"chat:read", "chat:edit"}) {
 				t.Fatalf("device auth %+v", da)
@@ -111,7 +111,7 @@ func TestDeviceFlowSlowDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(da.DeviceCode)
+	leaks.Secret(da.DeviceCode)
 	if da.Interval != time.Second {
 		t.Fatalf("interval %v, want 1s (WithDeviceInterval)", da.Interval)
 	}
@@ -146,7 +146,7 @@ func TestDeviceFlowDenied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(da.DeviceCode)
+	leaks.Secret(da.DeviceCode)
 	twitchauth.SetSleep(cfg, (&pollScript{step: func(i int, _ time.Duration) {
 		if i == 1 {
 			if err := s.DenyDevice(da.UserCode); err != nil {
@@ -171,7 +171,7 @@ func TestDeviceFlowExpired(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaks.secret(da.DeviceCode)
+		leaks.Secret(da.DeviceCode)
 		twitchauth.SetSleep(cfg, (&pollScript{step: func(i int, d time.Duration) {
 			clk.Advance(d)
 			if i == 1 {
@@ -192,7 +192,7 @@ func TestDeviceFlowExpired(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaks.secret(da.DeviceCode)
+		leaks.Secret(da.DeviceCode)
 		da.ExpiresAt = time.Now().Add(50 * time.Millisecond)
 		// Real sleeps: the wait is cut to the expiry, then no poll is sent.
 		start := time.Now()
@@ -214,7 +214,7 @@ func TestDeviceFlowCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(da.DeviceCode)
+	leaks.Secret(da.DeviceCode)
 	c, cancel := context.WithCancel(ctx(t))
 	done := make(chan error, 1)
 	go func() {
@@ -227,7 +227,7 @@ func TestDeviceFlowCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v, want context.Canceled", err)
 		}
-		leaks.text(err.Error())
+		leaks.Text(err.Error())
 	case <-time.After(10 * time.Second):
 		t.Fatal("PollDevice ignored the cancellation")
 	}

@@ -72,7 +72,7 @@ func TestErrorClassification(t *testing.T) {
 	if ae.Message != "Internal Server Error" || len(ae.Unwrap()) != 0 {
 		t.Fatalf("%q %v", ae.Message, ae.Unwrap())
 	}
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 }
 
 func TestResponseParsing(t *testing.T) {

@@ -46,7 +46,7 @@ func TestHelixGetUsersRefreshes(t *testing.T) {
 		Data []hxUser `json:"data"`
 	}
 	if err := h.Get(ctx(t), "/users", url.Values{"id": {tok.UserID}}, &out); err != nil {
-		leaks.text(err.Error())
+		leaks.Text(err.Error())
 		t.Fatal(err)
 	}
 	if len(out.Data) != 1 || out.Data[0].Login != "twitchdev" || out.Data[0].ID != tok.UserID {
@@ -123,7 +123,7 @@ func TestHelixPostBanWithReplay(t *testing.T) {
 	if !errors.As(err, &he) || he.Status != 400 || he.Message == "" || he.Method != "POST" || he.Path != "/helix/moderation/bans" {
 		t.Fatalf("second ban: %v", err)
 	}
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 	// Unban: DELETE answers 204 without a body.
 	q.Set("user_id", victim.ID)
 	if err := h.Do(ctx(t), http.MethodDelete, "moderation/bans", q, nil, &out); err != nil {
@@ -155,7 +155,7 @@ func TestHelixErrors(t *testing.T) {
 	if n := s.Requests("token:refresh_token"); n != 0 {
 		t.Fatalf("a missing scope caused %d refreshes", n)
 	}
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 
 	err = h.Get(ctx(t), "streams", url.Values{"first": {"1000"}}, nil)
 	if !errors.As(err, &he) || he.Status != 400 || errors.Is(err, twitchauth.ErrUnauthorized) {

@@ -52,12 +52,12 @@ func TestParseImplicitFragment(t *testing.T) {
 		!slices.Equal(tok.Scopes, []string{"channel:manage:polls", "channel:read:polls"}) || !tok.Expiry.IsZero() {
 		t.Fatalf("%v %q %v", tok, state, err)
 	}
-	leaks.secret(tok.AccessToken)
+	leaks.Secret(tok.AccessToken)
 	tok, _, err = twitchauth.ParseImplicitFragment("#access_token=abcdefghij&expires_in=3600")
 	if err != nil || tok.Expiry.IsZero() || tok.Scopes == nil {
 		t.Fatalf("expires_in: %v %v", tok, err)
 	}
-	leaks.secret(tok.AccessToken)
+	leaks.Secret(tok.AccessToken)
 
 	_, state, err = twitchauth.ParseImplicitFragment("error=access_denied&error_description=The+user+denied+you+access&state=xyz")
 	wantErr(t, err, twitchauth.ErrAccessDenied)

@@ -322,7 +322,7 @@ func TestRefreshPublicClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(access, refresh)
+	leaks.Secret(access, refresh)
 	nt := mustToken(t)(pub.Refresh(ctx(t), refresh))
 	if nt.RefreshToken == "" || nt.RefreshToken == refresh {
 		t.Fatal("public refresh did not rotate the refresh token")
@@ -348,7 +348,7 @@ func TestValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaks.secret(access, refresh)
+		leaks.Secret(access, refresh)
 		info, err := cfg.Validate(ctx(t), access)
 		if err != nil {
 			t.Fatal(err)
@@ -364,7 +364,7 @@ func TestValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaks.secret(access, refresh)
+		leaks.Secret(access, refresh)
 		info, err := cfg.Validate(ctx(t), access)
 		if err != nil {
 			t.Fatal(err)
@@ -378,7 +378,7 @@ func TestValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaks.secret(access)
+		leaks.Secret(access)
 		info, err := cfg.Validate(ctx(t), access)
 		if err != nil || !info.IsApp() || info.Login != "" {
 			t.Fatalf("%+v %v", info, err)
@@ -394,7 +394,7 @@ func TestValidate(t *testing.T) {
 	})
 	t.Run("expired", func(t *testing.T) {
 		access, _ := s.MintAppToken(cfg.ClientID)
-		leaks.secret(access)
+		leaks.Secret(access)
 		s.ExpireAccessToken(access)
 		_, err := cfg.Validate(ctx(t), access)
 		wantErr(t, err, twitchauth.ErrInvalidToken)
@@ -432,7 +432,7 @@ func TestRevoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaks.secret(access)
+		leaks.Secret(access)
 		// Revoking with our own client ID is refused: the token is not ours.
 		wantErr(t, cfg.Revoke(ctx(t), access), twitchauth.ErrInvalidToken)
 		if err := cfg.Revoke(ctx(t), access, twitchauth.RevokeClientID(ext.ID)); err != nil {

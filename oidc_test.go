@@ -32,7 +32,7 @@ func TestOpenIDCodeFlow(t *testing.T) {
 	}
 	claims, err := v.Verify(ctx(t), tok.IDToken, nonce)
 	if err != nil {
-		leaks.text(err.Error())
+		leaks.Text(err.Error())
 		t.Fatal(err)
 	}
 	user, _ := s.User("twitchdev")

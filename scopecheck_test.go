@@ -40,7 +40,7 @@ func TestScopeCheckRefusesLocally(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 	if n := s.Requests("helix"); n != 0 {
 		t.Errorf("the sandbox saw %d Helix requests, want 0", n)
 	}

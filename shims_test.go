@@ -11,7 +11,6 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/provider"
-	"github.com/twitchauth/twitchauth/twitchtest"
 )
 
 // trOption sets one field of a twitchauth.TransportConfig (the tests'
@@ -84,21 +83,6 @@ func newProvider(t testing.TB, cfg *twitchauth.Config) *provider.Provider {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// provUser mints a user grant in the sandbox and adds it to p.
-func provUser(t *testing.T, s *twitchtest.Server, p *provider.Provider, clientID, login string, scopes []string, intents ...string) *twitchauth.Token {
-	t.Helper()
-	access, refresh, err := s.MintUserToken(clientID, login, scopes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaks.secret(access, refresh)
-	tok, err := p.AddUserToken(ctx(t), &twitchauth.Token{AccessToken: access, RefreshToken: refresh, TokenType: "bearer"}, intents...)
-	if err != nil {
-		t.Fatalf("AddUserToken: %v", err)
-	}
-	return tok
 }
 
 // verifyIDToken verifies rawIDToken with a new IDTokenVerifier of cfg.

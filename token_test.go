@@ -21,7 +21,7 @@ func TestTokenOAuth2RoundTrip(t *testing.T) {
 		Expiry: time.Now().Add(time.Hour).Round(0), Scopes: []string{"chat:read", "chat:edit"},
 		UserID: "141981764", Login: "twitchdev", ClientID: "cid", IDToken: "a.b.c",
 	}
-	leaks.secret(tok.AccessToken, tok.RefreshToken)
+	leaks.Secret(tok.AccessToken, tok.RefreshToken)
 	o := tok.OAuth2()
 	if o.AccessToken != tok.AccessToken || o.RefreshToken != tok.RefreshToken || !o.Expiry.Equal(tok.Expiry) || o.Type() != "Bearer" || !o.Valid() {
 		t.Fatalf("oauth2 token %+v", o)
@@ -50,7 +50,7 @@ func TestFromOAuth2Fetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(access, refresh)
+	leaks.Secret(access, refresh)
 	oc := &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		Endpoint: oauth2.Endpoint{TokenURL: s.IDURL() + "/token", AuthStyle: oauth2.AuthStyleInParams}}
 	c := context.WithValue(ctx(t), oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second})

@@ -224,7 +224,7 @@ func TestTransport401DeadGrant(t *testing.T) {
 	if !errors.Is(err, provider.ErrGrantDead) && !errors.Is(err, provider.ErrGrantRevoked) {
 		t.Fatalf("error %v does not say the grant is lost", err)
 	}
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 	if n := s.Requests("helix:GET /users"); n != 1 {
 		t.Fatalf("%d Helix requests, want 1 (no retry without a new token)", n)
 	}

@@ -66,7 +66,7 @@ func TestWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(da.DeviceCode)
+	leaks.Secret(da.DeviceCode)
 	if err := s.ApproveDevice(da.UserCode, "viewer"); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func twitchCLIMock(t *testing.T, seen *[]string) *httptest.Server {
 func TestTwitchCLIMockEndpoints(t *testing.T) {
 	var seen []string
 	srv := twitchCLIMock(t, &seen)
-	leaks.secret("mocksecret-xyz1", "mockaccesstoken123")
+	leaks.Secret("mocksecret-xyz1", "mockaccesstoken123")
 	cfg := &twitchauth.Config{ClientID: "mockclient", ClientSecret: "mocksecret-xyz1",
 		Endpoints: twitchauth.Endpoints{IDURL: srv.URL + "/auth", APIURL: srv.URL + "/mock"}, Logger: testLogger}
 	if cfg.APIBaseURL() != srv.URL+"/mock" {
@@ -234,5 +234,5 @@ func TestDefaultHTTPClient(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want DeadlineExceeded", err)
 	}
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 }

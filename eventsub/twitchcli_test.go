@@ -5,68 +5,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twitchauth/twitchauth/internal/testkit"
 )
-
-// twitchCLI returns the twitch-cli binary named by TWITCHAUTH_TWITCH_CLI or
-// found on PATH as "twitch", or skips the test.
-func twitchCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TWITCHAUTH_TWITCH_CLI"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("TWITCHAUTH_TWITCH_CLI=%s: %v", p, err)
-		}
-		return p
-	}
-	p, err := exec.LookPath("twitch")
-	if err != nil {
-		t.Skip("twitch-cli not found: set TWITCHAUTH_TWITCH_CLI or put twitch on PATH")
-	}
-	return p
-}
-
-// cliRun runs twitch-cli offline (no update check, a throwaway config
-// directory) and returns its output. Its exit code says nothing about the
-// answer (it exits 0 after a refusal), so callers judge the ✔/✗ lines.
-func cliRun(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	dir := t.TempDir()
-	cmd.Env = append(os.Environ(), "TWITCH_DISABLE_UPDATE_CHECKS=true", "XDG_CONFIG_HOME="+dir, "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("twitch %s: timed out", strings.Join(args, " "))
-	}
-	if err != nil {
-		t.Logf("twitch %s: %v", strings.Join(args, " "), err)
-	}
-	return string(out)
-}
-
-// lines returns the output lines starting with prefix (✔ or ✗).
-func lines(out, prefix string) []string {
-	var got []string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), prefix) {
-			got = append(got, strings.TrimSpace(l))
-		}
-	}
-	return got
-}
 
 // TestTwitchCLI runs twitch-cli's event verify-subscription and event
 // trigger against the Handler on 127.0.0.1: they pass with the right secret
 // and fail with a wrong one or a stale timestamp, as twitch-cli's ✔/✗
 // lines tell.
 func TestTwitchCLI(t *testing.T) {
-	bin := twitchCLI(t)
+	bin := testkit.TwitchCLI(t)
 	const secret Secret = "cli-secret-0123456789"
 	var mu sync.Mutex
 	var revokes []AuthorizationRevokeEvent
@@ -114,9 +66,9 @@ func TestTwitchCLI(t *testing.T) {
 	stale := "2020-01-01T00:00:00Z" // canonical UTC: twitch-cli signs its re-formatting of --timestamp
 
 	t.Run("verify-subscription", func(t *testing.T) {
-		out := cliRun(t, bin, "event", "verify-subscription", "user.authorization.revoke", "-F", url, "-s", string(secret), "-D")
-		ok := lines(out, "✔")
-		if len(ok) != 3 || len(lines(out, "✗")) != 0 ||
+		out := testkit.CLIRun(t, bin, "event", "verify-subscription", "user.authorization.revoke", "-F", url, "-s", string(secret), "-D")
+		ok := testkit.CLILines(out, "✔")
+		if len(ok) != 3 || len(testkit.CLILines(out, "✗")) != 0 ||
 			!strings.HasPrefix(ok[0], "✔ Valid response. Received challenge") ||
 			!strings.HasPrefix(ok[1], "✔ Valid content-type header. Received type text/plain") ||
 			!strings.HasPrefix(ok[2], "✔ Valid status code. Received status 200") {
@@ -128,8 +80,8 @@ func TestTwitchCLI(t *testing.T) {
 		"verify-subscription stale":        {"-s", string(secret), "--timestamp", stale},
 	} {
 		t.Run(name, func(t *testing.T) {
-			out := cliRun(t, bin, append([]string{"event", "verify-subscription", "user.authorization.revoke", "-F", url, "-D"}, args...)...)
-			if len(lines(out, "✔ Valid response")) != 0 || len(lines(out, "✗ Invalid status code")) != 1 {
+			out := testkit.CLIRun(t, bin, append([]string{"event", "verify-subscription", "user.authorization.revoke", "-F", url, "-D"}, args...)...)
+			if len(testkit.CLILines(out, "✔ Valid response")) != 0 || len(testkit.CLILines(out, "✗ Invalid status code")) != 1 {
 				t.Fatalf("want the challenge refused, got:\n%s", out)
 			}
 		})
@@ -137,11 +89,11 @@ func TestTwitchCLI(t *testing.T) {
 
 	const id = "11111111-2222-3333-4444-555555555555"
 	trigger := func(t *testing.T, typ string, args ...string) string {
-		return cliRun(t, bin, append([]string{"event", "trigger", typ, "-F", url, "-D"}, args...)...)
+		return testkit.CLIRun(t, bin, append([]string{"event", "trigger", typ, "-F", url, "-D"}, args...)...)
 	}
 	t.Run("trigger revoke", func(t *testing.T) {
 		out := trigger(t, "user.authorization.revoke", "-s", string(secret), "--client-id", "cliclientid", "-f", "1337", "--from-user-name", "cool_user", "-I", id)
-		if l := lines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "Received Status Code: 204") || len(lines(out, "✗")) != 0 {
+		if l := testkit.CLILines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "Received Status Code: 204") || len(testkit.CLILines(out, "✗")) != 0 {
 			t.Fatalf("want ✔ 204, got:\n%s", out)
 		}
 		mu.Lock()
@@ -152,7 +104,7 @@ func TestTwitchCLI(t *testing.T) {
 	})
 	t.Run("trigger revoke resent", func(t *testing.T) {
 		out := trigger(t, "user.authorization.revoke", "-s", string(secret), "--client-id", "cliclientid", "-f", "1337", "-I", id)
-		if l := lines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "204") {
+		if l := testkit.CLILines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "204") {
 			t.Fatalf("want a duplicate acknowledged, got:\n%s", out)
 		}
 		mu.Lock()
@@ -168,14 +120,14 @@ func TestTwitchCLI(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := trigger(t, "user.authorization.revoke", append(args, "--client-id", "cliclientid", "-f", "42")...)
-			if len(lines(out, "✔")) != 0 || len(lines(out, "✗ Invalid response. Received Status Code: 4")) != 1 {
+			if len(testkit.CLILines(out, "✔")) != 0 || len(testkit.CLILines(out, "✗ Invalid response. Received Status Code: 4")) != 1 {
 				t.Fatalf("want ✗ and a 4xx, got:\n%s", out)
 			}
 		})
 	}
 	t.Run("trigger revocation", func(t *testing.T) {
 		out := trigger(t, "user.authorization.revoke", "-s", string(secret), "-r", "authorization_revoked")
-		if l := lines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "204") {
+		if l := testkit.CLILines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "204") {
 			t.Fatalf("want ✔ 204, got:\n%s", out)
 		}
 		mu.Lock()
@@ -186,7 +138,7 @@ func TestTwitchCLI(t *testing.T) {
 	})
 	t.Run("trigger grant", func(t *testing.T) {
 		out := trigger(t, "user.authorization.grant", "-s", string(secret), "--client-id", "cliclientid", "-f", "7")
-		if l := lines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "204") {
+		if l := testkit.CLILines(out, "✔ Request Sent"); len(l) != 1 || !strings.Contains(l[0], "204") {
 			t.Fatalf("want ✔ 204, got:\n%s", out)
 		}
 		mu.Lock()

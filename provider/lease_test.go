@@ -79,7 +79,7 @@ func TestProviderStoresRefreshThatUsedItsDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
-	leaks.secret(tok.AccessToken, tok.RefreshToken)
+	leaks.Secret(tok.AccessToken, tok.RefreshToken)
 	if len(slow.deadlines) != 1 || slow.deadlines[0].IsZero() {
 		t.Fatalf("refresh requests' deadlines = %v, want one deadline", slow.deadlines)
 	}

@@ -29,21 +29,6 @@ func newProvClock() *provClock {
 func (c *provClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *provClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// provUser mints a user grant in the sandbox and adds it to p.
-func provUser(t *testing.T, s *twitchtest.Server, p *provider.Provider, clientID, login string, scopes []string, intents ...string) *twitchauth.Token {
-	t.Helper()
-	access, refresh, err := s.MintUserToken(clientID, login, scopes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaks.secret(access, refresh)
-	tok, err := p.AddUserToken(ctx(t), &twitchauth.Token{AccessToken: access, RefreshToken: refresh, TokenType: "bearer"}, intents...)
-	if err != nil {
-		t.Fatalf("AddUserToken: %v", err)
-	}
-	return tok
-}
-
 func newProvider(t *testing.T, cfg *twitchauth.Config, opts ...option) *provider.Provider {
 	t.Helper()
 	// Provider log lines go to the suite's leak check (see TestMain).
@@ -259,7 +244,7 @@ func TestProviderSingleFlight401Storm(t *testing.T) {
 	}
 	// The new token works at Twitch.
 	nt, _ := p.Token(ctx(t), provider.User(old.UserID))
-	leaks.secret(nt.AccessToken, nt.RefreshToken)
+	leaks.Secret(nt.AccessToken, nt.RefreshToken)
 	if _, err := cfg.Validate(ctx(t), nt.AccessToken); err != nil {
 		t.Fatalf("renewed token does not validate: %v", err)
 	}
@@ -382,7 +367,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	}
 	clock.Advance(time.Hour) // now expired: the error surfaces, typed, transient
 	_, err = p.Token(ctx(t), provider.User(tok.UserID))
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 	var re *provider.RefreshError
 	if !errors.As(err, &re) || re.Dead || errors.Is(err, provider.ErrGrantDead) {
 		t.Fatalf("expired + 500: %v; want a transient *RefreshError", err)
@@ -396,7 +381,7 @@ func TestProviderDeadGrantKeepsRecord(t *testing.T) {
 	// kept in the store (never deleted), hook says Dead.
 	s.RevokeGrant(cfg.ClientID, tok.UserID)
 	_, err = p.Token(ctx(t), provider.User(tok.UserID))
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 	if !errors.Is(err, provider.ErrGrantDead) || !errors.Is(err, twitchauth.ErrInvalidRefreshToken) {
 		t.Fatalf("revoked grant: %v; want ErrGrantDead wrapping ErrInvalidRefreshToken", err)
 	}
@@ -642,9 +627,9 @@ func TestProviderSecretRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaks.secret(newSecret)
+	leaks.Secret(newSecret)
 	_, err = p.Refresh(ctx(t), provider.User(tok.UserID))
-	leaks.text(err.Error())
+	leaks.Text(err.Error())
 	if !errors.Is(err, twitchauth.ErrInvalidClientSecret) || errors.Is(err, provider.ErrGrantDead) {
 		t.Fatalf("refresh with a rotated secret: %v; want ErrInvalidClientSecret, grant kept", err)
 	}

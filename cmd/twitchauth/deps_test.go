@@ -14,6 +14,7 @@ var testOnlyPackages = []string{
 	"github.com/twitchauth/twitchauth/internal/pgtest",
 	"github.com/twitchauth/twitchauth/internal/browsertest",
 	"github.com/twitchauth/twitchauth/internal/cli/clitest",
+	"github.com/twitchauth/twitchauth/internal/testkit",
 }
 
 // TestBinaryDoesNotLinkTesting guards that the twitchauth binary does not

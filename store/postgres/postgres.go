@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/internal/keysrc"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a
@@ -84,20 +85,8 @@ type Config struct {
 	LeasePoll time.Duration
 }
 
-type keySource int
-
-const (
-	keyDefault keySource = iota // the environment variable, else ErrNoKey
-	keyCipher
-	keyFile
-	keyEnv
-)
-
 type options struct {
-	keySource keySource
-	cipher    *store.Cipher
-	keyErr    error
-	keyFile   string
+	key       keysrc.Source // Default, like Env: the environment variable, else ErrNoKey
 	logger    *slog.Logger
 	maxConns  int32
 	leasePoll time.Duration
@@ -110,15 +99,7 @@ func (c Config) options() options {
 	if o.leasePoll <= 0 {
 		o.leasePoll = DefaultLeasePoll
 	}
-	o.cipher, o.keyErr = c.Key.NewCipher()
-	switch {
-	case o.keyErr != nil || o.cipher != nil:
-		o.keySource = keyCipher
-	case c.Key.File != "":
-		o.keySource, o.keyFile = keyFile, c.Key.File
-	case c.Key.FromEnv:
-		o.keySource = keyEnv
-	}
+	o.key = keysrc.Resolve(c.Key)
 	return o
 }
 
@@ -225,23 +206,21 @@ func describe(c *pgx.ConnConfig) string {
 // resolveCipher returns the Cipher from the key options and a description
 // of where its key came from, for messages.
 func resolveCipher(o *options) (*store.Cipher, string, error) {
-	switch o.keySource {
-	case keyCipher:
-		if o.keyErr != nil {
-			return nil, "", o.keyErr
+	switch o.key.Kind {
+	case keysrc.Given:
+		if o.key.Err != nil {
+			return nil, "", o.key.Err
 		}
-		return o.cipher, "the key given to postgres.Open", nil
-	case keyFile:
-		if o.keyFile == "" {
-			return nil, "", fmt.Errorf("%w: KeyConfig.File needs a path", ErrNoKey)
-		}
-		key, err := store.ReadKeyFile(o.keyFile)
+		return o.key.Cipher, "the key given to postgres.Open", nil
+	case keysrc.File:
+		key, err := store.ReadKeyFile(o.key.File)
 		if err != nil {
 			return nil, "", fmt.Errorf("postgres: reading the encryption key: %w", err)
 		}
 		c, err := store.NewCipher(key)
-		return c, "the key file " + o.keyFile, err
+		return c, "the key file " + o.key.File, err
 	}
+	// keysrc.Default and keysrc.Env alike.
 	c, ok, err := store.CipherFromEnv()
 	if err != nil {
 		return nil, "", err

@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/internal/keysrc"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a
@@ -60,20 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-type keySource int
-
-const (
-	keyDefault keySource = iota // env if set, else <path>.key
-	keyCipher
-	keyFile
-	keyEnv
-)
-
 type options struct {
-	keySource   keySource
-	cipher      *store.Cipher
-	keyErr      error
-	keyFile     string
+	key         keysrc.Source // Default: env if set, else <path>.key
 	busyTimeout time.Duration
 	logger      *slog.Logger
 	now         func() time.Time
@@ -85,15 +74,7 @@ func (c Config) options() options {
 	if o.busyTimeout <= 0 {
 		o.busyTimeout = DefaultBusyTimeout
 	}
-	o.cipher, o.keyErr = c.Key.NewCipher()
-	switch {
-	case o.keyErr != nil || o.cipher != nil:
-		o.keySource = keyCipher
-	case c.Key.File != "":
-		o.keySource, o.keyFile = keyFile, c.Key.File
-	case c.Key.FromEnv:
-		o.keySource = keyEnv
-	}
+	o.key = keysrc.Resolve(c.Key)
 	return o
 }
 
@@ -121,8 +102,8 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	if o.keySource == keyCipher && o.keyErr != nil {
-		return nil, o.keyErr
+	if o.key.Err != nil {
+		return nil, o.key.Err
 	}
 	if err := prepareFiles(abs, o.logger); err != nil {
 		return nil, err
@@ -249,10 +230,11 @@ func (s *Store) sealedKeyIDs(ctx context.Context) (map[string]int, error) {
 // of where its key came from, for messages. A missing key file is created
 // only for a database that holds no token yet (ids counts them).
 func resolveCipher(dbPath string, o *options, ids map[string]int) (*store.Cipher, string, error) {
-	switch o.keySource {
-	case keyCipher:
-		return o.cipher, "the key given to sqlite.Open", nil
-	case keyEnv:
+	keyFile := o.key.File
+	switch o.key.Kind {
+	case keysrc.Given:
+		return o.key.Cipher, "the key given to sqlite.Open", nil
+	case keysrc.Env:
 		c, ok, err := store.CipherFromEnv()
 		if err != nil {
 			return nil, "", err
@@ -261,32 +243,28 @@ func resolveCipher(dbPath string, o *options, ids map[string]int) (*store.Cipher
 			return nil, "", fmt.Errorf("sqlite: %w: %s is not set", store.ErrInvalidKey, store.EnvEncryptionKey)
 		}
 		return c, store.EnvEncryptionKey, nil
-	case keyDefault:
+	case keysrc.Default:
 		c, ok, err := store.CipherFromEnv()
 		if ok {
 			return c, store.EnvEncryptionKey, err
 		}
-		o.keyFile = dbPath + KeyFileSuffix
-	case keyFile:
-		if o.keyFile == "" {
-			return nil, "", fmt.Errorf("sqlite: %w: KeyConfig.File needs a path", store.ErrInvalidKey)
-		}
+		keyFile = dbPath + KeyFileSuffix
 	}
-	source := "the key file " + o.keyFile
-	key, err := store.ReadKeyFile(o.keyFile)
+	source := "the key file " + keyFile
+	key, err := store.ReadKeyFile(keyFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		n := 0
 		for _, c := range ids {
 			n += c
 		}
 		if n > 0 {
-			return nil, "", fmt.Errorf("sqlite: %w", store.MissingKeyFileError(o.keyFile, dbPath, n))
+			return nil, "", fmt.Errorf("sqlite: %w", store.MissingKeyFileError(keyFile, dbPath, n))
 		}
 		var created bool
-		key, created, err = store.LoadOrCreateKeyFile(o.keyFile)
+		key, created, err = store.LoadOrCreateKeyFile(keyFile)
 		if created {
 			o.logger.Warn("sqlite store: created a new encryption key file; back it up, tokens cannot be read without it",
-				"path", o.keyFile)
+				"path", keyFile)
 		}
 	}
 	if err != nil {
