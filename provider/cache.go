@@ -250,14 +250,14 @@ func (p *Provider) Reload(ctx context.Context) error {
 		s.gone.Store(true)
 		p.subjects.delete(key)
 	}
-	p.rebuildIndexesLocked()
+	p.rebuildIndexesLocked(len(recs))
 	return nil
 }
 
 // rebuildIndexesLocked recomputes the intent and login indexes from every
 // entry (Reload: once per load, not once per grant). p.mu must be held.
-func (p *Provider) rebuildIndexesLocked() {
-	logins := make(map[string]string, len(p.logins))
+func (p *Provider) rebuildIndexesLocked(sizeHint int) {
+	logins := make(map[string]string, max(len(p.logins), sizeHint))
 	intents := map[string]string{}
 	for key, s := range p.subjects.all() {
 		e := s.cur.Load()
