@@ -259,14 +259,21 @@ func (p *Provider) Reload(ctx context.Context) error {
 func (p *Provider) rebuildIndexesLocked(sizeHint int) {
 	logins := make(map[string]string, max(len(p.logins), sizeHint))
 	intents := map[string]string{}
+	for _, s := range p.subjects.all() {
+		s.indexed = s.cur.Load()
+	}
+	shared := 0
 	for key, s := range p.subjects.all() {
-		e := s.cur.Load()
-		s.indexed = e
+		e := s.indexed
 		if l, ok := loginOf(e); ok {
-			logins[l] = e.g.userID
+			if owner, taken := logins[l]; !taken {
+				logins[l] = e.g.userID
+			} else if shared++; p.claimWins(e, key, store.UserKey(owner)) {
+				logins[l] = e.g.userID
+			}
 		}
 		for _, in := range intentsOf(e) {
-			if p.claimWins(e, intents[in]) {
+			if p.claimWins(e, key, intents[in]) {
 				intents[in] = key
 			}
 		}
@@ -274,6 +281,7 @@ func (p *Provider) rebuildIndexesLocked(sizeHint int) {
 	p.loginMu.Lock()
 	p.logins = logins
 	p.loginMu.Unlock()
+	p.loginsShared.Store(int32(shared))
 	p.intents.Store(&intents)
 }
 
@@ -288,12 +296,37 @@ func (p *Provider) reindexLocked(s *subject) {
 	s.indexed = cur
 	ol, oldHas := loginOf(old)
 	nl, curHas := loginOf(cur)
-	if ol != nl || oldHas != curHas || (curHas && old.g.userID != cur.g.userID) {
+	switch {
+	case ol != nl || oldHas != curHas || (curHas && old.g.userID != cur.g.userID):
 		p.loginMu.Lock()
 		if oldHas && p.logins[ol] == old.g.userID {
 			delete(p.logins, ol)
+			if p.loginsShared.Load() > 0 {
+				// Another held grant may have the login too (a user renamed
+				// since, whose old login someone else took): the most
+				// recent claimant gets it. A full scan, but only while two
+				// grants have been seen sharing a login.
+				for key, o := range p.subjects.all() {
+					if l, ok := loginOf(o.indexed); ok && l == ol && o != s {
+						if owner, taken := p.logins[ol]; !taken || p.claimWins(o.indexed, key, store.UserKey(owner)) {
+							p.logins[ol] = o.indexed.g.userID
+						}
+					}
+				}
+			}
 		}
 		if curHas {
+			if owner, taken := p.logins[nl]; !taken || owner == cur.g.userID {
+				p.logins[nl] = cur.g.userID
+			} else if p.loginsShared.Add(1); p.claimWins(cur, s.key, store.UserKey(owner)) {
+				p.logins[nl] = cur.g.userID
+			}
+		}
+		p.loginMu.Unlock()
+	case curHas && p.loginsShared.Load() > 0 && old.g.updatedAt != cur.g.updatedAt:
+		// Saved again, same login: it may now be the most recent claimant.
+		p.loginMu.Lock()
+		if owner := p.logins[nl]; owner != cur.g.userID && p.claimWins(cur, s.key, store.UserKey(owner)) {
 			p.logins[nl] = cur.g.userID
 		}
 		p.loginMu.Unlock()
@@ -304,7 +337,7 @@ func (p *Provider) reindexLocked(s *subject) {
 	}
 	m := maps.Clone(*p.intents.Load())
 	for _, in := range ni {
-		if owner := m[in]; owner == s.key || p.claimWins(cur, owner) {
+		if owner := m[in]; owner == s.key || p.claimWins(cur, s.key, owner) {
 			m[in] = s.key
 		}
 	}
@@ -315,7 +348,7 @@ func (p *Provider) reindexLocked(s *subject) {
 			// nobody. A full scan, but only when an intent is let go.
 			delete(m, in)
 			for key, o := range p.subjects.all() {
-				if e := o.indexed; slices.Contains(intentsOf(e), in) && p.claimWins(e, m[in]) {
+				if e := o.indexed; slices.Contains(intentsOf(e), in) && p.claimWins(e, key, m[in]) {
 					m[in] = key
 				}
 			}
@@ -324,19 +357,25 @@ func (p *Provider) reindexLocked(s *subject) {
 	p.intents.Store(&m)
 }
 
-// claimWins reports whether e's claim to an intent beats that of the
-// subject owner ("" = nobody): the most recently saved record wins, as
-// when two records claim an intent during a concurrent SetIntent in
-// another process. p.mu must be held.
-func (p *Provider) claimWins(e *entry, owner string) bool {
-	if owner == "" {
+// claimWins reports whether the claim of e (the entry of subject key) to
+// an intent or a login beats that of the subject owner ("" = nobody): the
+// most recently saved record wins (two records claim an intent during a
+// concurrent SetIntent in another process; two users have one login when
+// one renamed and the other took the old name), the greater key on a tie,
+// so that the indexes do not depend on the order of changes. p.mu must be
+// held.
+func (p *Provider) claimWins(e *entry, key, owner string) bool {
+	if owner == "" || owner == key {
 		return true
 	}
 	o := p.subjects.load(owner)
 	if o == nil || o.indexed == nil {
 		return true
 	}
-	return e.g.updatedAt > o.indexed.g.updatedAt
+	if e.g.updatedAt != o.indexed.g.updatedAt {
+		return e.g.updatedAt > o.indexed.g.updatedAt
+	}
+	return key > owner
 }
 
 // loginOf returns the login index key of e (its lower-case login), if e is
@@ -356,14 +395,14 @@ func intentsOf(e *entry) []string {
 	return e.g.intents
 }
 
-// indexChanged reports whether going from old to e changes what the login
-// and intent indexes hold.
-func indexChanged(old, e *entry) bool {
+// indexChanged reports whether going from old to e may change what the
+// login and intent indexes hold.
+func (p *Provider) indexChanged(old, e *entry) bool {
 	if old == nil || e == nil {
 		return old != e
 	}
-	return !slices.Equal(old.g.intents, e.g.intents) || old.g.login != e.g.login ||
-		old.g.userID != e.g.userID || (len(e.g.intents) > 0 && old.g.updatedAt != e.g.updatedAt)
+	return !slices.Equal(old.g.intents, e.g.intents) || old.g.login != e.g.login || old.g.userID != e.g.userID ||
+		(old.g.updatedAt != e.g.updatedAt && (len(e.g.intents) > 0 || p.loginsShared.Load() > 0))
 }
 
 func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
@@ -512,7 +551,7 @@ func (p *Provider) reloadKey(ctx context.Context, storeKey string) {
 			return
 		}
 		if s.cur.CompareAndSwap(cur, e) {
-			if indexChanged(cur, e) {
+			if p.indexChanged(cur, e) {
 				p.mu.Lock()
 				p.reindexLocked(s)
 				p.mu.Unlock()

@@ -122,15 +122,19 @@ type Provider struct {
 	claimLease   time.Duration // validation claims (validate_claims.go); 0 = DefaultValidationLease
 	noClaims     bool          // Config.NoValidationClaims
 
-	mu        sync.Mutex                        // serialises writers of subjects, intents and logins
-	subjects  *subjectMap                       // sharded; adding one costs the same at any size
-	intents   atomic.Pointer[map[string]string] // intent → subject key, copy on write (a few)
-	loginMu   sync.RWMutex                      // guards logins (written with mu held)
-	logins    map[string]string                 // lower-case login → user ID
-	loadGen   uint32                            // Reload's generation (subject.gen); mu held
-	scopeSets scopeSets                         // shared scope lists (grant.go)
-	group     singleflight.Group
-	intentMu  sync.Mutex // serialises SetIntent and SetIntentIf
+	mu       sync.Mutex                        // serialises writers of subjects, intents and logins
+	subjects *subjectMap                       // sharded; adding one costs the same at any size
+	intents  atomic.Pointer[map[string]string] // intent → subject key, copy on write (a few)
+	loginMu  sync.RWMutex                      // guards logins (written with mu held)
+	logins   map[string]string                 // lower-case login → user ID
+	loadGen  uint32                            // Reload's generation (subject.gen); mu held
+	// loginsShared counts the logins seen claimed by two held grants since
+	// the last rebuild (mu held): while it is 0, letting a login go needs no
+	// search for another claimant.
+	loginsShared atomic.Int32
+	scopeSets    scopeSets // shared scope lists (grant.go)
+	group        singleflight.Group
+	intentMu     sync.Mutex // serialises SetIntent and SetIntentIf
 
 	unreadable atomic.Pointer[[]store.UnreadableRecord] // from the last List (see Health)
 	persistMu  sync.Mutex                               // guards persisting
