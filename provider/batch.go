@@ -115,11 +115,7 @@ func (p *Provider) publishIfNewer(s *subject, e *entry) {
 			return
 		}
 		if s.cur.CompareAndSwap(cur, e) {
-			if p.indexChanged(cur, e) {
-				p.mu.Lock()
-				p.reindexLocked(s)
-				p.mu.Unlock()
-			}
+			p.reindex(s)
 			return
 		}
 	}

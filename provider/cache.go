@@ -412,14 +412,13 @@ func intentsOf(e *entry) []string {
 	return e.g.intents
 }
 
-// indexChanged reports whether going from old to e may change what the
-// login and intent indexes hold.
-func (p *Provider) indexChanged(old, e *entry) bool {
-	if old == nil || e == nil {
-		return old != e
-	}
-	return !slices.Equal(old.g.intents, e.g.intents) || old.g.login != e.g.login || old.g.userID != e.g.userID ||
-		(old.g.updatedAt != e.g.updatedAt && (len(e.g.intents) > 0 || p.loginsShared.Load() > 0))
+// reindex is reindexLocked with p.mu taken: every publish of a new entry
+// calls it, so that s.indexed never holds on to a replaced entry (an
+// entry is about 250 bytes; a validation round replaces every one).
+func (p *Provider) reindex(s *subject) {
+	p.mu.Lock()
+	p.reindexLocked(s)
+	p.mu.Unlock()
 }
 
 func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
@@ -568,11 +567,7 @@ func (p *Provider) reloadKey(ctx context.Context, storeKey string) {
 			return
 		}
 		if s.cur.CompareAndSwap(cur, e) {
-			if p.indexChanged(cur, e) {
-				p.mu.Lock()
-				p.reindexLocked(s)
-				p.mu.Unlock()
-			}
+			p.reindex(s)
 			return
 		}
 	}

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +12,8 @@ import (
 // held in memory). It is about two thirds of a Record: no Key (the subject
 // has it), times as Unix microseconds (the precision every store keeps,
 // store.TimePrecision) instead of three time.Time values, the status as a
-// byte, the user ID sharing the key's bytes, and the scope list shared by
+// byte, the user ID sharing the subject key's bytes (loadEntries), and the
+// scope list shared by
 // every grant of the same scopes (Provider.internScopes). A grant is
 // immutable once made; its slices are never changed in place.
 type grant struct {
@@ -107,11 +107,6 @@ func (p *Provider) grantOf(r store.Record) grant {
 	}
 	if g.clientID == p.clientID {
 		g.clientID = p.clientID // one copy for every grant
-	}
-	// The key ends in the user ID ("<client>/user:<id>"): share its bytes,
-	// which the subject holds anyway.
-	if id := r.UserID; id != "" && strings.HasSuffix(r.Key, id) {
-		g.userID = r.Key[len(r.Key)-len(id):]
 	}
 	return g
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/oauth2"
@@ -26,7 +27,15 @@ func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
 	var out []loaded
 	err := store.WalkAll(ctx, p.store, func(r store.Record) error {
 		if key, ok := p.subjectOf(r.Key); ok {
-			out = append(out, loaded{key, p.newEntry(r, false)})
+			e := p.newEntry(r, false)
+			// The subject key ("user:<id>", part of r.Key) ends in the user
+			// ID and is kept by the subject: share its bytes instead of
+			// keeping the row's copy. (Entries made later share the user ID
+			// of the record they were made from, itself the loaded one.)
+			if id := e.g.userID; id != "" && strings.HasSuffix(key, id) {
+				e.g.userID = key[len(key)-len(id):]
+			}
+			out = append(out, loaded{key, e})
 		}
 		return nil
 	})

@@ -391,10 +391,6 @@ func (p *Provider) save(ctx context.Context, s *subject, next store.Record, expe
 }
 
 func (p *Provider) publish(s *subject, e *entry) {
-	old := s.cur.Swap(e)
-	if p.indexChanged(old, e) {
-		p.mu.Lock()
-		p.reindexLocked(s)
-		p.mu.Unlock()
-	}
+	s.cur.Store(e)
+	p.reindex(s)
 }
