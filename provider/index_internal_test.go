@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/twitchauth/twitchauth"
 	"github.com/twitchauth/twitchauth/store"
+	"github.com/twitchauth/twitchauth/store/sqlite"
 )
 
 const indexClient = "indexclient"
@@ -191,17 +193,21 @@ func heapAfterGC() uint64 {
 }
 
 // A cached grant is compact (issue 21: 100,000 grants in ≤ 150 MB of RSS):
-// what the Provider holds per grant, beyond the records the store holds, stays
-// within a budget. The v0 cache held a full store.Record per grant (320
-// bytes with the entry), a scope list of its own and a copy-on-write map:
-// about 480 bytes here.
+// what the Provider holds per grant loaded from SQLite (which holds no
+// record in Go memory) stays within a budget. The v0 cache held a full
+// store.Record per grant (320 bytes with the entry), the row's store key, a
+// scope list of its own and a copy-on-write map: 628 bytes here.
 func TestCachedGrantFootprint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 20,000 grants")
 	}
 	const n, budget = 20000, 400
 	ctx := context.Background()
-	st := store.NewMemory()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "grants.db"), sqlite.Config{Key: store.KeyConfig{Key: make([]byte, store.KeySize)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	seedGrants(t, st, 0, n)
 	before := heapAfterGC()
 	p, err := New(ctx, Config{OAuth: &twitchauth.Config{ClientID: indexClient}, Store: st})

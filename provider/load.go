@@ -27,6 +27,9 @@ func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
 	var out []loaded
 	err := store.WalkAll(ctx, p.store, func(r store.Record) error {
 		if key, ok := p.subjectOf(r.Key); ok {
+			// The subject key alone ("user:<id>", 16 bytes), not the store
+			// key it is part of ("<client id>/user:<id>", 48 bytes).
+			key = strings.Clone(key)
 			e := p.newEntry(r, false)
 			// The subject key ("user:<id>", part of r.Key) ends in the user
 			// ID and is kept by the subject: share its bytes instead of
