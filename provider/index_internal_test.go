@@ -201,7 +201,7 @@ func TestCachedGrantFootprint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 20,000 grants")
 	}
-	const n, budget = 20000, 400
+	const n, budget = 20000, 560
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "grants.db"), sqlite.Config{Key: store.KeyConfig{Key: make([]byte, store.KeySize)}})
 	if err != nil {
