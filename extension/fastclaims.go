@@ -1,9 +1,14 @@
 package extension
 
+import "unsafe"
+
 // The fast path for the payloads Twitch sends (issue 21): compact JSON, known
-// claim names only, plain ASCII strings without escapes, integer dates. It
-// reads such a payload in one pass with a local index and no per-member
-// calls. On anything else — whitespace, an escape, a non-ASCII byte, an
+// claim names only, plain ASCII strings without escapes, integer dates, at
+// most maxFastItems pubsub targets. It reads such a payload in one pass with
+// a local index and no per-member calls, noting where each string lies
+// rather than keeping it, so that the payload can be decoded on the stack
+// and only the claims' own bytes copied into the one allocation that holds
+// the returned Claims (buildClaims). On anything else — whitespace, an escape, a non-ASCII byte, an
 // unknown or repeated member, null, a fraction, an exponent, invalid JSON —
 // it gives up (ok false) and the caller parses the payload again with the
 // general reader (parseClaimsInto), which decides and words the error. So
@@ -20,19 +25,50 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-// fastClaims parses payload into c (which must be zero), taking list storage
-// from spare. ok is false when the payload is outside the fast path's shape;
-// c then holds partial claims the caller must discard.
-func fastClaims(s string, c *Claims, spare []string) (hasExp, ok bool) {
+// maxFastItems bounds the pubsub targets on the fast path (Twitch's tokens
+// carry up to five).
+const maxFastItems = 8
+
+// span is where a string lies in the decoded payload.
+type span struct{ off, n int }
+
+// fastScan is what fastClaims found: numbers and booleans, and spans for
+// strings.
+type fastScan struct {
+	exp, createdAt int64
+	hasExp         bool
+	unlinked       bool
+	// str holds opaque_user_id, user_id, channel_id, client_id and role.
+	str [5]span
+	// items holds the pubsub targets in payload order; the listen list is
+	// items[listenAt:][:nListen], the send list items[sendAt:][:nSend].
+	items              [maxFastItems]span
+	listenAt, nListen  int
+	sendAt, nSend      int
+	hasListen, hasSend bool
+}
+
+// Indexes into fastScan.str.
+const (
+	sOpaqueUserID = iota
+	sUserID
+	sChannelID
+	sClientID
+	sRole
+)
+
+// fastClaims scans payload. ok is false when the payload is outside the
+// fast path's shape.
+func fastClaims(s string) (sc fastScan, ok bool) {
 	if len(s) < 2 || s[0] != '{' {
-		return false, false
+		return sc, false
 	}
 	i := 1
 	var seen uint16
 	for {
 		// A member name, matched with its quotes and colon.
 		if i >= len(s) || s[i] != '"' {
-			return false, false
+			return sc, false
 		}
 		i++
 		var bit uint16
@@ -75,7 +111,7 @@ func fastClaims(s string, c *Claims, spare []string) (hasExp, ok bool) {
 			}
 		}
 		if bit == 0 || seen&bit != 0 {
-			return false, false
+			return sc, false
 		}
 		seen |= bit
 
@@ -84,31 +120,31 @@ func fastClaims(s string, c *Claims, spare []string) (hasExp, ok bool) {
 		case cExp, cCreatedAt:
 			n, j, numOK := fastInt(s, i)
 			if !numOK {
-				return false, false
+				return sc, false
 			}
 			i = j
 			if bit == cExp {
-				c.Exp, hasExp = n, true
+				sc.exp, sc.hasExp = n, true
 			} else {
-				c.CreatedAt = n
+				sc.createdAt = n
 			}
 		case cOpaqueUserID, cUserID, cChannelID, cClientID, cRole:
-			v, j, strOK := fastStr(s, i)
+			sp, j, strOK := fastStr(s, i)
 			if !strOK {
-				return false, false
+				return sc, false
 			}
 			i = j
 			switch bit {
 			case cOpaqueUserID:
-				c.OpaqueUserID = v
+				sc.str[sOpaqueUserID] = sp
 			case cUserID:
-				c.UserID = v
+				sc.str[sUserID] = sp
 			case cChannelID:
-				c.ChannelID = v
+				sc.str[sChannelID] = sp
 			case cClientID:
-				c.ClientID = v
+				sc.str[sClientID] = sp
 			default:
-				c.Role = internRole(v)
+				sc.str[sRole] = sp
 			}
 		case cIsUnlinked:
 			rest := s[i:]
@@ -116,33 +152,33 @@ func fastClaims(s string, c *Claims, spare []string) (hasExp, ok bool) {
 			case hasPrefix(rest, "false"):
 				i += len("false")
 			case hasPrefix(rest, "true"):
-				c.IsUnlinked, i = true, i+len("true")
+				sc.unlinked, i = true, i+len("true")
 			case hasPrefix(rest, `"false"`):
 				i += len(`"false"`)
 			case hasPrefix(rest, `"true"`):
-				c.IsUnlinked, i = true, i+len(`"true"`)
+				sc.unlinked, i = true, i+len(`"true"`)
 			default:
-				return false, false
+				return sc, false
 			}
 		case cPubSubPerms:
-			j, permsOK := fastPerms(s, i, &c.PubSubPerms, &spare)
+			j, permsOK := fastPerms(s, i, &sc)
 			if !permsOK {
-				return false, false
+				return sc, false
 			}
 			i = j
 		}
 
 		// A comma, or the closing brace that ends the payload.
 		if i >= len(s) {
-			return false, false
+			return sc, false
 		}
 		switch s[i] {
 		case ',':
 			i++
 		case '}':
-			return hasExp, i == len(s)-1
+			return sc, i == len(s)-1
 		default:
-			return false, false
+			return sc, false
 		}
 	}
 }
@@ -169,24 +205,25 @@ func fastInt(s string, i int) (n int64, j int, ok bool) {
 	return n, j, true
 }
 
-// fastStr reads a string of plain bytes at s[i:] and returns it, sharing s.
-func fastStr(s string, i int) (v string, j int, ok bool) {
+// fastStr reads a string of plain bytes at s[i:] and returns where its
+// contents lie.
+func fastStr(s string, i int) (sp span, j int, ok bool) {
 	if i >= len(s) || s[i] != '"' {
-		return "", 0, false
+		return span{}, 0, false
 	}
 	j = i + 1
 	for j < len(s) && plainByte[s[j]] {
 		j++
 	}
 	if j >= len(s) || s[j] != '"' {
-		return "", 0, false
+		return span{}, 0, false
 	}
-	return s[i+1 : j], j + 1, true
+	return span{i + 1, j - i - 1}, j + 1, true
 }
 
 // fastPerms reads a pubsub_perms object of "listen" and "send" lists of
-// plain strings at s[i:], storing the lists as the general reader does.
-func fastPerms(s string, i int, p *PubSubPerms, spare *[]string) (int, bool) {
+// plain strings at s[i:].
+func fastPerms(s string, i int, sc *fastScan) (int, bool) {
 	if i >= len(s) || s[i] != '{' {
 		return 0, false
 	}
@@ -194,22 +231,17 @@ func fastPerms(s string, i int, p *PubSubPerms, spare *[]string) (int, bool) {
 	if i < len(s) && s[i] == '}' {
 		return i + 1, true
 	}
-	var seen uint8
+	n := 0 // items so far
 	for {
-		var dst *[]string
-		var bit uint8
+		var count *int
 		switch rest := s[i:]; {
-		case hasPrefix(rest, `"listen":`):
-			dst, bit, i = &p.Listen, 1, i+len(`"listen":`)
-		case hasPrefix(rest, `"send":`):
-			dst, bit, i = &p.Send, 2, i+len(`"send":`)
-		default:
+		case hasPrefix(rest, `"listen":`) && !sc.hasListen:
+			sc.hasListen, sc.listenAt, count, i = true, n, &sc.nListen, i+len(`"listen":`)
+		case hasPrefix(rest, `"send":`) && !sc.hasSend:
+			sc.hasSend, sc.sendAt, count, i = true, n, &sc.nSend, i+len(`"send":`)
+		default: // another member, or a repeated one
 			return 0, false
 		}
-		if seen&bit != 0 {
-			return 0, false
-		}
-		seen |= bit
 		if i >= len(s) || s[i] != '[' {
 			return 0, false
 		}
@@ -217,14 +249,14 @@ func fastPerms(s string, i int, p *PubSubPerms, spare *[]string) (int, bool) {
 		if i < len(s) && s[i] == ']' {
 			i++ // an empty list stays nil, as in the general reader
 		} else {
-			var small [8]string
-			list := small[:0]
 			for {
-				v, j, ok := fastStr(s, i)
-				if !ok || j >= len(s) {
+				sp, j, ok := fastStr(s, i)
+				if !ok || j >= len(s) || n == maxFastItems {
 					return 0, false
 				}
-				list = append(list, v)
+				sc.items[n] = sp
+				n++
+				*count++
 				i = j + 1
 				if s[j] == ']' {
 					break
@@ -233,7 +265,6 @@ func fastPerms(s string, i int, p *PubSubPerms, spare *[]string) (int, bool) {
 					return 0, false
 				}
 			}
-			*dst = keepList(spare, list)
 		}
 		if i >= len(s) {
 			return 0, false
@@ -249,17 +280,137 @@ func fastPerms(s string, i int, p *PubSubPerms, spare *[]string) (int, bool) {
 	}
 }
 
-// keepList copies list into the spare storage when it fits, else into a new
-// slice.
-func keepList(spare *[]string, list []string) []string {
-	var out []string
-	sp := *spare
-	if n, used := len(list), len(sp); n <= cap(sp)-used {
-		out = sp[used : used+n : used+n]
-		*spare = sp[:used+n]
-	} else {
-		out = make([]string, len(list))
+// fastBlock holds Claims, up to fastBlockLists pubsub targets and the bytes
+// of the claims' strings in one allocation. B is a byte array chosen so that
+// the block fills a malloc size class on 64-bit machines.
+type fastBlock[B any] struct {
+	c     Claims
+	lists [fastBlockLists]string
+	buf   B
+}
+
+const fastBlockLists = 5
+
+func newFastBlock[B any]() (*Claims, []string, []byte) {
+	b := new(fastBlock[B])
+	return &b.c, b.lists[:], unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))
+}
+
+// newFastBlockFor returns a block whose byte room is at least need, as
+// small as the size classes allow (the classes of 256 to 512 bytes; the
+// Claims and lists take 232).
+func newFastBlockFor(need int) (*Claims, []string, []byte) {
+	switch {
+	case need <= 24:
+		return newFastBlock[[24]byte]()
+	case need <= 56:
+		return newFastBlock[[56]byte]()
+	case need <= 88:
+		return newFastBlock[[88]byte]()
+	case need <= 120:
+		return newFastBlock[[120]byte]()
+	case need <= 152:
+		return newFastBlock[[152]byte]()
+	case need <= 280:
+		return newFastBlock[[280]byte]()
+	default:
+		c, lists, _ := newFastBlock[[0]byte]()
+		return c, lists, make([]byte, need)
 	}
-	copy(out, list)
-	return out
+}
+
+// commonTarget returns the static copy of a pubsub target most tokens carry,
+// or "".
+func commonTarget(b []byte) string {
+	switch string(b) {
+	case "broadcast":
+		return "broadcast"
+	case "global":
+		return "global"
+	case "whisper-*":
+		return "whisper-*"
+	case "*":
+		return "*"
+	}
+	return ""
+}
+
+// arena hands out strings copied into buf.
+type arena struct {
+	buf []byte
+	off int
+}
+
+func (a *arena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	n := copy(a.buf[a.off:], b)
+	s := unsafe.String(&a.buf[a.off], n)
+	a.off += n
+	return s
+}
+
+// buildClaims makes the Claims fastClaims scanned in p, copying their
+// strings out of p (which the caller reuses) into the Claims' allocation.
+func buildClaims(p []byte, sc *fastScan) *Claims {
+	at := func(sp span) []byte { return p[sp.off : sp.off+sp.n] }
+	need := 0
+	for _, sp := range sc.str[:sRole] {
+		need += sp.n
+	}
+	role, known := knownRole(at(sc.str[sRole]))
+	if !known {
+		need += sc.str[sRole].n
+	}
+	nItems := sc.nListen + sc.nSend
+	var common [maxFastItems]string
+	for k := range nItems {
+		if common[k] = commonTarget(at(sc.items[k])); common[k] == "" {
+			need += sc.items[k].n
+		}
+	}
+
+	c, lists, buf := newFastBlockFor(need)
+	a := arena{buf: buf}
+	c.Exp, c.CreatedAt, c.IsUnlinked = sc.exp, sc.createdAt, Bool(sc.unlinked)
+	c.OpaqueUserID = a.str(at(sc.str[sOpaqueUserID]))
+	c.UserID = a.str(at(sc.str[sUserID]))
+	c.ChannelID = a.str(at(sc.str[sChannelID]))
+	c.ClientID = a.str(at(sc.str[sClientID]))
+	if known {
+		c.Role = role
+	} else {
+		c.Role = Role(a.str(at(sc.str[sRole])))
+	}
+	if nItems > len(lists) {
+		lists = make([]string, nItems)
+	}
+	for k := range nItems {
+		if lists[k] = common[k]; lists[k] == "" {
+			lists[k] = a.str(at(sc.items[k]))
+		}
+	}
+	if sc.nListen > 0 {
+		c.PubSubPerms.Listen = lists[sc.listenAt : sc.listenAt+sc.nListen : sc.listenAt+sc.nListen]
+	}
+	if sc.nSend > 0 {
+		c.PubSubPerms.Send = lists[sc.sendAt : sc.sendAt+sc.nSend : sc.sendAt+sc.nSend]
+	}
+	return c
+}
+
+// knownRole returns the Role constant spelt b, if any.
+func knownRole(b []byte) (Role, bool) {
+	switch string(b) {
+	case "broadcaster":
+		return RoleBroadcaster, true
+	case "moderator":
+		return RoleModerator, true
+	case "viewer":
+		return RoleViewer, true
+	case "external":
+		return RoleExternal, true
+	}
+	return "", false
 }

@@ -414,9 +414,34 @@ type claimsBlock struct {
 	buf   [inlinePayload]byte
 }
 
+// stackPayload is the largest decoded payload decodeClaims reads on the
+// stack (Twitch's payloads decode to about 250 bytes).
+const stackPayload = 512
+
 // decodeClaims decodes the base64url payload segment seg and parses it into
 // a fresh Claims. It reports whether exp was present (and not null).
+//
+// A payload of up to stackPayload bytes is decoded on the stack and, when in
+// the fast path's shape, scanned by fastClaims and copied by buildClaims into
+// a single allocation of about 300 bytes. Anything else is decoded into
+// memory of its own and parsed by the general reader.
 func decodeClaims(seg []byte) (*Claims, bool, error) {
+	if b64.DecodedLen(len(seg)) <= stackPayload {
+		var buf [stackPayload]byte
+		n, err := b64.Decode(buf[:], seg)
+		if err != nil || n == 0 {
+			return nil, false, malformed("payload is not base64url")
+		}
+		if sc, ok := fastClaims(unsafe.String(&buf[0], n)); ok {
+			return buildClaims(buf[:n], &sc), sc.hasExp, nil
+		}
+	}
+	return decodeClaimsGeneral(seg)
+}
+
+// decodeClaimsGeneral decodes seg into memory that the claims' strings then
+// share (never written again) and parses it with the general reader.
+func decodeClaimsGeneral(seg []byte) (*Claims, bool, error) {
 	b := new(claimsBlock)
 	buf := b.buf[:]
 	if b64.DecodedLen(len(seg)) > len(buf) {
@@ -426,13 +451,7 @@ func decodeClaims(seg []byte) (*Claims, bool, error) {
 	if err != nil || n == 0 {
 		return nil, false, malformed("payload is not base64url")
 	}
-	// Nothing writes to buf again: the claims' strings share it.
-	payload := unsafe.String(&buf[0], n)
-	if hasExp, ok := fastClaims(payload, &b.c, b.lists[:0]); ok {
-		return &b.c, hasExp, nil
-	}
-	b.c = Claims{}
-	hasExp, err := parseClaimsInto(payload, &b.c, b.lists[:0])
+	hasExp, err := parseClaimsInto(unsafe.String(&buf[0], n), &b.c, b.lists[:0])
 	return &b.c, hasExp, err
 }
 
