@@ -428,7 +428,7 @@ const stackPayload = 512
 func decodeClaims(seg []byte) (*Claims, bool, error) {
 	if b64.DecodedLen(len(seg)) <= stackPayload {
 		var buf [stackPayload]byte
-		n, err := b64.Decode(buf[:], seg)
+		n, err := decodePayload(buf[:], seg)
 		if err != nil || n == 0 {
 			return nil, false, malformed("payload is not base64url")
 		}
