@@ -180,3 +180,26 @@ func FuzzFastClaims(f *testing.F) {
 		fastVsGeneral(t, payload)
 	})
 }
+
+// TestKnownHeadersAreHS256 guards the header fast path: every encoded header
+// Verify accepts without decoding must decode to an HS256 header that the
+// general header check accepts, and a token under each verifies.
+func TestKnownHeadersAreHS256(t *testing.T) {
+	v := newTestVerifier(t, VerifierConfig{})
+	for _, h := range knownHeaders {
+		raw, err := b64.DecodeString(h)
+		if err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+		if alg, err := parseHeader(string(raw)); err != nil || alg != "HS256" {
+			t.Fatalf("known header %s (%s) has alg %q, %v", h, raw, alg, err)
+		}
+		if err := checkHeader(h); err != nil {
+			t.Fatalf("known header %s: %v", h, err)
+		}
+		tok := signEncoded(testKey, h+"."+seg(typicalPayload))
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatalf("known header %s: %v", h, err)
+		}
+	}
+}
