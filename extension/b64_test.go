@@ -41,14 +41,19 @@ func TestDecodePayloadMatchesStdlib(t *testing.T) {
 			}
 		}
 	}
-	// Short destinations leave more to the tail.
+	// Short destinations leave more to the tail, and nothing is written past
+	// a destination's end (the 16-byte stores keep within it).
 	src := valid[:64]
-	for room := range 60 {
-		want, _ := b64.DecodeString(string(src))
-		dst := make([]byte, max(room, len(want)))
+	want, _ := b64.DecodeString(string(src))
+	for room := len(want); room < len(want)+20; room++ {
+		mem := bytes.Repeat([]byte{0xAA}, room+16)
+		dst := mem[:room:room]
 		n, err := decodePayload(dst, src)
 		if err != nil || !bytes.Equal(dst[:n], want) {
 			t.Fatalf("room %d: %v %x", room, err, dst[:n])
+		}
+		if !bytes.Equal(mem[room:], bytes.Repeat([]byte{0xAA}, 16)) {
+			t.Fatalf("room %d: decodePayload wrote past the destination: %x", room, mem[room:])
 		}
 	}
 }
