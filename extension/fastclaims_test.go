@@ -2,8 +2,11 @@ package extension
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -201,5 +204,47 @@ func TestKnownHeadersAreHS256(t *testing.T) {
 		if _, err := v.Verify(context.Background(), tok); err != nil {
 			t.Fatalf("known header %s: %v", h, err)
 		}
+	}
+}
+
+// TestStopMask checks the eight-byte scan of fastStr against plainByte:
+// every byte value at every position among plain bytes, and random words
+// (whose lowest flag must be the first byte plainByte refuses).
+func TestStopMask(t *testing.T) {
+	first := func(b []byte) int {
+		for k, c := range b {
+			if !plainByte[c] {
+				return k
+			}
+		}
+		return 8
+	}
+	check := func(b []byte) {
+		m := stopMask(binary.LittleEndian.Uint64(b))
+		got := 8
+		if m != 0 {
+			got = bits.TrailingZeros64(m) / 8
+		}
+		if want := first(b); got != want {
+			t.Fatalf("% x: stopMask says byte %d, plainByte %d", b, got, want)
+		}
+	}
+	for p := range 8 {
+		for v := range 256 {
+			b := []byte("aZ~ 09}{")
+			b[p] = byte(v)
+			check(b)
+		}
+	}
+	r := rand.New(rand.NewPCG(21, 5))
+	for range 200000 {
+		var b [8]byte
+		for k := range b {
+			b[k] = byte(r.IntN(256))
+			if r.IntN(4) != 0 { // mostly plain, so the first refused byte lands anywhere
+				b[k] = byte(0x20 + r.IntN(0x60))
+			}
+		}
+		check(b[:])
 	}
 }
