@@ -2,9 +2,18 @@
 
 package extension
 
-import "golang.org/x/sys/cpu"
+import (
+	"errors"
+
+	"golang.org/x/sys/cpu"
+)
 
 var haveSSSE3 = cpu.X86.HasSSSE3
+
+// errPayloadBase64 is decodePayload's error for a byte outside base64url
+// (kept here, not in errors.go: only amd64 uses it; Verify reports it as
+// ErrMalformed).
+var errPayloadBase64 = errors.New("extension: payload is not base64url")
 
 // decodeBlocks16 decodes blocks groups of 16 base64url characters from src
 // into 12 bytes each at dst, storing 16 bytes per group (4 past its 12), and

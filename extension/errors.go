@@ -8,9 +8,6 @@ import "errors"
 // or not representable as a float64.
 var errExpRange = errors.New("NumericDate out of range")
 
-// errPayloadBase64 is decodePayload's error for a byte outside base64url.
-var errPayloadBase64 = errors.New("extension: payload is not base64url")
-
 // ErrNoSigningSecret means no secret in the keyring is active now.
 var ErrNoSigningSecret = errors.New("extension: no active extension secret to sign with")
 
