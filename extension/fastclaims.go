@@ -33,8 +33,9 @@ var plainByte = func() (t [256]bool) {
 // carry up to five).
 const maxFastItems = 8
 
-// span is where a string lies in the decoded payload.
-type span struct{ off, n int }
+// span is where a string lies in the decoded payload (at most stackPayload
+// bytes, so 16 bits suffice and the scan result stays small to copy).
+type span struct{ off, n uint16 }
 
 // fastScan is what fastClaims found: numbers and booleans, and spans for
 // strings.
@@ -64,7 +65,7 @@ const (
 // fastClaims scans payload. ok is false when the payload is outside the
 // fast path's shape.
 func fastClaims(s string) (sc fastScan, ok bool) {
-	if len(s) < 2 || s[0] != '{' {
+	if len(s) < 2 || len(s) > stackPayload || s[0] != '{' {
 		return sc, false
 	}
 	i := 1
@@ -232,7 +233,7 @@ func fastStr(s string, i int) (sp span, j int, ok bool) {
 	if j >= len(s) || s[j] != '"' {
 		return span{}, 0, false
 	}
-	return span{i + 1, j - i - 1}, j + 1, true
+	return span{uint16(i + 1), uint16(j - i - 1)}, j + 1, true
 }
 
 // stopMask flags (with 0x80) the bytes of w that plainByte refuses: '"',
@@ -381,17 +382,17 @@ func buildClaims(p []byte, sc *fastScan) *Claims {
 	at := func(sp span) []byte { return p[sp.off : sp.off+sp.n] }
 	need := 0
 	for _, sp := range sc.str[:sRole] {
-		need += sp.n
+		need += int(sp.n)
 	}
 	role, known := knownRole(at(sc.str[sRole]))
 	if !known {
-		need += sc.str[sRole].n
+		need += int(sc.str[sRole].n)
 	}
 	nItems := sc.nListen + sc.nSend
 	var common [maxFastItems]string
 	for k := range nItems {
 		if common[k] = commonTarget(at(sc.items[k])); common[k] == "" {
-			need += sc.items[k].n
+			need += int(sc.items[k].n)
 		}
 	}
 
