@@ -96,6 +96,12 @@ func TestFastClaimsAgrees(t *testing.T) {
 			t.Errorf("fast path took %q, which is the general reader's to decide", p)
 		}
 	}
+	// Spans are 16 bits: a payload longer than the fast path's limit must
+	// fall back (its strings would lie beyond what a span can say).
+	long := `{"exp":1,"client_id":"` + strings.Repeat("x", 70000) + `","channel_id":"141981764"}`
+	if fastVsGeneral(t, long) {
+		t.Errorf("fast path took a %d-byte payload", len(long))
+	}
 	// Every one-byte deletion, and every replacement by a byte that matters
 	// to JSON, of the Twitch-shaped payloads.
 	for _, p := range fastPayloads {
