@@ -25,5 +25,15 @@
 // Verification is specialised for speed (hand-rolled parsing of the three
 // parts, a pooled HMAC, a single-pass JSON reader into the fixed claim set);
 // its behaviour is cross-checked against github.com/golang-jwt/jwt/v5 by the
-// tests and the FuzzVerify target.
+// tests and the FuzzVerify target. Payloads in the shape Twitch sends take a
+// fast path (issue 21): decoded on the stack (16 characters at a time with
+// SSSE3 on amd64), scanned in one pass, and copied into one allocation of
+// about 300 bytes; anything else falls back to the general reader, and the
+// two are compared by TestFastClaimsAgrees and FuzzFastClaims. Measured on
+// the shared, loaded 2-core machine (go test ./extension -run '^$' -bench
+// Verify -count 8, medians of two runs): 1.06–1.26 µs per typical viewer
+// token, 2.1–2.5× the floor of decoding the signature and HMAC-SHA256 of
+// header.payload (0.43–0.59 µs), 7–10× faster than golang-jwt. Issue 21's
+// target of 2× is not reached: HMAC is about half of the time, and the one
+// allocation of the returned Claims (288 bytes, with its GC) about a sixth.
 package extension

@@ -33,6 +33,22 @@ func FuzzVerify(f *testing.F) {
 		{hs256, `{"exp":4611686018427387904,"role":"viewer"}`},
 		{hs256, `null`},
 		{hs256, `{"exp":1700000060,"role":"viewer","a":[[[[{}]]]]}`},
+		// At the edges of the fast path (fastclaims.go): each differs from a
+		// Twitch-shaped payload by one thing the general reader decides.
+		{hs256, `{"exp":1700000060,"role":"viewer","exp":1700000060}`},
+		{hs256, `{"exp":1700000060,"role":"viewer","pubsub_perms":{"listen":["a"],"listen":["b"]}}`},
+		{hs256, `{"exp":1700000060 ,"role":"viewer"}`},
+		{hs256, `{"exp":017000000600,"role":"viewer"}`},
+		{hs256, `{"exp":1700000060000000,"role":"viewer"}`},
+		{hs256, `{"exp":99999999999999999999999,"role":"viewer"}`},
+		{hs256, `{"exp":1700000060.0,"role":"viewer"}`},
+		{hs256, `{"exp":1.70000006e9,"role":"viewer"}`},
+		{hs256, `{"exp":1700000060,"role":"viewer","channel_id":"\u0031\u0032"}`},
+		{hs256, `{"exp":1700000060,"role":"viewer","is_unlinked":"true","pubsub_perms":{"send":["*"],"listen":[]}}`},
+		{hs256, `{"exp":1700000060,"role":"viewer","pubsub_perms":{"listen":["a","b","c","d","e","f","g","h","i"]}}`},
+		{hs256, `{"exp":1700000060,"role":"viewer"} `},
+		{`{"alg":"HS256","typ":"JWT","kid":"1"}`, typicalPayload},
+		{` {"alg":"HS256"}`, typicalPayload},
 	}
 	for _, s := range seeds {
 		f.Add(rawToken(testKey, s[0], s[1]), s[0], s[1])
@@ -42,6 +58,7 @@ func FuzzVerify(f *testing.F) {
 		"", ".", "..", "a.b.c", good + ".", good[:len(good)-3], strings.Replace(good, ".", ".\n", 1),
 		rawToken(otherKey, hs256, typicalPayload), rawToken384(testKey, `{"alg":"HS384"}`, typicalPayload),
 		seg(`{"alg":"none"}`) + "." + seg(typicalPayload) + ".",
+		strings.Replace(good, ".", "=.", 1), strings.Replace(good, ".", "==.", 2),
 	} {
 		f.Add(tok, hs256, "{}")
 	}

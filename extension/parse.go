@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file is a small, strict JSON reader for the fixed claim set of an
@@ -399,16 +400,58 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// claimsBlock allocates Claims together with room for typical pubsub lists.
+// inlinePayload is the room for a decoded payload inside a claimsBlock,
+// sized so that the block fills the 512-byte size class on 64-bit machines
+// (Twitch's payloads decode to about 250 bytes).
+const inlinePayload = 512 - unsafe.Sizeof(Claims{}) - 6*unsafe.Sizeof("")
+
+// claimsBlock allocates Claims together with room for typical pubsub lists
+// and for the decoded payload whose memory the claims' strings share: one
+// allocation per verified token (issue 21).
 type claimsBlock struct {
 	c     Claims
 	lists [6]string
+	buf   [inlinePayload]byte
 }
 
-// newClaims parses payload into a fresh Claims.
-func newClaims(payload string) (*Claims, bool, error) {
+// stackPayload is the largest decoded payload decodeClaims reads on the
+// stack (Twitch's payloads decode to about 250 bytes).
+const stackPayload = 512
+
+// decodeClaims decodes the base64url payload segment seg and parses it into
+// a fresh Claims. It reports whether exp was present (and not null).
+//
+// A payload of up to stackPayload bytes is decoded on the stack and, when in
+// the fast path's shape, scanned by fastClaims and copied by buildClaims into
+// a single allocation of about 300 bytes. Anything else is decoded into
+// memory of its own and parsed by the general reader.
+func decodeClaims(seg []byte) (*Claims, bool, error) {
+	if b64.DecodedLen(len(seg)) <= stackPayload {
+		var buf [stackPayload]byte
+		n, err := decodePayload(buf[:], seg)
+		if err != nil || n == 0 {
+			return nil, false, malformed("payload is not base64url")
+		}
+		if sc, ok := fastClaims(unsafe.String(&buf[0], n)); ok {
+			return buildClaims(buf[:n], &sc), sc.hasExp, nil
+		}
+	}
+	return decodeClaimsGeneral(seg)
+}
+
+// decodeClaimsGeneral decodes seg into memory that the claims' strings then
+// share (never written again) and parses it with the general reader.
+func decodeClaimsGeneral(seg []byte) (*Claims, bool, error) {
 	b := new(claimsBlock)
-	hasExp, err := parseClaimsInto(payload, &b.c, b.lists[:0])
+	buf := b.buf[:]
+	if b64.DecodedLen(len(seg)) > len(buf) {
+		buf = make([]byte, b64.DecodedLen(len(seg)))
+	}
+	n, err := b64.Decode(buf, seg)
+	if err != nil || n == 0 {
+		return nil, false, malformed("payload is not base64url")
+	}
+	hasExp, err := parseClaimsInto(unsafe.String(&buf[0], n), &b.c, b.lists[:0])
 	return &b.c, hasExp, err
 }
 
