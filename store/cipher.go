@@ -107,6 +107,19 @@ func idOf(key []byte) keyID {
 // error messages.
 func (c *Cipher) KeyID() string { return hex.EncodeToString(c.primary[:]) }
 
+// KeyIDs returns the ids of every key c holds (see KeyID), primary first:
+// the values SealedKeyID can return for a value c opens.
+func (c *Cipher) KeyIDs() []string {
+	ids := []string{c.KeyID()}
+	for id := range c.aeads {
+		if id != c.primary {
+			ids = append(ids, hex.EncodeToString(id[:]))
+		}
+	}
+	slices.Sort(ids[1:])
+	return ids
+}
+
 // Seal encrypts plaintext for the given record key and field name with the
 // primary key and a fresh random nonce.
 func (c *Cipher) Seal(recordKey, field string, plaintext []byte) ([]byte, error) {

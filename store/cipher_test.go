@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -376,5 +377,25 @@ func TestOpenTokensAllocations(t *testing.T) {
 	})
 	if allocs > 3 {
 		t.Errorf("OpenTokens allocates %.0f times per call, want 3", allocs)
+	}
+}
+
+// KeyIDs lists every key a Cipher opens, primary first: the ids a store
+// looks for to tell, without reading every token, that the key fits.
+func TestCipherKeyIDs(t *testing.T) {
+	primary, old1, old2 := newKey(t), newKey(t), newKey(t)
+	c := newCipher(t, primary, old1, old2)
+	ids := c.KeyIDs()
+	if len(ids) != 3 || ids[0] != c.KeyID() {
+		t.Fatalf("KeyIDs = %v, want 3 ids, the primary %s first", ids, c.KeyID())
+	}
+	for _, k := range [][]byte{old1, old2} {
+		sealed, err := newCipher(t, k).Seal("k", "f", []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := store.SealedKeyID(sealed); !slices.Contains(ids, id) {
+			t.Errorf("KeyIDs = %v lacks %s, a previous key it opens", ids, id)
+		}
 	}
 }
