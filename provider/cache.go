@@ -238,11 +238,11 @@ func (p *Provider) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.loadGen == 0 {
-		p.subjects.reserve(len(recs))
+		p.subjects.reserve(recs.n)
 	}
 	p.loadGen++
 	gen := p.loadGen
-	for _, l := range recs {
+	for l := range recs.all() {
 		s := p.subjects.load(l.key)
 		if s == nil {
 			s = &subject{key: l.key}
@@ -267,7 +267,7 @@ func (p *Provider) Reload(ctx context.Context) error {
 		s.gone.Store(true)
 		p.subjects.delete(key)
 	}
-	p.rebuildIndexesLocked(len(recs))
+	p.rebuildIndexesLocked(recs.n)
 	return nil
 }
 

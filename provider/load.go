@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,8 +24,8 @@ type loaded struct {
 // its cache entry as it is read, so that loading 100,000 grants never holds
 // a list of 100,000 Records beside the entries made from them. The error is
 // the store's; a *store.UnreadableError comes with every readable grant.
-func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
-	var out []loaded
+func (p *Provider) loadEntries(ctx context.Context) (*loadedList, error) {
+	out := &loadedList{}
 	err := store.WalkAll(ctx, p.store, func(r store.Record) error {
 		if key, ok := p.subjectOf(r.Key); ok {
 			// The subject key alone ("user:<id>", 16 bytes), not the store
@@ -38,11 +39,42 @@ func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
 			if id := e.g.userID; id != "" && strings.HasSuffix(key, id) {
 				e.g.userID = key[len(key)-len(id):]
 			}
-			out = append(out, loaded{key, e})
+			out.add(loaded{key, e})
 		}
 		return nil
 	})
 	return out, err
+}
+
+// loadedList holds the grants of one load in chunks: growing one slice of
+// 100,000 would copy it again at every doubling.
+type loadedList struct {
+	chunks [][]loaded
+	n      int
+}
+
+const loadedChunk = 1024
+
+func (l *loadedList) add(x loaded) {
+	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == loadedChunk {
+		l.chunks = append(l.chunks, make([]loaded, 0, loadedChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, x)
+	l.n++
+}
+
+// all yields every grant in the order added.
+func (l *loadedList) all() iter.Seq[loaded] {
+	return func(yield func(loaded) bool) {
+		for _, c := range l.chunks {
+			for _, x := range c {
+				if !yield(x) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // lazyToken holds an entry's token as a *Token (handed out by the
