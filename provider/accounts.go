@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/twitchauth/twitchauth"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/twitchauth/twitchauth"
 
 	"github.com/twitchauth/twitchauth/store"
 )
@@ -143,12 +144,12 @@ func (p *Provider) setIntent(ctx context.Context, intent, userID string) error {
 	if _, err := p.subjectFor(ctx, target); err != nil {
 		return err
 	}
-	for key, s := range *p.subjects.Load() {
+	for key, s := range p.subjects.all() {
 		e := s.cur.Load()
 		if e == nil {
 			continue
 		}
-		has := slices.Contains(e.rec.Intents, intent)
+		has := slices.Contains(e.g.intents, intent)
 		if (key == target) == has {
 			continue
 		}
@@ -233,7 +234,7 @@ type Account struct {
 // Users lists the users whose grants are held, sorted by login.
 func (p *Provider) Users() []Account {
 	var out []Account
-	for key, s := range *p.subjects.Load() {
+	for key, s := range p.subjects.all() {
 		if e := s.cur.Load(); key != store.AppKey() && e != nil {
 			out = append(out, accountOf(e))
 		}
@@ -246,13 +247,7 @@ func (p *Provider) Users() []Account {
 // users whose grants are held. It allocates nothing, for gauges scraped
 // often over many grants.
 func (p *Provider) UserCount() int {
-	n := 0
-	for key, s := range *p.subjects.Load() {
-		if key != store.AppKey() && s.cur.Load() != nil {
-			n++
-		}
-	}
-	return n
+	return p.subjects.count(func(s *subject) bool { return s.key != store.AppKey() && s.cur.Load() != nil })
 }
 
 // User returns the grant held for userID, without listing every user.
@@ -262,7 +257,7 @@ func (p *Provider) User(userID string) (Account, bool) {
 		return Account{}, false
 	}
 	e := s.cur.Load()
-	if e == nil || e.rec.Status == statusRemoved {
+	if e == nil || e.g.status == stRemoved {
 		return Account{}, false
 	}
 	return accountOf(e), true
@@ -270,15 +265,17 @@ func (p *Provider) User(userID string) (Account, bool) {
 
 func accountOf(e *entry) Account {
 	return Account{
-		UserID: e.rec.UserID, Login: e.rec.Login, Scopes: slices.Clone(e.rec.Scopes),
-		Intents: slices.Clone(e.rec.Intents), Expiry: e.rec.Expiry,
-		LastValidated: e.rec.LastValidated, Status: e.rec.Status,
+		UserID: e.g.userID, Login: e.g.login, Scopes: slices.Clone(e.g.scopes),
+		Intents: slices.Clone(e.g.intents), Expiry: timeOf(e.g.expiry),
+		LastValidated: timeOf(e.g.lastValidated), Status: e.g.status.String(),
 	}
 }
 
 // LookupLogin returns the user ID of a held user by login (case-insensitive).
 func (p *Provider) LookupLogin(login string) (string, bool) {
-	id, ok := (*p.logins.Load())[strings.ToLower(login)]
+	p.loginMu.RLock()
+	id, ok := p.logins[strings.ToLower(login)]
+	p.loginMu.RUnlock()
 	return id, ok
 }
 

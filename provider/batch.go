@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 
 	"github.com/twitchauth/twitchauth/store"
@@ -52,13 +51,13 @@ func (p *Provider) newRoundWriter() *roundWriter { return &roundWriter{p: p} }
 // match the store (never saved, or dirty: a renewal the store refused), it
 // writes at once through updateRecord.
 func (p *Provider) writeValidation(ctx context.Context, w *roundWriter, s *subject, e *entry, change func(*store.Record)) error {
-	if w == nil || e.dirty || e.rec.Version == 0 {
+	if w == nil || e.g.dirty || e.g.version == 0 {
 		return p.updateRecord(ctx, s, change)
 	}
-	rec := e.rec.Clone()
+	rec := e.g.record(p.storeKey(s.key))
 	change(&rec)
 	w.mu.Lock()
-	w.pending = append(w.pending, pendingWrite{s: s, change: change, op: store.SaveOp{Record: rec, ExpectVersion: e.rec.Version}})
+	w.pending = append(w.pending, pendingWrite{s: s, change: change, op: store.SaveOp{Record: rec, ExpectVersion: e.g.version}})
 	var full []pendingWrite
 	if len(w.pending) >= validationBatchSize {
 		full, w.pending = w.pending, nil
@@ -112,15 +111,11 @@ func (w *roundWriter) write(ctx context.Context, batch []pendingWrite) {
 func (p *Provider) publishIfNewer(s *subject, e *entry) {
 	for {
 		cur := s.cur.Load()
-		if cur != nil && (cur.dirty || cur.rec.Version >= e.rec.Version) {
+		if cur != nil && (cur.g.dirty || cur.g.version >= e.g.version) {
 			return
 		}
 		if s.cur.CompareAndSwap(cur, e) {
-			if cur == nil || !slices.Equal(cur.rec.Intents, e.rec.Intents) || cur.rec.Login != e.rec.Login {
-				p.mu.Lock()
-				p.rebuildIndexesLocked()
-				p.mu.Unlock()
-			}
+			p.reindex(s)
 			return
 		}
 	}

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"iter"
+	"maps"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +21,11 @@ import (
 type subject struct {
 	key string
 	cur atomic.Pointer[entry]
+	// indexed is the entry the login and intent indexes reflect (p.mu
+	// held): they are updated by the difference between it and cur, so
+	// that a change costs the same at 100,000 grants as at 10.
+	indexed *entry
+	gen     uint32 // the last Reload that found it (p.mu held)
 	// gone is set once the subject leaves p.subjects (RemoveUser here, or
 	// Reload not finding it after another replica removed it). A
 	// TokenSource caches its *subject (issue 21: a cached read is then one
@@ -25,16 +35,122 @@ type subject struct {
 	gone atomic.Bool
 }
 
+// subjectMap holds the subjects by key in shards, each a plain map under
+// its own lock: adding or removing a subject copies nothing (issue 21: a
+// copy-on-write map copied 100,000 entries for each user who logged in),
+// and a plain map holds an entry in about 30 bytes (a sync.Map took about
+// 130: it boxes each key and value).
+type subjectMap struct {
+	seed   maphash.Seed
+	shards [subjectShards]subjectShard
+}
+
+const subjectShards = 64
+
+type subjectShard struct {
+	mu sync.RWMutex
+	m  map[string]*subject
+	_  [32]byte // one cache line per shard: readers of two shards do not contend
+}
+
+func newSubjectMap() *subjectMap {
+	sm := &subjectMap{seed: maphash.MakeSeed()}
+	for i := range sm.shards {
+		sm.shards[i].m = map[string]*subject{}
+	}
+	return sm
+}
+
+func (sm *subjectMap) shard(key string) *subjectShard {
+	return &sm.shards[maphash.String(sm.seed, key)%subjectShards]
+}
+
+func (sm *subjectMap) load(key string) *subject {
+	sh := sm.shard(key)
+	sh.mu.RLock()
+	s := sh.m[key]
+	sh.mu.RUnlock()
+	return s
+}
+
+func (sm *subjectMap) store(key string, s *subject) {
+	sh := sm.shard(key)
+	sh.mu.Lock()
+	sh.m[key] = s
+	sh.mu.Unlock()
+}
+
+func (sm *subjectMap) delete(key string) {
+	sh := sm.shard(key)
+	sh.mu.Lock()
+	delete(sh.m, key)
+	sh.mu.Unlock()
+}
+
+// reserve sizes the empty shards for n subjects in all, so that loading
+// 100,000 grants does not grow each shard's map step by step.
+func (sm *subjectMap) reserve(n int) {
+	per := n/subjectShards + n/subjectShards/8 + 1
+	for i := range sm.shards {
+		sh := &sm.shards[i]
+		sh.mu.Lock()
+		if len(sh.m) == 0 {
+			sh.m = make(map[string]*subject, per)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// all yields every subject held when it reaches the subject's shard, in no
+// order. It holds no lock while yielding: the loop body may add and remove
+// subjects.
+func (sm *subjectMap) all() iter.Seq2[string, *subject] {
+	return func(yield func(string, *subject) bool) {
+		var batch []*subject
+		for i := range sm.shards {
+			sh := &sm.shards[i]
+			sh.mu.RLock()
+			batch = batch[:0]
+			for _, s := range sh.m {
+				batch = append(batch, s)
+			}
+			sh.mu.RUnlock()
+			for _, s := range batch {
+				if !yield(s.key, s) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// count returns the number of subjects for which keep is true, without
+// copying them.
+func (sm *subjectMap) count(keep func(*subject) bool) int {
+	n := 0
+	for i := range sm.shards {
+		sh := &sm.shards[i]
+		sh.mu.RLock()
+		for _, s := range sh.m {
+			if keep(s) {
+				n++
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
 // entry is an immutable snapshot of a subject's token.
 type entry struct {
-	rec       store.Record // as stored (Version is the CAS version)
-	lazy      *lazyToken   // the entry's *Token and *oauth2.Token, built on first use
-	refreshAt time.Time    // expiry - margin; zero: unknown expiry
-	dirty     bool         // not persisted yet (the store failed)
-
-	// The fast path's copy of fresh(): servable (active, with a token) and,
-	// on the monotonic clock, fresh until freshUntil (since monoBase).
-	servable   bool
+	g    grant      // as stored (g.version is the CAS version), compact
+	lazy *lazyToken // the entry's *Token and *oauth2.Token, built on first use
+	// refreshAt is expiry - margin in Unix nanoseconds (saturated); 0:
+	// unknown expiry.
+	refreshAt int64
+	// The fast path's copy of fresh(): on the monotonic clock, fresh until
+	// freshUntil (since monoBase); 0 when not servable (revoked, dead, no
+	// token), which no reading is before.
 	freshUntil time.Duration
 }
 
@@ -46,19 +162,40 @@ var monoBase = time.Now()
 // only the monotonic clock.
 func (p *Provider) isFresh(e *entry) bool {
 	if p.realClock {
-		return e.servable && time.Since(monoBase) < e.freshUntil
+		return time.Since(monoBase) < e.freshUntil
 	}
 	return e.fresh(p.now())
 }
 
 func (e *entry) fresh(now time.Time) bool {
-	return e.rec.Status == store.StatusActive && e.rec.AccessToken != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt))
+	return e.g.active() && (e.refreshAt == 0 || unixNano(now) < e.refreshAt)
 }
 
 // usable: active and not expired (the margin ignored).
 func (e *entry) usable(now time.Time) bool {
-	return e.rec.Status == store.StatusActive && e.rec.AccessToken != "" && (e.rec.Expiry.IsZero() || now.Before(e.rec.Expiry))
+	return e.g.active() && (e.g.expiry == noTime || now.UnixMicro() < e.g.expiry)
 }
+
+// unixNano is t.UnixNano saturated to the int64 range (t.UnixNano is
+// undefined outside years 1678 to 2262; a record's times span years 1 to
+// 9999), never 0: 0 means no time in entry.refreshAt.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	if n := t.UnixNano(); n != 0 {
+		return n
+	}
+	return 1
+}
+
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
 
 // storeKey returns the store key of a subject of this Provider's
 // application ("app", "user:<id>"): the one place where the Provider names
@@ -100,81 +237,204 @@ func (p *Provider) Reload(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	old := *p.subjects.Load()
-	m := make(map[string]*subject, len(recs))
-	for _, l := range recs {
-		s := old[l.key]
+	if p.loadGen == 0 {
+		p.subjects.reserve(recs.n)
+	}
+	p.loadGen++
+	gen := p.loadGen
+	for l := range recs.all() {
+		s := p.subjects.load(l.key)
 		if s == nil {
 			s = &subject{key: l.key}
+			p.subjects.store(l.key, s)
 		}
-		if cur := s.cur.Load(); cur == nil || cur.rec.Version < l.e.rec.Version {
+		s.gen = gen
+		if cur := s.cur.Load(); cur == nil || cur.g.version < l.e.g.version {
 			s.cur.Store(l.e)
 		}
-		m[l.key] = s
 	}
 	// A grant renewed but never saved (the store refused it) is kept; any
 	// other subject not listed any more is gone (TokenSources caching it
 	// look it up again).
-	for key, s := range old {
-		if _, ok := m[key]; !ok {
-			if e := s.cur.Load(); e != nil && e.dirty {
-				m[key] = s
-			} else {
-				s.gone.Store(true)
-			}
+	for key, s := range p.subjects.all() {
+		if s.gen == gen {
+			continue
 		}
+		if e := s.cur.Load(); e != nil && e.g.dirty {
+			s.gen = gen
+			continue
+		}
+		s.gone.Store(true)
+		p.subjects.delete(key)
 	}
-	p.subjects.Store(&m)
-	p.rebuildIndexesLocked()
+	p.rebuildIndexesLocked(recs.n)
 	return nil
 }
 
-// rebuildIndexesLocked recomputes the intent and login maps from the current
-// entries. p.mu must be held.
-func (p *Provider) rebuildIndexesLocked() {
-	type owner struct {
-		key     string
-		updated time.Time
+// rebuildIndexesLocked recomputes the intent and login indexes from every
+// entry (Reload: once per load, not once per grant). p.mu must be held.
+func (p *Provider) rebuildIndexesLocked(sizeHint int) {
+	logins := make(map[string]string, max(len(p.logins), sizeHint))
+	intents := map[string]string{}
+	for _, s := range p.subjects.all() {
+		s.indexed = s.cur.Load()
 	}
-	subjects := *p.subjects.Load()
-	best := map[string]owner{}
-	logins := make(map[string]string, len(subjects)) // sized once: 100,000 grants
-	for key, s := range subjects {
-		e := s.cur.Load()
-		if e == nil {
-			continue
+	shared := 0
+	for key, s := range p.subjects.all() {
+		e := s.indexed
+		if l, ok := loginOf(e); ok {
+			if owner, taken := logins[l]; !taken {
+				logins[l] = e.g.userID
+			} else if shared++; p.claimWins(e, key, store.UserKey(owner)) {
+				logins[l] = e.g.userID
+			}
 		}
-		if e.rec.UserID != "" && e.rec.Login != "" {
-			logins[strings.ToLower(e.rec.Login)] = e.rec.UserID
-		}
-		for _, in := range e.rec.Intents {
-			// Two records may claim an intent during a concurrent SetIntent
-			// in another process; the most recently saved wins.
-			if o, ok := best[in]; !ok || e.rec.UpdatedAt.After(o.updated) {
-				best[in] = owner{key, e.rec.UpdatedAt}
+		for _, in := range intentsOf(e) {
+			if p.claimWins(e, key, intents[in]) {
+				intents[in] = key
 			}
 		}
 	}
-	m := make(map[string]string, len(best))
-	for in, o := range best {
-		m[in] = o.key
+	p.loginMu.Lock()
+	p.logins = logins
+	p.loginMu.Unlock()
+	p.loginsShared.Store(int32(shared))
+	p.intents.Store(&intents)
+}
+
+// reindexLocked brings the login and intent indexes from what they hold for
+// s (s.indexed) to its current entry, touching only what changed. p.mu must
+// be held.
+func (p *Provider) reindexLocked(s *subject) {
+	old, cur := s.indexed, s.cur.Load()
+	if old == cur {
+		return
+	}
+	s.indexed = cur
+	ol, oldHas := loginOf(old)
+	nl, curHas := loginOf(cur)
+	switch {
+	case ol != nl || oldHas != curHas || (curHas && old.g.userID != cur.g.userID):
+		p.loginMu.Lock()
+		if oldHas && p.logins[ol] == old.g.userID {
+			delete(p.logins, ol)
+			if p.loginsShared.Load() > 0 {
+				// Another held grant may have the login too (a user renamed
+				// since, whose old login someone else took): the most
+				// recent claimant gets it. A full scan, but only while two
+				// grants have been seen sharing a login.
+				for key, o := range p.subjects.all() {
+					if l, ok := loginOf(o.indexed); ok && l == ol && o != s {
+						if owner, taken := p.logins[ol]; !taken || p.claimWins(o.indexed, key, store.UserKey(owner)) {
+							p.logins[ol] = o.indexed.g.userID
+						}
+					}
+				}
+			}
+		}
+		if curHas {
+			if owner, taken := p.logins[nl]; !taken || owner == cur.g.userID {
+				p.logins[nl] = cur.g.userID
+			} else if p.loginsShared.Add(1); p.claimWins(cur, s.key, store.UserKey(owner)) {
+				p.logins[nl] = cur.g.userID
+			}
+		}
+		p.loginMu.Unlock()
+	case curHas && p.loginsShared.Load() > 0 && old.g.updatedAt != cur.g.updatedAt:
+		// Saved again, same login: it may now be the most recent claimant.
+		p.loginMu.Lock()
+		if owner := p.logins[nl]; owner != cur.g.userID && p.claimWins(cur, s.key, store.UserKey(owner)) {
+			p.logins[nl] = cur.g.userID
+		}
+		p.loginMu.Unlock()
+	}
+	oi, ni := intentsOf(old), intentsOf(cur)
+	if slices.Equal(oi, ni) && (len(ni) == 0 || old.g.updatedAt == cur.g.updatedAt) {
+		return
+	}
+	m := maps.Clone(*p.intents.Load())
+	for _, in := range ni {
+		if owner := m[in]; owner == s.key || p.claimWins(cur, s.key, owner) {
+			m[in] = s.key
+		}
+	}
+	for _, in := range oi {
+		if !slices.Contains(ni, in) && m[in] == s.key {
+			// The owner let go: the most recent other claimant (during a
+			// SetIntent in another process two records may claim it), else
+			// nobody. A full scan, but only when an intent is let go.
+			delete(m, in)
+			for key, o := range p.subjects.all() {
+				if e := o.indexed; slices.Contains(intentsOf(e), in) && p.claimWins(e, key, m[in]) {
+					m[in] = key
+				}
+			}
+		}
 	}
 	p.intents.Store(&m)
-	p.logins.Store(&logins)
+}
+
+// claimWins reports whether the claim of e (the entry of subject key) to
+// an intent or a login beats that of the subject owner ("" = nobody): the
+// most recently saved record wins (two records claim an intent during a
+// concurrent SetIntent in another process; two users have one login when
+// one renamed and the other took the old name), the greater key on a tie,
+// so that the indexes do not depend on the order of changes. p.mu must be
+// held.
+func (p *Provider) claimWins(e *entry, key, owner string) bool {
+	if owner == "" || owner == key {
+		return true
+	}
+	o := p.subjects.load(owner)
+	if o == nil || o.indexed == nil {
+		return true
+	}
+	if e.g.updatedAt != o.indexed.g.updatedAt {
+		return e.g.updatedAt > o.indexed.g.updatedAt
+	}
+	return key > owner
+}
+
+// loginOf returns the login index key of e (its lower-case login), if e is
+// a user's entry with a login.
+func loginOf(e *entry) (string, bool) {
+	if e == nil || e.g.status == stRemoved || e.g.userID == "" || e.g.login == "" {
+		return "", false
+	}
+	return strings.ToLower(e.g.login), true // no allocation: logins are lower case
+}
+
+// intentsOf returns e's intents (none for a removed subject).
+func intentsOf(e *entry) []string {
+	if e == nil || e.g.status == stRemoved {
+		return nil
+	}
+	return e.g.intents
+}
+
+// reindex is reindexLocked with p.mu taken: every publish of a new entry
+// calls it, so that s.indexed never holds on to a replaced entry (an
+// entry is about 250 bytes; a validation round replaces every one).
+func (p *Provider) reindex(s *subject) {
+	p.mu.Lock()
+	p.reindexLocked(s)
+	p.mu.Unlock()
 }
 
 func (p *Provider) newEntry(r store.Record, dirty bool) *entry {
-	if r.Status == "" {
-		r.Status = store.StatusActive
-	}
-	// The *Token and *oauth2.Token are made from rec on first use
+	// The *Token and *oauth2.Token are made from the grant on first use
 	// (load.go): most loaded grants are never read.
-	e := &entry{rec: r, lazy: &lazyToken{}, dirty: dirty}
-	e.servable = r.Status == store.StatusActive && r.AccessToken != ""
-	e.freshUntil = math.MaxInt64
+	e := &entry{g: p.grantOf(r), lazy: &lazyToken{}}
+	e.g.dirty = dirty
+	if e.g.active() {
+		e.freshUntil = math.MaxInt64
+	}
 	if !r.Expiry.IsZero() {
-		e.refreshAt = r.Expiry.Add(-p.margin)
-		e.freshUntil = monoDeadline(time.Until(e.refreshAt))
+		at := r.Expiry.Add(-p.margin)
+		e.refreshAt = unixNano(at)
+		if e.g.active() {
+			e.freshUntil = monoDeadline(time.Until(at))
+		}
 	}
 	return e
 }
@@ -189,9 +449,7 @@ func monoDeadline(d time.Duration) time.Duration {
 	return now + d
 }
 
-func (p *Provider) lookup(key string) *subject {
-	return (*p.subjects.Load())[key]
-}
+func (p *Provider) lookup(key string) *subject { return p.subjects.load(key) }
 
 // subjectFor returns the subject of key, loading it from the store when
 // another process added it.
@@ -217,22 +475,16 @@ func (p *Provider) subjectFor(ctx context.Context, key string) (*subject, error)
 func (p *Provider) addSubject(key string, e *entry) *subject {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	old := *p.subjects.Load()
-	s := old[key]
+	s := p.subjects.load(key)
 	if s == nil {
-		s = &subject{key: key}
-		m := make(map[string]*subject, len(old)+1)
-		for k, v := range old {
-			m[k] = v
-		}
-		m[key] = s
-		p.subjects.Store(&m)
+		s = &subject{key: key, gen: p.loadGen}
+		p.subjects.store(key, s)
 	}
 	if e != nil {
-		if cur := s.cur.Load(); cur == nil || cur.rec.Version <= e.rec.Version {
+		if cur := s.cur.Load(); cur == nil || cur.g.version <= e.g.version {
 			s.cur.Store(e)
 		}
-		p.rebuildIndexesLocked()
+		p.reindexLocked(s)
 	}
 	return s
 }
@@ -240,23 +492,17 @@ func (p *Provider) addSubject(key string, e *entry) *subject {
 func (p *Provider) dropSubject(key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	old := *p.subjects.Load()
-	if _, ok := old[key]; !ok {
+	s := p.subjects.load(key)
+	if s == nil {
 		return
 	}
-	m := make(map[string]*subject, len(old))
-	for k, v := range old {
-		if k != key {
-			m[k] = v
-		}
-	}
+	p.subjects.delete(key)
 	// A TokenSource may still hold the dropped subject: mark it gone and
 	// leave it an entry that is never fresh, so its next read goes to the
 	// slow path.
-	old[key].gone.Store(true)
-	old[key].cur.Store(&entry{rec: store.Record{Key: key, Status: statusRemoved}, lazy: &lazyToken{}})
-	p.subjects.Store(&m)
-	p.rebuildIndexesLocked()
+	s.gone.Store(true)
+	s.cur.Store(&entry{g: grant{status: stRemoved}, lazy: &lazyToken{}})
+	p.reindexLocked(s)
 }
 
 // statusRemoved marks the entry of a subject that is no longer held.
@@ -317,14 +563,12 @@ func (p *Provider) reloadKey(ctx context.Context, storeKey string) {
 	e := p.newEntry(r, false)
 	for {
 		cur := s.cur.Load()
-		if cur != nil && cur.rec.Version >= r.Version {
+		if cur != nil && cur.g.version >= r.Version {
 			return
 		}
 		if s.cur.CompareAndSwap(cur, e) {
-			break
+			p.reindex(s)
+			return
 		}
 	}
-	p.mu.Lock()
-	p.rebuildIndexesLocked()
-	p.mu.Unlock()
 }

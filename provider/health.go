@@ -46,8 +46,8 @@ func (p *Provider) Health(ctx context.Context) Health {
 // unsaved lists the subjects whose current entry is not persisted.
 func (p *Provider) unsaved() []Subject {
 	var keys []string
-	for key, s := range *p.subjects.Load() {
-		if e := s.cur.Load(); e != nil && e.dirty {
+	for key, s := range p.subjects.all() {
+		if e := s.cur.Load(); e != nil && e.g.dirty {
 			keys = append(keys, key)
 		}
 	}
@@ -128,7 +128,7 @@ func (p *Provider) persistFlight(ctx context.Context, s *subject) {
 	ch := p.group.DoChan(s.key, func() (any, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.renewTimeout)
 		defer cancel()
-		if cur := s.cur.Load(); cur != nil && cur.dirty {
+		if cur := s.cur.Load(); cur != nil && cur.g.dirty {
 			p.persistDirty(wctx, s, cur)
 		}
 		return persisted{}, nil
@@ -142,7 +142,7 @@ func (p *Provider) persistFlight(ctx context.Context, s *subject) {
 // persistDirty saves an unsaved entry and publishes the saved one. It runs
 // inside s's single flight.
 func (p *Provider) persistDirty(ctx context.Context, s *subject, cur *entry) {
-	e, err := p.save(ctx, s, cur.rec, cur.rec.Version)
+	e, err := p.save(ctx, s, cur.g.record(p.storeKey(s.key)), cur.g.version)
 	if err != nil {
 		p.log.Error("token still not stored; will retry", "subject", s.key, "err", err)
 		return

@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"iter"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/oauth2"
@@ -22,15 +24,57 @@ type loaded struct {
 // its cache entry as it is read, so that loading 100,000 grants never holds
 // a list of 100,000 Records beside the entries made from them. The error is
 // the store's; a *store.UnreadableError comes with every readable grant.
-func (p *Provider) loadEntries(ctx context.Context) ([]loaded, error) {
-	var out []loaded
+func (p *Provider) loadEntries(ctx context.Context) (*loadedList, error) {
+	out := &loadedList{}
 	err := store.WalkAll(ctx, p.store, func(r store.Record) error {
 		if key, ok := p.subjectOf(r.Key); ok {
-			out = append(out, loaded{key, p.newEntry(r, false)})
+			// The subject key alone ("user:<id>", 16 bytes), not the store
+			// key it is part of ("<client id>/user:<id>", 48 bytes).
+			key = strings.Clone(key)
+			e := p.newEntry(r, false)
+			// The subject key ("user:<id>", part of r.Key) ends in the user
+			// ID and is kept by the subject: share its bytes instead of
+			// keeping the row's copy. (Entries made later share the user ID
+			// of the record they were made from, itself the loaded one.)
+			if id := e.g.userID; id != "" && strings.HasSuffix(key, id) {
+				e.g.userID = key[len(key)-len(id):]
+			}
+			out.add(loaded{key, e})
 		}
 		return nil
 	})
 	return out, err
+}
+
+// loadedList holds the grants of one load in chunks: growing one slice of
+// 100,000 would copy it again at every doubling.
+type loadedList struct {
+	chunks [][]loaded
+	n      int
+}
+
+const loadedChunk = 1024
+
+func (l *loadedList) add(x loaded) {
+	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == loadedChunk {
+		l.chunks = append(l.chunks, make([]loaded, 0, loadedChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, x)
+	l.n++
+}
+
+// all yields every grant in the order added.
+func (l *loadedList) all() iter.Seq[loaded] {
+	return func(yield func(loaded) bool) {
+		for _, c := range l.chunks {
+			for _, x := range c {
+				if !yield(x) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // lazyToken holds an entry's token as a *Token (handed out by the
@@ -49,16 +93,16 @@ func (e *entry) token() *twitchauth.Token {
 	if t := e.lazy.tok.Load(); t != nil {
 		return t
 	}
-	r := e.rec
+	g := &e.g
 	e.lazy.tok.CompareAndSwap(nil, &twitchauth.Token{
-		AccessToken:  r.AccessToken,
-		RefreshToken: r.RefreshToken,
-		TokenType:    r.TokenType,
-		Expiry:       r.Expiry,
-		Scopes:       slices.Clone(r.Scopes),
-		UserID:       r.UserID,
-		Login:        r.Login,
-		ClientID:     r.ClientID,
+		AccessToken:  g.access,
+		RefreshToken: g.refresh,
+		TokenType:    g.tokenType,
+		Expiry:       timeOf(g.expiry),
+		Scopes:       slices.Clone(g.scopes),
+		UserID:       g.userID,
+		Login:        g.login,
+		ClientID:     g.clientID,
 	})
 	return e.lazy.tok.Load()
 }

@@ -29,7 +29,7 @@ func TestLoadBuildsTokensLazily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, s := range *p.subjects.Load() {
+	for key, s := range p.subjects.all() {
 		if e := s.cur.Load(); e.lazy.tok.Load() != nil || e.lazy.o2.Load() != nil {
 			t.Errorf("%s: a token was built at load", key)
 		}

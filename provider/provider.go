@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/twitchauth/twitchauth"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twitchauth/twitchauth"
 
 	"golang.org/x/sync/singleflight"
 
@@ -121,12 +122,19 @@ type Provider struct {
 	claimLease   time.Duration // validation claims (validate_claims.go); 0 = DefaultValidationLease
 	noClaims     bool          // Config.NoValidationClaims
 
-	mu       sync.Mutex                          // serialises writers of subjects and intents
-	subjects atomic.Pointer[map[string]*subject] // copy on write: lock-free readers
-	intents  atomic.Pointer[map[string]string]   // intent → subject key, copy on write
-	logins   atomic.Pointer[map[string]string]   // lower-case login → user ID, copy on write
-	group    singleflight.Group
-	intentMu sync.Mutex // serialises SetIntent and SetIntentIf
+	mu       sync.Mutex                        // serialises writers of subjects, intents and logins
+	subjects *subjectMap                       // sharded; adding one costs the same at any size
+	intents  atomic.Pointer[map[string]string] // intent → subject key, copy on write (a few)
+	loginMu  sync.RWMutex                      // guards logins (written with mu held)
+	logins   map[string]string                 // lower-case login → user ID
+	loadGen  uint32                            // Reload's generation (subject.gen); mu held
+	// loginsShared counts the logins seen claimed by two held grants since
+	// the last rebuild (mu held): while it is 0, letting a login go needs no
+	// search for another claimant.
+	loginsShared atomic.Int32
+	scopeSets    scopeSets // shared scope lists (grant.go)
+	group        singleflight.Group
+	intentMu     sync.Mutex // serialises SetIntent and SetIntentIf
 
 	unreadable atomic.Pointer[[]store.UnreadableRecord] // from the last List (see Health)
 	persistMu  sync.Mutex                               // guards persisting
@@ -191,11 +199,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	empty := map[string]*subject{}
-	p.subjects.Store(&empty)
-	noIntents, noLogins := map[string]string{}, map[string]string{}
+	p.subjects = newSubjectMap()
+	noIntents := map[string]string{}
 	p.intents.Store(&noIntents)
-	p.logins.Store(&noLogins)
+	p.logins = map[string]string{}
 	if err := p.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -280,7 +287,7 @@ func (p *Provider) Refresh(ctx context.Context, sub Subject) (*twitchauth.Token,
 	}
 	bad := ""
 	if e := s.cur.Load(); e != nil {
-		bad = e.rec.AccessToken
+		bad = e.g.access
 	}
 	e, err := p.renew(ctx, s, bad)
 	if err != nil {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/twitchauth/twitchauth"
-	"slices"
 	"time"
+
+	"github.com/twitchauth/twitchauth"
 
 	"github.com/twitchauth/twitchauth/store"
 )
@@ -36,7 +36,7 @@ func (p *Provider) renew(ctx context.Context, s *subject, bad string) (*entry, e
 			return p.renew(ctx, s, bad)
 		}
 		e := r.Val.(*entry)
-		if bad != "" && e.rec.AccessToken == bad {
+		if bad != "" && e.g.access == bad {
 			// We joined a flight that did not know about our refused token
 			// (it renewed for expiry, found a fresh token and kept it).
 			return p.renew(ctx, s, bad)
@@ -64,7 +64,7 @@ func (p *Provider) leaseTTL() time.Duration { return p.renewTimeout + 2*p.saveWi
 func (p *Provider) saveWindow() time.Duration { return p.renewTimeout / 4 }
 
 func (p *Provider) acceptable(e *entry, bad string, now time.Time) bool {
-	return e != nil && e.fresh(now) && (bad == "" || e.rec.AccessToken != bad)
+	return e != nil && e.fresh(now) && (bad == "" || e.g.access != bad)
 }
 
 // doRenew is one renewal of s's token (inside renew's single flight). It
@@ -127,13 +127,13 @@ type renewal struct {
 // servable reports whether the current token may still be handed out
 // although it could not be renewed: active, not expired, not refused.
 func (r *renewal) servable() bool {
-	return r.cur != nil && r.cur.usable(r.now) && r.cur.rec.AccessToken != r.bad
+	return r.cur != nil && r.cur.usable(r.now) && r.cur.g.access != r.bad
 }
 
 // reuse returns the current entry when it settles the renewal. A renewal
 // the store refused is first saved again: its refresh token is the newest.
 func (r *renewal) reuse(ctx context.Context) *entry {
-	if r.cur != nil && r.cur.dirty {
+	if r.cur != nil && r.cur.g.dirty {
 		r.p.persistDirty(ctx, r.s, r.cur)
 		r.cur = r.s.cur.Load()
 	}
@@ -174,7 +174,7 @@ func (r *renewal) readStore(ctx context.Context) (*entry, error) {
 	loaded, err := p.store.Load(ctx, p.storeKey(s.key))
 	switch {
 	case err == nil:
-		if r.cur == nil || loaded.Version > r.cur.rec.Version {
+		if r.cur == nil || loaded.Version > r.cur.g.version {
 			e := p.newEntry(loaded, false)
 			p.publish(s, e)
 			if p.acceptable(e, r.bad, r.now) {
@@ -182,11 +182,11 @@ func (r *renewal) readStore(ctx context.Context) (*entry, error) {
 			}
 			r.cur = e
 		}
-		r.rec = r.cur.rec
+		r.rec = r.cur.g.record(p.storeKey(s.key))
 	case errors.Is(err, store.ErrNotFound):
 		if s.key != store.AppKey() {
-			if r.cur != nil && r.cur.dirty {
-				r.rec = r.cur.rec // never saved: keep the in-memory grant
+			if r.cur != nil && r.cur.g.dirty {
+				r.rec = r.cur.g.record(p.storeKey(s.key)) // never saved: keep the in-memory grant
 				return nil, nil
 			}
 			p.dropSubject(s.key)
@@ -194,7 +194,7 @@ func (r *renewal) readStore(ctx context.Context) (*entry, error) {
 		}
 		r.rec = store.Record{Key: p.storeKey(s.key), ClientID: p.clientID}
 		if r.cur != nil {
-			r.rec = r.cur.rec
+			r.rec = r.cur.g.record(r.rec.Key)
 		}
 	default:
 		if r.servable() {
@@ -285,7 +285,7 @@ func (r *renewal) commit(ctx context.Context, tok *twitchauth.Token, workDeadlin
 	if unsaved {
 		p.startPersister()
 	}
-	p.log.Debug("token renewed", "subject", s.key, "expires", e.rec.Expiry)
+	p.log.Debug("token renewed", "subject", s.key, "expires", timeOf(e.g.expiry))
 	if h := p.hooks.OnRefresh; h != nil {
 		h(subjectOfKey(s.key), e.token())
 	}
@@ -324,7 +324,7 @@ func (p *Provider) renewFailed(ctx context.Context, s *subject, cur *entry, rec 
 	p.log.Warn("token renewal failed; the grant is kept", "subject", s.key, "err", err)
 	p.failed(re)
 	now := p.now()
-	if cur != nil && cur.usable(now) && cur.rec.AccessToken != bad {
+	if cur != nil && cur.usable(now) && cur.g.access != bad {
 		// Serve the current token without asking again for a while: during
 		// an outage, every read inside the refresh margin would otherwise
 		// send one more renewal upstream.
@@ -342,11 +342,11 @@ const RenewRetryBackoff = 10 * time.Second
 // renewal replaced cur meanwhile.
 func (p *Provider) publishBackoff(s *subject, cur *entry, now time.Time) *entry {
 	until := now.Add(RenewRetryBackoff)
-	if !cur.rec.Expiry.IsZero() && cur.rec.Expiry.Before(until) {
-		until = cur.rec.Expiry
+	if exp := timeOf(cur.g.expiry); !exp.IsZero() && exp.Before(until) {
+		until = exp
 	}
 	e := *cur
-	e.refreshAt = until
+	e.refreshAt = unixNano(until)
 	e.freshUntil = monoDeadline(until.Sub(now))
 	if s.cur.CompareAndSwap(cur, &e) {
 		return &e
@@ -391,10 +391,6 @@ func (p *Provider) save(ctx context.Context, s *subject, next store.Record, expe
 }
 
 func (p *Provider) publish(s *subject, e *entry) {
-	old := s.cur.Swap(e)
-	if old == nil || !slices.Equal(old.rec.Intents, e.rec.Intents) || old.rec.Login != e.rec.Login {
-		p.mu.Lock()
-		p.rebuildIndexesLocked()
-		p.mu.Unlock()
-	}
+	s.cur.Store(e)
+	p.reindex(s)
 }

@@ -3,9 +3,10 @@ package provider
 import (
 	"context"
 	"fmt"
-	"github.com/twitchauth/twitchauth"
 	"sync/atomic"
 	"time"
+
+	"github.com/twitchauth/twitchauth"
 
 	"golang.org/x/oauth2"
 )
@@ -59,13 +60,13 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) {
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	// Fast path of a user or app source: the cached *subject (see
 	// subject.gone), its entry, one monotonic clock reading. No map lookup.
-	// With the real clock the check is inlined: servable, then one
-	// monotonic reading against the entry's deadline (see isFresh), and the
-	// entry's built *oauth2.Token if there is one.
+	// With the real clock the check is inlined: one monotonic reading
+	// against the entry's deadline (0 when not servable; see isFresh), and
+	// the entry's built *oauth2.Token if there is one.
 	if s := ts.sub.Load(); s != nil && !s.gone.Load() {
 		if e := s.cur.Load(); e != nil {
 			if ts.realClock {
-				if e.servable && time.Since(monoBase) < e.freshUntil {
+				if time.Since(monoBase) < e.freshUntil {
 					if o := e.lazy.o2.Load(); o != nil {
 						return o, nil
 					}

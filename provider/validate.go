@@ -3,11 +3,12 @@ package provider
 import (
 	"context"
 	"errors"
-	"github.com/twitchauth/twitchauth"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/twitchauth/twitchauth"
 
 	"github.com/twitchauth/twitchauth/store"
 )
@@ -40,8 +41,8 @@ type ValidationResult struct {
 // reported through Hooks.OnScopesChanged. Dead and revoked grants are skipped.
 func (p *Provider) ValidateAll(ctx context.Context) []ValidationResult {
 	var subs []*subject
-	for _, s := range *p.subjects.Load() {
-		if e := s.cur.Load(); e != nil && e.rec.Status == store.StatusActive && e.rec.AccessToken != "" {
+	for _, s := range p.subjects.all() {
+		if e := s.cur.Load(); e != nil && e.g.active() {
 			subs = append(subs, s)
 		}
 	}
@@ -64,13 +65,13 @@ func (p *Provider) validateInRound(ctx context.Context, s *subject, w *roundWrit
 		res.Err = ErrUnknownSubject
 		return res
 	}
-	if e.dirty {
+	if e.g.dirty {
 		p.persistFlight(ctx, s)
 		e = s.cur.Load()
 	}
-	info, err := p.cfg().Validate(ctx, e.rec.AccessToken)
+	info, err := p.cfg().Validate(ctx, e.g.access)
 	if errors.Is(err, twitchauth.ErrInvalidToken) {
-		_, rerr := p.renew(ctx, s, e.rec.AccessToken)
+		_, rerr := p.renew(ctx, s, e.g.access)
 		if rerr == nil {
 			res.Valid, res.Renewed = true, true
 			return res
@@ -88,7 +89,7 @@ func (p *Provider) validateInRound(ctx context.Context, s *subject, w *roundWrit
 	}
 	res.Valid = true
 	now := p.now()
-	old := e.rec.Scopes
+	old := e.g.scopes
 	scopesChanged := !sameScopes(old, info.Scopes)
 	res.ScopesChanged = scopesChanged
 	if scopesChanged {
@@ -96,7 +97,7 @@ func (p *Provider) validateInRound(ctx context.Context, s *subject, w *roundWrit
 	}
 	uerr := p.writeValidation(ctx, w, s, e, func(r *store.Record) {
 		r.LastValidated = now
-		if r.AccessToken == e.rec.AccessToken {
+		if r.AccessToken == e.g.access {
 			if scopesChanged {
 				r.Scopes = slices.Clone(info.Scopes)
 			}

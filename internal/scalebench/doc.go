@@ -10,7 +10,9 @@
 // TWITCHAUTH_SCALE_N picks the sizes (default 1000,10000,100000) and
 // TWITCHAUTH_SCALE_BINS compares binaries in one run ("before=/tmp/old,after="
 // — an empty path builds this checkout's ./cmd/twitchauth; "name=path@NAME=VALUE"
-// also sets NAME in that binary's serve processes, e.g. GOMEMLIMIT). The benchmark
+// also sets NAME in that binary's serve processes, e.g. GOMEMLIMIT or
+// GODEBUG=gctrace=1); TWITCHAUTH_SCALE_LOGS=DIR keeps each serve's whole
+// stderr in DIR/<binary>-<N>.log. The benchmark
 // prints the table of docs/scale-out.md at the end. A plain `go test` runs
 // nothing here, so CI time stays flat.
 package scalebench

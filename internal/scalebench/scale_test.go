@@ -29,6 +29,7 @@ import (
 const (
 	envSizes = "TWITCHAUTH_SCALE_N"
 	envBins  = "TWITCHAUTH_SCALE_BINS"
+	envLogs  = "TWITCHAUTH_SCALE_LOGS" // a directory: each serve's whole stderr goes to <bin>-<N>.log there
 )
 
 // sizes returns the numbers of grants to measure.
@@ -236,6 +237,15 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var logFile io.Writer = io.Discard
+	if d := os.Getenv(envLogs); d != "" {
+		lf, err := os.Create(filepath.Join(d, fmt.Sprintf("%s-%d.log", bin.name, len(f.users))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer lf.Close()
+		logFile = lf
+	}
 	roundDone := make(chan time.Time, 1)
 	var failed int
 	var tail []string
@@ -246,6 +256,7 @@ func measure(b *testing.B, bin binary, f *fixture) result {
 		for sc.Scan() {
 			line := sc.Text()
 			logMu.Lock()
+			fmt.Fprintln(logFile, line)
 			switch {
 			case strings.Contains(line, `"msg":"validation round done"`):
 				select {

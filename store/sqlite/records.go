@@ -63,25 +63,32 @@ func (s *Store) Walk(ctx context.Context, fn func(store.Record) error) error {
 	if err != nil {
 		return s.wrap("listing records", err)
 	}
-	defer rows.Close()
+	// Two stages, one goroutine each (walk.go): this one decrypts and
+	// decodes rows and calls fn while the other steps SQLite through the
+	// next rows. At 100,000 grants each stage is about half of the work.
+	w := startWalk(rows)
+	defer w.stop()
 	var bad []store.UnreadableRecord
 	in := newInterner()
-	for rows.Next() {
-		rec, err := s.scanWith(rows, in)
-		var ue *unreadable
-		switch {
-		case errors.As(err, &ue):
-			bad = append(bad, store.UnreadableRecord{Key: ue.key, Err: ue.err})
-			continue
-		case err != nil:
-			return s.wrap("listing records", err)
+	for b := range w.full {
+		for i := range b.rows {
+			rec, err := s.decode(&b.rows[i], in)
+			var ue *unreadable
+			switch {
+			case errors.As(err, &ue):
+				bad = append(bad, store.UnreadableRecord{Key: ue.key, Err: ue.err})
+				continue
+			case err != nil:
+				return s.wrap("listing records", err)
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
 		}
-		if err := fn(rec); err != nil {
-			return err
+		if b.err != nil {
+			return s.wrap("listing records", b.err)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return s.wrap("listing records", err)
+		w.free <- b
 	}
 	if len(bad) > 0 {
 		return &store.UnreadableError{Records: bad}
@@ -202,37 +209,52 @@ func (s *Store) wrap(what string, err error) error {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func (s *Store) scan(row scanner) (store.Record, error) { return s.scanWith(row, nil) }
-
-// scanWith reads one row; in, when not nil, shares repeated strings.
-func (s *Store) scanWith(row scanner, in *interner) (store.Record, error) {
-	var (
-		rec                   store.Record
-		access, refresh       []byte
-		expiry, lastValidated sql.NullInt64
-		updatedAt             int64
-		// The text columns: sql.RawBytes in a walk (no copy per value),
-		// []byte for Load (Row.Scan refuses RawBytes).
-		// The sealed tokens too: opening them makes new plaintexts.
-		raw [7]sql.RawBytes
-		cp  [7][]byte
-		dst = []any{&raw[0], &raw[1], &raw[2], &raw[3], &raw[4], &raw[5], &raw[6]}
-	)
-	if in == nil {
-		dst = []any{&cp[0], &cp[1], &cp[2], &cp[3], &cp[4], &cp[5], &cp[6]}
-	}
-	err := row.Scan(&rec.Key, &rec.Version, dst[0], &rec.UserID, &rec.Login, dst[5], dst[6], dst[1],
-		dst[2], &expiry, dst[3], dst[4], &lastValidated, &updatedAt)
+func (s *Store) scan(row scanner) (store.Record, error) {
+	var r rawRow
+	var cp [7][]byte // Row.Scan refuses sql.RawBytes: copies
+	err := row.Scan(&r.rec.Key, &r.rec.Version, &cp[0], &r.rec.UserID, &r.rec.Login, &cp[5], &cp[6], &cp[1],
+		&cp[2], &r.expiry, &cp[3], &cp[4], &r.lastValidated, &r.updatedAt)
 	if err != nil {
 		return store.Record{}, err
 	}
-	if in == nil {
-		for i := range cp {
-			raw[i] = cp[i]
-		}
+	r.raw = cp
+	return s.decode(&r, nil)
+}
+
+// rawRow is one row as read from the tokens table, before its tokens are
+// decrypted and its lists decoded.
+type rawRow struct {
+	rec                   store.Record // key, version, user ID and login
+	expiry, lastValidated sql.NullInt64
+	updatedAt             int64
+	// client ID, token type, scopes, intents, status, sealed access and
+	// refresh tokens
+	raw [7][]byte
+}
+
+// scanRaw reads the current row of rows into r, copying the values that
+// rows owns (raw) to the end of buf, which it returns.
+func scanRaw(rows *sql.Rows, r *rawRow, raw *[7]sql.RawBytes, buf []byte) ([]byte, error) {
+	err := rows.Scan(&r.rec.Key, &r.rec.Version, &raw[0], &r.rec.UserID, &r.rec.Login, &raw[5], &raw[6], &raw[1],
+		&raw[2], &r.expiry, &raw[3], &raw[4], &r.lastValidated, &r.updatedAt)
+	if err != nil {
+		return buf, err
 	}
-	clientID, tokenType, scopes, intents, status := raw[0], raw[1], raw[2], raw[3], raw[4]
-	access, refresh = raw[5], raw[6]
+	for i, v := range raw {
+		start := len(buf)
+		buf = append(buf, v...)
+		r.raw[i] = buf[start:len(buf):len(buf)]
+	}
+	return buf, nil
+}
+
+// decode decrypts and decodes a row read by scan or scanRaw; in, when not
+// nil, shares repeated strings.
+func (s *Store) decode(r *rawRow, in *interner) (store.Record, error) {
+	rec := r.rec
+	clientID, tokenType, scopes, intents, status := r.raw[0], r.raw[1], r.raw[2], r.raw[3], r.raw[4]
+	access, refresh := r.raw[5], r.raw[6]
+	var err error
 	rec.ClientID, rec.TokenType, rec.Status = in.str(clientID), in.str(tokenType), in.str(status)
 	if err := s.cipher.OpenTokens(&rec, access, refresh); err != nil {
 		return store.Record{}, &unreadable{rec.Key, err}
@@ -247,10 +269,18 @@ func (s *Store) scanWith(row scanner, in *interner) (store.Record, error) {
 		// A row written by hand (or by a bug) that no Save would write.
 		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: %v", store.ErrCorrupt, err)}
 	}
-	rec.Expiry = timeValue(expiry)
-	rec.LastValidated = timeValue(lastValidated)
-	rec.UpdatedAt = time.UnixMicro(updatedAt).UTC()
-	return rec.Normalize(), nil
+	// Normalized as store.Record.Normalize does, without its copies: the
+	// lists are this row's own, the times UTC microseconds already.
+	if len(rec.Scopes) == 0 {
+		rec.Scopes = nil
+	}
+	if len(rec.Intents) == 0 {
+		rec.Intents = nil
+	}
+	rec.Expiry = timeValue(r.expiry)
+	rec.LastValidated = timeValue(r.lastValidated)
+	rec.UpdatedAt = timeValue(sql.NullInt64{Int64: r.updatedAt, Valid: true})
+	return rec, nil
 }
 
 func encodeList(l []string) (string, error) {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -184,19 +185,55 @@ func (s *Store) init(ctx context.Context, o *options) error {
 		return err
 	}
 	tightenModes(s.path, log)
-	ids, err := s.sealedKeyIDs(ctx)
+	var hasTokens bool
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tokens)`).Scan(&hasTokens); err != nil {
+		return s.wrap("reading the key ids", err)
+	}
+	cipher, source, err := resolveCipher(ctx, s.path, o, hasTokens, s.sealedKeyIDs)
 	if err != nil {
 		return err
 	}
-	cipher, source, err := resolveCipher(s.path, o, ids)
-	if err != nil {
-		return err
-	}
-	if err := cipher.VerifyKey(ids, source); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", s.path, err)
+	if hasTokens {
+		if err := s.verifyKey(ctx, cipher, source); err != nil {
+			return err
+		}
 	}
 	s.cipher = cipher
 	return s.rekey(ctx, log)
+}
+
+// verifyKey refuses a cipher that opens none of the database's tokens
+// (store.ErrKeyMismatch, naming the key ids found). Finding one token
+// sealed with a key the cipher holds is enough, and with the right key the
+// first row is one: opening a store of 100,000 grants no longer reads every
+// token first (issue 21). Only a mismatch counts them all, for its message.
+func (s *Store) verifyKey(ctx context.Context, c *store.Cipher, source string) error {
+	ids := c.KeyIDs()
+	q := `SELECT EXISTS (SELECT 1 FROM tokens WHERE length(access_token) >= ? AND substr(access_token, 1, 1) = ?
+	AND substr(access_token, 2, ?) IN (?` + strings.Repeat(", ?", len(ids)-1) + `))`
+	args := []any{store.SealOverhead, []byte{store.SealFormatV1}, store.SealKeyIDSize}
+	for _, id := range ids {
+		raw, err := hex.DecodeString(id)
+		if err != nil {
+			return err
+		}
+		args = append(args, raw)
+	}
+	var opens bool
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&opens); err != nil {
+		return s.wrap("reading the key ids", err)
+	}
+	if opens {
+		return nil
+	}
+	counts, err := s.sealedKeyIDs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.VerifyKey(counts, source); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // sealedKeyIDs counts the tokens in the database by the id of the key that
@@ -228,8 +265,10 @@ func (s *Store) sealedKeyIDs(ctx context.Context) (map[string]int, error) {
 
 // resolveCipher returns the Cipher from the key options and a description
 // of where its key came from, for messages. A missing key file is created
-// only for a database that holds no token yet (ids counts them).
-func resolveCipher(dbPath string, o *options, ids map[string]int) (*store.Cipher, string, error) {
+// only for a database that holds no token yet; census counts the tokens by
+// key id, for the message when the key file of a database that holds some
+// is missing.
+func resolveCipher(ctx context.Context, dbPath string, o *options, hasTokens bool, census func(context.Context) (map[string]int, error)) (*store.Cipher, string, error) {
 	keyFile := o.key.File
 	switch o.key.Kind {
 	case keysrc.Given:
@@ -253,11 +292,15 @@ func resolveCipher(dbPath string, o *options, ids map[string]int) (*store.Cipher
 	source := "the key file " + keyFile
 	key, err := store.ReadKeyFile(keyFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		n := 0
-		for _, c := range ids {
-			n += c
-		}
-		if n > 0 {
+		if hasTokens {
+			ids, cerr := census(ctx)
+			if cerr != nil {
+				return nil, "", cerr
+			}
+			n := 0
+			for _, c := range ids {
+				n += c
+			}
 			return nil, "", fmt.Errorf("sqlite: %w", store.MissingKeyFileError(keyFile, dbPath, n))
 		}
 		var created bool
