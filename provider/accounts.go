@@ -149,7 +149,7 @@ func (p *Provider) setIntent(ctx context.Context, intent, userID string) error {
 		if e == nil {
 			continue
 		}
-		has := slices.Contains(e.g.intents, intent)
+		has := slices.Contains(e.g.intentList(), intent)
 		if (key == target) == has {
 			continue
 		}
@@ -266,7 +266,7 @@ func (p *Provider) User(userID string) (Account, bool) {
 func accountOf(e *entry) Account {
 	return Account{
 		UserID: e.g.userID, Login: e.g.login, Scopes: slices.Clone(e.g.scopes),
-		Intents: slices.Clone(e.g.intents), Expiry: timeOf(e.g.expiry),
+		Intents: slices.Clone(e.g.intentList()), Expiry: timeOf(e.g.expiry),
 		LastValidated: timeOf(e.g.lastValidated), Status: e.g.status.String(),
 	}
 }

@@ -409,7 +409,7 @@ func intentsOf(e *entry) []string {
 	if e == nil || e.g.status == stRemoved {
 		return nil
 	}
-	return e.g.intents
+	return e.g.intentList()
 }
 
 // reindex is reindexLocked with p.mu taken: every publish of a new entry

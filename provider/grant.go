@@ -24,9 +24,9 @@ type grant struct {
 	access        string
 	refresh       string
 	tokenType     string
-	scopes        []string // shared: clone before handing out or changing
-	intents       []string
-	expiry        int64 // unix µs; noTime for the zero time
+	scopes        []string  // shared: clone before handing out or changing
+	intents       *[]string // nil for none (most grants): 8 bytes, not a 24-byte slice
+	expiry        int64     // unix µs; noTime for the zero time
 	lastValidated int64
 	updatedAt     int64
 	status        grantStatus
@@ -103,7 +103,8 @@ func (p *Provider) grantOf(r store.Record) grant {
 		status:        statusOf(r.Status),
 	}
 	if len(r.Intents) > 0 {
-		g.intents = slices.Clone(r.Intents)
+		l := slices.Clone(r.Intents)
+		g.intents = &l
 	}
 	if g.clientID == p.clientID {
 		g.clientID = p.clientID // one copy for every grant
@@ -125,11 +126,19 @@ func (g *grant) record(key string) store.Record {
 		TokenType:     g.tokenType,
 		Scopes:        slices.Clone(g.scopes),
 		Expiry:        timeOf(g.expiry),
-		Intents:       slices.Clone(g.intents),
+		Intents:       slices.Clone(g.intentList()),
 		Status:        g.status.String(),
 		LastValidated: timeOf(g.lastValidated),
 		UpdatedAt:     timeOf(g.updatedAt),
 	}
+}
+
+// intentList returns g's intents (nil for none); do not change it.
+func (g *grant) intentList() []string {
+	if g.intents == nil {
+		return nil
+	}
+	return *g.intents
 }
 
 // active reports whether g can be served: active, with an access token.
