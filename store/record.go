@@ -163,8 +163,11 @@ func (r Record) Clone() Record {
 //
 // Implementations of Store call it on the way in, so that what Save returns,
 // what Load returns and what is stored are all the same value.
-func (r Record) Normalize() Record {
-	r = r.Clone()
+func (r Record) Normalize() Record { return r.Clone().NormalizeOwned() }
+
+// NormalizeOwned is Normalize without the copies, for a Record whose lists
+// belong to the caller and are shared with nobody (a store decoding a row).
+func (r Record) NormalizeOwned() Record {
 	if len(r.Scopes) == 0 {
 		r.Scopes = nil
 	}

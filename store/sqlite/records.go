@@ -269,18 +269,10 @@ func (s *Store) decode(r *rawRow, in *interner) (store.Record, error) {
 		// A row written by hand (or by a bug) that no Save would write.
 		return store.Record{}, &unreadable{rec.Key, fmt.Errorf("%w: %v", store.ErrCorrupt, err)}
 	}
-	// Normalized as store.Record.Normalize does, without its copies: the
-	// lists are this row's own, the times UTC microseconds already.
-	if len(rec.Scopes) == 0 {
-		rec.Scopes = nil
-	}
-	if len(rec.Intents) == 0 {
-		rec.Intents = nil
-	}
 	rec.Expiry = timeValue(r.expiry)
 	rec.LastValidated = timeValue(r.lastValidated)
 	rec.UpdatedAt = timeValue(sql.NullInt64{Int64: r.updatedAt, Valid: true})
-	return rec, nil
+	return rec.NormalizeOwned(), nil // the lists are this row's own
 }
 
 func encodeList(l []string) (string, error) {
