@@ -320,15 +320,10 @@ func (p *Provider) reindexLocked(s *subject) {
 			delete(p.logins, ol)
 			if p.loginsShared.Load() > 0 {
 				// Another held grant may have the login too (a user renamed
-				// since, whose old login someone else took): the most
-				// recent claimant gets it. A full scan, but only while two
-				// grants have been seen sharing a login.
-				for key, o := range p.subjects.all() {
-					if l, ok := loginOf(o.indexed); ok && l == ol && o != s {
-						if owner, taken := p.logins[ol]; !taken || p.claimWins(o.indexed, key, store.UserKey(owner)) {
-							p.logins[ol] = o.indexed.g.userID
-						}
-					}
+				// since, whose old login someone else took). A full scan,
+				// but only while two grants have been seen sharing a login.
+				if _, e := p.claimant(s, func(e *entry) bool { l, ok := loginOf(e); return ok && l == ol }); e != nil {
+					p.logins[ol] = e.g.userID
 				}
 			}
 		}
@@ -360,18 +355,30 @@ func (p *Provider) reindexLocked(s *subject) {
 	}
 	for _, in := range oi {
 		if !slices.Contains(ni, in) && m[in] == s.key {
-			// The owner let go: the most recent other claimant (during a
-			// SetIntent in another process two records may claim it), else
-			// nobody. A full scan, but only when an intent is let go.
+			// The owner let go: another claimant (during a SetIntent in
+			// another process two records may claim it), else nobody. A
+			// full scan, but only when an intent is let go.
 			delete(m, in)
-			for key, o := range p.subjects.all() {
-				if e := o.indexed; slices.Contains(intentsOf(e), in) && p.claimWins(e, key, m[in]) {
-					m[in] = key
-				}
+			if key, _ := p.claimant(s, func(e *entry) bool { return slices.Contains(intentsOf(e), in) }); key != "" {
+				m[in] = key
 			}
 		}
 	}
 	p.intents.Store(&m)
+}
+
+// claimant returns the held subject other than s whose indexed entry
+// claims something (claims) and wins over every other claimant (claimWins),
+// as its key and entry; "" and nil when none claims it. p.mu must be held.
+func (p *Provider) claimant(s *subject, claims func(*entry) bool) (string, *entry) {
+	var best string
+	var be *entry
+	for key, o := range p.subjects.all() {
+		if o != s && claims(o.indexed) && p.claimWins(o.indexed, key, best) {
+			best, be = key, o.indexed
+		}
+	}
+	return best, be
 }
 
 // claimWins reports whether the claim of e (the entry of subject key) to

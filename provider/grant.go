@@ -75,8 +75,6 @@ func (st grantStatus) String() string {
 // noTime is how a grant holds the zero time.
 var noTime = time.Time{}.UnixMicro()
 
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
 // timeOf returns the time a grant holds as a Record time (UTC, no monotonic
 // reading; the zero time for noTime).
 func timeOf(us int64) time.Time {
@@ -97,9 +95,9 @@ func (p *Provider) grantOf(r store.Record) grant {
 		refresh:       r.RefreshToken,
 		tokenType:     r.TokenType,
 		scopes:        p.scopeSets.intern(r.Scopes),
-		expiry:        micros(r.Expiry),
-		lastValidated: micros(r.LastValidated),
-		updatedAt:     micros(r.UpdatedAt),
+		expiry:        r.Expiry.UnixMicro(),
+		lastValidated: r.LastValidated.UnixMicro(),
+		updatedAt:     r.UpdatedAt.UnixMicro(),
 		status:        statusOf(r.Status),
 	}
 	if len(r.Intents) > 0 {

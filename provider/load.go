@@ -32,10 +32,10 @@ func (p *Provider) loadEntries(ctx context.Context) (*loadedList, error) {
 			// key it is part of ("<client id>/user:<id>", 48 bytes).
 			key = strings.Clone(key)
 			e := p.newEntry(r, false)
-			// The subject key ("user:<id>", part of r.Key) ends in the user
-			// ID and is kept by the subject: share its bytes instead of
-			// keeping the row's copy. (Entries made later share the user ID
-			// of the record they were made from, itself the loaded one.)
+			// The subject key ("user:<id>") ends in the user ID and is kept
+			// by the subject: share its bytes instead of keeping the row's
+			// copy. (Entries made later share the user ID of the record
+			// they were made from, itself the loaded one.)
 			if id := e.g.userID; id != "" && strings.HasSuffix(key, id) {
 				e.g.userID = key[len(key)-len(id):]
 			}
