@@ -138,16 +138,7 @@ func (c *Cipher) Seal(recordKey, field string, plaintext []byte) ([]byte, error)
 // Cipher does not hold, and ErrCorrupt when it is malformed, tampered with or
 // belongs to another record or field.
 func (c *Cipher) Open(recordKey, field string, sealed []byte) ([]byte, error) {
-	aead, err := c.aeadFor(recordKey, field, sealed)
-	if err != nil {
-		return nil, err
-	}
-	nonce := sealed[1+keyIDSize : headerSizeV1]
-	pt, err := aead.Open(nil, nonce, sealed[headerSizeV1:], appendAAD(nil, sealed[:1+keyIDSize], recordKey, field))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s of %q failed authentication", ErrCorrupt, field, recordKey)
-	}
-	return pt, nil
+	return c.openAppend(new(openScratch), nil, recordKey, field, sealed)
 }
 
 // aeadFor checks sealed's header and returns the cipher of its key.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -189,7 +188,7 @@ func (s *Store) init(ctx context.Context, o *options) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tokens)`).Scan(&hasTokens); err != nil {
 		return s.wrap("reading the key ids", err)
 	}
-	cipher, source, err := resolveCipher(ctx, s.path, o, hasTokens, s.sealedKeyIDs)
+	cipher, source, err := s.resolveCipher(ctx, o, hasTokens)
 	if err != nil {
 		return err
 	}
@@ -209,15 +208,12 @@ func (s *Store) init(ctx context.Context, o *options) error {
 // token first (issue 21). Only a mismatch counts them all, for its message.
 func (s *Store) verifyKey(ctx context.Context, c *store.Cipher, source string) error {
 	ids := c.KeyIDs()
+	// The key id as sealedKeyIDs reads it, compared with the hexadecimal ids.
 	q := `SELECT EXISTS (SELECT 1 FROM tokens WHERE length(access_token) >= ? AND substr(access_token, 1, 1) = ?
-	AND substr(access_token, 2, ?) IN (?` + strings.Repeat(", ?", len(ids)-1) + `))`
+	AND lower(hex(substr(access_token, 2, ?))) IN (?` + strings.Repeat(", ?", len(ids)-1) + `))`
 	args := []any{store.SealOverhead, []byte{store.SealFormatV1}, store.SealKeyIDSize}
 	for _, id := range ids {
-		raw, err := hex.DecodeString(id)
-		if err != nil {
-			return err
-		}
-		args = append(args, raw)
+		args = append(args, id)
 	}
 	var opens bool
 	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&opens); err != nil {
@@ -265,10 +261,9 @@ func (s *Store) sealedKeyIDs(ctx context.Context) (map[string]int, error) {
 
 // resolveCipher returns the Cipher from the key options and a description
 // of where its key came from, for messages. A missing key file is created
-// only for a database that holds no token yet; census counts the tokens by
-// key id, for the message when the key file of a database that holds some
-// is missing.
-func resolveCipher(ctx context.Context, dbPath string, o *options, hasTokens bool, census func(context.Context) (map[string]int, error)) (*store.Cipher, string, error) {
+// only for a database that holds no token yet.
+func (s *Store) resolveCipher(ctx context.Context, o *options, hasTokens bool) (*store.Cipher, string, error) {
+	dbPath := s.path
 	keyFile := o.key.File
 	switch o.key.Kind {
 	case keysrc.Given:
@@ -293,13 +288,9 @@ func resolveCipher(ctx context.Context, dbPath string, o *options, hasTokens boo
 	key, err := store.ReadKeyFile(keyFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		if hasTokens {
-			ids, cerr := census(ctx)
-			if cerr != nil {
-				return nil, "", cerr
-			}
-			n := 0
-			for _, c := range ids {
-				n += c
+			var n int
+			if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tokens`).Scan(&n); err != nil {
+				return nil, "", s.wrap("counting the tokens", err)
 			}
 			return nil, "", fmt.Errorf("sqlite: %w", store.MissingKeyFileError(keyFile, dbPath, n))
 		}
